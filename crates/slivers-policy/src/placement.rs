@@ -1,0 +1,123 @@
+//! Site placement: which physical host a granted sliver runs on.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policies::{EnergyAware, FirstFitPlacement, FollowBroker, WorstFitPlacement};
+use crate::{ClusterView, HostId, Resources, VmId};
+
+/// A sliver the site must put somewhere: new, or grown on lease renewal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaceRequest {
+    /// The VM.
+    pub vm: VmId,
+    /// The size it must have.
+    pub size: Resources,
+    /// Where it runs now and at what size, if it exists already.
+    pub current: Option<(HostId, Resources)>,
+    /// The broker's logical host for it: the placement that is always feasible.
+    pub home: HostId,
+}
+
+impl PlaceRequest {
+    /// True if the request fits on `host` in `view`, counting what the VM
+    /// already holds there.
+    pub fn fits_on(&self, view: &ClusterView, host: HostId) -> bool {
+        let held = match self.current {
+            Some((h, size)) if h == host => size,
+            _ => Resources::ZERO,
+        };
+        view.fits(host, held, &self.size)
+    }
+
+    /// The current host, if the grown sliver still fits there.
+    pub fn stay_put(&self, view: &ClusterView) -> Option<HostId> {
+        self.current.map(|(h, _)| h).filter(|&h| self.fits_on(view, h))
+    }
+
+    /// The host to exclude from a search for a new host (the current one).
+    pub fn current_host(&self) -> Option<HostId> {
+        self.current.map(|(h, _)| h)
+    }
+}
+
+/// A site placement policy: a pure decision over the site's snapshot.
+///
+/// Returning `None` means "no host has room where I would put it": the site
+/// then migrates VMs toward the broker's logical assignment, which is always
+/// feasible (paper, sec. 5).
+pub trait Placement: Send + Sync {
+    /// The host for `req`.
+    fn place(&self, view: &ClusterView, req: &PlaceRequest) -> Option<HostId>;
+}
+
+/// Every placement policy by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlacementKind {
+    /// See [`FollowBroker`].
+    FollowBroker,
+    /// See [`EnergyAware`].
+    EnergyAware,
+    /// See [`FirstFitPlacement`].
+    FirstFit,
+    /// See [`WorstFitPlacement`].
+    WorstFit,
+}
+
+impl PlacementKind {
+    /// All of them, in the order `slivers policies` lists them.
+    pub const ALL: [PlacementKind; 4] = [
+        PlacementKind::FollowBroker,
+        PlacementKind::EnergyAware,
+        PlacementKind::FirstFit,
+        PlacementKind::WorstFit,
+    ];
+
+    /// The policy object.
+    pub fn build(self) -> Box<dyn Placement> {
+        match self {
+            PlacementKind::FollowBroker => Box::new(FollowBroker),
+            PlacementKind::EnergyAware => Box::new(EnergyAware),
+            PlacementKind::FirstFit => Box::new(FirstFitPlacement),
+            PlacementKind::WorstFit => Box::new(WorstFitPlacement),
+        }
+    }
+
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            PlacementKind::FollowBroker => "follow-broker",
+            PlacementKind::EnergyAware => "energy-aware",
+            PlacementKind::FirstFit => "first-fit",
+            PlacementKind::WorstFit => "worst-fit",
+        }
+    }
+
+    /// One line for `slivers policies`.
+    pub fn description(self) -> &'static str {
+        match self {
+            PlacementKind::FollowBroker => "physical host = the broker's logical host (paper, sec. 5.1)",
+            PlacementKind::EnergyAware => {
+                "greedy best-fit packing so idle hosts can be powered down; a grown sliver stays put if it fits (paper, sec. 5)"
+            }
+            PlacementKind::FirstFit => {
+                "the lowest-numbered host with room; a grown sliver stays put if it fits"
+            }
+            PlacementKind::WorstFit => "spread: the emptiest host; a grown sliver stays put if it fits",
+        }
+    }
+
+    /// Parses a name, or says which names are valid.
+    pub fn from_name(name: &str) -> Result<Self, crate::UnknownPolicy> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| crate::UnknownPolicy::new("placement", name, Self::ALL.map(|k| k.name())))
+    }
+}
+
+impl std::fmt::Display for PlacementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,489 @@
+//! Migration planning (paper, sec. 4): order the steps that take the site
+//! from its current placement to a target placement without ever exceeding a
+//! host's capacity.
+//!
+//! Steps are ordered under *sequential* semantics: each step's capacity
+//! effects are complete before the next begins. A live migration needs room
+//! for the VM on the target while it still runs on the source; when no
+//! pending move has room (a cycle or a deadlock), one VM is suspended to
+//! storage, which frees its source, and restored once its target has room
+//! (stop-and-copy, sec. 5). Since storage is unbounded, any feasible target is
+//! reached, and every VM moves at most once.
+
+use crate::{HostId, HostView, Resources, VmId};
+
+/// One VM's change: where and how big it is now, and where and how big it
+/// must be. `None` means absent (a new VM, or one to destroy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// The VM.
+    pub vm: VmId,
+    /// Its host and size now.
+    pub from: Option<(HostId, Resources)>,
+    /// Its host and size at the end.
+    pub to: Option<(HostId, Resources)>,
+}
+
+/// One executable operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Start a new VM.
+    Create {
+        /// The VM.
+        vm: VmId,
+        /// Where.
+        host: HostId,
+        /// Its sliver.
+        size: Resources,
+    },
+    /// Change a VM's sliver in place.
+    Resize {
+        /// The VM.
+        vm: VmId,
+        /// Where it runs.
+        host: HostId,
+        /// The old sliver.
+        from: Resources,
+        /// The new sliver.
+        to: Resources,
+    },
+    /// Live-migrate a VM; it holds `size_from` on `from` and `size_to` on
+    /// `to` until the move completes.
+    Migrate {
+        /// The VM.
+        vm: VmId,
+        /// Source host.
+        from: HostId,
+        /// Target host.
+        to: HostId,
+        /// Its sliver on the source.
+        size_from: Resources,
+        /// Its sliver on the target.
+        size_to: Resources,
+    },
+    /// Stop-and-copy, first half: suspend the VM and save its image to storage.
+    Suspend {
+        /// The VM.
+        vm: VmId,
+        /// Where it ran.
+        host: HostId,
+        /// The sliver it frees.
+        size: Resources,
+    },
+    /// Stop-and-copy, second half: restore a suspended VM from storage.
+    Restore {
+        /// The VM.
+        vm: VmId,
+        /// Where it resumes.
+        host: HostId,
+        /// Its sliver there.
+        size: Resources,
+    },
+    /// Stop a VM for good.
+    Destroy {
+        /// The VM.
+        vm: VmId,
+        /// Where it ran.
+        host: HostId,
+        /// The sliver it frees.
+        size: Resources,
+    },
+}
+
+impl Step {
+    /// The VM the step acts on.
+    pub fn vm(&self) -> VmId {
+        match *self {
+            Step::Create { vm, .. }
+            | Step::Resize { vm, .. }
+            | Step::Migrate { vm, .. }
+            | Step::Suspend { vm, .. }
+            | Step::Restore { vm, .. }
+            | Step::Destroy { vm, .. } => vm,
+        }
+    }
+
+    /// What the step reserves when it starts: (host, amount).
+    pub fn reserves(&self) -> Option<(HostId, Resources)> {
+        match *self {
+            Step::Create { host, size, .. } | Step::Restore { host, size, .. } => Some((host, size)),
+            Step::Resize { host, from, to, .. } => Some((host, to.saturating_minus(&from))),
+            Step::Migrate { to, size_to, .. } => Some((to, size_to)),
+            Step::Suspend { .. } | Step::Destroy { .. } => None,
+        }
+    }
+
+    /// What the step frees when it completes: (host, amount).
+    pub fn frees(&self) -> Option<(HostId, Resources)> {
+        match *self {
+            Step::Resize { host, from, to, .. } => Some((host, from.saturating_minus(&to))),
+            Step::Migrate { from, size_from, .. } => Some((from, size_from)),
+            Step::Suspend { host, size, .. } | Step::Destroy { host, size, .. } => Some((host, size)),
+            Step::Create { .. } | Step::Restore { .. } => None,
+        }
+    }
+}
+
+/// An ordered plan and its cost in moves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The steps, to be started in this order.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Live migrations in the plan.
+    pub fn live_migrations(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Migrate { .. }))
+            .count()
+    }
+
+    /// Stop-and-copy migrations (suspend + restore pairs) in the plan.
+    pub fn stop_copy_migrations(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| matches!(s, Step::Suspend { .. }))
+            .count()
+    }
+}
+
+/// Why no plan exists.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The target placement does not fit: even with every movable VM
+    /// suspended, this VM has no room on this host.
+    #[error("target placement is infeasible: {vm} does not fit on {host}")]
+    Infeasible {
+        /// The VM left without room.
+        vm: VmId,
+        /// Its target host.
+        host: HostId,
+    },
+    /// A change names a host outside the snapshot.
+    #[error("{vm} names {host}, which does not exist")]
+    UnknownHost {
+        /// The VM.
+        vm: VmId,
+        /// The host.
+        host: HostId,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Pending {
+    /// New VM, or a suspended one waiting to be restored.
+    Arrive {
+        vm: VmId,
+        host: HostId,
+        size: Resources,
+        restore: bool,
+    },
+    /// Grow (or mixed resize) in place.
+    Grow {
+        vm: VmId,
+        host: HostId,
+        from: Resources,
+        to: Resources,
+    },
+    /// Move, possibly growing on the way.
+    Move {
+        vm: VmId,
+        from: HostId,
+        to: HostId,
+        size_from: Resources,
+        size_to: Resources,
+    },
+}
+
+/// Orders the steps from `hosts` (whose `used` includes every `from`) to the
+/// target of `changes`. Deterministic: ties follow the order of `changes`.
+pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
+    let mut used: Vec<Resources> = hosts.iter().map(|h| h.used).collect();
+    let cap: Vec<Resources> = hosts.iter().map(|h| h.capacity).collect();
+    for c in changes {
+        for (h, _) in c.from.iter().chain(c.to.iter()) {
+            if h.index() >= hosts.len() {
+                return Err(PlanError::UnknownHost { vm: c.vm, host: *h });
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    let mut pending = Vec::new();
+
+    // Phase 1: everything that only frees capacity.
+    for c in changes {
+        match (c.from, c.to) {
+            (Some((host, size)), None) => {
+                steps.push(Step::Destroy { vm: c.vm, host, size });
+                used[host.index()] = used[host.index()].saturating_minus(&size);
+            }
+            (Some((from, mut size_from)), Some((to, size_to))) => {
+                if size_to != size_from && size_to.fits_in(&size_from) {
+                    steps.push(Step::Resize {
+                        vm: c.vm,
+                        host: from,
+                        from: size_from,
+                        to: size_to,
+                    });
+                    used[from.index()] = used[from.index()].saturating_minus(&size_from).plus(&size_to);
+                    size_from = size_to;
+                }
+                if from != to {
+                    pending.push(Pending::Move {
+                        vm: c.vm,
+                        from,
+                        to,
+                        size_from,
+                        size_to,
+                    });
+                } else if size_from != size_to {
+                    pending.push(Pending::Grow {
+                        vm: c.vm,
+                        host: from,
+                        from: size_from,
+                        to: size_to,
+                    });
+                }
+            }
+            (None, Some((host, size))) => pending.push(Pending::Arrive {
+                vm: c.vm,
+                host,
+                size,
+                restore: false,
+            }),
+            (None, None) => {}
+        }
+    }
+
+    // Phase 2: the first pending step with room goes next; when none has
+    // room, the first pending move is suspended to storage.
+    let fits = |used: &[Resources], host: HostId, held: Resources, size: Resources| {
+        used[host.index()]
+            .saturating_minus(&held)
+            .plus(&size)
+            .fits_in(&cap[host.index()])
+    };
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|p| match *p {
+            Pending::Arrive { host, size, .. } => fits(&used, host, Resources::ZERO, size),
+            Pending::Grow { host, from, to, .. } => fits(&used, host, from, to),
+            Pending::Move { to, size_to, .. } => fits(&used, to, Resources::ZERO, size_to),
+        });
+        if let Some(i) = ready {
+            let step = match pending.remove(i) {
+                Pending::Arrive {
+                    vm,
+                    host,
+                    size,
+                    restore,
+                } => {
+                    used[host.index()] = used[host.index()].plus(&size);
+                    if restore {
+                        Step::Restore { vm, host, size }
+                    } else {
+                        Step::Create { vm, host, size }
+                    }
+                }
+                Pending::Grow { vm, host, from, to } => {
+                    used[host.index()] = used[host.index()].saturating_minus(&from).plus(&to);
+                    Step::Resize { vm, host, from, to }
+                }
+                Pending::Move {
+                    vm,
+                    from,
+                    to,
+                    size_from,
+                    size_to,
+                } => {
+                    used[to.index()] = used[to.index()].plus(&size_to);
+                    used[from.index()] = used[from.index()].saturating_minus(&size_from);
+                    Step::Migrate {
+                        vm,
+                        from,
+                        to,
+                        size_from,
+                        size_to,
+                    }
+                }
+            };
+            steps.push(step);
+            continue;
+        }
+        let Some(i) = pending.iter().position(|p| matches!(p, Pending::Move { .. })) else {
+            let (vm, host) = match pending[0] {
+                Pending::Arrive { vm, host, .. } | Pending::Grow { vm, host, .. } => (vm, host),
+                Pending::Move { vm, to, .. } => (vm, to),
+            };
+            return Err(PlanError::Infeasible { vm, host });
+        };
+        if let Pending::Move {
+            vm,
+            from,
+            to,
+            size_from,
+            size_to,
+        } = pending[i]
+        {
+            steps.push(Step::Suspend {
+                vm,
+                host: from,
+                size: size_from,
+            });
+            used[from.index()] = used[from.index()].saturating_minus(&size_from);
+            pending[i] = Pending::Arrive {
+                vm,
+                host: to,
+                size: size_to,
+                restore: true,
+            };
+        }
+    }
+    Ok(Plan { steps })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit::tests::hosts;
+
+    fn r(u: u64) -> Resources {
+        Resources([u; 4])
+    }
+
+    /// Replays `plan` under sequential semantics and checks capacity after
+    /// every step; returns the final used vector.
+    fn replay(hs: &[HostView], p: &Plan) -> Vec<u64> {
+        let mut used: Vec<Resources> = hs.iter().map(|h| h.used).collect();
+        for s in &p.steps {
+            if let Some((h, amt)) = s.reserves() {
+                used[h.index()] = used[h.index()].plus(&amt);
+                assert!(
+                    used[h.index()].fits_in(&hs[h.index()].capacity),
+                    "over capacity at {s:?}"
+                );
+            }
+            if let Some((h, amt)) = s.frees() {
+                used[h.index()] = used[h.index()].checked_minus(&amt).expect("freed more than held");
+            }
+        }
+        used.iter().map(|u| u.0[0]).collect()
+    }
+
+    #[test]
+    fn a_swap_of_two_full_hosts_needs_one_stop_and_copy() {
+        // Host 0 holds A (4), host 1 holds B (4); the target swaps them.
+        let hs = hosts(&[4, 4]);
+        let changes = [
+            Change {
+                vm: VmId(1),
+                from: Some((HostId(0), r(4))),
+                to: Some((HostId(1), r(4))),
+            },
+            Change {
+                vm: VmId(2),
+                from: Some((HostId(1), r(4))),
+                to: Some((HostId(0), r(4))),
+            },
+        ];
+        let p = plan(&hs, &changes).unwrap();
+        assert_eq!(p.stop_copy_migrations(), 1);
+        assert_eq!(p.live_migrations(), 1);
+        assert_eq!(
+            p.steps,
+            vec![
+                Step::Suspend {
+                    vm: VmId(1),
+                    host: HostId(0),
+                    size: r(4)
+                },
+                Step::Migrate {
+                    vm: VmId(2),
+                    from: HostId(1),
+                    to: HostId(0),
+                    size_from: r(4),
+                    size_to: r(4)
+                },
+                Step::Restore {
+                    vm: VmId(1),
+                    host: HostId(1),
+                    size: r(4)
+                },
+            ]
+        );
+        assert_eq!(replay(&hs, &p), vec![4, 4]);
+    }
+
+    #[test]
+    fn frees_before_it_fills() {
+        // Host 0: A (2) destroyed and B (2) shrinks to 1; C (3) is created there.
+        let hs = hosts(&[4, 0]);
+        let changes = [
+            Change {
+                vm: VmId(3),
+                from: None,
+                to: Some((HostId(0), r(3))),
+            },
+            Change {
+                vm: VmId(1),
+                from: Some((HostId(0), r(2))),
+                to: None,
+            },
+            Change {
+                vm: VmId(2),
+                from: Some((HostId(0), r(2))),
+                to: Some((HostId(0), r(1))),
+            },
+        ];
+        let p = plan(&hs, &changes).unwrap();
+        assert_eq!(p.live_migrations() + p.stop_copy_migrations(), 0);
+        assert!(matches!(p.steps.last(), Some(Step::Create { .. })));
+        assert_eq!(replay(&hs, &p), vec![4, 0]);
+    }
+
+    #[test]
+    fn a_chain_of_moves_is_all_live() {
+        // A on host 0 must go to host 1, where B must first leave for host 2.
+        let hs = hosts(&[4, 4, 0]);
+        let changes = [
+            Change {
+                vm: VmId(1),
+                from: Some((HostId(0), r(4))),
+                to: Some((HostId(1), r(4))),
+            },
+            Change {
+                vm: VmId(2),
+                from: Some((HostId(1), r(4))),
+                to: Some((HostId(2), r(4))),
+            },
+        ];
+        let p = plan(&hs, &changes).unwrap();
+        assert_eq!((p.live_migrations(), p.stop_copy_migrations()), (2, 0));
+        assert_eq!(p.steps[0].vm(), VmId(2));
+        assert_eq!(replay(&hs, &p), vec![0, 4, 4]);
+    }
+
+    #[test]
+    fn an_infeasible_target_is_an_error() {
+        let hs = hosts(&[4]);
+        let changes = [Change {
+            vm: VmId(9),
+            from: None,
+            to: Some((HostId(0), r(1))),
+        }];
+        assert_eq!(
+            plan(&hs, &changes),
+            Err(PlanError::Infeasible {
+                vm: VmId(9),
+                host: HostId(0)
+            })
+        );
+        let bad = [Change {
+            vm: VmId(9),
+            from: None,
+            to: Some((HostId(5), r(1))),
+        }];
+        assert!(matches!(plan(&hs, &bad), Err(PlanError::UnknownHost { .. })));
+    }
+}
