@@ -1,4 +1,7 @@
 //! slivers: placeholder, being written.
+pub mod engine;
+pub mod model;
 pub mod report;
 pub mod rng;
+pub mod scenario;
 pub mod trace;

@@ -1,0 +1,379 @@
+//! The broker: provisions slivers from its logical inventory (paper, sec. 5).
+//!
+//! Each allocation period the broker serves the requests it collected in a
+//! fixed order: releases, then shrinks, then grows, then new leases; within
+//! each class, in the order the guests (in scenario order) submitted them.
+//! Freeing first gives every grow and new lease the most room. The logical
+//! assignment it keeps is always feasible, and it is the "home" the site
+//! falls back to when its own placement has no room.
+
+use std::collections::BTreeMap;
+
+use slivers_policy::{ClusterView, GrowDecision, GuestId, HostId, HostView, Provisioning, Resources, VmId};
+
+/// A guest's request to the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// New slivers, granted all together or not at all (one lease).
+    New {
+        /// One size per VM.
+        sizes: Vec<Resources>,
+    },
+    /// Change a sliver's size on renewal.
+    Resize {
+        /// The VM.
+        vm: VmId,
+        /// Its new size.
+        size: Resources,
+    },
+    /// Give a sliver back.
+    Release {
+        /// The VM.
+        vm: VmId,
+    },
+}
+
+/// The broker's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new lease, with one VM id per requested size (same order).
+    Granted(Vec<VmId>),
+    /// The resize or release took effect.
+    Done,
+    /// Refused; nothing changed.
+    Rejected,
+}
+
+/// What the broker tells the site, in the order it decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// A new sliver with its logical host.
+    New {
+        /// The VM.
+        vm: VmId,
+        /// Its guest.
+        guest: GuestId,
+        /// Its size.
+        size: Resources,
+    },
+    /// A resized sliver (its logical host may have changed).
+    Resize {
+        /// The VM.
+        vm: VmId,
+        /// Its new size.
+        size: Resources,
+    },
+    /// A released sliver.
+    Release {
+        /// The VM.
+        vm: VmId,
+    },
+}
+
+/// Counters of what the broker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrokerStats {
+    /// Requests served (new leases and resizes, retries included; releases excluded).
+    pub requests: u64,
+    /// Of those, granted.
+    pub granted: u64,
+    /// Of those, rejected.
+    pub rejected: u64,
+    /// Granted resizes (grows and shrinks).
+    pub resizes: u64,
+    /// Slivers the broker moved between logical hosts.
+    pub broker_migrations: u64,
+}
+
+/// Errors that mean a guest or driver broke the protocol (a bug, not user input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    /// A request named a VM the broker does not hold.
+    #[error("{0} is not provisioned by the broker")]
+    UnknownVm(VmId),
+}
+
+/// The broker and its logical inventory.
+pub struct Broker {
+    policy: Box<dyn Provisioning>,
+    hosts: Vec<HostView>,
+    vms: BTreeMap<VmId, (HostId, Resources)>,
+    next_vm: u64,
+    stats: BrokerStats,
+}
+
+impl Broker {
+    /// A broker over `hosts` identical hosts of `capacity`, delegated in full.
+    pub fn new(policy: Box<dyn Provisioning>, hosts: u32, capacity: Resources) -> Self {
+        let hosts = (0..hosts)
+            .map(|i| HostView {
+                id: HostId(i),
+                capacity,
+                used: Resources::ZERO,
+            })
+            .collect();
+        Broker {
+            policy,
+            hosts,
+            vms: BTreeMap::new(),
+            next_vm: 0,
+            stats: BrokerStats::default(),
+        }
+    }
+
+    /// The logical host and size of a VM.
+    pub fn home(&self, vm: VmId) -> Option<(HostId, Resources)> {
+        self.vms.get(&vm).copied()
+    }
+
+    /// The logical inventory.
+    pub fn inventory(&self) -> ClusterView<'_> {
+        ClusterView::new(&self.hosts)
+    }
+
+    /// Every provisioned VM with its logical host and size.
+    pub fn assignment(&self) -> &BTreeMap<VmId, (HostId, Resources)> {
+        &self.vms
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> BrokerStats {
+        self.stats
+    }
+
+    /// Serves one period's requests. `requests` holds each guest's requests in
+    /// submission order; the result has one outcome per request, aligned, and
+    /// the grants for the site in decision order.
+    pub fn serve(
+        &mut self,
+        requests: &[(GuestId, Vec<Request>)],
+    ) -> Result<(Vec<Vec<Outcome>>, Vec<Grant>), BrokerError> {
+        let mut outcomes: Vec<Vec<Outcome>> = requests
+            .iter()
+            .map(|(_, rs)| vec![Outcome::Rejected; rs.len()])
+            .collect();
+        let mut grants = Vec::new();
+        for class in 0..4 {
+            for (g, (guest, rs)) in requests.iter().enumerate() {
+                for (i, r) in rs.iter().enumerate() {
+                    if self.class_of(r) != class {
+                        continue;
+                    }
+                    outcomes[g][i] = self.serve_one(*guest, r, &mut grants)?;
+                }
+            }
+        }
+        Ok((outcomes, grants))
+    }
+
+    /// 0 release, 1 shrink, 2 grow, 3 new.
+    fn class_of(&self, r: &Request) -> u8 {
+        match r {
+            Request::Release { .. } => 0,
+            Request::Resize { vm, size } => match self.vms.get(vm) {
+                Some((_, cur)) if size.fits_in(cur) => 1,
+                _ => 2,
+            },
+            Request::New { .. } => 3,
+        }
+    }
+
+    fn serve_one(
+        &mut self,
+        guest: GuestId,
+        r: &Request,
+        grants: &mut Vec<Grant>,
+    ) -> Result<Outcome, BrokerError> {
+        match r {
+            Request::Release { vm } => {
+                let (host, size) = self.vms.remove(vm).ok_or(BrokerError::UnknownVm(*vm))?;
+                self.unuse(host, size);
+                grants.push(Grant::Release { vm: *vm });
+                Ok(Outcome::Done)
+            }
+            Request::Resize { vm, size } => {
+                self.stats.requests += 1;
+                let (host, cur) = *self.vms.get(vm).ok_or(BrokerError::UnknownVm(*vm))?;
+                let target = if self.inventory().fits(host, cur, size) {
+                    Some(host)
+                } else {
+                    match self.policy.on_grow_overflow(&self.inventory(), host, size) {
+                        GrowDecision::Move(to)
+                            if to != host && self.inventory().fits(to, Resources::ZERO, size) =>
+                        {
+                            self.stats.broker_migrations += 1;
+                            Some(to)
+                        }
+                        _ => None,
+                    }
+                };
+                let Some(to) = target else {
+                    self.stats.rejected += 1;
+                    return Ok(Outcome::Rejected);
+                };
+                self.unuse(host, cur);
+                self.hosts[to.index()].used = self.hosts[to.index()].used.plus(size);
+                self.vms.insert(*vm, (to, *size));
+                self.stats.granted += 1;
+                self.stats.resizes += 1;
+                grants.push(Grant::Resize { vm: *vm, size: *size });
+                Ok(Outcome::Done)
+            }
+            Request::New { sizes } => {
+                self.stats.requests += 1;
+                // Tentatively place every VM of the lease; undo all on failure.
+                let mut placed: Vec<(VmId, HostId, Resources)> = Vec::with_capacity(sizes.len());
+                for size in sizes {
+                    let host = self
+                        .policy
+                        .place_new(&self.inventory(), size)
+                        .filter(|&h| self.inventory().fits(h, Resources::ZERO, size));
+                    let Some(host) = host else {
+                        for (_, h, s) in placed {
+                            self.unuse(h, s);
+                        }
+                        self.stats.rejected += 1;
+                        return Ok(Outcome::Rejected);
+                    };
+                    self.hosts[host.index()].used = self.hosts[host.index()].used.plus(size);
+                    placed.push((VmId(self.next_vm + placed.len() as u64), host, *size));
+                }
+                self.next_vm += placed.len() as u64;
+                let mut ids = Vec::with_capacity(placed.len());
+                for (vm, host, size) in placed {
+                    self.vms.insert(vm, (host, size));
+                    grants.push(Grant::New { vm, guest, size });
+                    ids.push(vm);
+                }
+                self.stats.granted += 1;
+                Ok(Outcome::Granted(ids))
+            }
+        }
+    }
+
+    fn unuse(&mut self, host: HostId, size: Resources) {
+        let h = &mut self.hosts[host.index()];
+        h.used = h.used.saturating_minus(&size);
+    }
+
+    /// Checks that the cached per-host totals match the assignment and fit.
+    pub fn check(&self) -> Result<(), String> {
+        let mut sums = vec![Resources::ZERO; self.hosts.len()];
+        for (vm, (h, s)) in &self.vms {
+            let slot = sums
+                .get_mut(h.index())
+                .ok_or_else(|| format!("broker: {vm} on unknown {h}"))?;
+            *slot = slot.plus(s);
+        }
+        for (h, sum) in self.hosts.iter().zip(sums) {
+            if h.used != sum {
+                return Err(format!("broker: {} caches {} but holds {}", h.id, h.used, sum));
+            }
+            if !sum.fits_in(&h.capacity) {
+                return Err(format!(
+                    "broker: logical {} over capacity: {} > {}",
+                    h.id, sum, h.capacity
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slivers_policy::ProvisioningKind;
+
+    const U: Resources = Resources([1; 4]);
+
+    fn broker(kind: ProvisioningKind, hosts: u32) -> Broker {
+        Broker::new(kind.build(), hosts, U.times(2))
+    }
+
+    #[test]
+    fn room_for_growth_spreads_then_refuses_a_grow_with_no_room() {
+        let mut b = broker(ProvisioningKind::RoomForGrowth, 2);
+        let g = GuestId(0);
+        let (out, grants) = b
+            .serve(&[(g, vec![Request::New { sizes: vec![U, U, U] }])])
+            .unwrap();
+        assert_eq!(out, vec![vec![Outcome::Granted(vec![VmId(0), VmId(1), VmId(2)])]]);
+        assert_eq!(grants.len(), 3);
+        // Worst-fit: vm0 -> host0, vm1 -> host1, vm2 -> host0 (tie, lowest id).
+        assert_eq!(b.home(VmId(0)).unwrap().0, HostId(0));
+        assert_eq!(b.home(VmId(1)).unwrap().0, HostId(1));
+        assert_eq!(b.home(VmId(2)).unwrap().0, HostId(0));
+        // vm1 can grow in place; vm0 cannot.
+        let (out, _) = b
+            .serve(&[(
+                g,
+                vec![
+                    Request::Resize {
+                        vm: VmId(0),
+                        size: U.times(2),
+                    },
+                    Request::Resize {
+                        vm: VmId(1),
+                        size: U.times(2),
+                    },
+                ],
+            )])
+            .unwrap();
+        assert_eq!(out, vec![vec![Outcome::Rejected, Outcome::Done]]);
+        assert_eq!(
+            b.stats(),
+            BrokerStats {
+                requests: 3,
+                granted: 2,
+                rejected: 1,
+                resizes: 1,
+                broker_migrations: 0
+            }
+        );
+        b.check().unwrap();
+    }
+
+    #[test]
+    fn migrating_moves_a_grow_and_releases_come_first() {
+        let mut b = broker(ProvisioningKind::Migrating, 2);
+        let g = GuestId(0);
+        b.serve(&[(g, vec![Request::New { sizes: vec![U, U, U] }])])
+            .unwrap();
+        // vm1 (host1) is released in the same period as vm0 (host0, shared
+        // with vm2) grows: the release is served first, so vm0 moves to host1.
+        let (out, grants) = b
+            .serve(&[(
+                g,
+                vec![
+                    Request::Resize {
+                        vm: VmId(0),
+                        size: U.times(2),
+                    },
+                    Request::Release { vm: VmId(1) },
+                ],
+            )])
+            .unwrap();
+        assert_eq!(out, vec![vec![Outcome::Done, Outcome::Done]]);
+        assert_eq!(grants[0], Grant::Release { vm: VmId(1) });
+        assert_eq!(b.home(VmId(0)), Some((HostId(1), U.times(2))));
+        assert_eq!(b.stats().broker_migrations, 1);
+        b.check().unwrap();
+    }
+
+    #[test]
+    fn a_lease_is_all_or_nothing() {
+        let mut b = broker(ProvisioningKind::FirstFit, 1);
+        let (out, grants) = b
+            .serve(&[(GuestId(0), vec![Request::New { sizes: vec![U, U, U] }])])
+            .unwrap();
+        assert_eq!(out, vec![vec![Outcome::Rejected]]);
+        assert!(grants.is_empty());
+        assert!(b.assignment().is_empty());
+        assert_eq!(b.inventory().hosts[0].used, Resources::ZERO);
+        assert!(matches!(
+            b.serve(&[(GuestId(0), vec![Request::Release { vm: VmId(5) }])]),
+            Err(BrokerError::UnknownVm(VmId(5)))
+        ));
+    }
+}

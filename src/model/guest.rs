@@ -1,0 +1,383 @@
+//! Guests (service managers): they turn a trace into requests to the broker.
+//!
+//! * [`WebGuest`] (the e-commerce service) sizes itself from its demand: each
+//!   period it needs `ceil(demand * (1 + headroom) / requests_per_unit)`
+//!   sliver units (at least `min_units`). It grows its one partly-sized VM
+//!   before it adds new VMs, which start at full size except for the
+//!   remainder; when demand falls far enough (hysteresis) it shrinks or
+//!   releases its newest VMs first.
+//! * [`BatchGuest`] (the job cluster) turns each job into one lease of VMs
+//!   for the job's run time. A job that is not granted stays queued and is
+//!   requested again every period, in arrival order.
+//!
+//! Guests see time only as the `now` they are given.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use slivers_policy::{GuestId, Resources, VmId};
+
+use super::broker::{Outcome, Request};
+use crate::engine::SimTime;
+
+/// Sizes slivers in whole quanta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantum {
+    /// One unit of sliver.
+    pub unit: Resources,
+    /// The most units in one VM (a VM is at most one host).
+    pub max_units: u32,
+}
+
+impl Quantum {
+    /// A sliver of `units` quanta.
+    pub fn size(&self, units: u32) -> Resources {
+        self.unit.times(units as u64)
+    }
+
+    /// `units` split into VMs of at most `max_units`, full ones first.
+    pub fn split(&self, units: u32) -> Vec<u32> {
+        let mut left = units;
+        let mut out = Vec::new();
+        while left > 0 {
+            let u = left.min(self.max_units);
+            out.push(u);
+            left -= u;
+        }
+        out
+    }
+}
+
+/// How a web guest maps demand to units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WebSizing {
+    /// Demand (requests per minute) one unit serves.
+    pub requests_per_unit: f64,
+    /// Extra fraction provisioned above demand.
+    pub headroom: f64,
+    /// Shrink only when the need falls to `(1 - hysteresis)` of what is held.
+    pub hysteresis: f64,
+    /// Units held even at zero demand.
+    pub min_units: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WebAction {
+    Grow(VmId, u32),
+    Shrink(VmId, u32),
+    Release(VmId),
+    New(u32),
+}
+
+/// The e-commerce guest.
+#[derive(Debug, Clone)]
+pub struct WebGuest {
+    quantum: Quantum,
+    sizing: WebSizing,
+    demand: f64,
+    /// VMs in creation order with their units.
+    vms: Vec<(VmId, u32)>,
+    asked: Vec<WebAction>,
+}
+
+impl WebGuest {
+    /// A guest with no VMs yet.
+    pub fn new(quantum: Quantum, sizing: WebSizing) -> Self {
+        WebGuest {
+            quantum,
+            sizing,
+            demand: 0.0,
+            vms: Vec::new(),
+            asked: Vec::new(),
+        }
+    }
+
+    /// The demand (requests per minute) to provision for in the next period.
+    pub fn observe(&mut self, demand: f64) {
+        self.demand = demand.max(0.0);
+    }
+
+    /// Units the current demand needs.
+    pub fn needed_units(&self) -> u32 {
+        let raw = self.demand * (1.0 + self.sizing.headroom) / self.sizing.requests_per_unit;
+        let units = if raw.is_finite() {
+            raw.ceil().min(u32::MAX as f64) as u32
+        } else {
+            0
+        };
+        units.max(self.sizing.min_units)
+    }
+
+    /// Units held now.
+    pub fn held_units(&self) -> u32 {
+        self.vms.iter().map(|(_, u)| u).sum()
+    }
+
+    /// The VMs held, in creation order, with their units.
+    pub fn vms(&self) -> &[(VmId, u32)] {
+        &self.vms
+    }
+
+    /// This period's requests: renewals with a new size, new VMs, releases.
+    pub fn requests(&mut self) -> Vec<Request> {
+        let need = self.needed_units();
+        let held = self.held_units();
+        let q = self.quantum;
+        self.asked.clear();
+        if need > held {
+            let mut more = need - held;
+            for &(vm, u) in &self.vms {
+                if more == 0 {
+                    break;
+                }
+                if u < q.max_units {
+                    let add = more.min(q.max_units - u);
+                    self.asked.push(WebAction::Grow(vm, u + add));
+                    more -= add;
+                }
+            }
+            self.asked.extend(q.split(more).into_iter().map(WebAction::New));
+        } else if (need as f64) <= held as f64 * (1.0 - self.sizing.hysteresis) && need < held {
+            let mut less = held - need;
+            for &(vm, u) in self.vms.iter().rev() {
+                if less == 0 {
+                    break;
+                }
+                if u <= less {
+                    self.asked.push(WebAction::Release(vm));
+                    less -= u;
+                } else {
+                    self.asked.push(WebAction::Shrink(vm, u - less));
+                    less = 0;
+                }
+            }
+        }
+        self.asked
+            .iter()
+            .map(|a| match *a {
+                WebAction::Grow(vm, u) | WebAction::Shrink(vm, u) => Request::Resize { vm, size: q.size(u) },
+                WebAction::Release(vm) => Request::Release { vm },
+                WebAction::New(u) => Request::New {
+                    sizes: vec![q.size(u)],
+                },
+            })
+            .collect()
+    }
+
+    /// The broker's answers to this period's requests, aligned with them.
+    pub fn on_outcomes(&mut self, outcomes: &[Outcome]) {
+        for (a, o) in self.asked.iter().zip(outcomes) {
+            match (*a, o) {
+                (WebAction::Grow(vm, u) | WebAction::Shrink(vm, u), Outcome::Done) => {
+                    if let Some(slot) = self.vms.iter_mut().find(|(v, _)| *v == vm) {
+                        slot.1 = u;
+                    }
+                }
+                (WebAction::Release(vm), Outcome::Done) => self.vms.retain(|(v, _)| *v != vm),
+                (WebAction::New(u), Outcome::Granted(ids)) => self.vms.extend(ids.iter().map(|&id| (id, u))),
+                _ => {}
+            }
+        }
+        self.asked.clear();
+    }
+}
+
+/// A batch job as the guest sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchJob {
+    /// The job's id in its trace.
+    pub id: u64,
+    /// How long it runs once granted.
+    pub run: SimTime,
+    /// Sliver units it needs in all.
+    pub units: u32,
+}
+
+/// A granted batch lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeaseId(pub u64);
+
+/// The batch guest.
+#[derive(Debug, Clone)]
+pub struct BatchGuest {
+    quantum: Quantum,
+    queue: VecDeque<BatchJob>,
+    running: BTreeMap<LeaseId, (BatchJob, Vec<VmId>)>,
+    next_lease: u64,
+    asked: usize,
+    /// Jobs granted so far.
+    pub started: u64,
+}
+
+impl BatchGuest {
+    /// A guest with no jobs.
+    pub fn new(quantum: Quantum) -> Self {
+        BatchGuest {
+            quantum,
+            queue: VecDeque::new(),
+            running: BTreeMap::new(),
+            next_lease: 0,
+            asked: 0,
+            started: 0,
+        }
+    }
+
+    /// A job arrives; it waits for the next period.
+    pub fn arrive(&mut self, job: BatchJob) {
+        self.queue.push_back(job);
+    }
+
+    /// Jobs waiting.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// One lease request per queued job, in arrival order.
+    pub fn requests(&mut self) -> Vec<Request> {
+        self.asked = self.queue.len();
+        self.queue
+            .iter()
+            .map(|j| Request::New {
+                sizes: self
+                    .quantum
+                    .split(j.units)
+                    .into_iter()
+                    .map(|u| self.quantum.size(u))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The broker's answers; returns each granted lease with its end time.
+    pub fn on_outcomes(&mut self, now: SimTime, outcomes: &[Outcome]) -> Vec<(SimTime, LeaseId)> {
+        let mut ends = Vec::new();
+        let mut waiting = VecDeque::with_capacity(self.queue.len());
+        let asked = std::mem::take(&mut self.asked);
+        for (i, job) in self.queue.drain(..).enumerate() {
+            match outcomes.get(i).filter(|_| i < asked) {
+                Some(Outcome::Granted(ids)) => {
+                    let lease = LeaseId(self.next_lease);
+                    self.next_lease += 1;
+                    self.started += 1;
+                    ends.push((now.plus(job.run), lease));
+                    self.running.insert(lease, (job, ids.clone()));
+                }
+                _ => waiting.push_back(job),
+            }
+        }
+        self.queue = waiting;
+        ends
+    }
+
+    /// A lease ends: the releases to send now.
+    pub fn on_lease_end(&mut self, lease: LeaseId) -> Vec<Request> {
+        self.running
+            .remove(&lease)
+            .map(|(_, vms)| vms.into_iter().map(|vm| Request::Release { vm }).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Any guest.
+#[derive(Debug, Clone)]
+pub enum Guest {
+    /// An e-commerce service.
+    Web(WebGuest),
+    /// A batch job cluster.
+    Batch(BatchGuest),
+}
+
+/// A guest and its id.
+pub type GuestSlot = (GuestId, Guest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const Q: Quantum = Quantum {
+        unit: Resources([1; 4]),
+        max_units: 2,
+    };
+    const SIZING: WebSizing = WebSizing {
+        requests_per_unit: 100.0,
+        headroom: 0.0,
+        hysteresis: 0.25,
+        min_units: 1,
+    };
+
+    fn units(reqs: &[Request]) -> Vec<String> {
+        reqs.iter()
+            .map(|r| match r {
+                Request::New { sizes } => format!("new{}", sizes[0].0[0]),
+                Request::Resize { vm, size } => format!("{vm}->{}", size.0[0]),
+                Request::Release { vm } => format!("rel {vm}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn web_grows_partial_vms_before_adding_and_shrinks_newest_first() {
+        let mut w = WebGuest::new(Q, SIZING);
+        w.observe(250.0); // 3 units: one full VM and one of 1 unit
+        let r = w.requests();
+        assert_eq!(units(&r), vec!["new2", "new1"]);
+        w.on_outcomes(&[Outcome::Granted(vec![VmId(0)]), Outcome::Granted(vec![VmId(1)])]);
+        assert_eq!(w.vms(), &[(VmId(0), 2), (VmId(1), 1)]);
+        w.observe(480.0); // 5 units: grow vm1 to 2, add a 1-unit VM
+        let r = w.requests();
+        assert_eq!(units(&r), vec!["vm1->2", "new1"]);
+        w.on_outcomes(&[Outcome::Done, Outcome::Granted(vec![VmId(2)])]);
+        assert_eq!(w.held_units(), 5);
+        w.observe(410.0); // 5 units still: nothing to ask
+        assert!(w.requests().is_empty());
+        w.observe(390.0); // 4 units: 4 > 5 * 0.75, hysteresis holds
+        assert!(w.requests().is_empty());
+        w.observe(150.0); // 2 units: release vm2 (1), shrink... vm1 (2) goes too
+        let r = w.requests();
+        assert_eq!(units(&r), vec!["rel vm2", "rel vm1"]);
+        w.on_outcomes(&[Outcome::Done, Outcome::Done]);
+        assert_eq!(w.vms(), &[(VmId(0), 2)]);
+        w.observe(0.0); // min_units 1: shrink vm0 to 1
+        assert_eq!(units(&w.requests()), vec!["vm0->1"]);
+        // A refused grow leaves the size alone.
+        w.on_outcomes(&[Outcome::Rejected]);
+        assert_eq!(w.vms(), &[(VmId(0), 2)]);
+    }
+
+    #[test]
+    fn batch_jobs_wait_and_retry_in_order() {
+        let mut b = BatchGuest::new(Q);
+        b.arrive(BatchJob {
+            id: 1,
+            run: SimTime::from_secs(60),
+            units: 3,
+        });
+        b.arrive(BatchJob {
+            id: 2,
+            run: SimTime::from_secs(30),
+            units: 1,
+        });
+        let r = b.requests();
+        assert_eq!(
+            r[0],
+            Request::New {
+                sizes: vec![Q.size(2), Q.size(1)]
+            }
+        );
+        let ends = b.on_outcomes(
+            SimTime::from_secs(100),
+            &[Outcome::Rejected, Outcome::Granted(vec![VmId(7)])],
+        );
+        assert_eq!(ends, vec![(SimTime::from_secs(130), LeaseId(0))]);
+        assert_eq!(b.queued(), 1);
+        assert_eq!(b.on_lease_end(LeaseId(0)), vec![Request::Release { vm: VmId(7) }]);
+        assert!(b.on_lease_end(LeaseId(0)).is_empty());
+        let r = b.requests();
+        assert_eq!(r.len(), 1);
+        let ends = b.on_outcomes(
+            SimTime::from_secs(200),
+            &[Outcome::Granted(vec![VmId(8), VmId(9)])],
+        );
+        assert_eq!(ends, vec![(SimTime::from_secs(260), LeaseId(1))]);
+        assert_eq!(b.queued(), 0);
+    }
+}

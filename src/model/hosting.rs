@@ -1,0 +1,231 @@
+//! The hosting system: guests, one broker and one site, driven by events.
+//!
+//! [`Hosting::handle`] takes one [`Input`] at a time, with the time it
+//! happens, and returns the steps the site started and the timers it wants.
+//! It never reads a clock and never touches an event queue: the simulator
+//! feeds it from its event queue and applies the steps with modelled
+//! durations; a live driver can feed it from a wall clock and apply the
+//! steps through an executor. Both call this code.
+
+use slivers_policy::plan::Step;
+use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources};
+
+use super::broker::{Broker, BrokerError, BrokerStats, Outcome, Request};
+use super::guest::{BatchGuest, BatchJob, Guest, LeaseId, Quantum, WebGuest, WebSizing};
+use super::site::{OpId, Site, SiteError, SiteStats};
+use crate::engine::SimTime;
+
+/// Something that happens to the hosting system.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// An allocation period begins: guests renew and request, the broker
+    /// provisions, the site places.
+    Tick,
+    /// A web guest's demand (requests per minute) for the coming period.
+    Demand {
+        /// The guest.
+        guest: GuestId,
+        /// Its demand.
+        rate: f64,
+    },
+    /// A batch job arrives at its guest.
+    JobArrival {
+        /// The guest.
+        guest: GuestId,
+        /// The job.
+        job: BatchJob,
+    },
+    /// A batch lease reaches its end.
+    LeaseEnd {
+        /// The guest.
+        guest: GuestId,
+        /// The lease.
+        lease: LeaseId,
+    },
+    /// A step the site started has completed.
+    OpDone(OpId),
+}
+
+/// What the system asks of its driver after an input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Output {
+    /// Steps started now; report each back with [`Input::OpDone`].
+    pub started: Vec<(OpId, Step)>,
+    /// Inputs to deliver at the given times.
+    pub timers: Vec<(SimTime, Input)>,
+}
+
+/// How to build a guest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GuestConfig {
+    /// A web guest with its sizing.
+    Web(WebSizing),
+    /// A batch guest.
+    Batch,
+}
+
+/// Everything that defines a hosting system.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostingConfig {
+    /// Number of identical hosts.
+    pub hosts: u32,
+    /// Capacity of each.
+    pub capacity: Resources,
+    /// The sliver quantum.
+    pub quantum: Quantum,
+    /// The guests, in the fixed order the broker serves them.
+    pub guests: Vec<GuestConfig>,
+    /// The broker's policy.
+    pub provisioning: ProvisioningKind,
+    /// The site's policy.
+    pub placement: PlacementKind,
+}
+
+/// Errors: a driver or the model broke the protocol. Never user input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    /// From the broker.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// From the site.
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    /// An input named a guest that does not exist or is of the wrong kind.
+    #[error("{0} cannot take this input")]
+    WrongGuest(GuestId),
+}
+
+/// The hosting system.
+pub struct Hosting {
+    guests: Vec<Guest>,
+    broker: Broker,
+    site: Site,
+}
+
+impl Hosting {
+    /// A system with no VMs.
+    pub fn new(config: &HostingConfig) -> Self {
+        let guests = config
+            .guests
+            .iter()
+            .map(|g| match *g {
+                GuestConfig::Web(sizing) => Guest::Web(WebGuest::new(config.quantum, sizing)),
+                GuestConfig::Batch => Guest::Batch(BatchGuest::new(config.quantum)),
+            })
+            .collect();
+        Hosting {
+            guests,
+            broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
+            site: Site::new(config.placement.build(), config.hosts, config.capacity),
+        }
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The site.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// The guests.
+    pub fn guests(&self) -> &[Guest] {
+        &self.guests
+    }
+
+    /// Broker counters.
+    pub fn broker_stats(&self) -> BrokerStats {
+        self.broker.stats()
+    }
+
+    /// Site counters.
+    pub fn site_stats(&self) -> &SiteStats {
+        self.site.stats()
+    }
+
+    /// Handles one input at time `now`.
+    pub fn handle(&mut self, now: SimTime, input: Input) -> Result<Output, ModelError> {
+        let mut out = Output::default();
+        match input {
+            Input::Tick => {
+                let requests: Vec<(GuestId, Vec<Request>)> = self
+                    .guests
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(i, g)| {
+                        let rs = match g {
+                            Guest::Web(w) => w.requests(),
+                            Guest::Batch(b) => b.requests(),
+                        };
+                        (GuestId(i as u32), rs)
+                    })
+                    .collect();
+                let outcomes = self.serve(now, &requests, &mut out)?;
+                for ((guest, _), outs) in requests.iter().zip(outcomes) {
+                    match &mut self.guests[guest.0 as usize] {
+                        Guest::Web(w) => w.on_outcomes(&outs),
+                        Guest::Batch(b) => {
+                            for (end, lease) in b.on_outcomes(now, &outs) {
+                                out.timers.push((end, Input::LeaseEnd { guest: *guest, lease }));
+                            }
+                        }
+                    }
+                }
+            }
+            Input::Demand { guest, rate } => match self.guests.get_mut(guest.0 as usize) {
+                Some(Guest::Web(w)) => w.observe(rate),
+                _ => return Err(ModelError::WrongGuest(guest)),
+            },
+            Input::JobArrival { guest, job } => match self.guests.get_mut(guest.0 as usize) {
+                Some(Guest::Batch(b)) => b.arrive(job),
+                _ => return Err(ModelError::WrongGuest(guest)),
+            },
+            Input::LeaseEnd { guest, lease } => {
+                let releases = match self.guests.get_mut(guest.0 as usize) {
+                    Some(Guest::Batch(b)) => b.on_lease_end(lease),
+                    _ => return Err(ModelError::WrongGuest(guest)),
+                };
+                self.serve(now, &[(guest, releases)], &mut out)?;
+            }
+            Input::OpDone(op) => out.started = self.site.complete(now, op)?,
+        }
+        Ok(out)
+    }
+
+    fn serve(
+        &mut self,
+        now: SimTime,
+        requests: &[(GuestId, Vec<Request>)],
+        out: &mut Output,
+    ) -> Result<Vec<Vec<Outcome>>, ModelError> {
+        let (outcomes, grants) = self.broker.serve(requests)?;
+        out.started
+            .extend(self.site.apply(now, &grants, self.broker.assignment())?);
+        Ok(outcomes)
+    }
+
+    /// Checks every invariant: broker and site are each consistent and
+    /// within capacity, and every VM the broker provisions is planned at the
+    /// site with the same size, and vice versa (no VM is lost).
+    pub fn check(&self) -> Result<(), String> {
+        self.broker.check()?;
+        self.site.check()?;
+        let logical = self.broker.assignment();
+        let physical = self.site.planned();
+        if logical.len() != physical.len() {
+            return Err(format!(
+                "broker holds {} VMs but the site plans {}",
+                logical.len(),
+                physical.len()
+            ));
+        }
+        for ((lv, (_, ls)), (pv, (_, ps))) in logical.iter().zip(physical.iter()) {
+            if lv != pv || ls != ps {
+                return Err(format!("broker has {lv} at {ls}, site has {pv} at {ps}"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! The hosting model: hosts, slivers, leases, guests, the broker, the site
+//! and the cost of migration.
+//!
+//! Everything here is driven by events and returns commands; nothing reads
+//! a clock or touches an event queue (see [`hosting`]).
+
+pub mod broker;
+pub mod guest;
+pub mod hosting;
+pub mod migration;
+pub mod site;
+
+pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
+pub use guest::{BatchJob, Quantum, WebSizing};
+pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
+pub use migration::{MigrationModel, SimpleMigration};
+pub use site::{OpId, Site, SiteStats, VmState};

@@ -1,0 +1,604 @@
+//! The site authority: places granted slivers on physical hosts and executes
+//! the steps that get them there (paper, sec. 4 and 5).
+//!
+//! The site keeps two views of its hosts:
+//! * the **planned** placement, where every VM will be once the queued steps
+//!   are done; policies decide over it;
+//! * the **actual** reservations, which change as steps start and complete.
+//!   A step reserves capacity when it starts (a live migration holds its
+//!   target from the start, and its source until the end) and frees it when
+//!   it completes.
+//!
+//! Steps start in the order they were planned. A step starts only when its
+//! VM is idle and its reservation fits; otherwise it and every step behind
+//! it wait. Because the plan is feasible when run one step at a time, the
+//! head step always fits once the steps ahead of it complete: nothing
+//! deadlocks, and no host is ever over capacity.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use slivers_policy::plan::{self, Change, PlanError, Step};
+use slivers_policy::{ClusterView, GuestId, HostId, HostView, PlaceRequest, Placement, Resources, VmId};
+
+use super::broker::Grant;
+use crate::engine::SimTime;
+
+/// An operation the site started, to be reported back when complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OpId(pub u64);
+
+/// The life of a VM at the site. Every VM the broker ever granted is in
+/// exactly one of these states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmState {
+    /// Granted; its create step has not completed.
+    Pending,
+    /// Running on one host.
+    Running,
+    /// Live-migrating: it holds capacity on its source and its target.
+    Migrating,
+    /// Suspended to storage (stop-and-copy), or being suspended or restored.
+    Suspended,
+    /// Destroyed; holds nothing.
+    Finished,
+}
+
+/// A VM as the site knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmRecord {
+    /// Its guest.
+    pub guest: GuestId,
+    /// Its state.
+    pub state: VmState,
+    /// The capacity it holds now, per host (at most two hosts).
+    pub holds: Vec<(HostId, Resources)>,
+    busy: bool,
+}
+
+impl VmRecord {
+    fn hold(&mut self, host: HostId, amount: Resources) {
+        match self.holds.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, r)) => *r = r.plus(&amount),
+            None => self.holds.push((host, amount)),
+        }
+    }
+
+    fn release(&mut self, host: HostId, amount: Resources) {
+        if let Some(i) = self.holds.iter().position(|(h, _)| *h == host) {
+            let left = self.holds[i].1.saturating_minus(&amount);
+            if left.is_zero() {
+                self.holds.remove(i);
+            } else {
+                self.holds[i].1 = left;
+            }
+        }
+    }
+}
+
+/// Counters and series of what the site did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SiteStats {
+    /// Live migrations started.
+    pub live_migrations: u64,
+    /// Stop-and-copy migrations started (suspends).
+    pub stop_copy_migrations: u64,
+    /// `(time, cumulative migrations)` after each migration start.
+    pub migration_series: Vec<(SimTime, u64)>,
+    /// Most hosts active (holding anything) at once.
+    pub peak_active_hosts: u32,
+    /// Integral of active hosts over time, in host-milliseconds.
+    pub active_host_ms: u128,
+    active_now: u32,
+    last_change: SimTime,
+}
+
+impl SiteStats {
+    /// All physical migrations.
+    pub fn migrations(&self) -> u64 {
+        self.live_migrations + self.stop_copy_migrations
+    }
+
+    /// Time-weighted mean of active hosts over `[0, end)`.
+    pub fn mean_active_hosts(&self, end: SimTime) -> f64 {
+        let tail = self.active_now as u128 * end.0.saturating_sub(self.last_change.0) as u128;
+        if end.0 == 0 {
+            0.0
+        } else {
+            (self.active_host_ms + tail) as f64 / end.0 as f64
+        }
+    }
+}
+
+/// Protocol errors (bugs in a driver or in the model, not user input).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SiteError {
+    /// A grant named a VM the site does not know, or the broker has no home for.
+    #[error("site: {0} is unknown")]
+    UnknownVm(VmId),
+    /// A completion named an operation that is not in flight.
+    #[error("site: operation {0:?} is not in flight")]
+    UnknownOp(OpId),
+    /// The broker's assignment left no room even after every stranger left.
+    #[error("site: no feasible placement for {vm}: {host} is full of its own VMs")]
+    NoFeasiblePlacement {
+        /// The VM.
+        vm: VmId,
+        /// Its home host.
+        host: HostId,
+    },
+    /// The planner found the target infeasible.
+    #[error("site: {0}")]
+    Plan(#[from] PlanError),
+}
+
+/// The site authority of one cluster.
+pub struct Site {
+    policy: Box<dyn Placement>,
+    planned: Vec<HostView>,
+    planned_at: BTreeMap<VmId, (HostId, Resources)>,
+    used: Vec<Resources>,
+    vms: BTreeMap<VmId, VmRecord>,
+    queue: VecDeque<(OpId, Step)>,
+    in_flight: BTreeMap<OpId, Step>,
+    next_op: u64,
+    stats: SiteStats,
+}
+
+impl Site {
+    /// A site of `hosts` identical hosts of `capacity`, all idle.
+    pub fn new(policy: Box<dyn Placement>, hosts: u32, capacity: Resources) -> Self {
+        Site {
+            policy,
+            planned: (0..hosts)
+                .map(|i| HostView {
+                    id: HostId(i),
+                    capacity,
+                    used: Resources::ZERO,
+                })
+                .collect(),
+            planned_at: BTreeMap::new(),
+            used: vec![Resources::ZERO; hosts as usize],
+            vms: BTreeMap::new(),
+            queue: VecDeque::new(),
+            in_flight: BTreeMap::new(),
+            next_op: 0,
+            stats: SiteStats::default(),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SiteStats {
+        &self.stats
+    }
+
+    /// Every VM the site was ever asked to run.
+    pub fn vms(&self) -> &BTreeMap<VmId, VmRecord> {
+        &self.vms
+    }
+
+    /// Where each live VM will be once the queued steps are done.
+    pub fn planned(&self) -> &BTreeMap<VmId, (HostId, Resources)> {
+        &self.planned_at
+    }
+
+    /// Actual reservations per host.
+    pub fn used(&self) -> &[Resources] {
+        &self.used
+    }
+
+    /// Steps queued or in flight.
+    pub fn busy_ops(&self) -> usize {
+        self.queue.len() + self.in_flight.len()
+    }
+
+    /// Applies the broker's grants (in its decision order), plans the steps
+    /// and starts those that can start now. `homes` is the broker's logical
+    /// assignment after the grants.
+    pub fn apply(
+        &mut self,
+        now: SimTime,
+        grants: &[Grant],
+        homes: &BTreeMap<VmId, (HostId, Resources)>,
+    ) -> Result<Vec<(OpId, Step)>, SiteError> {
+        if grants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let before = self.planned.clone();
+        let mut touched: Vec<(VmId, Option<(HostId, Resources)>)> = Vec::new();
+        for g in grants {
+            match *g {
+                Grant::Release { vm } => {
+                    self.touch(vm, &mut touched);
+                    self.unplan(vm).ok_or(SiteError::UnknownVm(vm))?;
+                }
+                Grant::Resize { vm, size } => {
+                    self.touch(vm, &mut touched);
+                    let (host, cur) = *self.planned_at.get(&vm).ok_or(SiteError::UnknownVm(vm))?;
+                    if size.fits_in(&cur) {
+                        self.unplan(vm);
+                        self.plan_at(vm, host, size);
+                    } else {
+                        self.place(vm, size, Some((host, cur)), homes, &mut touched)?;
+                    }
+                }
+                Grant::New { vm, guest, size } => {
+                    self.touch(vm, &mut touched);
+                    self.vms.insert(
+                        vm,
+                        VmRecord {
+                            guest,
+                            state: VmState::Pending,
+                            holds: Vec::new(),
+                            busy: false,
+                        },
+                    );
+                    self.place(vm, size, None, homes, &mut touched)?;
+                }
+            }
+        }
+        let changes: Vec<Change> = touched
+            .into_iter()
+            .map(|(vm, from)| Change {
+                vm,
+                from,
+                to: self.planned_at.get(&vm).copied(),
+            })
+            .filter(|c| c.from != c.to)
+            .collect();
+        for step in plan::plan(&before, &changes)?.steps {
+            self.queue.push_back((OpId(self.next_op), step));
+            self.next_op += 1;
+        }
+        Ok(self.start_ready(now))
+    }
+
+    /// Marks `op` complete and starts whatever can start now.
+    pub fn complete(&mut self, now: SimTime, op: OpId) -> Result<Vec<(OpId, Step)>, SiteError> {
+        let step = self.in_flight.remove(&op).ok_or(SiteError::UnknownOp(op))?;
+        let vm = step.vm();
+        let rec = self.vms.get_mut(&vm).ok_or(SiteError::UnknownVm(vm))?;
+        rec.busy = false;
+        if let Some((h, amount)) = step.frees() {
+            rec.release(h, amount);
+            self.used[h.index()] = self.used[h.index()].saturating_minus(&amount);
+        }
+        rec.state = match step {
+            Step::Suspend { .. } => VmState::Suspended,
+            Step::Destroy { .. } => VmState::Finished,
+            _ => VmState::Running,
+        };
+        self.count_active(now);
+        Ok(self.start_ready(now))
+    }
+
+    fn touch(&self, vm: VmId, touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>) {
+        if !touched.iter().any(|(v, _)| *v == vm) {
+            touched.push((vm, self.planned_at.get(&vm).copied()));
+        }
+    }
+
+    fn unplan(&mut self, vm: VmId) -> Option<(HostId, Resources)> {
+        let (h, s) = self.planned_at.remove(&vm)?;
+        let host = &mut self.planned[h.index()];
+        host.used = host.used.saturating_minus(&s);
+        Some((h, s))
+    }
+
+    fn plan_at(&mut self, vm: VmId, host: HostId, size: Resources) {
+        let h = &mut self.planned[host.index()];
+        h.used = h.used.plus(&size);
+        self.planned_at.insert(vm, (host, size));
+    }
+
+    /// Puts a new or grown sliver where the policy wants it or, failing
+    /// that, on its home after moving strangers (VMs whose home is another
+    /// host) to their own homes (paper, sec. 5).
+    fn place(
+        &mut self,
+        vm: VmId,
+        size: Resources,
+        current: Option<(HostId, Resources)>,
+        homes: &BTreeMap<VmId, (HostId, Resources)>,
+        touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
+    ) -> Result<(), SiteError> {
+        let home = homes.get(&vm).ok_or(SiteError::UnknownVm(vm))?.0;
+        let req = PlaceRequest {
+            vm,
+            size,
+            current,
+            home,
+        };
+        let view = ClusterView::new(&self.planned);
+        let target = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
+        self.unplan(vm);
+        let host = match target {
+            Some(h) => h,
+            None => {
+                self.make_room(vm, home, &size, homes, touched)?;
+                home
+            }
+        };
+        self.plan_at(vm, host, size);
+        Ok(())
+    }
+
+    /// Moves strangers off `host` (largest first, then lowest id) to their
+    /// homes until `size` fits. Each stranger moved lands on its home, where
+    /// it is no stranger, so this ends after at most one move per VM.
+    fn make_room(
+        &mut self,
+        for_vm: VmId,
+        host: HostId,
+        size: &Resources,
+        homes: &BTreeMap<VmId, (HostId, Resources)>,
+        touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
+    ) -> Result<(), SiteError> {
+        while !self.planned[host.index()].has_room(size) {
+            let stranger = self
+                .planned_at
+                .iter()
+                .filter(|(v, (h, _))| *h == host && homes.get(v).is_some_and(|(home, _)| *home != host))
+                .max_by(|a, b| (a.1.1, std::cmp::Reverse(a.0)).cmp(&(b.1.1, std::cmp::Reverse(b.0))))
+                .map(|(v, (_, s))| (*v, *s));
+            let Some((s, s_size)) = stranger else {
+                return Err(SiteError::NoFeasiblePlacement { vm: for_vm, host });
+            };
+            self.touch(s, touched);
+            self.unplan(s);
+            let s_home = homes[&s].0;
+            self.make_room(s, s_home, &s_size, homes, touched)?;
+            self.plan_at(s, s_home, s_size);
+        }
+        Ok(())
+    }
+
+    /// Starts queued steps in order while the head one can start.
+    fn start_ready(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
+        let mut started = Vec::new();
+        while let Some(&(op, step)) = self.queue.front() {
+            let Some(rec) = self.vms.get_mut(&step.vm()) else {
+                break;
+            };
+            if rec.busy {
+                break;
+            }
+            if let Some((h, amount)) = step.reserves() {
+                let cap = self.planned[h.index()].capacity;
+                if !self.used[h.index()].plus(&amount).fits_in(&cap) {
+                    break;
+                }
+                rec.hold(h, amount);
+                self.used[h.index()] = self.used[h.index()].plus(&amount);
+            }
+            rec.busy = true;
+            match step {
+                Step::Migrate { .. } => {
+                    rec.state = VmState::Migrating;
+                    self.stats.live_migrations += 1;
+                }
+                Step::Suspend { .. } => {
+                    rec.state = VmState::Suspended;
+                    self.stats.stop_copy_migrations += 1;
+                }
+                _ => {}
+            }
+            if matches!(step, Step::Migrate { .. } | Step::Suspend { .. }) {
+                let total = self.stats.migrations();
+                self.stats.migration_series.push((now, total));
+            }
+            self.queue.pop_front();
+            self.in_flight.insert(op, step);
+            started.push((op, step));
+        }
+        self.count_active(now);
+        started
+    }
+
+    fn count_active(&mut self, now: SimTime) {
+        let active = self.used.iter().filter(|u| !u.is_zero()).count() as u32;
+        let st = &mut self.stats;
+        st.active_host_ms += st.active_now as u128 * now.0.saturating_sub(st.last_change.0) as u128;
+        st.last_change = now;
+        st.active_now = active;
+        st.peak_active_hosts = st.peak_active_hosts.max(active);
+    }
+
+    /// Checks the site's invariants: actual reservations equal the sum of
+    /// what VMs hold and fit every host; each VM's holdings match its state;
+    /// the planned placement is consistent and feasible.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.used.len();
+        let mut sums = vec![Resources::ZERO; n];
+        for (vm, rec) in &self.vms {
+            for (h, r) in &rec.holds {
+                let slot = sums
+                    .get_mut(h.index())
+                    .ok_or_else(|| format!("{vm} holds unknown {h}"))?;
+                *slot = slot.plus(r);
+            }
+            let ok = match rec.state {
+                VmState::Running => rec.holds.len() == 1,
+                VmState::Migrating => rec.holds.len() == 2,
+                VmState::Pending | VmState::Suspended => rec.holds.len() <= 1,
+                VmState::Finished => rec.holds.is_empty() && !self.planned_at.contains_key(vm),
+            };
+            if !ok {
+                return Err(format!("{vm} is {:?} but holds {:?}", rec.state, rec.holds));
+            }
+        }
+        for (i, sum) in sums.iter().enumerate() {
+            if *sum != self.used[i] {
+                return Err(format!(
+                    "host{i}: reservations {} but VMs hold {}",
+                    self.used[i], sum
+                ));
+            }
+            if !sum.fits_in(&self.planned[i].capacity) {
+                return Err(format!(
+                    "host{i} over capacity: {} > {}",
+                    sum, self.planned[i].capacity
+                ));
+            }
+        }
+        let mut planned = vec![Resources::ZERO; n];
+        for (vm, (h, s)) in &self.planned_at {
+            if !self.vms.contains_key(vm) {
+                return Err(format!("{vm} is planned but unknown"));
+            }
+            planned[h.index()] = planned[h.index()].plus(s);
+        }
+        for (h, p) in self.planned.iter().zip(planned) {
+            if h.used != p || !p.fits_in(&h.capacity) {
+                return Err(format!(
+                    "{}: planned {} (cached {}) of {}",
+                    h.id, p, h.used, h.capacity
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slivers_policy::PlacementKind;
+
+    const U: Resources = Resources([1; 4]);
+
+    fn homes(list: &[(u64, u32, u64)]) -> BTreeMap<VmId, (HostId, Resources)> {
+        list.iter()
+            .map(|&(v, h, u)| (VmId(v), (HostId(h), U.times(u))))
+            .collect()
+    }
+
+    fn finish_all(site: &mut Site, mut ops: Vec<(OpId, Step)>) -> Vec<Step> {
+        let mut done = Vec::new();
+        let mut t = 0;
+        while let Some((op, step)) = ops.first().copied() {
+            ops.remove(0);
+            t += 1;
+            ops.extend(site.complete(SimTime(t), op).unwrap());
+            site.check().unwrap();
+            done.push(step);
+        }
+        done
+    }
+
+    #[test]
+    fn energy_aware_packs_then_migrates_a_grown_sliver() {
+        let mut site = Site::new(PlacementKind::EnergyAware.build(), 2, U.times(2));
+        // The broker spread vm0 and vm1 over both hosts; the site packs them.
+        let h = homes(&[(0, 0, 1), (1, 1, 1)]);
+        let g = GuestId(0);
+        let ops = site
+            .apply(
+                SimTime(0),
+                &[
+                    Grant::New {
+                        vm: VmId(0),
+                        guest: g,
+                        size: U,
+                    },
+                    Grant::New {
+                        vm: VmId(1),
+                        guest: g,
+                        size: U,
+                    },
+                ],
+                &h,
+            )
+            .unwrap();
+        finish_all(&mut site, ops);
+        assert_eq!(site.planned()[&VmId(0)].0, HostId(0));
+        assert_eq!(site.planned()[&VmId(1)].0, HostId(0));
+        assert_eq!(site.stats().peak_active_hosts, 1);
+        // vm1 grows to a whole host (its logical host 1 has room): energy-aware
+        // cannot grow it in place, so it moves it live to the idle host 1.
+        let h = homes(&[(0, 0, 1), (1, 1, 2)]);
+        let ops = site
+            .apply(
+                SimTime(10),
+                &[Grant::Resize {
+                    vm: VmId(1),
+                    size: U.times(2),
+                }],
+                &h,
+            )
+            .unwrap();
+        assert_eq!(ops.len(), 1);
+        assert!(matches!(
+            ops[0].1,
+            Step::Migrate {
+                from: HostId(0),
+                to: HostId(1),
+                ..
+            }
+        ));
+        assert_eq!(site.vms()[&VmId(1)].state, VmState::Migrating);
+        // During the move vm1 holds capacity on both hosts.
+        assert_eq!(site.used(), &[U.times(2), U.times(2)]);
+        finish_all(&mut site, ops);
+        assert_eq!(site.stats().live_migrations, 1);
+        assert_eq!(site.used(), &[U, U.times(2)]);
+    }
+
+    #[test]
+    fn with_no_room_anywhere_strangers_go_home() {
+        // Worst-fit puts a(2), b(1) on host 0 and c(2), d(1) on host 1 (each
+        // host holds 4). The broker's homes are host 0 for b, d and the new
+        // e(2), and host 1 for a and c. No host has 2 free for e, so the site
+        // sends strangers home: d to host 0 first, then a to host 1, both live.
+        let mut site = Site::new(PlacementKind::WorstFit.build(), 2, U.times(4));
+        let g = GuestId(0);
+        let h = homes(&[(0, 1, 2), (1, 0, 1), (2, 1, 2), (3, 0, 1), (4, 0, 2)]);
+        let new = |vm: u64, u: u64| Grant::New {
+            vm: VmId(vm),
+            guest: g,
+            size: U.times(u),
+        };
+        let ops = site
+            .apply(SimTime(0), &[new(0, 2), new(2, 2), new(1, 1), new(3, 1)], &h)
+            .unwrap();
+        finish_all(&mut site, ops);
+        let at = |site: &Site, vm: u64| site.planned()[&VmId(vm)].0.0;
+        assert_eq!(
+            [at(&site, 0), at(&site, 1), at(&site, 2), at(&site, 3)],
+            [0, 0, 1, 1]
+        );
+        let ops = site.apply(SimTime(5), &[new(4, 2)], &h).unwrap();
+        let steps = finish_all(&mut site, ops);
+        assert_eq!(
+            [
+                at(&site, 0),
+                at(&site, 1),
+                at(&site, 2),
+                at(&site, 3),
+                at(&site, 4)
+            ],
+            [1, 0, 1, 0, 0]
+        );
+        assert_eq!(
+            (site.stats().live_migrations, site.stats().stop_copy_migrations),
+            (2, 0)
+        );
+        let order: Vec<(VmId, &str)> = steps
+            .iter()
+            .map(|s| {
+                (
+                    s.vm(),
+                    if matches!(s, Step::Migrate { .. }) {
+                        "migrate"
+                    } else {
+                        "create"
+                    },
+                )
+            })
+            .collect();
+        assert_eq!(
+            order,
+            vec![(VmId(3), "migrate"), (VmId(0), "migrate"), (VmId(4), "create")]
+        );
+        assert!(site.vms().values().all(|r| r.state == VmState::Running));
+    }
+}

@@ -1,0 +1,777 @@
+//! Scenarios: parse the TOML file into raw serde structs ([`raw`]), then
+//! validate them into a [`Scenario`] whose every field is checked.
+//!
+//! Errors name the file, the key (or the line, for syntax errors), what was
+//! expected and what was found. Trace paths are relative to the scenario
+//! file; the output folder is relative to the current directory.
+
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use slivers_policy::{PlacementKind, ProvisioningKind, Resources};
+
+use crate::engine::SimTime;
+use crate::model::{MigrationModel, Quantum, SimpleMigration, WebSizing};
+use crate::rng::SimRng;
+use crate::trace::generate::{BatchParams, WebParams, generate_batch, generate_web};
+use crate::trace::{Series, SwfTrace, TraceError, read_series_csv, read_swf, time};
+use raw::{RawDuration, RawGenerate, RawGuest, RawScenario, RawTrace};
+
+/// Everything wrong a scenario can be.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a key or type the scenario format does not have.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value out of range or inconsistent.
+    #[error("{path}: key `{key}`: expected {expected}, found {found}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The key path, e.g. `guest[1].units_per_proc`.
+        key: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// A trace the scenario names is unreadable or malformed.
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+}
+
+/// One provisioning/placement pair to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pair {
+    /// The broker's policy.
+    pub provisioning: ProvisioningKind,
+    /// The site's policy.
+    pub placement: PlacementKind,
+}
+
+impl Pair {
+    /// `provisioning/placement`, as in the paper's figure legend.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.provisioning, self.placement)
+    }
+
+    /// The paper's four pairs: room-for-growth and migrating against
+    /// follow-broker and energy-aware.
+    pub fn figure3() -> Vec<Pair> {
+        let mut v = Vec::new();
+        for provisioning in [ProvisioningKind::RoomForGrowth, ProvisioningKind::Migrating] {
+            for placement in [PlacementKind::FollowBroker, PlacementKind::EnergyAware] {
+                v.push(Pair {
+                    provisioning,
+                    placement,
+                });
+            }
+        }
+        v
+    }
+}
+
+/// Where a guest's trace comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceSource {
+    /// A file, already read.
+    File(PathBuf),
+    /// A synthetic generator, run with the run's RNG.
+    Generated,
+}
+
+/// A web guest's workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebWorkload {
+    /// Where the trace came from.
+    pub source: TraceSource,
+    /// The series (file traces only; generated ones are made per run).
+    series: Option<Series>,
+    generator: Option<WebParams>,
+    /// Unix time of simulated time zero.
+    pub start: i64,
+    /// `Some(units)`: the peak of the window maps to this many units.
+    peak_units: Option<f64>,
+    /// Sizing, except `requests_per_unit` when `peak_units` is set.
+    sizing: WebSizing,
+}
+
+/// A batch guest's workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchWorkload {
+    /// Where the trace came from.
+    pub source: TraceSource,
+    trace: Option<SwfTrace>,
+    generator: Option<BatchParams>,
+    /// Unix time of simulated time zero.
+    pub start: i64,
+    /// Sliver units per processor.
+    pub units_per_proc: f64,
+    /// Jobs arrive at their recorded start (`submit + wait`) rather than submit.
+    pub arrive_at_start: bool,
+}
+
+/// A guest.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GuestSpec {
+    /// A web service.
+    Web {
+        /// Its name.
+        name: String,
+        /// Its workload.
+        workload: WebWorkload,
+    },
+    /// A batch cluster.
+    Batch {
+        /// Its name.
+        name: String,
+        /// Its workload.
+        workload: BatchWorkload,
+    },
+}
+
+impl GuestSpec {
+    /// The guest's name.
+    pub fn name(&self) -> &str {
+        match self {
+            GuestSpec::Web { name, .. } | GuestSpec::Batch { name, .. } => name,
+        }
+    }
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name (default: the file stem).
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// The base seed.
+    pub seed: u64,
+    /// The output folder.
+    pub output: PathBuf,
+    /// Simulated time span.
+    pub duration: SimTime,
+    /// Allocation period (lease term of renewable leases).
+    pub period: SimTime,
+    /// Number of hosts.
+    pub hosts: u32,
+    /// Capacity of each host.
+    pub capacity: Resources,
+    /// Sliver quantum.
+    pub quantum: Quantum,
+    /// Migration cost model.
+    pub migration: SimpleMigration,
+    /// Guests, in the order the broker serves them.
+    pub guests: Vec<GuestSpec>,
+    /// Policy pairs to run.
+    pub pairs: Vec<Pair>,
+}
+
+/// One guest's workload for one run, in simulated time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// Demand per period for a web guest: `(tick time, requests/min)`, and its sizing.
+    Web {
+        /// Peak demand of each period, starting at each tick.
+        demand: Vec<(SimTime, f64)>,
+        /// Sizing with `requests_per_unit` resolved.
+        sizing: WebSizing,
+    },
+    /// Job arrivals for a batch guest, in time order.
+    Batch {
+        /// `(arrival, job)`.
+        jobs: Vec<(SimTime, crate::model::BatchJob)>,
+        /// Jobs of the window too big for the whole cluster, left out.
+        too_large: usize,
+    },
+}
+
+const DAY: i64 = 86_400;
+
+/// Parses `"500ms"`, `"90s"`, `"15m"`, `"1h"`, `"30d"` or integer seconds.
+pub fn parse_duration(d: &RawDuration) -> Result<SimTime, String> {
+    match d {
+        RawDuration::Secs(s) if *s >= 0 => Ok(SimTime::from_secs(*s as u64)),
+        RawDuration::Secs(s) => Err(format!("{s}")),
+        RawDuration::Text(t) => {
+            let t = t.trim();
+            let split = t
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(t.len());
+            let (num, unit) = t.split_at(split);
+            let n: f64 = num.parse().map_err(|_| format!("\"{t}\""))?;
+            let ms_per = match unit.trim() {
+                "ms" => 1.0,
+                "s" | "" => 1e3,
+                "m" | "min" => 6e4,
+                "h" => 3.6e6,
+                "d" => 8.64e7,
+                _ => return Err(format!("\"{t}\"")),
+            };
+            let ms = n * ms_per;
+            if !ms.is_finite() || ms < 0.0 || ms > 1e15 {
+                return Err(format!("\"{t}\""));
+            }
+            Ok(SimTime(ms.round() as u64))
+        }
+    }
+}
+
+struct Ctx<'a> {
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn invalid(
+        &self,
+        key: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl ToString,
+    ) -> ScenarioError {
+        ScenarioError::Invalid {
+            path: self.path.to_string(),
+            key: key.into(),
+            expected: expected.into(),
+            found: found.to_string(),
+        }
+    }
+
+    fn positive(&self, key: &str, v: Option<i64>, default: i64, max: i64) -> Result<u64, ScenarioError> {
+        let v = v.unwrap_or(default);
+        if v <= 0 || v > max {
+            return Err(self.invalid(key, format!("an integer from 1 to {max}"), v));
+        }
+        Ok(v as u64)
+    }
+
+    fn count(&self, key: &str, v: Option<i64>, default: i64, max: i64) -> Result<u64, ScenarioError> {
+        let v = v.unwrap_or(default);
+        if v < 0 || v > max {
+            return Err(self.invalid(key, format!("an integer from 0 to {max}"), v));
+        }
+        Ok(v as u64)
+    }
+
+    fn fraction(
+        &self,
+        key: &str,
+        v: Option<f64>,
+        default: f64,
+        lo: f64,
+        hi: f64,
+    ) -> Result<f64, ScenarioError> {
+        let v = v.unwrap_or(default);
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            return Err(self.invalid(key, format!("a number from {lo} to {hi}"), v));
+        }
+        Ok(v)
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        v: Option<&RawDuration>,
+        default: SimTime,
+    ) -> Result<SimTime, ScenarioError> {
+        match v {
+            None => Ok(default),
+            Some(d) => parse_duration(d).map_err(|found| {
+                self.invalid(
+                    key,
+                    "a duration such as 90, \"90s\", \"15m\", \"1h\" or \"30d\"",
+                    found,
+                )
+            }),
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file, reading its traces.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Parse {
+            path: path.display().to_string(),
+            message: format!("not UTF-8 text: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text` as if read from `path` (traces resolve next to it).
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: shown.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let cx = Ctx { path: &shown };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let sha256 = hex(&Sha256::digest(text.as_bytes()));
+
+        let name = raw.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(cx.invalid("name", "a non-empty name without slashes", format!("\"{name}\"")));
+        }
+        let seed = match raw.seed {
+            Some(s) if s < 0 => return Err(cx.invalid("seed", "a non-negative integer", s)),
+            Some(s) => s as u64,
+            None => 1,
+        };
+        let output = PathBuf::from(raw.output.clone().unwrap_or_else(|| format!("results/{name}")));
+        let duration = cx.duration(
+            "duration",
+            raw.duration.as_ref(),
+            SimTime::from_secs(30 * DAY as u64),
+        )?;
+        if duration == SimTime::ZERO {
+            return Err(cx.invalid("duration", "a positive duration", "0"));
+        }
+        let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
+        if period < SimTime::from_secs(1) || period > duration {
+            return Err(cx.invalid(
+                "period",
+                "a duration from 1s up to the scenario's duration",
+                format!("{period}"),
+            ));
+        }
+
+        let h = raw.hosts.clone().unwrap_or(raw::RawHosts {
+            count: None,
+            cpu_millicores: None,
+            memory_mib: None,
+            bandwidth_mbps: None,
+            disk_gib: None,
+        });
+        let hosts = cx.positive("hosts.count", h.count, 100, 10_000_000)? as u32;
+        let big = 1 << 40;
+        let capacity = Resources::new(
+            cx.positive("hosts.cpu_millicores", h.cpu_millicores, 8000, big)?,
+            cx.positive("hosts.memory_mib", h.memory_mib, 16384, big)?,
+            cx.positive("hosts.bandwidth_mbps", h.bandwidth_mbps, 1000, big)?,
+            cx.positive("hosts.disk_gib", h.disk_gib, 200, big)?,
+        );
+
+        let s = raw.sliver.clone().unwrap_or(raw::RawSliver {
+            quantum: None,
+            max_units: None,
+        });
+        let q = s.quantum.unwrap_or(0.5);
+        if !(q.is_finite() && q > 0.0 && q <= 1.0) {
+            return Err(cx.invalid(
+                "sliver.quantum",
+                "a fraction of a host in (0, 1] (a sliver is at most one host)",
+                q,
+            ));
+        }
+        let mut unit = Resources::ZERO;
+        for (u, c) in unit.0.iter_mut().zip(capacity.0) {
+            *u = (c as f64 * q).floor() as u64;
+        }
+        if unit.0.contains(&0) {
+            return Err(cx.invalid(
+                "sliver.quantum",
+                "a quantum that leaves every dimension at least 1",
+                q,
+            ));
+        }
+        let fit = (0..4).map(|d| capacity.0[d] / unit.0[d]).min().unwrap_or(1);
+        let max_units = match s.max_units {
+            None => fit,
+            Some(m) if m >= 1 && (m as u64) <= fit => m as u64,
+            Some(m) => {
+                return Err(cx.invalid(
+                    "sliver.max_units",
+                    format!("at most {fit} units (a sliver is at most one host of {capacity})"),
+                    m,
+                ));
+            }
+        } as u32;
+        let quantum = Quantum { unit, max_units };
+
+        let m = raw.migration.clone().unwrap_or(raw::RawMigration {
+            bandwidth_mbps: None,
+            suspend: None,
+            resume: None,
+            op_latency: None,
+        });
+        let d = SimpleMigration::default();
+        let migration = SimpleMigration {
+            bandwidth_mbps: cx.positive(
+                "migration.bandwidth_mbps",
+                m.bandwidth_mbps,
+                d.bandwidth_mbps as i64,
+                big,
+            )?,
+            suspend: cx.duration("migration.suspend", m.suspend.as_ref(), d.suspend)?,
+            resume: cx.duration("migration.resume", m.resume.as_ref(), d.resume)?,
+            op_latency: cx.duration("migration.op_latency", m.op_latency.as_ref(), d.op_latency)?,
+        };
+
+        if raw.guest.is_empty() {
+            return Err(cx.invalid("guest", "at least one [[guest]] table", "none"));
+        }
+        let mut guests = Vec::new();
+        for (i, g) in raw.guest.iter().enumerate() {
+            guests.push(validate_guest(
+                &cx,
+                base,
+                i,
+                g,
+                duration,
+                hosts as u64 * max_units as u64,
+            )?);
+        }
+        let mut names: Vec<&str> = guests.iter().map(|g| g.name()).collect();
+        names.sort();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(cx.invalid(
+                "guest.name",
+                "distinct guest names",
+                format!("\"{}\" twice", w[0]),
+            ));
+        }
+
+        let pairs = match &raw.pairs {
+            None => Pair::figure3(),
+            Some(ps) if ps.is_empty() => {
+                return Err(cx.invalid("pairs", "at least one pair", "an empty list"));
+            }
+            Some(ps) => ps
+                .iter()
+                .map(|p| Pair {
+                    provisioning: p.provisioning,
+                    placement: p.placement,
+                })
+                .collect(),
+        };
+
+        Ok(Scenario {
+            name,
+            file: path.to_path_buf(),
+            sha256,
+            seed,
+            output,
+            duration,
+            period,
+            hosts,
+            capacity,
+            quantum,
+            migration,
+            guests,
+            pairs,
+        })
+    }
+
+    /// The migration cost model.
+    pub fn migration_model(&self) -> &dyn MigrationModel {
+        &self.migration
+    }
+
+    /// Every guest's workload for a run with `rng` (used by generated traces
+    /// only; file traces are the same for every seed).
+    pub fn workloads(&self, rng: &mut SimRng) -> Vec<Workload> {
+        self.guests.iter().map(|g| self.workload(g, rng)).collect()
+    }
+
+    fn workload(&self, g: &GuestSpec, rng: &mut SimRng) -> Workload {
+        let span = (self.duration.as_millis() / 1000) as i64;
+        match g {
+            GuestSpec::Web { workload: w, .. } => {
+                let generated;
+                let series = match (&w.series, &w.generator) {
+                    (Some(s), _) => s,
+                    (None, Some(p)) => {
+                        generated = generate_web(p, rng);
+                        &generated
+                    }
+                    (None, None) => unreachable!("validated: a web guest has a series or a generator"),
+                };
+                let period_s = (self.period.as_millis() / 1000).max(1) as i64;
+                let mut demand = Vec::new();
+                let mut t = 0;
+                while t < span {
+                    let from = w.start + t;
+                    demand.push((SimTime::from_secs(t as u64), series.max_in(from, from + period_s)));
+                    t += period_s;
+                }
+                let mut sizing = w.sizing;
+                if let Some(units) = w.peak_units {
+                    let peak = series.max_in(w.start, w.start + span);
+                    sizing.requests_per_unit = if peak > 0.0 {
+                        peak * (1.0 + sizing.headroom) / units
+                    } else {
+                        1.0
+                    };
+                }
+                Workload::Web { demand, sizing }
+            }
+            GuestSpec::Batch { workload: w, .. } => {
+                let generated;
+                let trace = match (&w.trace, &w.generator) {
+                    (Some(t), _) => t,
+                    (None, Some(p)) => {
+                        generated = generate_batch(p, rng);
+                        &generated
+                    }
+                    (None, None) => unreachable!("validated: a batch guest has a trace or a generator"),
+                };
+                let cluster_units = self.hosts as u64 * self.quantum.max_units as u64;
+                let mut jobs = Vec::new();
+                let mut too_large = 0;
+                for j in &trace.jobs {
+                    let at = if w.arrive_at_start { j.start() } else { j.submit };
+                    if at < w.start || at >= w.start + span {
+                        continue;
+                    }
+                    let units = (j.procs as f64 * w.units_per_proc).ceil().max(1.0);
+                    if units > cluster_units as f64 {
+                        too_large += 1;
+                        continue;
+                    }
+                    let job = crate::model::BatchJob {
+                        id: j.id,
+                        run: SimTime::from_secs(j.run),
+                        units: units as u32,
+                    };
+                    jobs.push((SimTime::from_secs((at - w.start) as u64), job));
+                }
+                jobs.sort_by_key(|(t, j)| (*t, j.id));
+                Workload::Batch { jobs, too_large }
+            }
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn default_start(cx: &Ctx, key: &str, start: &Option<String>, fallback: i64) -> Result<i64, ScenarioError> {
+    match start {
+        None => Ok(fallback),
+        Some(s) => time::parse_datetime(s).map_err(|_| {
+            cx.invalid(
+                key,
+                "a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\"",
+                format!("\"{s}\""),
+            )
+        }),
+    }
+}
+
+/// Generated traces start on this Monday, like the embedded ones.
+const GENERATED_START: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC
+
+fn generator<'a>(
+    cx: &Ctx,
+    key: &str,
+    t: &'a Option<RawTrace>,
+    kind: &str,
+) -> Result<Option<&'a RawGenerate>, ScenarioError> {
+    match t {
+        None => Err(cx.invalid(key, "a trace path or { generate = \"...\" }", "nothing")),
+        Some(RawTrace::Path(_)) => Ok(None),
+        Some(RawTrace::Generate(g)) if g.generate == kind => Ok(Some(g)),
+        Some(RawTrace::Generate(g)) => Err(cx.invalid(
+            format!("{key}.generate"),
+            format!("\"{kind}\" for this guest"),
+            format!("\"{}\"", g.generate),
+        )),
+    }
+}
+
+fn validate_guest(
+    cx: &Ctx,
+    base: &Path,
+    i: usize,
+    g: &RawGuest,
+    duration: SimTime,
+    cluster_units: u64,
+) -> Result<GuestSpec, ScenarioError> {
+    let key = |k: &str| format!("guest[{i}].{k}");
+    let days = duration.as_millis().div_ceil(86_400_000) as u32;
+    let span = (duration.as_millis() / 1000) as i64;
+    let resolve = |p: &str| base.join(p);
+    match g {
+        RawGuest::Web(w) => {
+            let name = w.name.clone().unwrap_or_else(|| "web".into());
+            let (source, series, generator, start) = match generator(cx, &key("trace"), &w.trace, "web")? {
+                Some(gen_) => {
+                    let p = WebParams {
+                        start: GENERATED_START,
+                        days,
+                        base_rate: cx.fraction(
+                            &key("trace.base_rate"),
+                            gen_.base_rate,
+                            2000.0,
+                            1e-3,
+                            1e12,
+                        )?,
+                        flash_crowds: cx.count(&key("trace.flash_crowds"), gen_.flash_crowds, 3, 1000)?
+                            as u32,
+                    };
+                    reject_batch_keys(cx, &key("trace"), gen_)?;
+                    let start = default_start(cx, &key("start"), &w.start, GENERATED_START)?;
+                    (TraceSource::Generated, None, Some(p), start)
+                }
+                None => {
+                    let Some(RawTrace::Path(p)) = &w.trace else {
+                        unreachable!()
+                    };
+                    let file = resolve(p);
+                    let series = read_series_csv(&file)?;
+                    let start = default_start(cx, &key("start"), &w.start, series.start)?;
+                    if series.max_in(start, start + span) <= 0.0 {
+                        return Err(cx.invalid(
+                            key("start"),
+                            format!(
+                                "a window with demand inside the trace ({} .. {})",
+                                time::format_datetime(series.start),
+                                time::format_datetime(series.end())
+                            ),
+                            time::format_datetime(start),
+                        ));
+                    }
+                    (TraceSource::File(file), Some(series), None, start)
+                }
+            };
+            let headroom = cx.fraction(&key("headroom"), w.headroom, 0.1, 0.0, 10.0)?;
+            let hysteresis = cx.fraction(&key("hysteresis"), w.hysteresis, 0.2, 0.0, 0.99)?;
+            let min_units = cx.count(&key("min_units"), w.min_units, 1, 1 << 30)? as u32;
+            let (peak_units, rpu) = match (w.peak_units, w.requests_per_unit) {
+                (Some(_), Some(_)) => {
+                    return Err(cx.invalid(
+                        key("peak_units"),
+                        "either peak_units or requests_per_unit, not both",
+                        "both",
+                    ));
+                }
+                (None, Some(r)) => (
+                    None,
+                    cx.fraction(&key("requests_per_unit"), Some(r), 0.0, 1e-9, 1e15)?,
+                ),
+                (p, None) => {
+                    let p = cx.fraction(
+                        &key("peak_units"),
+                        p.or(Some(100.0)),
+                        0.0,
+                        1.0,
+                        cluster_units as f64,
+                    )?;
+                    (Some(p), 1.0)
+                }
+            };
+            let sizing = WebSizing {
+                requests_per_unit: rpu,
+                headroom,
+                hysteresis,
+                min_units,
+            };
+            Ok(GuestSpec::Web {
+                name,
+                workload: WebWorkload {
+                    source,
+                    series,
+                    generator,
+                    start,
+                    peak_units,
+                    sizing,
+                },
+            })
+        }
+        RawGuest::Batch(b) => {
+            let name = b.name.clone().unwrap_or_else(|| "batch".into());
+            let (source, trace, generator, start) = match generator(cx, &key("trace"), &b.trace, "batch")? {
+                Some(gen_) => {
+                    if gen_.base_rate.is_some() || gen_.flash_crowds.is_some() {
+                        return Err(cx.invalid(
+                            key("trace"),
+                            "only nodes and target_load for a batch generator",
+                            "web keys",
+                        ));
+                    }
+                    let p = BatchParams {
+                        start: GENERATED_START,
+                        days,
+                        nodes: cx.positive(&key("trace.nodes"), gen_.nodes, 100, 1 << 24)? as u32,
+                        target_load: cx.fraction(
+                            &key("trace.target_load"),
+                            gen_.target_load,
+                            0.35,
+                            0.0,
+                            10.0,
+                        )?,
+                    };
+                    let start = default_start(cx, &key("start"), &b.start, GENERATED_START)?;
+                    (TraceSource::Generated, None, Some(p), start)
+                }
+                None => {
+                    let Some(RawTrace::Path(p)) = &b.trace else {
+                        unreachable!()
+                    };
+                    let file = resolve(p);
+                    let trace = read_swf(&file)?;
+                    let first = trace.jobs.first().map(|j| j.submit).unwrap_or(trace.unix_start);
+                    let start = default_start(cx, &key("start"), &b.start, first)?;
+                    (TraceSource::File(file), Some(trace), None, start)
+                }
+            };
+            let units_per_proc = cx.fraction(&key("units_per_proc"), b.units_per_proc, 1.0, 1e-6, 1e6)?;
+            let arrive_at_start = match b.arrival.as_deref() {
+                None | Some("start") => true,
+                Some("submit") => false,
+                Some(other) => {
+                    return Err(cx.invalid(key("arrival"), "\"start\" or \"submit\"", format!("\"{other}\"")));
+                }
+            };
+            Ok(GuestSpec::Batch {
+                name,
+                workload: BatchWorkload {
+                    source,
+                    trace,
+                    generator,
+                    start,
+                    units_per_proc,
+                    arrive_at_start,
+                },
+            })
+        }
+    }
+}
+
+fn reject_batch_keys(cx: &Ctx, key: &str, g: &RawGenerate) -> Result<(), ScenarioError> {
+    if g.nodes.is_some() || g.target_load.is_some() {
+        return Err(cx.invalid(
+            key,
+            "only base_rate and flash_crowds for a web generator",
+            "batch keys",
+        ));
+    }
+    Ok(())
+}

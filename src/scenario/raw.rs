@@ -1,0 +1,122 @@
+//! The scenario file as written: plain serde structs, no checks beyond types.
+//! Unknown keys are errors everywhere.
+
+use serde::Deserialize;
+use slivers_policy::{PlacementKind, ProvisioningKind};
+
+/// A duration: integer seconds, or a string with a unit (`"500ms"`, `"90s"`,
+/// `"15m"`, `"1h"`, `"30d"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawDuration {
+    /// Whole seconds.
+    Secs(i64),
+    /// A number with a unit.
+    Text(String),
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub seed: Option<i64>,
+    pub output: Option<String>,
+    pub duration: Option<RawDuration>,
+    pub period: Option<RawDuration>,
+    pub hosts: Option<RawHosts>,
+    pub sliver: Option<RawSliver>,
+    pub migration: Option<RawMigration>,
+    #[serde(default)]
+    pub guest: Vec<RawGuest>,
+    pub pairs: Option<Vec<RawPair>>,
+}
+
+/// `[hosts]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHosts {
+    pub count: Option<i64>,
+    pub cpu_millicores: Option<i64>,
+    pub memory_mib: Option<i64>,
+    pub bandwidth_mbps: Option<i64>,
+    pub disk_gib: Option<i64>,
+}
+
+/// `[sliver]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSliver {
+    pub quantum: Option<f64>,
+    pub max_units: Option<i64>,
+}
+
+/// `[migration]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMigration {
+    pub bandwidth_mbps: Option<i64>,
+    pub suspend: Option<RawDuration>,
+    pub resume: Option<RawDuration>,
+    pub op_latency: Option<RawDuration>,
+}
+
+/// `[[guest]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum RawGuest {
+    Web(RawWeb),
+    Batch(RawBatch),
+}
+
+/// A trace: a file, or a generator run with the run's seed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawTrace {
+    Path(String),
+    Generate(RawGenerate),
+}
+
+/// `trace = { generate = "web" | "batch", ... }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGenerate {
+    pub generate: String,
+    pub base_rate: Option<f64>,
+    pub flash_crowds: Option<i64>,
+    pub nodes: Option<i64>,
+    pub target_load: Option<f64>,
+}
+
+/// `kind = "web"`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWeb {
+    pub name: Option<String>,
+    pub trace: Option<RawTrace>,
+    pub start: Option<String>,
+    pub peak_units: Option<f64>,
+    pub requests_per_unit: Option<f64>,
+    pub headroom: Option<f64>,
+    pub hysteresis: Option<f64>,
+    pub min_units: Option<i64>,
+}
+
+/// `kind = "batch"`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBatch {
+    pub name: Option<String>,
+    pub trace: Option<RawTrace>,
+    pub start: Option<String>,
+    pub units_per_proc: Option<f64>,
+    pub arrival: Option<String>,
+}
+
+/// `[[pairs]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPair {
+    pub provisioning: ProvisioningKind,
+    pub placement: PlacementKind,
+}
