@@ -1,5 +1,6 @@
 //! slivers: placeholder, being written.
 pub mod engine;
+pub mod experiment;
 pub mod model;
 pub mod report;
 pub mod rng;

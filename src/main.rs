@@ -1,1 +1,16 @@
-fn main() {}
+//! The `slivers` binary: parse the command line, run it, map errors to exit codes.
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}

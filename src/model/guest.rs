@@ -2,17 +2,20 @@
 //!
 //! * [`WebGuest`] (the e-commerce service) sizes itself from its demand: each
 //!   period it needs `ceil(demand * (1 + headroom) / requests_per_unit)`
-//!   sliver units (at least `min_units`). It grows its one partly-sized VM
-//!   before it adds new VMs, which start at full size except for the
-//!   remainder; when demand falls far enough (hysteresis) it shrinks or
-//!   releases its newest VMs first.
+//!   sliver units (at least `min_units`). When it needs more, it grows its
+//!   VMs (oldest first) to full size before it adds new VMs, which start at
+//!   full size except for the remainder. When the need falls far enough
+//!   below what it holds (hysteresis), it shrinks its VMs (newest first)
+//!   toward one unit, and releases its newest VMs only when one unit each is
+//!   still too much: the service keeps its replicas and breathes by resizing
+//!   them on renewal, as in the paper's Figure 2.
 //! * [`BatchGuest`] (the job cluster) turns each job into one lease of VMs
 //!   for the job's run time. A job that is not granted stays queued and is
 //!   requested again every period, in arrival order.
 //!
 //! Guests see time only as the `now` they are given.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use slivers_policy::{GuestId, Resources, VmId};
 
@@ -76,6 +79,9 @@ pub struct WebGuest {
     demand: f64,
     /// VMs in creation order with their units.
     vms: Vec<(VmId, u32)>,
+    /// VMs whose last grow the broker refused: the guest scales out with new
+    /// VMs instead of asking again, until the VM shrinks.
+    capped: BTreeSet<VmId>,
     asked: Vec<WebAction>,
 }
 
@@ -87,6 +93,7 @@ impl WebGuest {
             sizing,
             demand: 0.0,
             vms: Vec::new(),
+            capped: BTreeSet::new(),
             asked: Vec::new(),
         }
     }
@@ -129,7 +136,7 @@ impl WebGuest {
                 if more == 0 {
                     break;
                 }
-                if u < q.max_units {
+                if u < q.max_units && !self.capped.contains(&vm) {
                     let add = more.min(q.max_units - u);
                     self.asked.push(WebAction::Grow(vm, u + add));
                     more -= add;
@@ -137,17 +144,22 @@ impl WebGuest {
             }
             self.asked.extend(q.split(more).into_iter().map(WebAction::New));
         } else if (need as f64) <= held as f64 * (1.0 - self.sizing.hysteresis) && need < held {
+            // Shrink the newest VMs toward one unit first, so the service
+            // keeps its replicas; release the newest VMs only when even one
+            // unit each is more than it needs.
+            let keep = (need as usize).min(self.vms.len());
             let mut less = held - need;
-            for &(vm, u) in self.vms.iter().rev() {
-                if less == 0 {
-                    break;
-                }
-                if u <= less {
+            for (i, &(vm, u)) in self.vms.iter().enumerate().rev() {
+                if i >= keep {
                     self.asked.push(WebAction::Release(vm));
-                    less -= u;
-                } else {
-                    self.asked.push(WebAction::Shrink(vm, u - less));
-                    less = 0;
+                    less = less.saturating_sub(u);
+                }
+            }
+            for &(vm, u) in self.vms[..keep].iter().rev() {
+                let cut = less.min(u - 1);
+                if cut > 0 {
+                    self.asked.push(WebAction::Shrink(vm, u - cut));
+                    less -= cut;
                 }
             }
         }
@@ -169,10 +181,19 @@ impl WebGuest {
             match (*a, o) {
                 (WebAction::Grow(vm, u) | WebAction::Shrink(vm, u), Outcome::Done) => {
                     if let Some(slot) = self.vms.iter_mut().find(|(v, _)| *v == vm) {
+                        if u < slot.1 {
+                            self.capped.remove(&vm);
+                        }
                         slot.1 = u;
                     }
                 }
-                (WebAction::Release(vm), Outcome::Done) => self.vms.retain(|(v, _)| *v != vm),
+                (WebAction::Grow(vm, _), Outcome::Rejected) => {
+                    self.capped.insert(vm);
+                }
+                (WebAction::Release(vm), Outcome::Done) => {
+                    self.vms.retain(|(v, _)| *v != vm);
+                    self.capped.remove(&vm);
+                }
                 (WebAction::New(u), Outcome::Granted(ids)) => self.vms.extend(ids.iter().map(|&id| (id, u))),
                 _ => {}
             }

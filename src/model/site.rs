@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
-use slivers_policy::{ClusterView, GuestId, HostId, HostView, PlaceRequest, Placement, Resources, VmId};
+use slivers_policy::{ClusterView, GuestId, fit, HostId, HostView, PlaceRequest, Placement, Resources, VmId};
 
 use super::broker::Grant;
 use crate::engine::SimTime;
@@ -82,6 +82,11 @@ pub struct SiteStats {
     pub live_migrations: u64,
     /// Stop-and-copy migrations started (suspends).
     pub stop_copy_migrations: u64,
+    /// Times the placement policy found no room and the site made room on
+    /// the sliver's home by sending strangers to their own homes.
+    pub forced_placements: u64,
+    /// Strangers moved by those forced placements (each is one planned move).
+    pub forced_moves: u64,
     /// `(time, cumulative migrations)` after each migration start.
     pub migration_series: Vec<(SimTime, u64)>,
     /// Most hosts active (holding anything) at once.
@@ -314,17 +319,55 @@ impl Site {
         let host = match target {
             Some(h) => h,
             None => {
-                self.make_room(vm, home, &size, homes, touched)?;
-                home
+                self.stats.forced_placements += 1;
+                match self.evict_one(&size) {
+                    Some((host, other, to)) => {
+                        self.touch(other, touched);
+                        let (_, other_size) = self.unplan(other).ok_or(SiteError::UnknownVm(other))?;
+                        self.plan_at(other, to, other_size);
+                        self.stats.forced_moves += 1;
+                        host
+                    }
+                    None => {
+                        self.make_room(vm, home, &size, homes, touched)?;
+                        home
+                    }
+                }
             }
         };
         self.plan_at(vm, host, size);
         Ok(())
     }
 
-    /// Moves strangers off `host` (largest first, then lowest id) to their
-    /// homes until `size` fits. Each stranger moved lands on its home, where
-    /// it is no stranger, so this ends after at most one move per VM.
+    /// The cheap repair: a host that would have room for `size` if one of
+    /// its VMs moved to another host that has room for it now. Returns
+    /// `(host, vm to move, where to)`: hosts in id order, the smallest VM
+    /// first, its new host by best fit. `None` if one move is not enough.
+    fn evict_one(&self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
+        let view = ClusterView::new(&self.planned);
+        let mut on_host: Vec<Vec<(Resources, VmId)>> = vec![Vec::new(); self.planned.len()];
+        for (v, (h, s)) in &self.planned_at {
+            on_host[h.index()].push((*s, *v));
+        }
+        for (h, vms) in on_host.iter_mut().enumerate() {
+            let host = HostId(h as u32);
+            vms.sort();
+            for &(s, v) in vms.iter() {
+                if view.fits(host, s, size) {
+                    if let Some(to) = fit::best_fit(&view, &s, Some(host)) {
+                        return Some((host, v, to));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Moves strangers off `host` to their homes until `size` fits. The
+    /// stranger to move first is one whose home has room for it now (so the
+    /// move needs no further moves), then the largest, then the lowest id.
+    /// Each stranger moved lands on its home, where it is no stranger, so
+    /// this ends after at most one move per VM.
     fn make_room(
         &mut self,
         for_vm: VmId,
@@ -337,14 +380,21 @@ impl Site {
             let stranger = self
                 .planned_at
                 .iter()
-                .filter(|(v, (h, _))| *h == host && homes.get(v).is_some_and(|(home, _)| *home != host))
-                .max_by(|a, b| (a.1.1, std::cmp::Reverse(a.0)).cmp(&(b.1.1, std::cmp::Reverse(b.0))))
-                .map(|(v, (_, s))| (*v, *s));
+                .filter_map(|(v, (h, s))| {
+                    let home = homes.get(v)?.0;
+                    (*h == host && home != host).then(|| {
+                        let cascades = !self.planned[home.index()].has_room(s);
+                        ((cascades, std::cmp::Reverse(*s), *v), *s)
+                    })
+                })
+                .min()
+                .map(|((_, _, v), s)| (v, s));
             let Some((s, s_size)) = stranger else {
                 return Err(SiteError::NoFeasiblePlacement { vm: for_vm, host });
             };
             self.touch(s, touched);
             self.unplan(s);
+            self.stats.forced_moves += 1;
             let s_home = homes[&s].0;
             self.make_room(s, s_home, &s_size, homes, touched)?;
             self.plan_at(s, s_home, s_size);

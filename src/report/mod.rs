@@ -1,1 +1,185 @@
-//! CSV and plot output (being written).
+//! Report output: CSV tables and line plots (PNG + SVG).
+//!
+//! Everything written here is deterministic (identical input gives
+//! byte-identical files) and every file is written atomically via
+//! [`write_atomic`]: the bytes go to a temporary file in the target's
+//! directory, which is flushed, synced and then renamed over the target.
+
+pub mod csv;
+pub mod outputs;
+pub mod plot;
+mod png;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Errors produced while writing reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file or directory could not be created, written, synced or renamed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A plot could not be drawn (invalid data range, drawing backend error, ...).
+    #[error("cannot draw {path}: {message}")]
+    Plot { path: String, message: String },
+    /// A CSV row does not have as many fields as the header.
+    #[error("CSV row {row} has {got} fields but the header has {expected}")]
+    RowLength {
+        /// Zero-based index the row would have had in the table.
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
+}
+
+impl ReportError {
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        ReportError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Distinguishes temp files of concurrent writers within one process.
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Temp-file path next to `path`: `<name>.<pid>.<n>.tmp` in the same directory.
+fn temp_path_for(path: &Path) -> Result<PathBuf, ReportError> {
+    let name = path.file_name().ok_or_else(|| {
+        ReportError::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "path does not name a file"),
+        )
+    })?;
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(format!(".{}.{}.tmp", std::process::id(), n));
+    Ok(path.with_file_name(tmp_name))
+}
+
+/// Write bytes atomically (temp file in the same dir, fsync, rename).
+/// Creates parent dirs.
+///
+/// Readers see either the old content or the complete new content, never a
+/// partial file. On failure the temp file is removed (best effort) and the
+/// target is left untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let tmp = temp_path_for(path)?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent {
+        fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    }
+
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.flush()?;
+        f.sync_all()?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(ReportError::io(&tmp, e));
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(ReportError::io(path, e));
+    }
+    // Make the rename itself durable. Best effort: some filesystems do not
+    // support syncing a directory handle, and the data is already in place.
+    #[cfg(unix)]
+    {
+        let dir = parent.unwrap_or(Path::new("."));
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A unique temporary directory, removed on drop.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> Self {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let dir =
+                std::env::temp_dir().join(format!("slivers-report-{tag}-{}-{n}-{nanos}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create temp dir");
+            TempDir(dir)
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::TempDir;
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn atomic_write_creates_dirs_replaces_and_leaves_no_tmp() {
+        let tmp = TempDir::new("atomic");
+        let target = tmp.path().join("a/b/out.txt");
+        write_atomic(&target, b"first version, longer").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"first version, longer");
+        write_atomic(&target, b"second").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"second");
+        let dir = tmp.path().join("a/b");
+        assert_eq!(entries(&dir), vec!["out.txt".to_string()]);
+        assert!(entries(&dir).iter().all(|n| !n.ends_with(".tmp")));
+    }
+
+    #[test]
+    fn atomic_write_error_is_typed_and_leaves_no_tmp() {
+        let tmp = TempDir::new("atomic-err");
+        // The target is an existing non-empty directory: the rename must fail.
+        let target = tmp.path().join("dir");
+        fs::create_dir_all(target.join("x")).unwrap();
+        let err = write_atomic(&target, b"data").unwrap_err();
+        assert!(matches!(err, ReportError::Io { .. }), "{err}");
+        assert!(err.to_string().starts_with("cannot write "), "{err}");
+        assert_eq!(entries(tmp.path()), vec!["dir".to_string()]);
+    }
+
+    #[test]
+    fn atomic_write_rejects_path_without_file_name() {
+        let err = write_atomic(Path::new("/"), b"x").unwrap_err();
+        assert!(matches!(err, ReportError::Io { .. }));
+    }
+}

@@ -1,1 +1,148 @@
-//! Trace readers and generators (being written).
+//! Workload traces: reading real ones, generating synthetic ones.
+//!
+//! Two kinds of trace drive the two guests of the migration experiment:
+//!
+//! * a **request-rate series** for the web-service guest: requests per
+//!   fixed step (normally one minute), stored as a two-column CSV
+//!   ([`series`]); the real example is the WorldCup98 per-minute count,
+//!   the synthetic one comes from [`generate::generate_web`];
+//! * a **batch job trace** for the cluster guest, in the Standard Workload
+//!   Format of the Parallel Workloads Archive ([`swf`]); the real example is
+//!   the KTH SP2 log, the synthetic one comes from
+//!   [`generate::generate_batch`].
+//!
+//! [`time`] converts between civil UTC date-times and unix seconds without
+//! an external crate. Every reader reports errors as a [`TraceError`] naming
+//! the file and (for content errors) the 1-based line; every writer writes
+//! `<path>.tmp` in the same directory and renames it over `<path>`, so a
+//! reader never sees a half-written file.
+
+pub mod generate;
+pub mod series;
+pub mod swf;
+pub mod time;
+
+pub use series::{Series, read_series_csv, write_series_csv};
+pub use swf::{Job, SwfTrace, parse_swf, read_swf, write_swf};
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong reading or writing a trace.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    /// The file could not be opened, read, decompressed or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of the file is malformed; `message` says which field, what was
+    /// expected and what was found.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file concerned.
+        path: String,
+        /// 1-based line number.
+        line: usize,
+        /// What was expected and what was found.
+        message: String,
+    },
+    /// The file (or the value to be written) is well-formed line by line but
+    /// unusable as a whole, e.g. a trace with no jobs or a window with no data.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file concerned.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// `path` with `.tmp` appended to its file name (same directory).
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Writes `contents` to `<path>.tmp`, flushes it to disk and renames it over
+/// `path`. On failure the temporary file is removed and the error names the
+/// file that failed.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TraceError> {
+    let tmp = tmp_path(path);
+    let io_err = |p: &Path, source: std::io::Error| TraceError::Io {
+        path: p.display().to_string(),
+        source,
+    };
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+        f.write_all(contents).map_err(|e| io_err(&tmp, e))?;
+        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Parses a plain decimal number: optional sign, digits, optional fraction
+/// (`-1`, `42`, `552.21`, `.5`). Rejects exponents, `inf`, `nan` and
+/// anything else `f64::from_str` would otherwise accept.
+pub(crate) fn parse_plain_number(s: &str) -> Option<f64> {
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (body, ""),
+    };
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() && frac.is_empty() || !digits(int) || !digits(frac) {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_numbers() {
+        assert_eq!(parse_plain_number("42"), Some(42.0));
+        assert_eq!(parse_plain_number("-1"), Some(-1.0));
+        assert_eq!(parse_plain_number("552.21"), Some(552.21));
+        assert_eq!(parse_plain_number(".5"), Some(0.5));
+        assert_eq!(parse_plain_number("7."), Some(7.0));
+        for bad in ["", "-", ".", "abc", "1e5", "inf", "NaN", "1.2.3", "--1", "1 2"] {
+            assert_eq!(parse_plain_number(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tmp_path_is_sibling() {
+        assert_eq!(
+            tmp_path(Path::new("traces/x.csv")),
+            PathBuf::from("traces/x.csv.tmp")
+        );
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_tmp() {
+        let dir = std::env::temp_dir().join(format!("slivers-trace-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(!dir.join("a.txt.tmp").exists());
+        let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
+        assert!(matches!(err, TraceError::Io { .. }));
+        assert!(err.to_string().contains("b.txt.tmp"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

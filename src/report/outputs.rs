@@ -1,0 +1,183 @@
+//! The files `slivers run` writes: `summary.csv`, `migrations.csv`, the
+//! Figure 3 plot and `manifest.toml`, plus the terminal summary table.
+
+use std::path::{Path, PathBuf};
+
+use super::csv::{Table, fmt_f64};
+use super::plot::{Curve, LinePlot, draw_lines};
+use super::{ReportError, write_atomic};
+use crate::experiment::RunResult;
+use crate::scenario::Scenario;
+
+/// Columns of `summary.csv`, in order.
+pub const SUMMARY_COLUMNS: [&str; 22] = [
+    "run",
+    "provisioning",
+    "placement",
+    "seed",
+    "migrations",
+    "live_migrations",
+    "stop_copy_migrations",
+    "broker_migrations",
+    "requests",
+    "granted",
+    "rejected",
+    "resizes",
+    "peak_active_hosts",
+    "mean_active_hosts",
+    "forced_placements",
+    "forced_moves",
+    "jobs_arrived",
+    "jobs_started",
+    "jobs_too_large",
+    "events",
+    "days",
+    "hosts",
+];
+
+/// The summary table, one row per run.
+pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
+    let mut t = Table::new(&SUMMARY_COLUMNS);
+    for r in results {
+        t.push(vec![
+            r.run.to_string(),
+            r.pair.provisioning.to_string(),
+            r.pair.placement.to_string(),
+            r.seed.to_string(),
+            r.site.migrations().to_string(),
+            r.site.live_migrations.to_string(),
+            r.site.stop_copy_migrations.to_string(),
+            r.broker.broker_migrations.to_string(),
+            r.broker.requests.to_string(),
+            r.broker.granted.to_string(),
+            r.broker.rejected.to_string(),
+            r.broker.resizes.to_string(),
+            r.site.peak_active_hosts.to_string(),
+            fmt_f64(r.mean_active_hosts),
+            r.site.forced_placements.to_string(),
+            r.site.forced_moves.to_string(),
+            r.jobs_arrived.to_string(),
+            r.jobs_started.to_string(),
+            r.jobs_too_large.to_string(),
+            r.events.to_string(),
+            fmt_f64(r.end.as_days_f64()),
+            scenario.hosts.to_string(),
+        ])?;
+    }
+    Ok(t)
+}
+
+/// The cumulative migration count of each run as a step function:
+/// `(seconds, count)` at time zero, at each instant the count changes (the
+/// count after every migration starting then), and at the end.
+pub fn migration_steps(r: &RunResult) -> Vec<(f64, u64)> {
+    let mut pts: Vec<(f64, u64)> = vec![(0.0, 0)];
+    for &(t, n) in &r.site.migration_series {
+        let s = t.as_secs_f64();
+        match pts.last_mut() {
+            Some(last) if last.0 == s => last.1 = n,
+            _ => pts.push((s, n)),
+        }
+    }
+    let end = r.end.as_secs_f64();
+    if pts.last().is_some_and(|p| p.0 < end) {
+        pts.push((end, r.site.migrations()));
+    }
+    pts
+}
+
+/// `migrations.csv`: tidy (long) table `run,provisioning,placement,time_s,cumulative_migrations`.
+pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
+    let mut t = Table::new(&["run", "provisioning", "placement", "time_s", "cumulative_migrations"]);
+    for r in results {
+        for (s, n) in migration_steps(r) {
+            t.push(vec![
+                r.run.to_string(),
+                r.pair.provisioning.to_string(),
+                r.pair.placement.to_string(),
+                fmt_f64(s),
+                n.to_string(),
+            ])?;
+        }
+    }
+    Ok(t)
+}
+
+/// `manifest.toml`: what produced these files.
+pub fn manifest(scenario: &Scenario) -> String {
+    let pairs: Vec<String> = scenario.pairs.iter().map(|p| format!("\"{}\"", p.label())).collect();
+    format!(
+        "# Written by slivers; enough to reproduce the results in this folder.\n\
+         scenario = {:?}\n\
+         scenario_sha256 = \"{}\"\n\
+         name = {:?}\n\
+         seed = {}\n\
+         pairs = [{}]\n\
+         slivers_version = \"{}\"\n\
+         git_revision = \"{}\"\n",
+        scenario.file.display().to_string(),
+        scenario.sha256,
+        scenario.name,
+        scenario.seed,
+        pairs.join(", "),
+        env!("CARGO_PKG_VERSION"),
+        env!("SLIVERS_GIT_REVISION"),
+    )
+}
+
+/// Writes every output of a run into `dir`; returns the files written.
+pub fn write_all(scenario: &Scenario, results: &[RunResult], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let files = [
+        dir.join("summary.csv"),
+        dir.join("migrations.csv"),
+        dir.join("figure3.png"),
+        dir.join("figure3.svg"),
+        dir.join("manifest.toml"),
+    ];
+    summary(results, scenario)?.write(&files[0])?;
+    migrations(results)?.write(&files[1])?;
+    let curves: Vec<Curve> = results
+        .iter()
+        .map(|r| Curve {
+            label: r.pair.label(),
+            points: migration_steps(r).into_iter().map(|(s, n)| (s / 86_400.0, n as f64)).collect(),
+        })
+        .collect();
+    let title = format!("Cumulative site migrations: {} ({} hosts)", scenario.name, scenario.hosts);
+    draw_lines(
+        &LinePlot {
+            title: &title,
+            x_label: "time (days)",
+            y_label: "cumulative migrations",
+            curves: &curves,
+            step: true,
+        },
+        &files[2],
+        &files[3],
+    )?;
+    write_atomic(&files[4], manifest(scenario).as_bytes())?;
+    Ok(files.to_vec())
+}
+
+/// A fixed-width table for the terminal.
+pub fn summary_table(results: &[RunResult]) -> String {
+    let mut s = format!(
+        "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
+        "provisioning/placement", "migrations", "live", "stop-copy", "broker", "requests", "rejected", "peak", "mean"
+    );
+    for r in results {
+        s += &format!(
+            "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6.1}\n",
+            r.pair.label(),
+            r.site.migrations(),
+            r.site.live_migrations,
+            r.site.stop_copy_migrations,
+            r.broker.broker_migrations,
+            r.broker.requests,
+            r.broker.rejected,
+            r.site.peak_active_hosts,
+            r.mean_active_hosts,
+        );
+    }
+    s
+}
