@@ -12,9 +12,7 @@ use slivers::experiment::{RunOptions, run_scenario};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
-use slivers::trace::generate::{
-    BatchParams, WebParams, batch_header_comments, generate_batch, generate_web,
-};
+use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments, generate_batch, generate_web};
 use slivers::trace::{time, write_series_csv, write_swf};
 
 /// slivers: deterministic simulation of brokered VM hosting (Shirako slivers).
@@ -171,10 +169,16 @@ fn run_command(args: &RunArgs) -> Result<()> {
         b
     };
     let started = std::time::Instant::now();
-    let results = run_scenario(&scenario, RunOptions { check_invariants: args.check }, |r| {
-        bar.set_message(r.pair.label());
-        bar.inc(1);
-    })?;
+    let results = run_scenario(
+        &scenario,
+        RunOptions {
+            check_invariants: args.check,
+        },
+        |r| {
+            bar.set_message(r.pair.label());
+            bar.inc(1);
+        },
+    )?;
     bar.finish_and_clear();
     let written = outputs::write_all(&scenario, &results, &out)
         .with_context(|| format!("writing results to {}", out.display()))?;
@@ -184,7 +188,11 @@ fn run_command(args: &RunArgs) -> Result<()> {
             "{} runs in {:.2} s; wrote {}",
             results.len(),
             started.elapsed().as_secs_f64(),
-            written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())
@@ -193,8 +201,20 @@ fn run_command(args: &RunArgs) -> Result<()> {
 fn generate(g: GenerateCommand) -> Result<()> {
     let parse_start = |s: &str| time::parse_datetime(s).map_err(|e| anyhow::anyhow!("--start: {e}"));
     match g {
-        GenerateCommand::Web { days, seed, start, base_rate, flash_crowds, out } => {
-            let p = WebParams { start: parse_start(&start)?, days, base_rate, flash_crowds };
+        GenerateCommand::Web {
+            days,
+            seed,
+            start,
+            base_rate,
+            flash_crowds,
+            out,
+        } => {
+            let p = WebParams {
+                start: parse_start(&start)?,
+                days,
+                base_rate,
+                flash_crowds,
+            };
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
@@ -202,8 +222,20 @@ fn generate(g: GenerateCommand) -> Result<()> {
             write_series_csv(&series, &out)?;
             println!("wrote {} ({} points)", out.display(), series.values.len());
         }
-        GenerateCommand::Batch { days, seed, start, nodes, target_load, out } => {
-            let p = BatchParams { start: parse_start(&start)?, days, nodes, target_load };
+        GenerateCommand::Batch {
+            days,
+            seed,
+            start,
+            nodes,
+            target_load,
+            out,
+        } => {
+            let p = BatchParams {
+                start: parse_start(&start)?,
+                days,
+                nodes,
+                target_load,
+            };
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }

@@ -118,7 +118,15 @@ pub fn run_pair(
             jobs_too_large += *too_large as u64;
             for (at, job) in jobs {
                 jobs_arrived += 1;
-                queue.schedule(*at, Input::JobArrival { guest: guest_id(g), job: *job }).map_err(sched)?;
+                queue
+                    .schedule(
+                        *at,
+                        Input::JobArrival {
+                            guest: guest_id(g),
+                            job: *job,
+                        },
+                    )
+                    .map_err(sched)?;
             }
         }
     }
@@ -128,7 +136,15 @@ pub fn run_pair(
         for (g, w) in workloads.iter().enumerate() {
             if let Workload::Web { demand, .. } = w {
                 let rate = demand.get(k).map_or(0.0, |d| d.1);
-                queue.schedule(t, Input::Demand { guest: guest_id(g), rate }).map_err(sched)?;
+                queue
+                    .schedule(
+                        t,
+                        Input::Demand {
+                            guest: guest_id(g),
+                            rate,
+                        },
+                    )
+                    .map_err(sched)?;
             }
         }
         queue.schedule(t, Input::Tick).map_err(sched)?;
@@ -144,9 +160,11 @@ pub fn run_pair(
             break;
         }
         events += 1;
-        let out = hosting
-            .handle(now, input)
-            .map_err(|source| RunError::Model { run, pair: label.clone(), source })?;
+        let out = hosting.handle(now, input).map_err(|source| RunError::Model {
+            run,
+            pair: label.clone(),
+            source,
+        })?;
         for (op, step) in out.started {
             queue.schedule_in(model.duration(&step), Input::OpDone(op));
         }
@@ -154,7 +172,12 @@ pub fn run_pair(
             queue.schedule(at, input).map_err(sched)?;
         }
         if check {
-            hosting.check().map_err(|message| RunError::Invariant { run, pair: label.clone(), at: now, message })?;
+            hosting.check().map_err(|message| RunError::Invariant {
+                run,
+                pair: label.clone(),
+                at: now,
+                message,
+            })?;
         }
     }
     let jobs_started = hosting

@@ -209,8 +209,10 @@ pub struct BatchJob {
     pub id: u64,
     /// How long it runs once granted.
     pub run: SimTime,
-    /// Sliver units it needs in all.
-    pub units: u32,
+    /// VMs it needs.
+    pub vms: u32,
+    /// Sliver units of each VM.
+    pub vm_units: u32,
 }
 
 /// A granted batch lease.
@@ -258,12 +260,7 @@ impl BatchGuest {
         self.queue
             .iter()
             .map(|j| Request::New {
-                sizes: self
-                    .quantum
-                    .split(j.units)
-                    .into_iter()
-                    .map(|u| self.quantum.size(u))
-                    .collect(),
+                sizes: vec![self.quantum.size(j.vm_units); j.vms as usize],
             })
             .collect()
     }
@@ -352,16 +349,21 @@ mod tests {
         assert!(w.requests().is_empty());
         w.observe(390.0); // 4 units: 4 > 5 * 0.75, hysteresis holds
         assert!(w.requests().is_empty());
-        w.observe(150.0); // 2 units: release vm2 (1), shrink... vm1 (2) goes too
+        w.observe(150.0); // 2 units: keep two VMs at one unit each, release vm2
         let r = w.requests();
-        assert_eq!(units(&r), vec!["rel vm2", "rel vm1"]);
-        w.on_outcomes(&[Outcome::Done, Outcome::Done]);
-        assert_eq!(w.vms(), &[(VmId(0), 2)]);
-        w.observe(0.0); // min_units 1: shrink vm0 to 1
-        assert_eq!(units(&w.requests()), vec!["vm0->1"]);
-        // A refused grow leaves the size alone.
-        w.on_outcomes(&[Outcome::Rejected]);
-        assert_eq!(w.vms(), &[(VmId(0), 2)]);
+        assert_eq!(units(&r), vec!["rel vm2", "vm1->1", "vm0->1"]);
+        w.on_outcomes(&[Outcome::Done, Outcome::Done, Outcome::Done]);
+        assert_eq!(w.vms(), &[(VmId(0), 1), (VmId(1), 1)]);
+        w.observe(400.0); // 4 units: grow both, oldest first
+        assert_eq!(units(&w.requests()), vec!["vm0->2", "vm1->2"]);
+        // The broker refuses vm0's grow: vm0 keeps its size and is capped, so
+        // next period the guest scales out with a new VM instead.
+        w.on_outcomes(&[Outcome::Rejected, Outcome::Done]);
+        assert_eq!(w.vms(), &[(VmId(0), 1), (VmId(1), 2)]);
+        assert_eq!(units(&w.requests()), vec!["new1"]);
+        w.on_outcomes(&[Outcome::Granted(vec![VmId(3)])]);
+        w.observe(0.0); // min_units 1: release the newest two, then shrink
+        assert_eq!(units(&w.requests()), vec!["rel vm3", "rel vm1"]);
     }
 
     #[test]
@@ -370,18 +372,26 @@ mod tests {
         b.arrive(BatchJob {
             id: 1,
             run: SimTime::from_secs(60),
-            units: 3,
+            vms: 2,
+            vm_units: 1,
         });
         b.arrive(BatchJob {
             id: 2,
             run: SimTime::from_secs(30),
-            units: 1,
+            vms: 1,
+            vm_units: 2,
         });
         let r = b.requests();
         assert_eq!(
             r[0],
             Request::New {
-                sizes: vec![Q.size(2), Q.size(1)]
+                sizes: vec![Q.size(1), Q.size(1)]
+            }
+        );
+        assert_eq!(
+            r[1],
+            Request::New {
+                sizes: vec![Q.size(2)]
             }
         );
         let ends = b.on_outcomes(

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
-use slivers_policy::{ClusterView, GuestId, fit, HostId, HostView, PlaceRequest, Placement, Resources, VmId};
+use slivers_policy::{ClusterView, GuestId, HostId, HostView, PlaceRequest, Placement, Resources, VmId, fit};
 
 use super::broker::Grant;
 use crate::engine::SimTime;
@@ -593,62 +593,80 @@ mod tests {
         assert_eq!(site.used(), &[U, U.times(2)]);
     }
 
-    #[test]
-    fn with_no_room_anywhere_strangers_go_home() {
-        // Worst-fit puts a(2), b(1) on host 0 and c(2), d(1) on host 1 (each
-        // host holds 4). The broker's homes are host 0 for b, d and the new
-        // e(2), and host 1 for a and c. No host has 2 free for e, so the site
-        // sends strangers home: d to host 0 first, then a to host 1, both live.
+    /// Worst-fit puts a(2) = vm0 and b(1) = vm1 on host 0, c(2) = vm2 and
+    /// d(1) = vm3 on host 1 (each host holds 3 of 4). The broker's homes are
+    /// host 0 for b, d and the new e(2) = vm4, host 1 for a and c.
+    fn fragmented() -> (Site, BTreeMap<VmId, (HostId, Resources)>) {
         let mut site = Site::new(PlacementKind::WorstFit.build(), 2, U.times(4));
-        let g = GuestId(0);
         let h = homes(&[(0, 1, 2), (1, 0, 1), (2, 1, 2), (3, 0, 1), (4, 0, 2)]);
-        let new = |vm: u64, u: u64| Grant::New {
-            vm: VmId(vm),
-            guest: g,
-            size: U.times(u),
-        };
         let ops = site
             .apply(SimTime(0), &[new(0, 2), new(2, 2), new(1, 1), new(3, 1)], &h)
             .unwrap();
         finish_all(&mut site, ops);
-        let at = |site: &Site, vm: u64| site.planned()[&VmId(vm)].0.0;
-        assert_eq!(
-            [at(&site, 0), at(&site, 1), at(&site, 2), at(&site, 3)],
-            [0, 0, 1, 1]
-        );
+        assert_eq!(placement(&site), vec![0, 0, 1, 1]);
+        (site, h)
+    }
+
+    fn new(vm: u64, u: u64) -> Grant {
+        Grant::New {
+            vm: VmId(vm),
+            guest: GuestId(0),
+            size: U.times(u),
+        }
+    }
+
+    fn placement(site: &Site) -> Vec<u32> {
+        site.planned().values().map(|(h, _)| h.0).collect()
+    }
+
+    #[test]
+    fn with_no_room_anywhere_one_small_vm_moves() {
+        // No host has 2 free for e; moving b (the smallest VM that makes
+        // room) to host 1 is enough: one live migration, then the create.
+        let (mut site, h) = fragmented();
         let ops = site.apply(SimTime(5), &[new(4, 2)], &h).unwrap();
         let steps = finish_all(&mut site, ops);
-        assert_eq!(
-            [
-                at(&site, 0),
-                at(&site, 1),
-                at(&site, 2),
-                at(&site, 3),
-                at(&site, 4)
-            ],
-            [1, 0, 1, 0, 0]
-        );
+        assert_eq!(placement(&site), vec![0, 1, 1, 1, 0]);
         assert_eq!(
             (site.stats().live_migrations, site.stats().stop_copy_migrations),
-            (2, 0)
+            (1, 0)
         );
-        let order: Vec<(VmId, &str)> = steps
-            .iter()
-            .map(|s| {
-                (
-                    s.vm(),
-                    if matches!(s, Step::Migrate { .. }) {
-                        "migrate"
-                    } else {
-                        "create"
-                    },
-                )
-            })
-            .collect();
         assert_eq!(
-            order,
-            vec![(VmId(3), "migrate"), (VmId(0), "migrate"), (VmId(4), "create")]
+            (site.stats().forced_placements, site.stats().forced_moves),
+            (1, 1)
         );
+        assert!(matches!(
+            steps[0],
+            Step::Migrate {
+                vm: VmId(1),
+                from: HostId(0),
+                to: HostId(1),
+                ..
+            }
+        ));
+        assert!(matches!(
+            steps[1],
+            Step::Create {
+                vm: VmId(4),
+                host: HostId(0),
+                ..
+            }
+        ));
         assert!(site.vms().values().all(|r| r.state == VmState::Running));
+    }
+
+    #[test]
+    fn the_home_cascade_sends_strangers_home_cheapest_first() {
+        // The always-feasible fallback on the same state: to make room for
+        // e on its home host 0, the stranger a (home host 1) must leave; host 1
+        // has no room for a until its stranger d goes home to host 0.
+        let (mut site, h) = fragmented();
+        let mut touched = Vec::new();
+        site.make_room(VmId(4), HostId(0), &U.times(2), &h, &mut touched)
+            .unwrap();
+        site.plan_at(VmId(4), HostId(0), U.times(2));
+        assert_eq!(placement(&site), vec![1, 0, 1, 0, 0]);
+        assert_eq!(touched.iter().map(|(v, _)| v.0).collect::<Vec<_>>(), vec![0, 3]);
+        assert_eq!(site.stats().forced_moves, 2);
     }
 }

@@ -88,7 +88,13 @@ pub fn migration_steps(r: &RunResult) -> Vec<(f64, u64)> {
 
 /// `migrations.csv`: tidy (long) table `run,provisioning,placement,time_s,cumulative_migrations`.
 pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
-    let mut t = Table::new(&["run", "provisioning", "placement", "time_s", "cumulative_migrations"]);
+    let mut t = Table::new(&[
+        "run",
+        "provisioning",
+        "placement",
+        "time_s",
+        "cumulative_migrations",
+    ]);
     for r in results {
         for (s, n) in migration_steps(r) {
             t.push(vec![
@@ -105,7 +111,11 @@ pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
 
 /// `manifest.toml`: what produced these files.
 pub fn manifest(scenario: &Scenario) -> String {
-    let pairs: Vec<String> = scenario.pairs.iter().map(|p| format!("\"{}\"", p.label())).collect();
+    let pairs: Vec<String> = scenario
+        .pairs
+        .iter()
+        .map(|p| format!("\"{}\"", p.label()))
+        .collect();
     format!(
         "# Written by slivers; enough to reproduce the results in this folder.\n\
          scenario = {:?}\n\
@@ -126,7 +136,11 @@ pub fn manifest(scenario: &Scenario) -> String {
 }
 
 /// Writes every output of a run into `dir`; returns the files written.
-pub fn write_all(scenario: &Scenario, results: &[RunResult], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_all(
+    scenario: &Scenario,
+    results: &[RunResult],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let files = [
         dir.join("summary.csv"),
         dir.join("migrations.csv"),
@@ -140,10 +154,16 @@ pub fn write_all(scenario: &Scenario, results: &[RunResult], dir: &Path) -> Resu
         .iter()
         .map(|r| Curve {
             label: r.pair.label(),
-            points: migration_steps(r).into_iter().map(|(s, n)| (s / 86_400.0, n as f64)).collect(),
+            points: migration_steps(r)
+                .into_iter()
+                .map(|(s, n)| (s / 86_400.0, n as f64))
+                .collect(),
         })
         .collect();
-    let title = format!("Cumulative site migrations: {} ({} hosts)", scenario.name, scenario.hosts);
+    let title = format!(
+        "Cumulative site migrations: {} ({} hosts)",
+        scenario.name, scenario.hosts
+    );
     draw_lines(
         &LinePlot {
             title: &title,
@@ -163,7 +183,15 @@ pub fn write_all(scenario: &Scenario, results: &[RunResult], dir: &Path) -> Resu
 pub fn summary_table(results: &[RunResult]) -> String {
     let mut s = format!(
         "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
-        "provisioning/placement", "migrations", "live", "stop-copy", "broker", "requests", "rejected", "peak", "mean"
+        "provisioning/placement",
+        "migrations",
+        "live",
+        "stop-copy",
+        "broker",
+        "requests",
+        "rejected",
+        "peak",
+        "mean"
     );
     for r in results {
         s += &format!(

@@ -44,7 +44,7 @@ pub enum ScenarioError {
     Invalid {
         /// The file.
         path: String,
-        /// The key path, e.g. `guest[1].units_per_proc`.
+        /// The key path, e.g. `guest[1].vm_units`.
         key: String,
         /// What was expected.
         expected: String,
@@ -121,8 +121,10 @@ pub struct BatchWorkload {
     generator: Option<BatchParams>,
     /// Unix time of simulated time zero.
     pub start: i64,
-    /// Sliver units per processor.
-    pub units_per_proc: f64,
+    /// Processors of a job per VM.
+    pub procs_per_vm: u32,
+    /// Sliver units of each VM.
+    pub vm_units: u32,
     /// Jobs arrive at their recorded start (`submit + wait`) rather than submit.
     pub arrive_at_start: bool,
 }
@@ -444,6 +446,7 @@ impl Scenario {
                 i,
                 g,
                 duration,
+                max_units,
                 hosts as u64 * max_units as u64,
             )?);
         }
@@ -549,15 +552,16 @@ impl Scenario {
                     if at < w.start || at >= w.start + span {
                         continue;
                     }
-                    let units = (j.procs as f64 * w.units_per_proc).ceil().max(1.0);
-                    if units > cluster_units as f64 {
+                    let vms = j.procs.div_ceil(w.procs_per_vm).max(1);
+                    if vms as u64 * w.vm_units as u64 > cluster_units {
                         too_large += 1;
                         continue;
                     }
                     let job = crate::model::BatchJob {
                         id: j.id,
                         run: SimTime::from_secs(j.run),
-                        units: units as u32,
+                        vms,
+                        vm_units: w.vm_units,
                     };
                     jobs.push((SimTime::from_secs((at - w.start) as u64), job));
                 }
@@ -612,6 +616,7 @@ fn validate_guest(
     i: usize,
     g: &RawGuest,
     duration: SimTime,
+    max_units: u32,
     cluster_units: u64,
 ) -> Result<GuestSpec, ScenarioError> {
     let key = |k: &str| format!("guest[{i}].{k}");
@@ -742,12 +747,26 @@ fn validate_guest(
                     (TraceSource::File(file), Some(trace), None, start)
                 }
             };
-            let units_per_proc = cx.fraction(&key("units_per_proc"), b.units_per_proc, 1.0, 1e-6, 1e6)?;
+            let procs_per_vm = cx.positive(&key("procs_per_vm"), b.procs_per_vm, 1, 1 << 30)? as u32;
+            let vm_units = match b.vm_units.unwrap_or(1) {
+                u if u >= 1 && u <= max_units as i64 => u as u32,
+                u => {
+                    return Err(cx.invalid(
+                        key("vm_units"),
+                        format!("from 1 to {max_units} units (a VM is at most one host)"),
+                        u,
+                    ));
+                }
+            };
             let arrive_at_start = match b.arrival.as_deref() {
                 None | Some("start") => true,
                 Some("submit") => false,
                 Some(other) => {
-                    return Err(cx.invalid(key("arrival"), "\"start\" or \"submit\"", format!("\"{other}\"")));
+                    return Err(cx.invalid(
+                        key("arrival"),
+                        "\"start\" or \"submit\"",
+                        format!("\"{other}\""),
+                    ));
                 }
             };
             Ok(GuestSpec::Batch {
@@ -757,7 +776,8 @@ fn validate_guest(
                     trace,
                     generator,
                     start,
-                    units_per_proc,
+                    procs_per_vm,
+                    vm_units,
                     arrive_at_start,
                 },
             })

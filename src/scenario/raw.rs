@@ -109,7 +109,8 @@ pub struct RawBatch {
     pub name: Option<String>,
     pub trace: Option<RawTrace>,
     pub start: Option<String>,
-    pub units_per_proc: Option<f64>,
+    pub procs_per_vm: Option<i64>,
+    pub vm_units: Option<i64>,
     pub arrival: Option<String>,
 }
 
