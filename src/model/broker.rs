@@ -136,6 +136,11 @@ impl Broker {
         &self.vms
     }
 
+    /// VMs granted so far, over the whole run.
+    pub fn granted_vms(&self) -> u64 {
+        self.next_vm
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> BrokerStats {
         self.stats

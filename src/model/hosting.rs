@@ -208,10 +208,20 @@ impl Hosting {
 
     /// Checks every invariant: broker and site are each consistent and
     /// within capacity, and every VM the broker provisions is planned at the
-    /// site with the same size, and vice versa (no VM is lost).
+    /// site with the same size, and vice versa; every VM ever granted is
+    /// live at the site or finished (no VM is lost).
     pub fn check(&self) -> Result<(), String> {
         self.broker.check()?;
         self.site.check()?;
+        let accounted = self.site.vms().len() as u64 + self.site.stats().finished_vms;
+        if accounted != self.broker.granted_vms() {
+            return Err(format!(
+                "{} VMs granted, but the site has {} live and {} finished",
+                self.broker.granted_vms(),
+                self.site.vms().len(),
+                self.site.stats().finished_vms
+            ));
+        }
         let logical = self.broker.assignment();
         let physical = self.site.planned();
         if logical.len() != physical.len() {

@@ -27,8 +27,9 @@ use crate::engine::SimTime;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OpId(pub u64);
 
-/// The life of a VM at the site. Every VM the broker ever granted is in
-/// exactly one of these states.
+/// The life of a live VM at the site. Every VM the broker ever granted is
+/// in exactly one of these states, or finished: a destroyed VM leaves the
+/// site's table and is counted in [`SiteStats::finished_vms`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VmState {
     /// Granted; its create step has not completed.
@@ -39,8 +40,6 @@ pub enum VmState {
     Migrating,
     /// Suspended to storage (stop-and-copy), or being suspended or restored.
     Suspended,
-    /// Destroyed; holds nothing.
-    Finished,
 }
 
 /// A VM as the site knows it.
@@ -89,6 +88,8 @@ pub struct SiteStats {
     pub forced_moves: u64,
     /// `(time, cumulative migrations)` after each migration start.
     pub migration_series: Vec<(SimTime, u64)>,
+    /// VMs destroyed (finished) so far.
+    pub finished_vms: u64,
     /// Most hosts active (holding anything) at once.
     pub peak_active_hosts: u32,
     /// Integral of active hosts over time, in host-milliseconds.
@@ -176,7 +177,7 @@ impl Site {
         &self.stats
     }
 
-    /// Every VM the site was ever asked to run.
+    /// Every live VM (granted and not yet destroyed).
     pub fn vms(&self) -> &BTreeMap<VmId, VmRecord> {
         &self.vms
     }
@@ -267,11 +268,14 @@ impl Site {
             rec.release(h, amount);
             self.used[h.index()] = self.used[h.index()].saturating_minus(&amount);
         }
-        rec.state = match step {
-            Step::Suspend { .. } => VmState::Suspended,
-            Step::Destroy { .. } => VmState::Finished,
-            _ => VmState::Running,
-        };
+        match step {
+            Step::Suspend { .. } => rec.state = VmState::Suspended,
+            Step::Destroy { .. } => {
+                self.vms.remove(&vm);
+                self.stats.finished_vms += 1;
+            }
+            _ => rec.state = VmState::Running,
+        }
         self.count_active(now);
         Ok(self.start_ready(now))
     }
@@ -470,7 +474,6 @@ impl Site {
                 VmState::Running => rec.holds.len() == 1,
                 VmState::Migrating => rec.holds.len() == 2,
                 VmState::Pending | VmState::Suspended => rec.holds.len() <= 1,
-                VmState::Finished => rec.holds.is_empty() && !self.planned_at.contains_key(vm),
             };
             if !ok {
                 return Err(format!("{vm} is {:?} but holds {:?}", rec.state, rec.holds));

@@ -230,7 +230,7 @@ pub fn parse_duration(d: &RawDuration) -> Result<SimTime, String> {
                 _ => return Err(format!("\"{t}\"")),
             };
             let ms = n * ms_per;
-            if !ms.is_finite() || ms < 0.0 || ms > 1e15 {
+            if !ms.is_finite() || !(0.0..=1e15).contains(&ms) {
                 return Err(format!("\"{t}\""));
             }
             Ok(SimTime(ms.round() as u64))
@@ -440,15 +440,7 @@ impl Scenario {
         }
         let mut guests = Vec::new();
         for (i, g) in raw.guest.iter().enumerate() {
-            guests.push(validate_guest(
-                &cx,
-                base,
-                i,
-                g,
-                duration,
-                max_units,
-                hosts as u64 * max_units as u64,
-            )?);
+            guests.push(validate_guest(&cx, base, i, g, duration, max_units)?);
         }
         let mut names: Vec<&str> = guests.iter().map(|g| g.name()).collect();
         names.sort();
@@ -617,7 +609,6 @@ fn validate_guest(
     g: &RawGuest,
     duration: SimTime,
     max_units: u32,
-    cluster_units: u64,
 ) -> Result<GuestSpec, ScenarioError> {
     let key = |k: &str| format!("guest[{i}].{k}");
     let days = duration.as_millis().div_ceil(86_400_000) as u32;
@@ -682,13 +673,7 @@ fn validate_guest(
                     cx.fraction(&key("requests_per_unit"), Some(r), 0.0, 1e-9, 1e15)?,
                 ),
                 (p, None) => {
-                    let p = cx.fraction(
-                        &key("peak_units"),
-                        p.or(Some(100.0)),
-                        0.0,
-                        1.0,
-                        cluster_units as f64,
-                    )?;
+                    let p = cx.fraction(&key("peak_units"), p.or(Some(100.0)), 0.0, 1.0, 1e9)?;
                     (Some(p), 1.0)
                 }
             };

@@ -1,1 +1,37 @@
+//! One integration-test binary, one module per topic.
 
+mod bad_input;
+mod cli;
+mod determinism;
+mod figure3;
+mod golden;
+mod invariants;
+
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh, empty temporary directory, unique per test and process.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("slivers-it-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Runs the `slivers` binary; returns (success, stdout, stderr).
+pub fn slivers(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slivers"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run slivers");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,147 @@
+//! The command line itself.
+
+use crate::{root, slivers, temp_dir};
+
+#[test]
+fn policies_lists_every_policy_with_a_description() {
+    let (ok, out, _) = slivers(&["policies"]);
+    assert!(ok);
+    for name in [
+        "room-for-growth",
+        "migrating",
+        "first-fit",
+        "best-fit",
+        "follow-broker",
+        "energy-aware",
+        "worst-fit",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {out}"));
+        assert!(line.len() > name.len() + 20, "{line}");
+    }
+}
+
+#[test]
+fn run_prints_a_summary_table_and_writes_every_file() {
+    let out = temp_dir("cli-run");
+    let (ok, stdout, err) = slivers(&[
+        "run",
+        "tests/golden/small/scenario.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("provisioning/placement") && stdout.contains("migrating/energy-aware"),
+        "{stdout}"
+    );
+    for f in [
+        "summary.csv",
+        "migrations.csv",
+        "figure3.png",
+        "figure3.svg",
+        "manifest.toml",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(summary.starts_with(
+        "run,provisioning,placement,seed,migrations,live_migrations,stop_copy_migrations,broker_migrations,\
+         requests,granted,rejected,resizes,peak_active_hosts,mean_active_hosts"
+    ));
+}
+
+#[test]
+fn seed_flag_overrides_the_scenario() {
+    let out = temp_dir("cli-seed");
+    let (ok, _, err) = slivers(&[
+        "run",
+        "tests/golden/small/scenario.toml",
+        "--seed",
+        "42",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(ok, "{err}");
+    let s = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    assert!(
+        s.lines().skip(1).all(|l| l.split(',').nth(3) == Some("42")),
+        "{s}"
+    );
+    assert!(
+        std::fs::read_to_string(out.join("manifest.toml"))
+            .unwrap()
+            .contains("seed = 42")
+    );
+}
+
+#[test]
+fn trace_generate_reproduces_the_embedded_traces() {
+    let out = temp_dir("cli-gen");
+    let web = out.join("ecommerce-30d.csv");
+    let batch = out.join("batch-30d.swf");
+    let (ok, _, err) = slivers(&[
+        "trace",
+        "generate",
+        "web",
+        "--days",
+        "30",
+        "--seed",
+        "1",
+        "--start",
+        "2026-01-05",
+        "--base-rate",
+        "2000",
+        "--flash-crowds",
+        "3",
+        "--out",
+        web.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = slivers(&[
+        "trace",
+        "generate",
+        "batch",
+        "--days",
+        "30",
+        "--seed",
+        "2",
+        "--start",
+        "2026-01-05",
+        "--nodes",
+        "100",
+        "--target-load",
+        "0.35",
+        "--out",
+        batch.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(std::fs::read(&web).unwrap() == std::fs::read(root().join("traces/ecommerce-30d.csv")).unwrap());
+    assert!(std::fs::read(&batch).unwrap() == std::fs::read(root().join("traces/batch-30d.swf")).unwrap());
+}
+
+#[test]
+fn the_committed_figure3_results_are_current() {
+    // results/figure3 is committed for the README; it must be what the
+    // current code writes for scenarios/figure3.toml.
+    let out = temp_dir("cli-f3");
+    let (ok, _, err) = slivers(&[
+        "run",
+        "scenarios/figure3.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(ok, "{err}");
+    for f in ["summary.csv", "migrations.csv"] {
+        let got = std::fs::read_to_string(out.join(f)).unwrap();
+        let committed = std::fs::read_to_string(root().join("results/figure3").join(f)).unwrap();
+        assert_eq!(
+            got, committed,
+            "results/figure3/{f} is stale: rerun `slivers run scenarios/figure3.toml`"
+        );
+    }
+}
