@@ -21,19 +21,28 @@ pub enum ReportError {
     /// A file or directory could not be created, written, synced or renamed.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The file or directory.
         path: String,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
     /// A plot could not be drawn (invalid data range, drawing backend error, ...).
     #[error("cannot draw {path}: {message}")]
-    Plot { path: String, message: String },
+    Plot {
+        /// The image file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A CSV row does not have as many fields as the header.
     #[error("CSV row {row} has {got} fields but the header has {expected}")]
     RowLength {
         /// Zero-based index the row would have had in the table.
         row: usize,
+        /// Fields in the row.
         got: usize,
+        /// Fields in the header.
         expected: usize,
     },
 }

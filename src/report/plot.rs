@@ -28,16 +28,22 @@ pub const FONT_FAMILY: &str = "sans-serif";
 /// One named series of `(x, y)` points, drawn in the given order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Curve {
+    /// The legend entry.
     pub label: String,
+    /// The points, in drawing order.
     pub points: Vec<(f64, f64)>,
 }
 
 /// A line plot description; see [`draw_lines`].
 #[derive(Debug, Clone, Copy)]
 pub struct LinePlot<'a> {
+    /// Title above the chart.
     pub title: &'a str,
+    /// X axis label, with its unit.
     pub x_label: &'a str,
+    /// Y axis label, with its unit.
     pub y_label: &'a str,
+    /// The curves, one legend entry each.
     pub curves: &'a [Curve],
     /// Draw each curve as a step function (value held until the next
     /// point's x, then a vertical jump), e.g. for cumulative counts. A

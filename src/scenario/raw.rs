@@ -1,5 +1,8 @@
 //! The scenario file as written: plain serde structs, no checks beyond types.
-//! Unknown keys are errors everywhere.
+//! Unknown keys are errors everywhere. Each field is the key of the same
+//! name, documented in `scenarios/README.md`; [`super::Scenario::parse`]
+//! validates them.
+#![allow(missing_docs)]
 
 use serde::Deserialize;
 use slivers_policy::{PlacementKind, ProvisioningKind};
