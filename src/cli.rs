@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use slivers_policy::{PlacementKind, ProvisioningKind};
 
+use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
+use slivers::experiment::sweep::Sweep;
 use slivers::experiment::{RunOptions, run_scenario};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
@@ -34,6 +36,22 @@ pub enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
+    /// Run a parameter sweep (a scenario with a [sweep] table), in parallel.
+    Sweep(SweepArgs),
+    /// Join the shards of a sweep into the files of an unsharded run.
+    Merge {
+        /// Folders holding shard results (the first is the default output).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write the merged files here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Redraw every figure of a sweep folder from its CSVs alone.
+    Plot {
+        /// The sweep's output folder.
+        dir: PathBuf,
+    },
     /// List the built-in policies with a description of each.
     Policies,
     /// Trace tools.
@@ -58,6 +76,55 @@ pub struct RunArgs {
     /// No progress bar and no summary table.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `slivers sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// The sweep file.
+    pub file: PathBuf,
+    /// Print the runs it would do, with their parameters, and stop.
+    #[arg(long)]
+    pub list: bool,
+    /// Worker threads (default: every core). Results do not depend on it.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Skip runs already complete in the output folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run one deterministic slice I/N of the runs (join with `slivers merge`).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Write results here instead of the scenario's `output`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Check every invariant after every event.
+    #[arg(long)]
+    pub check: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Run on Slurm as a job array, one task per shard, wait, then merge.
+    #[arg(long, conflicts_with_all = ["shard", "jobs"])]
+    pub slurm: bool,
+    /// Array tasks (shards) for --slurm (default: min(16, runs)).
+    #[arg(long, value_name = "N", requires = "slurm")]
+    pub shards: Option<usize>,
+    /// Slurm partition for --slurm.
+    #[arg(long, value_name = "P", requires = "slurm")]
+    pub partition: Option<String>,
+    /// Slurm time limit per task for --slurm (e.g. 1:00:00).
+    #[arg(long, value_name = "T", requires = "slurm")]
+    pub time: Option<String>,
+    /// CPUs per Slurm task, also its worker threads (default 1).
+    #[arg(long, value_name = "C", requires = "slurm")]
+    pub cpus_per_task: Option<usize>,
+    /// An extra #SBATCH line for --slurm, verbatim (repeatable).
+    #[arg(long, value_name = "ARG", requires = "slurm", allow_hyphen_values = true)]
+    pub sbatch_arg: Vec<String>,
+    /// With --slurm: write the sbatch script and print the command; submit nothing.
+    #[arg(long, requires = "slurm")]
+    pub dry_run: bool,
 }
 
 /// `slivers trace ...`.
@@ -133,6 +200,18 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Sweep(args) => sweep_command(&args),
+        Command::Merge { dirs, out } => {
+            let out = out.unwrap_or_else(|| dirs[0].clone());
+            let files = merge(&dirs, &out)?;
+            println!("merged {} folders into {}: {} files", dirs.len(), out.display(), files.len());
+            Ok(())
+        }
+        Command::Plot { dir } => {
+            let files = plot(&dir)?;
+            println!("wrote {} figures in {}", files.len(), dir.display());
+            Ok(())
+        }
         Command::Policies => {
             println!("provisioning (broker):");
             for p in ProvisioningKind::ALL {
@@ -194,6 +273,138 @@ fn run_command(args: &RunArgs) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    Ok(())
+}
+
+/// Prints `text`; a closed pipe (`slivers ... | head`) ends quietly.
+fn print_all(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(total as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
+}
+
+fn sweep_command(args: &SweepArgs) -> Result<()> {
+    let sweep = Sweep::load(&args.file)?;
+    if args.list {
+        let mut header = vec!["run".to_string(), "point".into(), "replicate".into(), "seed".into()];
+        header.extend(sweep.params.iter().cloned());
+        header.extend(["provisioning".to_string(), "placement".to_string()]);
+        let mut text = header.join(",") + "\n";
+        for r in &sweep.runs {
+            let mut row = vec![r.index.to_string(), r.point.to_string(), r.replicate.to_string(), r.seed.to_string()];
+            row.extend(sweep.points[r.point].values.iter().cloned());
+            row.extend([r.pair.provisioning.to_string(), r.pair.placement.to_string()]);
+            text += &(row.join(",") + "\n");
+        }
+        return print_all(&text);
+    }
+    if args.slurm {
+        return slurm_command(args, &sweep);
+    }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let out = args.out.clone().unwrap_or_else(|| sweep.output.clone());
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = progress_bar(0, args.quiet);
+    let started = std::time::Instant::now();
+    let report = run_sweep(
+        &sweep,
+        &out,
+        SweepOptions { jobs, resume: args.resume, shard, check_invariants: args.check },
+        |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    if !args.quiet {
+        let what = match shard {
+            Some(s) => format!("shard {}/{}", s.i, s.n),
+            None => "sweep".to_string(),
+        };
+        println!(
+            "{what}: {} runs done, {} already complete, in {:.2} s with {jobs} threads; results in {}",
+            report.ran,
+            report.skipped,
+            started.elapsed().as_secs_f64(),
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+/// `slivers sweep FILE --slurm`: see `slivers::experiment::slurm`.
+fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
+    use slivers::experiment::slurm::{SlurmOptions, SlurmOutcome, Tools, run_slurm};
+    let out = args.out.clone().unwrap_or_else(|| sweep.output.clone());
+    let options = SlurmOptions {
+        shards: args.shards,
+        partition: args.partition.clone(),
+        time: args.time.clone(),
+        cpus_per_task: args.cpus_per_task,
+        sbatch_args: args.sbatch_arg.clone(),
+        dry_run: args.dry_run,
+        resume: args.resume,
+        check: args.check,
+    };
+    let binary = std::env::current_exe().context("finding the slivers binary for the Slurm tasks")?;
+    let quiet = args.quiet;
+    let mut log = |line: &str| {
+        if !quiet {
+            println!("{line}");
+        }
+    };
+    let started = std::time::Instant::now();
+    match run_slurm(sweep, &out, &options, &Tools::from_env(), &binary, &mut log)? {
+        SlurmOutcome::DryRun {
+            script,
+            command,
+            shards,
+            of,
+        } => {
+            if !quiet {
+                println!(
+                    "wrote {} ({} of {of} shards); submit it with:",
+                    script.display(),
+                    shards.len()
+                );
+            }
+            println!("{command}");
+        }
+        SlurmOutcome::Merged {
+            job,
+            submitted,
+            of,
+            files,
+        } => {
+            if !quiet {
+                let how = match job {
+                    Some(j) => format!("Slurm job {j} ran {} of {of} shards", submitted.len()),
+                    None => format!("all {of} shards had finished"),
+                };
+                println!(
+                    "sweep: {how}; merged {} runs in {:.1} s; results in {} ({} files)",
+                    sweep.runs.len(),
+                    started.elapsed().as_secs_f64(),
+                    out.display(),
+                    files.len()
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -1,6 +1,9 @@
 //! Experiments: one run per policy pair of a scenario.
 
 pub mod run;
+pub mod shard;
+pub mod slurm;
+pub mod sweep;
 
 pub use run::{RunError, RunOptions, RunResult, run_pair};
 

@@ -9,6 +9,7 @@ pub mod csv;
 pub mod outputs;
 pub mod plot;
 mod png;
+pub mod sweep;
 
 use std::fs;
 use std::io::Write;
@@ -33,6 +34,26 @@ pub enum ReportError {
         /// The image file.
         path: String,
         /// What went wrong.
+        message: String,
+    },
+    /// An input file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is malformed: `message` says what was expected and
+    /// what was found.
+    #[error("{path}:{line}: {message}")]
+    Input {
+        /// The file.
+        path: String,
+        /// 1-based line number (the line a record starts on).
+        line: usize,
+        /// What is wrong.
         message: String,
     },
     /// A CSV row does not have as many fields as the header.

@@ -9,12 +9,8 @@ use super::{ReportError, write_atomic};
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
-/// Columns of `summary.csv`, in order.
-pub const SUMMARY_COLUMNS: [&str; 22] = [
-    "run",
-    "provisioning",
-    "placement",
-    "seed",
+/// The metric columns of a run, in order (after its identifying columns).
+pub const METRIC_COLUMNS: [&str; 18] = [
     "migrations",
     "live_migrations",
     "stop_copy_migrations",
@@ -35,34 +31,46 @@ pub const SUMMARY_COLUMNS: [&str; 22] = [
     "hosts",
 ];
 
+/// The identifying columns of `summary.csv`, before the metrics.
+pub const SUMMARY_ID_COLUMNS: [&str; 4] = ["run", "provisioning", "placement", "seed"];
+
+/// The metric fields of one run, aligned with [`METRIC_COLUMNS`].
+pub fn metric_fields(r: &RunResult, hosts: u32) -> Vec<String> {
+    vec![
+        r.site.migrations().to_string(),
+        r.site.live_migrations.to_string(),
+        r.site.stop_copy_migrations.to_string(),
+        r.broker.broker_migrations.to_string(),
+        r.broker.requests.to_string(),
+        r.broker.granted.to_string(),
+        r.broker.rejected.to_string(),
+        r.broker.resizes.to_string(),
+        r.site.peak_active_hosts.to_string(),
+        fmt_f64(r.mean_active_hosts),
+        r.site.forced_placements.to_string(),
+        r.site.forced_moves.to_string(),
+        r.jobs_arrived.to_string(),
+        r.jobs_started.to_string(),
+        r.jobs_too_large.to_string(),
+        r.events.to_string(),
+        fmt_f64(r.end.as_days_f64()),
+        hosts.to_string(),
+    ]
+}
+
 /// The summary table, one row per run.
 pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
-    let mut t = Table::new(&SUMMARY_COLUMNS);
+    let header: Vec<&str> = SUMMARY_ID_COLUMNS.iter().chain(METRIC_COLUMNS.iter()).copied().collect();
+    let mut t = Table::new(&header);
     for r in results {
-        t.push(vec![
+        let mut row = vec![
             r.run.to_string(),
             r.pair.provisioning.to_string(),
             r.pair.placement.to_string(),
             r.seed.to_string(),
-            r.site.migrations().to_string(),
-            r.site.live_migrations.to_string(),
-            r.site.stop_copy_migrations.to_string(),
-            r.broker.broker_migrations.to_string(),
-            r.broker.requests.to_string(),
-            r.broker.granted.to_string(),
-            r.broker.rejected.to_string(),
-            r.broker.resizes.to_string(),
-            r.site.peak_active_hosts.to_string(),
-            fmt_f64(r.mean_active_hosts),
-            r.site.forced_placements.to_string(),
-            r.site.forced_moves.to_string(),
-            r.jobs_arrived.to_string(),
-            r.jobs_started.to_string(),
-            r.jobs_too_large.to_string(),
-            r.events.to_string(),
-            fmt_f64(r.end.as_days_f64()),
-            scenario.hosts.to_string(),
-        ])?;
+        ];
+        row.extend(metric_fields(r, scenario.hosts));
+        t.push(row)?;
     }
     Ok(t)
 }
@@ -158,6 +166,7 @@ pub fn write_all(
                 .into_iter()
                 .map(|(s, n)| (s / 86_400.0, n as f64))
                 .collect(),
+            spread: None,
         })
         .collect();
     let title = format!(

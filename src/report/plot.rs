@@ -4,13 +4,18 @@
 //! with plotters' `ab_glyph` font backend under the family name
 //! [`FONT_FAMILY`], so no system font library is needed. Rendering is
 //! deterministic: identical input gives byte-identical PNG and SVG files.
+//!
+//! A curve may carry a [`Spread`]: a translucent band (e.g. a confidence
+//! band around a mean curve) or vertical error bars. [`draw_lines_with`]
+//! adds a categorical x axis and automatic legend placement.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
-use plotters::element::DashedPathElement;
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::{DashedPathElement, MultiLineText};
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -32,6 +37,23 @@ pub struct Curve {
     pub label: String,
     /// The points, in drawing order.
     pub points: Vec<(f64, f64)>,
+    /// Optional uncertainty drawn in the curve's colour.
+    pub spread: Option<Spread>,
+}
+
+/// Uncertainty drawn with a [`Curve`], in the curve's colour. Both kinds
+/// take `(x, lo, hi)` triples and count towards the y range.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spread {
+    /// A shaded band between `lo` and `hi`, triples in x order, filled
+    /// translucently beneath the lines of all curves (so it never hides a
+    /// line). A triple with a non-finite value leaves a gap; an isolated
+    /// finite triple draws nothing.
+    Band(Vec<(f64, f64, f64)>),
+    /// A vertical error bar from `lo` to `hi` at each `x`, with short
+    /// horizontal caps; the curve's points are also marked with dots.
+    /// Triples with a non-finite value are skipped.
+    ErrorBars(Vec<(f64, f64, f64)>),
 }
 
 /// A line plot description; see [`draw_lines`].
@@ -49,6 +71,29 @@ pub struct LinePlot<'a> {
     /// point's x, then a vertical jump), e.g. for cumulative counts. A
     /// curve ends at its last point; add a final point to extend it.
     pub step: bool,
+}
+
+/// Where the legend box goes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LegendPosition {
+    /// Upper left corner of the plotting area (what [`draw_lines`] uses).
+    #[default]
+    UpperLeft,
+    /// The corner of the plotting area (tried in the order upper left,
+    /// upper right, lower right, lower left) where the box covers the
+    /// least drawn data: lines, error bars and, weighted less, bands.
+    Auto,
+}
+
+/// Extra settings for [`draw_lines_with`]; the default gives [`draw_lines`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlotOptions<'a> {
+    /// A categorical x axis: the curves' x values are category indices
+    /// `0, 1, ...`, tick `i` is labelled `x_categories[i]` (other ticks are
+    /// unlabelled) and the x range is padded by half a category each side.
+    pub x_categories: Option<&'a [String]>,
+    /// Legend placement.
+    pub legend: LegendPosition,
 }
 
 /// Okabe-Ito colour-blind-friendly palette, ordered so the first colours
@@ -70,6 +115,17 @@ const DASHES: [Option<(i32, i32)>; 4] = [None, Some((14, 7)), Some((3, 5)), Some
 
 const STROKE_WIDTH: u32 = 2;
 const LEGEND_GLYPH: i32 = 40;
+/// Legend box inner margin, pixels.
+const LEGEND_MARGIN: i32 = 12;
+/// Opacity of a band's fill.
+const BAND_ALPHA: f64 = 0.18;
+/// Half width of an error bar's caps, pixels.
+const CAP_HALF_WIDTH: i32 = 6;
+/// Radius of the dots marking the points of an error-bar curve, pixels.
+const MARKER_RADIUS: i32 = 4;
+/// Title font size, pixels; shrunk (down to [`MIN_TITLE_SIZE`]) to fit.
+const TITLE_SIZE: f64 = 26.0;
+const MIN_TITLE_SIZE: f64 = 12.0;
 
 /// Colour and dash pattern of the `i`-th curve. Colours cycle with period
 /// 8; the dash pattern is shifted on every colour cycle so the first 32
@@ -104,6 +160,12 @@ struct PreparedCurve {
     /// Polyline pieces: split at non-finite points, expanded to steps if
     /// requested.
     pieces: Vec<Vec<(f64, f64)>>,
+    /// Band pieces (runs of finite `(x, lo, hi)`), each of at least 2 triples.
+    band: Vec<Vec<(f64, f64, f64)>>,
+    /// Finite error bars `(x, lo, hi)`.
+    bars: Vec<(f64, f64, f64)>,
+    /// Mark every point with a dot (error-bar curves).
+    markers: bool,
 }
 
 /// Plot data after validation: polyline pieces per curve and axis ranges.
@@ -113,26 +175,60 @@ struct Prepared {
     y: (f64, f64),
 }
 
-fn prepare(plot: &LinePlot) -> Result<Prepared, String> {
-    let finite = || {
-        plot.curves
-            .iter()
-            .flat_map(|c| c.points.iter())
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-    };
+fn is_finite3(&(x, lo, hi): &(f64, f64, f64)) -> bool {
+    x.is_finite() && lo.is_finite() && hi.is_finite()
+}
+
+fn prepare(plot: &LinePlot, opts: &PlotOptions) -> Result<Prepared, String> {
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    let mut any_bars = false;
+    for c in plot.curves {
+        for &(px, py) in c.points.iter().filter(|(x, y)| x.is_finite() && y.is_finite()) {
+            xs.push(px);
+            ys.push(py);
+        }
+        let triples = match &c.spread {
+            None => None,
+            Some(Spread::Band(t)) => Some(t),
+            Some(Spread::ErrorBars(t)) => {
+                any_bars |= t.iter().any(is_finite3);
+                Some(t)
+            }
+        };
+        for &(x, lo, hi) in triples.into_iter().flatten().filter(|t| is_finite3(t)) {
+            xs.push(x);
+            ys.extend([lo, hi]);
+        }
+    }
     let mut x = None::<(f64, f64)>;
-    let mut y = (0.0f64, 0.0f64);
-    for &(px, py) in finite() {
+    for &px in &xs {
         x = Some(match x {
             None => (px, px),
             Some((lo, hi)) => (lo.min(px), hi.max(px)),
         });
+    }
+    let mut y = (0.0f64, 0.0f64);
+    for &py in &ys {
         y = (y.0.min(py), y.1.max(py));
     }
-    let x = match x {
-        None => (0.0, 1.0),
-        Some((lo, hi)) if lo == hi => (lo, lo + lo.abs().max(1.0)),
-        Some(r) => r,
+    let x = match (opts.x_categories, x) {
+        (Some(cats), x) => {
+            let (lo, hi) = x.unwrap_or((0.0, 0.0));
+            (lo.min(0.0) - 0.5, hi.max(cats.len() as f64 - 1.0) + 0.5)
+        }
+        (None, None) => (0.0, 1.0),
+        (None, Some((lo, hi))) if lo == hi => {
+            if any_bars {
+                let d = 0.5 * lo.abs().max(1.0);
+                (lo - d, lo + d)
+            } else {
+                (lo, lo + lo.abs().max(1.0))
+            }
+        }
+        // Error bars and their caps at the extreme x stay inside the chart.
+        (None, Some((lo, hi))) if any_bars => (lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo)),
+        (None, Some(r)) => r,
     };
     let y = ((1.05 * y.0).min(0.0), (1.05 * y.1).max(1.0));
     if !(x.1 - x.0).is_finite() || !(y.1 - y.0).is_finite() {
@@ -148,9 +244,21 @@ fn prepare(plot: &LinePlot) -> Result<Prepared, String> {
     let curves = plot
         .curves
         .iter()
-        .map(|c| PreparedCurve {
-            label: clean_label(&c.label),
-            pieces: pieces(&c.points, plot.step),
+        .map(|c| {
+            let (band, bars, markers) = match &c.spread {
+                None => (Vec::new(), Vec::new(), false),
+                Some(Spread::Band(t)) => (band_pieces(t), Vec::new(), false),
+                Some(Spread::ErrorBars(t)) => {
+                    (Vec::new(), t.iter().copied().filter(is_finite3).collect(), true)
+                }
+            };
+            PreparedCurve {
+                label: clean_label(&c.label),
+                pieces: pieces(&c.points, plot.step),
+                band,
+                bars,
+                markers,
+            }
         })
         .collect();
     Ok(Prepared { curves, x, y })
@@ -187,14 +295,133 @@ fn pieces(points: &[(f64, f64)], step: bool) -> Vec<Vec<(f64, f64)>> {
     out
 }
 
+/// Splits a band into runs of finite triples; runs shorter than 2 enclose
+/// no area and are dropped.
+fn band_pieces(band: &[(f64, f64, f64)]) -> Vec<Vec<(f64, f64, f64)>> {
+    band.split(|t| !is_finite3(t))
+        .filter(|run| run.len() >= 2)
+        .map(<[_]>::to_vec)
+        .collect()
+}
+
+/// The outline of a band piece: along `hi` forwards, back along `lo`.
+fn band_polygon(piece: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    piece
+        .iter()
+        .map(|&(x, _, hi)| (x, hi))
+        .chain(piece.iter().rev().map(|&(x, lo, _)| (x, lo)))
+        .collect()
+}
+
+/// The largest title font (at most [`TITLE_SIZE`], at least
+/// [`MIN_TITLE_SIZE`]) whose rendering of `title` fits the image width.
+fn title_font<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> FontDesc<'static> {
+    let mut size = TITLE_SIZE;
+    loop {
+        let font = FontDesc::new(FontFamily::Name(FONT_FAMILY), size, FontStyle::Bold);
+        let fits = root
+            .estimate_text_size(title, &TextStyle::from(font.clone()))
+            .is_ok_and(|(w, _)| w + 28 <= WIDTH);
+        if fits || size <= MIN_TITLE_SIZE {
+            return font;
+        }
+        size -= 1.0;
+    }
+}
+
+/// A backend (pixel) coordinate, as plotters' `BackendCoord`.
+type BackendCoord = (i32, i32);
+
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Pixel samples of everything drawn, with weights, for legend placement:
+/// lines and error bars every ~4 pixels (weight 1), band cross-sections
+/// (weight 1/4 per sample).
+fn drawn_samples<DB: DrawingBackend>(chart: &Chart<DB>, prep: &Prepared) -> Vec<(BackendCoord, f64)> {
+    fn segment(out: &mut Vec<(BackendCoord, f64)>, a: BackendCoord, b: BackendCoord, w: f64) {
+        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
+        let n = ((dx.abs().max(dy.abs()) / 4.0).ceil() as usize).clamp(1, 2000);
+        for k in 0..=n {
+            let t = k as f64 / n as f64;
+            out.push(((a.0 + (t * dx).round() as i32, a.1 + (t * dy).round() as i32), w));
+        }
+    }
+    let px = |x: f64, y: f64| chart.backend_coord(&(x, y));
+    let mut out = Vec::new();
+    for c in &prep.curves {
+        for p in &c.pieces {
+            if let [only] = p.as_slice() {
+                out.push((px(only.0, only.1), 1.0));
+            }
+            for w in p.windows(2) {
+                segment(&mut out, px(w[0].0, w[0].1), px(w[1].0, w[1].1), 1.0);
+            }
+        }
+        for &(x, lo, hi) in &c.bars {
+            segment(&mut out, px(x, lo), px(x, hi), 1.0);
+        }
+        for piece in &c.band {
+            for &(x, lo, hi) in piece {
+                segment(&mut out, px(x, lo), px(x, hi), 0.25);
+            }
+        }
+    }
+    out
+}
+
+/// Chooses the legend corner for [`LegendPosition::Auto`]: the one whose
+/// box (sized as plotters will draw it) covers the least weight of
+/// [`drawn_samples`]; ties go to the earlier corner.
+fn auto_legend_position<DB: DrawingBackend>(
+    chart: &Chart<DB>,
+    prep: &Prepared,
+    legend_font: &FontDesc,
+) -> SeriesLabelPosition {
+    let mut text = MultiLineText::<_, &str>::new((0, 0), legend_font.clone());
+    for c in &prep.curves {
+        text.push_line(c.label.as_str());
+    }
+    let Ok((tw, th)) = text.estimate_dimension() else {
+        return SeriesLabelPosition::UpperLeft;
+    };
+    let (w, h) = (tw + LEGEND_GLYPH + 12 + 2 * LEGEND_MARGIN, th + 2 * LEGEND_MARGIN);
+    let area = chart.plotting_area();
+    let (aw, ah) = area.dim_in_pixel();
+    let (bx, by) = area.get_base_pixel();
+    let samples = drawn_samples(chart, prep);
+    let candidates = [
+        (SeriesLabelPosition::UpperLeft, (5, 5)),
+        (SeriesLabelPosition::UpperRight, (aw as i32 - w - 5, 5)),
+        (
+            SeriesLabelPosition::LowerRight,
+            (aw as i32 - w - 5, ah as i32 - h - 5),
+        ),
+        (SeriesLabelPosition::LowerLeft, (5, ah as i32 - h - 5)),
+    ];
+    let mut best = (SeriesLabelPosition::UpperLeft, f64::INFINITY);
+    for (pos, (lx, ly)) in candidates {
+        let (x0, y0) = (bx + lx, by + ly);
+        let cost: f64 = samples
+            .iter()
+            .filter(|((x, y), _)| (x0..=x0 + w).contains(x) && (y0..=y0 + h).contains(y))
+            .map(|(_, w)| w)
+            .sum();
+        if cost < best.1 {
+            best = (pos, cost);
+        }
+    }
+    best.0
+}
+
 fn draw_chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     plot: &LinePlot,
+    opts: &PlotOptions,
     prep: &Prepared,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
 
-    let title_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 26.0, FontStyle::Bold);
+    let title_font = title_font(root, plot.title);
     let axis_desc_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 20.0, FontStyle::Normal);
     let tick_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 16.0, FontStyle::Normal);
     let legend_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 17.0, FontStyle::Normal);
@@ -208,55 +435,108 @@ fn draw_chart<DB: DrawingBackend>(
         .build_cartesian_2d(prep.x.0..prep.x.1, prep.y.0..prep.y.1)?;
 
     let tick_fmt = |v: &f64| fmt_f64(*v);
-    chart
-        .configure_mesh()
-        .x_desc(plot.x_label)
+    let x_tick_fmt = |v: &f64| match opts.x_categories {
+        None => fmt_f64(*v),
+        Some(cats) => {
+            let i = v.round();
+            if (v - i).abs() < 1e-9 && i >= 0.0 && i < cats.len() as f64 {
+                clean_label(&cats[i as usize])
+            } else {
+                String::new()
+            }
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(plot.x_label)
         .y_desc(plot.y_label)
         .axis_desc_style(axis_desc_font)
         .label_style(tick_font)
         .x_labels(12)
         .y_labels(10)
-        .x_label_formatter(&tick_fmt)
+        .x_label_formatter(&x_tick_fmt)
         .y_label_formatter(&tick_fmt)
         .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0).stroke_width(1))
         .light_line_style(RGBColor(0xF0, 0xF0, 0xF0).stroke_width(1))
-        .axis_style(BLACK.stroke_width(1))
-        .draw()?;
+        .axis_style(BLACK.stroke_width(1));
+    if let Some(cats) = opts.x_categories {
+        // At most one tick per category, no minor grid between them.
+        mesh.x_labels(cats.len().clamp(1, 12) + 1).x_max_light_lines(0);
+    }
+    mesh.draw()?;
 
-    for (i, PreparedCurve { label, pieces }) in prep.curves.iter().enumerate() {
+    // Bands first, beneath every line.
+    for (i, c) in prep.curves.iter().enumerate() {
+        let (color, _) = curve_style(i);
+        chart.draw_series(
+            c.band
+                .iter()
+                .map(|piece| Polygon::new(band_polygon(piece), color.mix(BAND_ALPHA).filled())),
+        )?;
+    }
+
+    for (i, c) in prep.curves.iter().enumerate() {
         let (color, dash) = curve_style(i);
         let style = color.stroke_width(STROKE_WIDTH);
-        // A piece with a single point would draw nothing as a line: mark it.
-        chart.draw_series(
-            pieces
-                .iter()
-                .filter(|p| p.len() == 1)
-                .map(|p| Circle::new(p[0], 3, color.filled())),
-        )?;
-        let elements = pieces.iter().filter(|p| p.len() > 1).cloned();
-        match dash {
-            None => {
-                chart
-                    .draw_series(elements.map(|p| PathElement::new(p, style)))?
-                    .label(label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + LEGEND_GLYPH, y)], style));
-            }
-            Some((dash_len, gap)) => {
-                chart
-                    .draw_series(elements.map(|p| DashedPathElement::new(p, dash_len, gap, style)))?
-                    .label(label.as_str())
-                    .legend(move |(x, y)| {
-                        DashedPathElement::new(vec![(x, y), (x + LEGEND_GLYPH, y)], dash_len, gap, style)
-                    });
-            }
+        for &(x, lo, hi) in &c.bars {
+            chart.draw_series([PathElement::new(vec![(x, lo), (x, hi)], style)])?;
+            let cap = |y: f64| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(-CAP_HALF_WIDTH, 0), (CAP_HALF_WIDTH, 0)], style)
+            };
+            chart.draw_series([cap(lo), cap(hi)])?;
         }
+        if c.markers {
+            chart.draw_series(
+                c.pieces
+                    .iter()
+                    .flatten()
+                    .map(|&p| Circle::new(p, MARKER_RADIUS, color.filled())),
+            )?;
+        } else {
+            // A piece with a single point would draw nothing as a line: mark it.
+            chart.draw_series(
+                c.pieces
+                    .iter()
+                    .filter(|p| p.len() == 1)
+                    .map(|p| Circle::new(p[0], 3, color.filled())),
+            )?;
+        }
+        let elements = c.pieces.iter().filter(|p| p.len() > 1).cloned();
+        let markers = c.markers;
+        let anno = match dash {
+            None => chart.draw_series(elements.map(|p| PathElement::new(p, style)))?,
+            Some((dash_len, gap)) => {
+                chart.draw_series(elements.map(|p| DashedPathElement::new(p, dash_len, gap, style)))?
+            }
+        };
+        // The legend glyph: a short line in the curve's colour and dash
+        // pattern, with a dot in the middle for error-bar curves.
+        let anno = anno.label(c.label.as_str());
+        let line = move |(x, y): BackendCoord| vec![(x, y), (x + LEGEND_GLYPH, y)];
+        // Composed elements take coordinates relative to their anchor.
+        let rel_line = || vec![(0, 0), (LEGEND_GLYPH, 0)];
+        let dot = move || Circle::new((LEGEND_GLYPH / 2, 0), MARKER_RADIUS, color.filled());
+        match (dash, markers) {
+            (None, false) => anno.legend(move |xy| PathElement::new(line(xy), style)),
+            (None, true) => {
+                anno.legend(move |xy| EmptyElement::at(xy) + PathElement::new(rel_line(), style) + dot())
+            }
+            (Some((d, g)), false) => anno.legend(move |xy| DashedPathElement::new(line(xy), d, g, style)),
+            (Some((d, g)), true) => anno.legend(move |xy| {
+                EmptyElement::at(xy) + DashedPathElement::new(rel_line(), d, g, style) + dot()
+            }),
+        };
     }
 
     if !prep.curves.is_empty() {
+        let position = match opts.legend {
+            LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
+            LegendPosition::Auto => auto_legend_position(&chart, prep, &legend_font),
+        };
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(12)
+            .position(position)
+            .margin(LEGEND_MARGIN)
             .legend_area_size(LEGEND_GLYPH + 12)
             .label_font(legend_font)
             .background_style(WHITE.mix(0.8))
@@ -267,20 +547,20 @@ fn draw_chart<DB: DrawingBackend>(
     root.present()
 }
 
-fn render_svg(plot: &LinePlot, prep: &Prepared) -> Result<String, String> {
+fn render_svg(plot: &LinePlot, opts: &PlotOptions, prep: &Prepared) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_chart(&root, plot, prep).map_err(|e| e.to_string())?;
+        draw_chart(&root, plot, opts, prep).map_err(|e| e.to_string())?;
     }
     Ok(svg)
 }
 
-fn render_png(plot: &LinePlot, prep: &Prepared) -> Result<Vec<u8>, String> {
+fn render_png(plot: &LinePlot, opts: &PlotOptions, prep: &Prepared) -> Result<Vec<u8>, String> {
     let mut rgb = vec![0xFFu8; WIDTH as usize * HEIGHT as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_chart(&root, plot, prep).map_err(|e| e.to_string())?;
+        draw_chart(&root, plot, opts, prep).map_err(|e| e.to_string())?;
     }
     png::encode_rgb8(WIDTH, HEIGHT, &rgb)
 }
@@ -302,11 +582,11 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
 
 /// Renders the plot in memory as `(png_bytes, svg_text)` without writing
 /// anything. Errors are plain messages; [`draw_lines`] attaches paths.
-fn render(plot: &LinePlot) -> Result<(Vec<u8>, String), String> {
+fn render(plot: &LinePlot, opts: &PlotOptions) -> Result<(Vec<u8>, String), String> {
     ensure_fonts()?;
-    let prep = prepare(plot)?;
-    let png = guarded(|| render_png(plot, &prep))?;
-    let svg = guarded(|| render_svg(plot, &prep))?;
+    let prep = prepare(plot, opts)?;
+    let png = guarded(|| render_png(plot, opts, &prep))?;
+    let svg = guarded(|| render_svg(plot, opts, &prep))?;
     Ok((png, svg))
 }
 
@@ -320,11 +600,27 @@ fn render(plot: &LinePlot) -> Result<(Vec<u8>, String), String> {
 /// least 1. Non-finite points are skipped (the line has a gap there); an
 /// isolated finite point is drawn as a small dot.
 /// Empty curves are allowed: they draw nothing but are listed in the legend.
+/// A title too wide for the image is set in a smaller font.
+///
+/// A curve's [`Spread`] is drawn in its colour and counts towards the
+/// ranges; if any curve has error bars, the x range is padded by 4% each
+/// side so the outermost bars stay inside the chart.
 ///
 /// Both images are rendered in memory first; nothing is written if drawing
 /// fails. Each file is then written atomically (PNG first, then SVG).
 pub fn draw_lines(plot: &LinePlot, png: &Path, svg: &Path) -> Result<(), ReportError> {
-    let (png_bytes, svg_text) = render(plot).map_err(|message| ReportError::Plot {
+    draw_lines_with(plot, &PlotOptions::default(), png, svg)
+}
+
+/// [`draw_lines`] with [`PlotOptions`]: a categorical x axis and/or
+/// automatic legend placement.
+pub fn draw_lines_with(
+    plot: &LinePlot,
+    options: &PlotOptions,
+    png: &Path,
+    svg: &Path,
+) -> Result<(), ReportError> {
+    let (png_bytes, svg_text) = render(plot, options).map_err(|message| ReportError::Plot {
         path: png.display().to_string(),
         message,
     })?;
@@ -342,12 +638,14 @@ mod tests {
     fn two_curves() -> Vec<Curve> {
         vec![
             Curve {
+                spread: None,
                 label: "placement".to_owned(),
                 points: (0..=50)
                     .map(|i| (i as f64 * 0.2, (i as f64 * 0.2).sin() * 3.0 + 4.0))
                     .collect(),
             },
             Curve {
+                spread: None,
                 label: "provisioning".to_owned(),
                 points: (0..=50).map(|i| (i as f64 * 0.2, i as f64 * 0.15)).collect(),
             },
@@ -390,6 +688,7 @@ mod tests {
                 }
                 points.push((30.0, count.floor()));
                 Curve {
+                    spread: None,
                     label: label.to_owned(),
                     points,
                 }
@@ -467,7 +766,7 @@ mod tests {
                 curves: &curves,
                 step: true,
             };
-            render(&plot).unwrap()
+            render(&plot, &PlotOptions::default()).unwrap()
         })
         .join()
         .unwrap();
@@ -481,14 +780,17 @@ mod tests {
         let cases: Vec<Vec<Curve>> = vec![
             vec![],
             vec![Curve {
+                spread: None,
                 label: "empty".to_owned(),
                 points: vec![],
             }],
             vec![Curve {
+                spread: None,
                 label: "single\npoint".to_owned(),
                 points: vec![(5.0, 5.0)],
             }],
             vec![Curve {
+                spread: None,
                 label: "gaps & <xml>".to_owned(),
                 points: vec![
                     (0.0, 1.0),
@@ -500,6 +802,7 @@ mod tests {
             }],
             (0..12)
                 .map(|i| Curve {
+                    spread: None,
                     label: format!("curve {i}"),
                     points: vec![(0.0, i as f64), (1.0, i as f64 + 1.0)],
                 })
@@ -532,6 +835,7 @@ mod tests {
     #[test]
     fn huge_range_is_an_error() {
         let curves = vec![Curve {
+            spread: None,
             label: "c".to_owned(),
             points: vec![(-f64::MAX, 0.0), (f64::MAX, 1.0)],
         }];

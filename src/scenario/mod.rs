@@ -7,6 +7,7 @@
 
 pub mod raw;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -323,12 +324,25 @@ impl Scenario {
 
     /// Validates `text` as if read from `path` (traces resolve next to it).
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        Self::parse_cached(text, path, &mut TraceCache::default())
+    }
+
+    /// [`Scenario::parse`], reading each trace file at most once per cache
+    /// (a sweep validates many variants of one file).
+    pub fn parse_cached(text: &str, path: &Path, cache: &mut TraceCache) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
         let raw: RawScenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: shown.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
         let cx = Ctx { path: &shown };
+        if raw.sweep.is_some() {
+            return Err(cx.invalid(
+                "sweep",
+                "a scenario without a [sweep] table (run sweeps with `slivers sweep`)",
+                "a [sweep] table",
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let sha256 = hex(&Sha256::digest(text.as_bytes()));
 
@@ -440,7 +454,7 @@ impl Scenario {
         }
         let mut guests = Vec::new();
         for (i, g) in raw.guest.iter().enumerate() {
-            guests.push(validate_guest(&cx, base, i, g, duration, max_units)?);
+            guests.push(validate_guest(&cx, base, i, g, duration, max_units, cache)?);
         }
         let mut names: Vec<&str> = guests.iter().map(|g| g.name()).collect();
         names.sort();
@@ -564,7 +578,35 @@ impl Scenario {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Traces already read, by path.
+#[derive(Debug, Default)]
+pub struct TraceCache {
+    series: BTreeMap<PathBuf, Series>,
+    swf: BTreeMap<PathBuf, SwfTrace>,
+}
+
+impl TraceCache {
+    fn series(&mut self, path: &Path) -> Result<Series, TraceError> {
+        if let Some(s) = self.series.get(path) {
+            return Ok(s.clone());
+        }
+        let s = read_series_csv(path)?;
+        self.series.insert(path.to_path_buf(), s.clone());
+        Ok(s)
+    }
+
+    fn swf(&mut self, path: &Path) -> Result<SwfTrace, TraceError> {
+        if let Some(t) = self.swf.get(path) {
+            return Ok(t.clone());
+        }
+        let t = read_swf(path)?;
+        self.swf.insert(path.to_path_buf(), t.clone());
+        Ok(t)
+    }
+}
+
+/// Lowercase hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -609,6 +651,7 @@ fn validate_guest(
     g: &RawGuest,
     duration: SimTime,
     max_units: u32,
+    cache: &mut TraceCache,
 ) -> Result<GuestSpec, ScenarioError> {
     let key = |k: &str| format!("guest[{i}].{k}");
     let days = duration.as_millis().div_ceil(86_400_000) as u32;
@@ -641,7 +684,7 @@ fn validate_guest(
                         unreachable!()
                     };
                     let file = resolve(p);
-                    let series = read_series_csv(&file)?;
+                    let series = cache.series(&file)?;
                     let start = default_start(cx, &key("start"), &w.start, series.start)?;
                     if series.max_in(start, start + span) <= 0.0 {
                         return Err(cx.invalid(
@@ -726,7 +769,7 @@ fn validate_guest(
                         unreachable!()
                     };
                     let file = resolve(p);
-                    let trace = read_swf(&file)?;
+                    let trace = cache.swf(&file)?;
                     let first = trace.jobs.first().map(|j| j.submit).unwrap_or(trace.unix_start);
                     let start = default_start(cx, &key("start"), &b.start, first)?;
                     (TraceSource::File(file), Some(trace), None, start)

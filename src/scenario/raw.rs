@@ -33,6 +33,8 @@ pub struct RawScenario {
     #[serde(default)]
     pub guest: Vec<RawGuest>,
     pub pairs: Option<Vec<RawPair>>,
+    /// Read by `slivers sweep` only; a scenario run directly must not have it.
+    pub sweep: Option<toml::Table>,
 }
 
 /// `[hosts]`

@@ -1,0 +1,162 @@
+//! Parameter sweeps: expansion, parallel determinism, resume, shards, merge.
+
+use std::path::Path;
+
+use crate::{root, slivers, temp_dir};
+
+/// The golden scenario with absolute trace paths and a small grid sweep:
+/// 2 host counts x 2 web scalings x 3 replicates x 4 pairs = 48 runs.
+fn sweep_file(dir: &Path, extra: &str) -> String {
+    let golden = root().join("tests/golden/small");
+    let text = std::fs::read_to_string(golden.join("scenario.toml"))
+        .unwrap()
+        .replace("\"web.csv\"", &format!("{:?}", golden.join("web.csv").to_str().unwrap()))
+        .replace("\"batch.swf\"", &format!("{:?}", golden.join("batch.swf").to_str().unwrap()));
+    let text = format!(
+        "{text}\n[sweep]\nmode = \"grid\"\nreplicates = 3\n\"hosts.count\" = {{ from = 2, to = 3, step = 1 }}\n\
+         \"guest[0].requests_per_unit\" = [50, 100]\n{extra}"
+    );
+    let p = dir.join("sweep.toml");
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn read(dir: &Path, f: &str) -> Vec<u8> {
+    std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+}
+
+fn sweep(args: &[&str]) -> String {
+    let (ok, out, err) = slivers(args);
+    assert!(ok, "slivers {args:?} failed: {err}");
+    out
+}
+
+#[test]
+fn list_prints_every_run_with_its_parameters() {
+    let d = temp_dir("sw-list");
+    let f = sweep_file(&d, "");
+    let out = sweep(&["sweep", &f, "--list"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "run,point,replicate,seed,hosts.count,guest[0].requests_per_unit,provisioning,placement");
+    assert_eq!(lines.len(), 1 + 48);
+    assert_eq!(lines[1], "0,0,0,1,2,50,room-for-growth,follow-broker");
+    // Grid: the first key varies slowest; seeds follow the replicate only.
+    assert_eq!(lines[5], "4,0,1,2,2,50,room-for-growth,follow-broker");
+    assert_eq!(lines[13], "12,1,0,1,2,100,room-for-growth,follow-broker");
+    assert_eq!(lines[48], "47,3,2,3,3,100,migrating,energy-aware");
+}
+
+#[test]
+fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
+    let d = temp_dir("sw-jobs");
+    let f = sweep_file(&d, "");
+    let (a, b) = (d.join("a"), d.join("b"));
+    sweep(&["sweep", &f, "--jobs", "1", "--out", a.to_str().unwrap(), "-q"]);
+    sweep(&["sweep", &f, "--jobs", "2", "--out", b.to_str().unwrap(), "-q"]);
+    for file in ["runs.csv", "migrations.csv", "curves-point0.svg", "total-vs-hosts.count.png"] {
+        assert!(read(&a, file) == read(&b, file), "{file} differs between --jobs 1 and 2");
+    }
+    let runs = String::from_utf8(read(&a, "runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 48);
+    // Row order follows the run index.
+    for (i, l) in runs.lines().skip(1).enumerate() {
+        assert!(l.starts_with(&format!("{i},")), "{l}");
+    }
+    // With 3 hosts the energy-aware site still migrates once per point (the
+    // golden story), and follow-broker under room-for-growth never does.
+    assert!(runs.lines().filter(|l| l.contains("room-for-growth,follow-broker,0,")).count() == 12, "{runs}");
+    let before = read(&a, "curves-point3.png");
+    std::fs::remove_file(a.join("curves-point3.png")).unwrap();
+    sweep(&["plot", a.to_str().unwrap()]);
+    assert!(read(&a, "curves-point3.png") == before, "slivers plot redraws the same figure from the CSVs");
+}
+
+#[test]
+fn resume_redoes_only_missing_runs_and_ignores_half_written_files() {
+    let d = temp_dir("sw-resume");
+    let f = sweep_file(&d, "");
+    let (full, crashed) = (d.join("full"), d.join("crashed"));
+    sweep(&["sweep", &f, "--out", full.to_str().unwrap(), "-q"]);
+    sweep(&["sweep", &f, "--out", crashed.to_str().unwrap(), "-q"]);
+    // Simulate a crash: runs 5 and 40 never finished (one left a temp file
+    // behind), and the final CSVs were never written.
+    for i in [5, 40] {
+        std::fs::remove_file(crashed.join(format!("runs/{i:06}.summary.csv"))).unwrap();
+    }
+    std::fs::write(crashed.join("runs/000005.summary.csv.123.0.tmp"), "run,poi").unwrap();
+    std::fs::remove_file(crashed.join("runs.csv")).unwrap();
+    let out = sweep(&["sweep", &f, "--resume", "--out", crashed.to_str().unwrap()]);
+    assert!(out.contains("2 runs done, 46 already complete"), "{out}");
+    assert!(read(&full, "runs.csv") == read(&crashed, "runs.csv"));
+    assert!(read(&full, "migrations.csv") == read(&crashed, "migrations.csv"));
+}
+
+#[test]
+fn shards_merge_into_the_bytes_of_an_unsharded_sweep() {
+    let d = temp_dir("sw-shard");
+    let f = sweep_file(&d, "");
+    let whole = d.join("whole");
+    sweep(&["sweep", &f, "--out", whole.to_str().unwrap(), "-q"]);
+    let parts: Vec<_> = (1..=3).map(|i| d.join(format!("part{i}"))).collect();
+    for (i, p) in parts.iter().enumerate() {
+        sweep(&["sweep", &f, "--shard", &format!("{}/3", i + 1), "--out", p.to_str().unwrap(), "-q"]);
+        assert!(!p.join("runs.csv").exists(), "a shard does not assemble");
+    }
+    // A shard missing is refused, and named.
+    let merged = d.join("merged");
+    let (ok, _, err) = slivers(&["merge", parts[0].to_str().unwrap(), parts[2].to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("shard 2 of 3 missing"), "{err}");
+    let all: Vec<&str> = parts.iter().map(|p| p.to_str().unwrap()).collect();
+    let mut args = vec!["merge"];
+    args.extend(&all);
+    args.extend(["--out", merged.to_str().unwrap()]);
+    sweep(&args);
+    for file in ["runs.csv", "migrations.csv", "manifest.toml", "curves-point1.svg"] {
+        assert!(read(&whole, file) == read(&merged, file), "{file} differs after merge");
+    }
+    // Shards of a different sweep file are refused.
+    let other_dir = temp_dir("sw-shard-other");
+    let other = sweep_file(&other_dir, "# changed\n");
+    let stranger = d.join("stranger");
+    sweep(&["sweep", &other, "--shard", "2/3", "--out", stranger.to_str().unwrap(), "-q"]);
+    let (ok, _, err) = slivers(&[
+        "merge",
+        parts[0].to_str().unwrap(),
+        stranger.to_str().unwrap(),
+        parts[2].to_str().unwrap(),
+        "--out",
+        d.join("bad").to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("different sweep files"), "{err}");
+}
+
+#[test]
+fn sweep_errors_name_the_key() {
+    let d = temp_dir("sw-err");
+    let f = sweep_file(&d, "\"sliver.quantm\" = [0.5]\n");
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(err.contains("sweep point 0") && err.contains("unknown field `quantm`"), "{err}");
+    let f = sweep_file(&d, "\"sliver.quantum\" = [0.5, 2.0]\n");
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(err.contains("sliver.quantum = 2") && err.contains("a sliver is at most one host"), "{err}");
+    let f = sweep_file(&d, "\"pairs\" = [1]\n");
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(err.contains("pairs = 1") && err.contains("invalid type: integer `1`, expected a sequence"), "{err}");
+    assert!(!err.contains("line 5"), "no line numbers of generated text: {err}");
+    let text = std::fs::read_to_string(&f).unwrap().replace("mode = \"grid\"", "mode = \"zip\"")
+        .replace("\"pairs\" = [1]\n", "")
+        .replace("[50, 100]", "[50, 100, 150]");
+    std::fs::write(&f, text).unwrap();
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(err.contains("key `sweep.\"guest[0].requests_per_unit\"`: expected 2 values, as many as `hosts.count`"), "{err}");
+    assert!(err.contains("found 3"), "{err}");
+    let f = sweep_file(&d, "");
+    let (ok, _, err) = slivers(&["sweep", &f, "--shard", "4/3"]);
+    assert!(!ok && err.contains("--shard"), "{err}");
+}
