@@ -1331,8 +1331,9 @@ mod tests {
         let msg = broken(|runs, _| *runs = runs.lines().next().unwrap().to_owned() + "\n");
         assert_eq!(msg, "runs.csv:2: expected at least one run, found none");
 
-        let msg =
-            broken(|runs, _| *runs = runs.replacen("run,point,replicate,seed,", "run,point,replicate,", 1));
+        let msg = broken(|runs, _| {
+            *runs = runs.replacen("run,point,replicate,seed,", "run,point,replicate,sead,", 1)
+        });
         assert_eq!(msg, "runs.csv:1: expected a column \"seed\"");
 
         let msg = broken(|runs, _| *runs = runs.replacen(",hosts.count,", ",sliver.quantum,", 1));
