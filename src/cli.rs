@@ -204,7 +204,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Merge { dirs, out } => {
             let out = out.unwrap_or_else(|| dirs[0].clone());
             let files = merge(&dirs, &out)?;
-            println!("merged {} folders into {}: {} files", dirs.len(), out.display(), files.len());
+            println!(
+                "merged {} folders into {}: {} files",
+                dirs.len(),
+                out.display(),
+                files.len()
+            );
             Ok(())
         }
         Command::Plot { dir } => {
@@ -292,8 +297,10 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
     }
     let b = indicatif::ProgressBar::new(total as u64);
     b.set_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs  {elapsed} elapsed  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     b
 }
@@ -301,12 +308,22 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
 fn sweep_command(args: &SweepArgs) -> Result<()> {
     let sweep = Sweep::load(&args.file)?;
     if args.list {
-        let mut header = vec!["run".to_string(), "point".into(), "replicate".into(), "seed".into()];
+        let mut header = vec![
+            "run".to_string(),
+            "point".into(),
+            "replicate".into(),
+            "seed".into(),
+        ];
         header.extend(sweep.params.iter().cloned());
         header.extend(["provisioning".to_string(), "placement".to_string()]);
         let mut text = header.join(",") + "\n";
         for r in &sweep.runs {
-            let mut row = vec![r.index.to_string(), r.point.to_string(), r.replicate.to_string(), r.seed.to_string()];
+            let mut row = vec![
+                r.index.to_string(),
+                r.point.to_string(),
+                r.replicate.to_string(),
+                r.seed.to_string(),
+            ];
             row.extend(sweep.points[r.point].values.iter().cloned());
             row.extend([r.pair.provisioning.to_string(), r.pair.placement.to_string()]);
             text += &(row.join(",") + "\n");
@@ -318,13 +335,20 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| sweep.output.clone());
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let bar = progress_bar(0, args.quiet);
     let started = std::time::Instant::now();
     let report = run_sweep(
         &sweep,
         &out,
-        SweepOptions { jobs, resume: args.resume, shard, check_invariants: args.check },
+        SweepOptions {
+            jobs,
+            resume: args.resume,
+            shard,
+            check_invariants: args.check,
+        },
         |done, total| {
             bar.set_length(total as u64);
             bar.set_position(done as u64);

@@ -68,7 +68,10 @@ impl Shard {
     pub fn parse(s: &str) -> Result<Shard, ShardError> {
         let bad = || ShardError::BadShard(s.to_string());
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (i, n): (usize, usize) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         if i == 0 || i > n {
             return Err(bad());
         }
@@ -115,7 +118,10 @@ fn run_file(dir: &Path, index: usize, kind: &str) -> PathBuf {
 
 /// The header of `runs.csv`.
 pub fn runs_header(sweep: &Sweep) -> Vec<String> {
-    let mut h: Vec<String> = ["run", "point", "replicate", "seed"].iter().map(|s| s.to_string()).collect();
+    let mut h: Vec<String> = ["run", "point", "replicate", "seed"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     h.extend(sweep.params.iter().cloned());
     h.extend(["provisioning", "placement"].iter().map(|s| s.to_string()));
     h.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
@@ -159,7 +165,10 @@ fn read(path: &Path) -> Result<Option<String>, ShardError> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(Some(s)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ShardError::Io { path: path.display().to_string(), source }),
+        Err(source) => Err(ShardError::Io {
+            path: path.display().to_string(),
+            source,
+        }),
     }
 }
 
@@ -195,7 +204,10 @@ pub fn run_sweep(
         for sub in ["runs", "shards"] {
             match std::fs::remove_dir_all(dir.join(sub)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(ShardError::Io { path: dir.join(sub).display().to_string(), source: e });
+                    return Err(ShardError::Io {
+                        path: dir.join(sub).display().to_string(),
+                        source: e,
+                    });
                 }
                 _ => {}
             }
@@ -207,11 +219,19 @@ pub fn run_sweep(
         let _ = std::fs::remove_file(shard.marker(dir));
     }
 
-    let mine: Vec<&SweepRun> = sweep.runs.iter().filter(|r| options.shard.is_none_or(|s| s.contains(r.index))).collect();
+    let mine: Vec<&SweepRun> = sweep
+        .runs
+        .iter()
+        .filter(|r| options.shard.is_none_or(|s| s.contains(r.index)))
+        .collect();
     let todo: Vec<&SweepRun> = mine
         .iter()
         .copied()
-        .filter(|r| !(options.resume && run_file(dir, r.index, "summary").is_file() && run_file(dir, r.index, "migrations").is_file()))
+        .filter(|r| {
+            !(options.resume
+                && run_file(dir, r.index, "summary").is_file()
+                && run_file(dir, r.index, "migrations").is_file())
+        })
         .collect();
     let skipped = mine.len() - todo.len();
     let done = AtomicUsize::new(0);
@@ -220,7 +240,9 @@ pub fn run_sweep(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
         .build()
-        .map_err(|e| ShardError::Inconsistent(format!("cannot start {} worker threads: {e}", options.jobs)))?;
+        .map_err(|e| {
+            ShardError::Inconsistent(format!("cannot start {} worker threads: {e}", options.jobs))
+        })?;
     pool.install(|| {
         todo.par_iter().for_each(|r| {
             if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
@@ -252,20 +274,47 @@ pub fn run_sweep(
         }
         None => assemble(dir, &[dir.to_path_buf()], &header, sweep.runs.len())?,
     };
-    Ok(SweepReport { ran: todo.len(), skipped, assembled })
+    Ok(SweepReport {
+        ran: todo.len(),
+        skipped,
+        assembled,
+    })
 }
 
-fn run_one(sweep: &Sweep, r: &SweepRun, dir: &Path, header: &[String], check: bool) -> Result<(), ShardError> {
+fn run_one(
+    sweep: &Sweep,
+    r: &SweepRun,
+    dir: &Path,
+    header: &[String],
+    check: bool,
+) -> Result<(), ShardError> {
     let point = &sweep.points[r.point];
-    let result = run_pair(&point.scenario, r.pair, r.index, r.seed, RunOptions { check_invariants: check })?;
+    let result = run_pair(
+        &point.scenario,
+        r.pair,
+        r.index,
+        r.seed,
+        RunOptions {
+            check_invariants: check,
+        },
+    )?;
     let mut series = Table::new(&MIGRATIONS_HEADER);
     for (t, n) in migration_steps(&result) {
-        series.push(vec![r.index.to_string(), crate::report::csv::fmt_f64(t), n.to_string()])?;
+        series.push(vec![
+            r.index.to_string(),
+            crate::report::csv::fmt_f64(t),
+            n.to_string(),
+        ])?;
     }
     series.write(&run_file(dir, r.index, "migrations"))?;
     let cols: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut row = Table::new(&cols);
-    let mut fields = vec![r.index.to_string(), r.point.to_string(), r.replicate.to_string(), r.seed.to_string()];
+    let mut fields = vec![
+        r.index.to_string(),
+        r.point.to_string(),
+        r.replicate.to_string(),
+        r.seed.to_string(),
+    ];
     fields.extend(point.values.iter().cloned());
     fields.push(r.pair.provisioning.to_string());
     fields.push(r.pair.placement.to_string());
@@ -277,7 +326,12 @@ fn run_one(sweep: &Sweep, r: &SweepRun, dir: &Path, header: &[String], check: bo
 
 /// Joins the per-run files of `sources` (searched in order) into
 /// `runs.csv` and `migrations.csv` in `out`, then draws the figures.
-fn assemble(out: &Path, sources: &[PathBuf], header: &[String], total: usize) -> Result<Vec<PathBuf>, ShardError> {
+fn assemble(
+    out: &Path,
+    sources: &[PathBuf],
+    header: &[String],
+    total: usize,
+) -> Result<Vec<PathBuf>, ShardError> {
     let header_line = header.join(",");
     let mut runs = header_line.clone() + "\n";
     let mut series = MIGRATIONS_HEADER.join(",") + "\n";
@@ -293,7 +347,8 @@ fn assemble(out: &Path, sources: &[PathBuf], header: &[String], total: usize) ->
             ("migrations", &mut series, &MIGRATIONS_HEADER.join(",")[..]),
         ] {
             let path = run_file(src, index, kind);
-            let text = read(&path)?.ok_or_else(|| ShardError::Inconsistent(format!("{} is missing", path.display())))?;
+            let text = read(&path)?
+                .ok_or_else(|| ShardError::Inconsistent(format!("{} is missing", path.display())))?;
             let mut lines = text.lines();
             if lines.next() != Some(head) {
                 return Err(ShardError::Inconsistent(format!(
@@ -338,7 +393,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
     let mut shards: Vec<(usize, usize, PathBuf)> = Vec::new();
     for d in dirs {
         let m = d.join("manifest.toml");
-        let text = read(&m)?.ok_or_else(|| ShardError::Inconsistent(format!("{} is missing: not a sweep folder", m.display())))?;
+        let text = read(&m)?.ok_or_else(|| {
+            ShardError::Inconsistent(format!("{} is missing: not a sweep folder", m.display()))
+        })?;
         let this = manifest_field(&text, "sweep_sha256").unwrap_or_default();
         match &sha {
             None => {
@@ -358,7 +415,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
         let entries = match std::fs::read_dir(&shard_dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(ShardError::Io { path: shard_dir.display().to_string(), source }),
+            Err(source) => {
+                return Err(ShardError::Io {
+                    path: shard_dir.display().to_string(),
+                    source,
+                });
+            }
         };
         let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         names.sort();
@@ -366,14 +428,21 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
             let Some(text) = read(&p)? else { continue };
             let num = |k: &str| manifest_field(&text, k).and_then(|v| v.parse::<usize>().ok());
             match (num("shard"), num("of"), manifest_field(&text, "sweep_sha256")) {
-                (Some(i), Some(n), Some(s)) if Some(&s) == sha.as_ref().map(|x| &x.0) => shards.push((i, n, d.clone())),
+                (Some(i), Some(n), Some(s)) if Some(&s) == sha.as_ref().map(|x| &x.0) => {
+                    shards.push((i, n, d.clone()))
+                }
                 (Some(_), Some(_), Some(s)) => {
                     return Err(ShardError::Inconsistent(format!(
                         "{} belongs to another sweep file (sha256 {s}); refusing to merge",
                         p.display()
                     )));
                 }
-                _ => return Err(ShardError::Inconsistent(format!("{}: not a shard marker", p.display()))),
+                _ => {
+                    return Err(ShardError::Inconsistent(format!(
+                        "{}: not a shard marker",
+                        p.display()
+                    )));
+                }
             }
         }
     }
@@ -390,7 +459,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
             s.2.display()
         )));
     }
-    let missing: Vec<String> = (1..=n).filter(|i| !shards.iter().any(|s| s.0 == *i)).map(|i| i.to_string()).collect();
+    let missing: Vec<String> = (1..=n)
+        .filter(|i| !shards.iter().any(|s| s.0 == *i))
+        .map(|i| i.to_string())
+        .collect();
     if !missing.is_empty() {
         return Err(ShardError::Inconsistent(format!(
             "shard{} {} of {n} missing or unfinished (no shards/I-of-{n}.toml); rerun them with --shard I/{n}",
@@ -415,9 +487,17 @@ fn first_header(sources: &[PathBuf], total: usize) -> Result<Vec<String>, ShardE
     for index in 0..total {
         for d in sources {
             if let Some(text) = read(&run_file(d, index, "summary"))? {
-                return Ok(text.lines().next().unwrap_or_default().split(',').map(str::to_string).collect());
+                return Ok(text
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::to_string)
+                    .collect());
             }
         }
     }
-    Err(ShardError::Inconsistent("no completed runs in the folders given".into()))
+    Err(ShardError::Inconsistent(
+        "no completed runs in the folders given".into(),
+    ))
 }

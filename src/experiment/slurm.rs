@@ -70,7 +70,7 @@ pub enum SlurmError {
     /// The job of an earlier submission is still queued or running.
     #[error(
         "Slurm job {job} of an earlier submission still has {tasks} task(s) queued or running; \
-         wait for it (or scancel {job}) before --resume"
+         wait for it (or scancel {job}) before submitting again"
     )]
     StillRunning {
         /// The job id.
@@ -472,7 +472,7 @@ fn resume_command(sweep: &Sweep, out: &Path, o: &SlurmOptions, n: usize) -> Stri
         c.extend(["--cpus-per-task".into(), cpus.to_string()]);
     }
     for a in &o.sbatch_args {
-        c.extend(["--sbatch-arg".into(), sh_quote(a)]);
+        c.push(format!("--sbatch-arg={}", sh_quote(a)));
     }
     if o.check {
         c.push("--check".into());
@@ -685,18 +685,17 @@ pub fn run_slurm(
         });
     }
 
-    if options.resume {
-        // Never race the tasks of the previous submission.
-        if let Some(job) = state
-            .as_deref()
-            .and_then(|t| field(t, "job_id"))
-            .filter(|j| !j.is_empty())
-            && let Ok(Some(tasks)) = tasks_left(tools, &job)
-            && tasks > 0
-        {
-            return Err(SlurmError::StillRunning { job, tasks });
-        }
-    } else {
+    // Never race (or wipe the folder under) the tasks of the previous submission.
+    if let Some(job) = state
+        .as_deref()
+        .and_then(|t| field(t, "job_id"))
+        .filter(|j| !j.is_empty())
+        && let Ok(Some(tasks)) = tasks_left(tools, &job)
+        && tasks > 0
+    {
+        return Err(SlurmError::StillRunning { job, tasks });
+    }
+    if !options.resume {
         // A fresh submission starts from an empty folder, as a plain sweep does.
         for sub in ["runs", "shards"] {
             let d = out_abs.join(sub);
@@ -760,7 +759,7 @@ pub fn run_slurm(
         });
     }
     log(&format!(
-        "job {job}: all {} tasks finished; merging {n} shards",
+        "job {job} finished ({} of {n} shards); merging {n} shards",
         todo.len()
     ));
     let files = merge(std::slice::from_ref(&out_abs), &out_abs)?;

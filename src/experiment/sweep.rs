@@ -134,8 +134,10 @@ impl Sweep {
     /// Reads and validates a sweep file (a scenario file without `[sweep]`
     /// is a sweep of one point and one replicate).
     pub fn load(path: &Path) -> Result<Sweep, SweepError> {
-        let bytes =
-            std::fs::read(path).map_err(|source| SweepError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| SweepError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Self::parse(&text, path)
     }
@@ -149,8 +151,10 @@ impl Sweep {
             expected: expected.to_string(),
             found,
         };
-        let mut root: toml::Table = toml::from_str(text)
-            .map_err(|e| SweepError::Parse { path: shown.clone(), message: e.to_string().trim_end().to_string() })?;
+        let mut root: toml::Table = toml::from_str(text).map_err(|e| SweepError::Parse {
+            path: shown.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         let spec = match root.remove("sweep") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,
@@ -171,7 +175,13 @@ impl Sweep {
                 "replicates" => {
                     replicates = match v.as_integer() {
                         Some(n) if (1..=1_000_000).contains(&n) => n as u32,
-                        _ => return Err(invalid("sweep.replicates", "an integer from 1 to 1000000", v.to_string())),
+                        _ => {
+                            return Err(invalid(
+                                "sweep.replicates",
+                                "an integer from 1 to 1000000",
+                                v.to_string(),
+                            ));
+                        }
                     }
                 }
                 key => {
@@ -197,7 +207,11 @@ impl Sweep {
                     }
                     combos = next;
                     if combos.len() > MAX_RUNS {
-                        return Err(invalid("sweep", &format!("at most {MAX_RUNS} points"), "more".into()));
+                        return Err(invalid(
+                            "sweep",
+                            &format!("at most {MAX_RUNS} points"),
+                            "more".into(),
+                        ));
                     }
                 }
                 combos
@@ -211,7 +225,9 @@ impl Sweep {
                         format!("{}", v.len()),
                     ));
                 }
-                (0..n).map(|i| lists.iter().map(|(_, v)| v[i].clone()).collect()).collect()
+                (0..n)
+                    .map(|i| lists.iter().map(|(_, v)| v[i].clone()).collect())
+                    .collect()
             }
         };
 
@@ -220,23 +236,32 @@ impl Sweep {
         for (p, combo) in combos.into_iter().enumerate() {
             let mut table = root.clone();
             for (key, value) in params.iter().zip(&combo) {
-                set_path(&mut table, key, value.clone()).map_err(|e| invalid(&format!("sweep.\"{key}\""), &e, value.to_string()))?;
+                set_path(&mut table, key, value.clone())
+                    .map_err(|e| invalid(&format!("sweep.\"{key}\""), &e, value.to_string()))?;
             }
             let values: Vec<String> = combo.iter().map(format_value).collect();
-            let point_text = toml::to_string(&table).map_err(|e| invalid("sweep", "values TOML can hold", e.to_string()))?;
-            let scenario = Scenario::parse_cached(&point_text, path, &mut cache).map_err(|source| SweepError::Point {
-                path: shown.clone(),
-                point: p,
-                values: params.iter().zip(&values).map(|(k, v)| format!("{k} = {v}")).collect::<Vec<_>>().join(", "),
-                source: Box::new(match source {
-                    // The point's text is generated: its line numbers mean
-                    // nothing to the user, so keep only the parser's verdict.
-                    ScenarioError::Parse { path, message } => ScenarioError::Parse {
-                        path,
-                        message: message.lines().last().unwrap_or_default().to_string(),
-                    },
-                    other => other,
-                }),
+            let point_text = toml::to_string(&table)
+                .map_err(|e| invalid("sweep", "values TOML can hold", e.to_string()))?;
+            let scenario = Scenario::parse_cached(&point_text, path, &mut cache).map_err(|source| {
+                SweepError::Point {
+                    path: shown.clone(),
+                    point: p,
+                    values: params
+                        .iter()
+                        .zip(&values)
+                        .map(|(k, v)| format!("{k} = {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    source: Box::new(match source {
+                        // The point's text is generated: its line numbers mean
+                        // nothing to the user, so keep only the parser's verdict.
+                        ScenarioError::Parse { path, message } => ScenarioError::Parse {
+                            path,
+                            message: message.lines().last().unwrap_or_default().to_string(),
+                        },
+                        other => other,
+                    }),
+                }
             })?;
             points.push(Point { values, scenario });
         }
@@ -247,7 +272,11 @@ impl Sweep {
         let output = first.scenario.output.clone();
         let total = points.iter().map(|p| p.scenario.pairs.len()).sum::<usize>() * replicates as usize;
         if total > MAX_RUNS {
-            return Err(invalid("sweep", &format!("at most {MAX_RUNS} runs"), total.to_string()));
+            return Err(invalid(
+                "sweep",
+                &format!("at most {MAX_RUNS} runs"),
+                total.to_string(),
+            ));
         }
         let mut runs = Vec::with_capacity(total);
         for (p, point) in points.iter().enumerate() {
@@ -279,7 +308,8 @@ impl Sweep {
 
 /// A list, or an inclusive range `{ from, to, step }`, as values.
 fn expand(v: &toml::Value) -> Result<Vec<toml::Value>, String> {
-    const EXPECTED: &str = "a non-empty list of scalars, or a range { from, to, step } with step > 0 and from <= to";
+    const EXPECTED: &str =
+        "a non-empty list of scalars, or a range { from, to, step } with step > 0 and from <= to";
     match v {
         toml::Value::Array(a) if !a.is_empty() && a.iter().all(is_scalar) => Ok(a.clone()),
         toml::Value::Table(t) => {
@@ -291,14 +321,18 @@ fn expand(v: &toml::Value) -> Result<Vec<toml::Value>, String> {
                 if s <= 0 || f > tt || (tt - f) / s >= MAX_RUNS as i64 {
                     return Err(EXPECTED.into());
                 }
-                return Ok((0..=(tt - f) / s).map(|i| toml::Value::Integer(f + i * s)).collect());
+                return Ok((0..=(tt - f) / s)
+                    .map(|i| toml::Value::Integer(f + i * s))
+                    .collect());
             }
             let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
             match (num(from), num(to), num(step)) {
                 (Some(f), Some(tt), Some(s)) if s > 0.0 && f <= tt && ((tt - f) / s) < MAX_RUNS as f64 => {
                     let n = ((tt - f) / s + 1e-9).floor() as i64;
                     // Each value from its index, so errors do not accumulate.
-                    Ok((0..=n).map(|i| toml::Value::Float(round12(f + i as f64 * s))).collect())
+                    Ok((0..=n)
+                        .map(|i| toml::Value::Float(round12(f + i as f64 * s)))
+                        .collect())
                 }
                 _ => Err(EXPECTED.into()),
             }
@@ -334,7 +368,9 @@ fn segments(path: &str) -> Result<Vec<Seg>, String> {
         out.push(Seg::Key(name.to_string()));
         while let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']').ok_or("a closing ] in the key")?;
-            let i = r[..end].parse::<usize>().map_err(|_| "an array index such as [0]".to_string())?;
+            let i = r[..end]
+                .parse::<usize>()
+                .map_err(|_| "an array index such as [0]".to_string())?;
             out.push(Seg::Index(i));
             rest = &r[end + 1..];
         }
@@ -374,7 +410,9 @@ fn set_in_table(t: &mut toml::Table, segs: &[Seg], value: toml::Value) -> Result
         t.insert(k.clone(), value);
         return Ok(());
     }
-    let next = t.entry(k.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let next = t
+        .entry(k.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     set_in_value(next, rest, value)
 }
 

@@ -39,6 +39,9 @@ impl Quantum {
 
     /// `units` split into VMs of at most `max_units`, full ones first.
     pub fn split(&self, units: u32) -> Vec<u32> {
+        if self.max_units == 0 {
+            return Vec::new();
+        }
         let mut left = units;
         let mut out = Vec::new();
         while left > 0 {
@@ -61,6 +64,8 @@ pub struct WebSizing {
     pub hysteresis: f64,
     /// Units held even at zero demand.
     pub min_units: u32,
+    /// Units never asked beyond (the cluster's size).
+    pub max_units: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -320,6 +325,7 @@ mod tests {
         headroom: 0.0,
         hysteresis: 0.25,
         min_units: 1,
+        max_units: 1000,
     };
 
     fn units(reqs: &[Request]) -> Vec<String> {

@@ -97,6 +97,7 @@ pub enum ModelError {
 
 /// The hosting system.
 pub struct Hosting {
+    follows_broker: bool,
     guests: Vec<Guest>,
     broker: Broker,
     site: Site,
@@ -114,6 +115,7 @@ impl Hosting {
             })
             .collect();
         Hosting {
+            follows_broker: config.placement == PlacementKind::FollowBroker,
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: Site::new(config.placement.build(), config.hosts, config.capacity),
@@ -231,9 +233,14 @@ impl Hosting {
                 physical.len()
             ));
         }
-        for ((lv, (_, ls)), (pv, (_, ps))) in logical.iter().zip(physical.iter()) {
+        for ((lv, (lh, ls)), (pv, (ph, ps))) in logical.iter().zip(physical.iter()) {
             if lv != pv || ls != ps {
                 return Err(format!("broker has {lv} at {ls}, site has {pv} at {ps}"));
+            }
+            if self.follows_broker && lh != ph {
+                return Err(format!(
+                    "follow-broker site plans {pv} on {ph}, the broker on {lh}"
+                ));
             }
         }
         Ok(())

@@ -406,21 +406,44 @@ impl Site {
         Ok(())
     }
 
-    /// Starts queued steps in order while the head one can start.
+    /// Starts every queued step that may start now, in plan order.
+    ///
+    /// A step may start when its VM is idle, no earlier queued step of its
+    /// VM is waiting, no earlier queued step waits to reserve on the host it
+    /// reserves on, and its reservation fits. So reservations on each host,
+    /// and the steps of each VM, keep plan order, while steps on other hosts
+    /// go ahead. No deadlock: once every step before the earliest waiting
+    /// step completes, that step's host holds at most what the plan's
+    /// one-at-a-time order left there (later steps reserved only elsewhere),
+    /// and the plan is feasible in that order.
     fn start_ready(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
         let mut started = Vec::new();
-        while let Some(&(op, step)) = self.queue.front() {
-            let Some(rec) = self.vms.get_mut(&step.vm()) else {
-                break;
-            };
-            if rec.busy {
-                break;
-            }
-            if let Some((h, amount)) = step.reserves() {
-                let cap = self.planned[h.index()].capacity;
-                if !self.used[h.index()].plus(&amount).fits_in(&cap) {
-                    break;
+        let mut waiting_hosts: Vec<HostId> = Vec::new();
+        let mut waiting_vms: Vec<VmId> = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        while let Some((op, step)) = self.queue.pop_front() {
+            let vm = step.vm();
+            let reserve = step.reserves();
+            let blocked = waiting_vms.contains(&vm)
+                || reserve.is_some_and(|(h, _)| waiting_hosts.contains(&h))
+                || self.vms.get(&vm).is_none_or(|r| r.busy)
+                || reserve.is_some_and(|(h, amount)| {
+                    !self.used[h.index()]
+                        .plus(&amount)
+                        .fits_in(&self.planned[h.index()].capacity)
+                });
+            if blocked {
+                waiting_vms.push(vm);
+                if let Some((h, _)) = reserve {
+                    waiting_hosts.push(h);
                 }
+                kept.push_back((op, step));
+                continue;
+            }
+            let Some(rec) = self.vms.get_mut(&vm) else {
+                continue;
+            };
+            if let Some((h, amount)) = reserve {
                 rec.hold(h, amount);
                 self.used[h.index()] = self.used[h.index()].plus(&amount);
             }
@@ -440,12 +463,17 @@ impl Site {
                 let total = self.stats.migrations();
                 self.stats.migration_series.push((now, total));
             }
-            self.queue.pop_front();
             self.in_flight.insert(op, step);
             started.push((op, step));
         }
+        self.queue = kept;
         self.count_active(now);
         started
+    }
+
+    /// Steps planned but not yet started.
+    pub fn queued_steps(&self) -> usize {
+        self.queue.len()
     }
 
     fn count_active(&mut self, now: SimTime) {

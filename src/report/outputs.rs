@@ -10,7 +10,7 @@ use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
 /// The metric columns of a run, in order (after its identifying columns).
-pub const METRIC_COLUMNS: [&str; 18] = [
+pub const METRIC_COLUMNS: [&str; 19] = [
     "migrations",
     "live_migrations",
     "stop_copy_migrations",
@@ -26,6 +26,7 @@ pub const METRIC_COLUMNS: [&str; 18] = [
     "jobs_arrived",
     "jobs_started",
     "jobs_too_large",
+    "queued_at_end",
     "events",
     "days",
     "hosts",
@@ -52,6 +53,7 @@ pub fn metric_fields(r: &RunResult, hosts: u32) -> Vec<String> {
         r.jobs_arrived.to_string(),
         r.jobs_started.to_string(),
         r.jobs_too_large.to_string(),
+        r.queued_at_end.to_string(),
         r.events.to_string(),
         fmt_f64(r.end.as_days_f64()),
         hosts.to_string(),
@@ -60,7 +62,11 @@ pub fn metric_fields(r: &RunResult, hosts: u32) -> Vec<String> {
 
 /// The summary table, one row per run.
 pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
-    let header: Vec<&str> = SUMMARY_ID_COLUMNS.iter().chain(METRIC_COLUMNS.iter()).copied().collect();
+    let header: Vec<&str> = SUMMARY_ID_COLUMNS
+        .iter()
+        .chain(METRIC_COLUMNS.iter())
+        .copied()
+        .collect();
     let mut t = Table::new(&header);
     for r in results {
         let mut row = vec![

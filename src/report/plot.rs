@@ -853,6 +853,116 @@ mod tests {
         assert!(!png.exists());
     }
 
+    /// The x of the SVG `<text>` element just before the line `label`.
+    fn svg_text_x(svg: &str, label: &str) -> i32 {
+        let at = svg
+            .find(&format!("\n{label}\n"))
+            .unwrap_or_else(|| panic!("no text {label:?}"));
+        let open = svg[..at].rfind("<text x=\"").unwrap() + "<text x=\"".len();
+        let end = open + svg[open..].find('"').unwrap();
+        svg[open..end].parse().unwrap()
+    }
+
+    #[test]
+    fn spreads_categories_and_auto_legend() {
+        let tmp = TempDir::new("plot-spread");
+        // A rising mean with a band (a gap in the middle), and a falling
+        // series with error bars (one non-finite, skipped).
+        let band: Vec<(f64, f64, f64)> = (0..=20)
+            .map(|i| {
+                let x = i as f64;
+                if i == 10 {
+                    (x, f64::NAN, f64::NAN)
+                } else {
+                    (x, 0.8 * x, x + 3.0)
+                }
+            })
+            .collect();
+        let curves = vec![
+            Curve {
+                label: "rising".to_owned(),
+                points: (0..=20).map(|i| (i as f64, i as f64 + 1.0)).collect(),
+                spread: Some(Spread::Band(band)),
+            },
+            Curve {
+                label: "falling".to_owned(),
+                points: vec![(0.0, 30.0), (10.0, 25.0), (20.0, 20.0)],
+                spread: Some(Spread::ErrorBars(vec![
+                    (0.0, 28.0, 32.0),
+                    (10.0, f64::NAN, 27.0),
+                    (20.0, 18.0, 22.0),
+                ])),
+            },
+        ];
+        let plot = LinePlot {
+            title: "spread",
+            x_label: "x",
+            y_label: "y",
+            curves: &curves,
+            step: false,
+        };
+        // The error bar up to 32 sets the y range; the band is drawn.
+        let prep = prepare(&plot, &PlotOptions::default()).unwrap();
+        assert_eq!(prep.y, (0.0, 1.05 * 32.0));
+        assert_eq!(prep.x, (-0.8, 20.8));
+        assert_eq!(prep.curves[0].band.len(), 2);
+        assert_eq!(prep.curves[1].bars.len(), 2);
+
+        let auto = PlotOptions {
+            x_categories: None,
+            legend: LegendPosition::Auto,
+        };
+        let (png, svg) = (tmp.path().join("s.png"), tmp.path().join("s.svg"));
+        draw_lines_with(&plot, &auto, &png, &svg).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(
+            text.contains("<polygon") || text.contains("<path"),
+            "no band drawn"
+        );
+        // The falling series starts in the upper left, the rising one in
+        // the lower left; the upper right is free: the legend goes there.
+        assert!(
+            svg_text_x(&text, "rising") > WIDTH as i32 / 2,
+            "legend not moved right"
+        );
+        let (a, b) = render(&plot, &auto).unwrap();
+        assert_eq!(std::fs::read(&png).unwrap(), a);
+        assert_eq!(text, b);
+
+        // Categorical axis: ticks are labelled with the categories.
+        let cats = vec!["small".to_owned(), "medium & <big>".to_owned(), "huge".to_owned()];
+        let curves = vec![Curve {
+            label: "c".to_owned(),
+            points: vec![(0.0, 1.0), (1.0, 2.0), (2.0, 1.5)],
+            spread: Some(Spread::ErrorBars(vec![
+                (0.0, 0.5, 1.5),
+                (1.0, 1.0, 3.0),
+                (2.0, 1.5, 1.5),
+            ])),
+        }];
+        let plot = LinePlot {
+            curves: &curves,
+            ..plot
+        };
+        let opts = PlotOptions {
+            x_categories: Some(&cats),
+            legend: LegendPosition::UpperLeft,
+        };
+        assert_eq!(prepare(&plot, &opts).unwrap().x, (-0.5, 2.5));
+        draw_lines_with(&plot, &opts, &png, &svg).unwrap();
+        let text = std::fs::read_to_string(&svg).unwrap();
+        for label in ["small", "medium &amp; &lt;big&gt;", "huge"] {
+            assert!(text.contains(&format!("\n{label}\n")), "no tick {label:?}");
+        }
+        // No categories and no data at all still draws.
+        let empty = PlotOptions {
+            x_categories: Some(&[]),
+            legend: LegendPosition::Auto,
+        };
+        let plot = LinePlot { curves: &[], ..plot };
+        draw_lines_with(&plot, &empty, &png, &svg).unwrap();
+    }
+
     #[test]
     fn step_pieces() {
         let p = pieces(&[(0.0, 0.0), (1.0, 2.0), (3.0, 5.0)], true);

@@ -788,7 +788,8 @@ pub fn sanitize_file_name(name: &str) -> String {
 ///   `-<column position among the parameters, from 1>` appended): the mean
 ///   total migrations per pair against the parameter's value with 95% CI
 ///   error bars, see [`totals_by_param`]. Categorical values are placed at
-///   x = 0, 1, ... with the values as tick labels. When several pairs are
+///   x = 0, 1, ... with the values as tick labels (so is a numeric
+///   parameter with a single value). When several pairs are
 ///   drawn, each pair's points are shifted horizontally by a small amount
 ///   (1.2% of the x range, 0.08 of a category) so their error bars do not
 ///   hide each other.
@@ -870,14 +871,16 @@ fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), R
 }
 
 fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportError> {
+    // A numeric parameter with a single value is drawn as one category:
+    // a numeric axis around one x has no natural scale.
+    let categorical = !t.numeric || t.levels.len() < 2;
     let m = t.pairs.len();
-    let dodge = if t.numeric {
+    let dodge = if categorical {
+        0.08
+    } else {
         let lo = t.levels.iter().map(|l| l.x).fold(f64::INFINITY, f64::min);
         let hi = t.levels.iter().map(|l| l.x).fold(f64::NEG_INFINITY, f64::max);
-        let range = if hi > lo { hi - lo } else { lo.abs().max(1.0) };
-        0.012 * range
-    } else {
-        0.08
+        0.012 * (hi - lo)
     };
     let curves: Vec<Curve> = t
         .pairs
@@ -891,8 +894,8 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
             };
             let mut points = Vec::new();
             let mut bars = Vec::new();
-            for (level, s) in t.levels.iter().zip(stats) {
-                let x = level.x + shift;
+            for (i, (level, s)) in t.levels.iter().zip(stats).enumerate() {
+                let x = if categorical { i as f64 } else { level.x } + shift;
                 match s {
                     Some(s) => {
                         points.push((x, s.mean));
@@ -921,7 +924,7 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
             step: false,
         },
         &PlotOptions {
-            x_categories: (!t.numeric).then_some(categories.as_slice()),
+            x_categories: categorical.then_some(categories.as_slice()),
             legend: LegendPosition::Auto,
         },
         png,

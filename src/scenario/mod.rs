@@ -97,14 +97,26 @@ pub enum TraceSource {
     Generated,
 }
 
+/// A web guest's trace: read from a file, or generated per run.
+#[derive(Debug, Clone, PartialEq)]
+enum WebData {
+    Series(Series),
+    Generated(WebParams),
+}
+
+/// A batch guest's trace: read from a file, or generated per run.
+#[derive(Debug, Clone, PartialEq)]
+enum BatchData {
+    Trace(SwfTrace),
+    Generated(BatchParams),
+}
+
 /// A web guest's workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebWorkload {
     /// Where the trace came from.
     pub source: TraceSource,
-    /// The series (file traces only; generated ones are made per run).
-    series: Option<Series>,
-    generator: Option<WebParams>,
+    data: WebData,
     /// Unix time of simulated time zero.
     pub start: i64,
     /// `Some(units)`: the peak of the window maps to this many units.
@@ -118,8 +130,7 @@ pub struct WebWorkload {
 pub struct BatchWorkload {
     /// Where the trace came from.
     pub source: TraceSource,
-    trace: Option<SwfTrace>,
-    generator: Option<BatchParams>,
+    data: BatchData,
     /// Unix time of simulated time zero.
     pub start: i64,
     /// Processors of a job per VM.
@@ -192,10 +203,11 @@ pub struct Scenario {
 /// One guest's workload for one run, in simulated time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Workload {
-    /// Demand per period for a web guest: `(tick time, requests/min)`, and its sizing.
+    /// Demand per period for a web guest, and its sizing.
     Web {
-        /// Peak demand of each period, starting at each tick.
-        demand: Vec<(SimTime, f64)>,
+        /// Peak demand (requests per minute) of the period starting at each
+        /// tick of [`Scenario::ticks`], in order.
+        demand: Vec<f64>,
         /// Sizing with `requests_per_unit` resolved.
         sizing: WebSizing,
     },
@@ -213,7 +225,7 @@ const DAY: i64 = 86_400;
 /// Parses `"500ms"`, `"90s"`, `"15m"`, `"1h"`, `"30d"` or integer seconds.
 pub fn parse_duration(d: &RawDuration) -> Result<SimTime, String> {
     match d {
-        RawDuration::Secs(s) if *s >= 0 => Ok(SimTime::from_secs(*s as u64)),
+        RawDuration::Secs(s) if (0..=1_000_000_000_000).contains(s) => Ok(SimTime::from_secs(*s as u64)),
         RawDuration::Secs(s) => Err(format!("{s}")),
         RawDuration::Text(t) => {
             let t = t.trim();
@@ -300,7 +312,7 @@ impl Ctx<'_> {
             Some(d) => parse_duration(d).map_err(|found| {
                 self.invalid(
                     key,
-                    "a duration such as 90, \"90s\", \"15m\", \"1h\" or \"30d\"",
+                    "a duration of at most 10^12 s, such as 90, \"90s\", \"15m\", \"1h\" or \"30d\"",
                     found,
                 )
             }),
@@ -369,6 +381,16 @@ impl Scenario {
             return Err(cx.invalid("duration", "a positive duration", "0"));
         }
         let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
+        if duration.0 / period.0.max(1) > 10_000_000 {
+            return Err(cx.invalid(
+                "period",
+                format!(
+                    "at most 10^7 periods in the duration, so a period of at least {}",
+                    SimTime(duration.0 / 10_000_000)
+                ),
+                format!("{period}"),
+            ));
+        }
         if period < SimTime::from_secs(1) || period > duration {
             return Err(cx.invalid(
                 "period",
@@ -417,6 +439,13 @@ impl Scenario {
             ));
         }
         let fit = (0..4).map(|d| capacity.0[d] / unit.0[d]).min().unwrap_or(1);
+        if fit > 1_000_000 {
+            return Err(cx.invalid(
+                "sliver.quantum",
+                "at most 10^6 units per host",
+                format!("{q} ({fit} units)"),
+            ));
+        }
         let max_units = match s.max_units {
             None => fit,
             Some(m) if m >= 1 && (m as u64) <= fit => m as u64,
@@ -502,10 +531,22 @@ impl Scenario {
         &self.migration
     }
 
+    /// The allocation period ticks: `0, period, 2 period, ...` before `duration`.
+    pub fn ticks(&self) -> impl Iterator<Item = SimTime> + '_ {
+        (0u64..)
+            .map(|k| SimTime(k * self.period.0))
+            .take_while(|t| *t < self.duration)
+    }
+
     /// Every guest's workload for a run with `rng` (used by generated traces
     /// only; file traces are the same for every seed).
     pub fn workloads(&self, rng: &mut SimRng) -> Vec<Workload> {
         self.guests.iter().map(|g| self.workload(g, rng)).collect()
+    }
+
+    /// Sliver units the whole cluster holds.
+    pub fn cluster_units(&self) -> u64 {
+        self.hosts as u64 * self.quantum.max_units as u64
     }
 
     fn workload(&self, g: &GuestSpec, rng: &mut SimRng) -> Workload {
@@ -513,44 +554,51 @@ impl Scenario {
         match g {
             GuestSpec::Web { workload: w, .. } => {
                 let generated;
-                let series = match (&w.series, &w.generator) {
-                    (Some(s), _) => s,
-                    (None, Some(p)) => {
+                let series = match &w.data {
+                    WebData::Series(s) => s,
+                    WebData::Generated(p) => {
                         generated = generate_web(p, rng);
                         &generated
                     }
-                    (None, None) => unreachable!("validated: a web guest has a series or a generator"),
                 };
-                let period_s = (self.period.as_millis() / 1000).max(1) as i64;
-                let mut demand = Vec::new();
-                let mut t = 0;
-                while t < span {
-                    let from = w.start + t;
-                    demand.push((SimTime::from_secs(t as u64), series.max_in(from, from + period_s)));
-                    t += period_s;
-                }
+                let start_ms = w.start as i128 * 1000;
+                let demand = self
+                    .ticks()
+                    .map(|t| {
+                        let from = start_ms + t.0 as i128;
+                        peak_overlapping(series, from, from + self.period.0 as i128)
+                    })
+                    .collect();
                 let mut sizing = w.sizing;
+                sizing.max_units = self.cluster_units().min(u32::MAX as u64) as u32;
                 if let Some(units) = w.peak_units {
-                    let peak = series.max_in(w.start, w.start + span);
-                    sizing.requests_per_unit = if peak > 0.0 {
-                        peak * (1.0 + sizing.headroom) / units
-                    } else {
-                        1.0
-                    };
+                    let peak = peak_overlapping(series, start_ms, start_ms + self.duration.0 as i128);
+                    sizing.requests_per_unit = if peak > 0.0 { peak / units } else { 1.0 };
                 }
                 Workload::Web { demand, sizing }
             }
             GuestSpec::Batch { workload: w, .. } => {
                 let generated;
-                let trace = match (&w.trace, &w.generator) {
-                    (Some(t), _) => t,
-                    (None, Some(p)) => {
+                let trace = match &w.data {
+                    BatchData::Trace(t) => t,
+                    BatchData::Generated(p) => {
                         generated = generate_batch(p, rng);
                         &generated
                     }
-                    (None, None) => unreachable!("validated: a batch guest has a trace or a generator"),
                 };
-                let cluster_units = self.hosts as u64 * self.quantum.max_units as u64;
+                // VMs of `vm_units` that fit one host, in every dimension.
+                let vm = self.quantum.size(w.vm_units);
+                let per_host = (0..4)
+                    .map(|d| {
+                        if vm.0[d] == 0 {
+                            u64::MAX
+                        } else {
+                            self.capacity.0[d] / vm.0[d]
+                        }
+                    })
+                    .min()
+                    .unwrap_or(0);
+                let cluster_vms = per_host.saturating_mul(self.hosts as u64);
                 let mut jobs = Vec::new();
                 let mut too_large = 0;
                 for j in &trace.jobs {
@@ -559,7 +607,7 @@ impl Scenario {
                         continue;
                     }
                     let vms = j.procs.div_ceil(w.procs_per_vm).max(1);
-                    if vms as u64 * w.vm_units as u64 > cluster_units {
+                    if vms as u64 > cluster_vms {
                         too_large += 1;
                         continue;
                     }
@@ -576,6 +624,25 @@ impl Scenario {
             }
         }
     }
+}
+
+/// The largest value among the points of `series` whose interval
+/// `[t, t + step)` overlaps `[from_ms, to_ms)` (milliseconds since the
+/// epoch); 0 if none does.
+fn peak_overlapping(series: &Series, from_ms: i128, to_ms: i128) -> f64 {
+    let step = series.step.max(1) as i128 * 1000;
+    let origin = series.start as i128 * 1000;
+    let first = (from_ms - origin).div_euclid(step).max(0);
+    let last = (to_ms - origin + step - 1)
+        .div_euclid(step)
+        .min(series.values.len() as i128);
+    if first >= last {
+        return 0.0;
+    }
+    series.values[first as usize..last as usize]
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
 }
 
 /// Traces already read, by path.
@@ -660,7 +727,7 @@ fn validate_guest(
     match g {
         RawGuest::Web(w) => {
             let name = w.name.clone().unwrap_or_else(|| "web".into());
-            let (source, series, generator, start) = match generator(cx, &key("trace"), &w.trace, "web")? {
+            let (source, data, start) = match generator(cx, &key("trace"), &w.trace, "web")? {
                 Some(gen_) => {
                     let p = WebParams {
                         start: GENERATED_START,
@@ -676,8 +743,10 @@ fn validate_guest(
                             as u32,
                     };
                     reject_batch_keys(cx, &key("trace"), gen_)?;
+                    p.validate()
+                        .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
                     let start = default_start(cx, &key("start"), &w.start, GENERATED_START)?;
-                    (TraceSource::Generated, None, Some(p), start)
+                    (TraceSource::Generated, WebData::Generated(p), start)
                 }
                 None => {
                     let Some(RawTrace::Path(p)) = &w.trace else {
@@ -697,7 +766,7 @@ fn validate_guest(
                             time::format_datetime(start),
                         ));
                     }
-                    (TraceSource::File(file), Some(series), None, start)
+                    (TraceSource::File(file), WebData::Series(series), start)
                 }
             };
             let headroom = cx.fraction(&key("headroom"), w.headroom, 0.1, 0.0, 10.0)?;
@@ -725,13 +794,13 @@ fn validate_guest(
                 headroom,
                 hysteresis,
                 min_units,
+                max_units: u32::MAX, // set per run to the cluster size
             };
             Ok(GuestSpec::Web {
                 name,
                 workload: WebWorkload {
                     source,
-                    series,
-                    generator,
+                    data,
                     start,
                     peak_units,
                     sizing,
@@ -740,7 +809,7 @@ fn validate_guest(
         }
         RawGuest::Batch(b) => {
             let name = b.name.clone().unwrap_or_else(|| "batch".into());
-            let (source, trace, generator, start) = match generator(cx, &key("trace"), &b.trace, "batch")? {
+            let (source, data, start) = match generator(cx, &key("trace"), &b.trace, "batch")? {
                 Some(gen_) => {
                     if gen_.base_rate.is_some() || gen_.flash_crowds.is_some() {
                         return Err(cx.invalid(
@@ -762,7 +831,9 @@ fn validate_guest(
                         )?,
                     };
                     let start = default_start(cx, &key("start"), &b.start, GENERATED_START)?;
-                    (TraceSource::Generated, None, Some(p), start)
+                    p.validate()
+                        .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
+                    (TraceSource::Generated, BatchData::Generated(p), start)
                 }
                 None => {
                     let Some(RawTrace::Path(p)) = &b.trace else {
@@ -772,7 +843,7 @@ fn validate_guest(
                     let trace = cache.swf(&file)?;
                     let first = trace.jobs.first().map(|j| j.submit).unwrap_or(trace.unix_start);
                     let start = default_start(cx, &key("start"), &b.start, first)?;
-                    (TraceSource::File(file), Some(trace), None, start)
+                    (TraceSource::File(file), BatchData::Trace(trace), start)
                 }
             };
             let procs_per_vm = cx.positive(&key("procs_per_vm"), b.procs_per_vm, 1, 1 << 30)? as u32;
@@ -801,8 +872,7 @@ fn validate_guest(
                 name,
                 workload: BatchWorkload {
                     source,
-                    trace,
-                    generator,
+                    data,
                     start,
                     procs_per_vm,
                     vm_units,

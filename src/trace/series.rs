@@ -241,7 +241,12 @@ pub fn parse_series_csv(text: &str, origin: &str) -> Result<Series, TraceError> 
             ),
         });
     }
-    let step = rows.windows(2).map(|w| w[1].0 - w[0].0).min().unwrap_or(1);
+    let step = rows
+        .windows(2)
+        .map(|w| w[1].0.saturating_sub(w[0].0))
+        .min()
+        .unwrap_or(1)
+        .max(1);
     let start = rows[0].0;
     let span = (rows[rows.len() - 1].0 as i128 - start as i128) / step as i128 + 1;
     if span > (rows.len() as i128).saturating_mul(1000).max(10_000_000) {

@@ -68,7 +68,7 @@ pub struct Job {
 impl Job {
     /// When the job started running: `submit + wait` (unix seconds).
     pub fn start(&self) -> i64 {
-        self.submit + self.wait
+        self.submit.saturating_add(self.wait)
     }
 
     /// When the job finished: `start + run` (unix seconds).

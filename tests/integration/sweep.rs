@@ -10,8 +10,14 @@ fn sweep_file(dir: &Path, extra: &str) -> String {
     let golden = root().join("tests/golden/small");
     let text = std::fs::read_to_string(golden.join("scenario.toml"))
         .unwrap()
-        .replace("\"web.csv\"", &format!("{:?}", golden.join("web.csv").to_str().unwrap()))
-        .replace("\"batch.swf\"", &format!("{:?}", golden.join("batch.swf").to_str().unwrap()));
+        .replace(
+            "\"web.csv\"",
+            &format!("{:?}", golden.join("web.csv").to_str().unwrap()),
+        )
+        .replace(
+            "\"batch.swf\"",
+            &format!("{:?}", golden.join("batch.swf").to_str().unwrap()),
+        );
     let text = format!(
         "{text}\n[sweep]\nmode = \"grid\"\nreplicates = 3\n\"hosts.count\" = {{ from = 2, to = 3, step = 1 }}\n\
          \"guest[0].requests_per_unit\" = [50, 100]\n{extra}"
@@ -37,7 +43,10 @@ fn list_prints_every_run_with_its_parameters() {
     let f = sweep_file(&d, "");
     let out = sweep(&["sweep", &f, "--list"]);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "run,point,replicate,seed,hosts.count,guest[0].requests_per_unit,provisioning,placement");
+    assert_eq!(
+        lines[0],
+        "run,point,replicate,seed,hosts.count,guest[0].requests_per_unit,provisioning,placement"
+    );
     assert_eq!(lines.len(), 1 + 48);
     assert_eq!(lines[1], "0,0,0,1,2,50,room-for-growth,follow-broker");
     // Grid: the first key varies slowest; seeds follow the replicate only.
@@ -53,8 +62,16 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
     let (a, b) = (d.join("a"), d.join("b"));
     sweep(&["sweep", &f, "--jobs", "1", "--out", a.to_str().unwrap(), "-q"]);
     sweep(&["sweep", &f, "--jobs", "2", "--out", b.to_str().unwrap(), "-q"]);
-    for file in ["runs.csv", "migrations.csv", "curves-point0.svg", "total-vs-hosts.count.png"] {
-        assert!(read(&a, file) == read(&b, file), "{file} differs between --jobs 1 and 2");
+    for file in [
+        "runs.csv",
+        "migrations.csv",
+        "curves-point0.svg",
+        "total-vs-hosts.count.png",
+    ] {
+        assert!(
+            read(&a, file) == read(&b, file),
+            "{file} differs between --jobs 1 and 2"
+        );
     }
     let runs = String::from_utf8(read(&a, "runs.csv")).unwrap();
     assert_eq!(runs.lines().count(), 1 + 48);
@@ -64,11 +81,20 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
     }
     // With 3 hosts the energy-aware site still migrates once per point (the
     // golden story), and follow-broker under room-for-growth never does.
-    assert!(runs.lines().filter(|l| l.contains("room-for-growth,follow-broker,0,")).count() == 12, "{runs}");
+    assert!(
+        runs.lines()
+            .filter(|l| l.contains("room-for-growth,follow-broker,0,"))
+            .count()
+            == 12,
+        "{runs}"
+    );
     let before = read(&a, "curves-point3.png");
     std::fs::remove_file(a.join("curves-point3.png")).unwrap();
     sweep(&["plot", a.to_str().unwrap()]);
-    assert!(read(&a, "curves-point3.png") == before, "slivers plot redraws the same figure from the CSVs");
+    assert!(
+        read(&a, "curves-point3.png") == before,
+        "slivers plot redraws the same figure from the CSVs"
+    );
 }
 
 #[test]
@@ -99,12 +125,26 @@ fn shards_merge_into_the_bytes_of_an_unsharded_sweep() {
     sweep(&["sweep", &f, "--out", whole.to_str().unwrap(), "-q"]);
     let parts: Vec<_> = (1..=3).map(|i| d.join(format!("part{i}"))).collect();
     for (i, p) in parts.iter().enumerate() {
-        sweep(&["sweep", &f, "--shard", &format!("{}/3", i + 1), "--out", p.to_str().unwrap(), "-q"]);
+        sweep(&[
+            "sweep",
+            &f,
+            "--shard",
+            &format!("{}/3", i + 1),
+            "--out",
+            p.to_str().unwrap(),
+            "-q",
+        ]);
         assert!(!p.join("runs.csv").exists(), "a shard does not assemble");
     }
     // A shard missing is refused, and named.
     let merged = d.join("merged");
-    let (ok, _, err) = slivers(&["merge", parts[0].to_str().unwrap(), parts[2].to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+    let (ok, _, err) = slivers(&[
+        "merge",
+        parts[0].to_str().unwrap(),
+        parts[2].to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(err.contains("shard 2 of 3 missing"), "{err}");
     let all: Vec<&str> = parts.iter().map(|p| p.to_str().unwrap()).collect();
@@ -113,13 +153,24 @@ fn shards_merge_into_the_bytes_of_an_unsharded_sweep() {
     args.extend(["--out", merged.to_str().unwrap()]);
     sweep(&args);
     for file in ["runs.csv", "migrations.csv", "manifest.toml", "curves-point1.svg"] {
-        assert!(read(&whole, file) == read(&merged, file), "{file} differs after merge");
+        assert!(
+            read(&whole, file) == read(&merged, file),
+            "{file} differs after merge"
+        );
     }
     // Shards of a different sweep file are refused.
     let other_dir = temp_dir("sw-shard-other");
     let other = sweep_file(&other_dir, "# changed\n");
     let stranger = d.join("stranger");
-    sweep(&["sweep", &other, "--shard", "2/3", "--out", stranger.to_str().unwrap(), "-q"]);
+    sweep(&[
+        "sweep",
+        &other,
+        "--shard",
+        "2/3",
+        "--out",
+        stranger.to_str().unwrap(),
+        "-q",
+    ]);
     let (ok, _, err) = slivers(&[
         "merge",
         parts[0].to_str().unwrap(),
@@ -138,23 +189,42 @@ fn sweep_errors_name_the_key() {
     let f = sweep_file(&d, "\"sliver.quantm\" = [0.5]\n");
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
-    assert!(err.contains("sweep point 0") && err.contains("unknown field `quantm`"), "{err}");
+    assert!(
+        err.contains("sweep point 0") && err.contains("unknown field `quantm`"),
+        "{err}"
+    );
     let f = sweep_file(&d, "\"sliver.quantum\" = [0.5, 2.0]\n");
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
-    assert!(err.contains("sliver.quantum = 2") && err.contains("a sliver is at most one host"), "{err}");
+    assert!(
+        err.contains("sliver.quantum = 2") && err.contains("a sliver is at most one host"),
+        "{err}"
+    );
     let f = sweep_file(&d, "\"pairs\" = [1]\n");
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
-    assert!(err.contains("pairs = 1") && err.contains("invalid type: integer `1`, expected a sequence"), "{err}");
-    assert!(!err.contains("line 5"), "no line numbers of generated text: {err}");
-    let text = std::fs::read_to_string(&f).unwrap().replace("mode = \"grid\"", "mode = \"zip\"")
+    assert!(
+        err.contains("pairs = 1") && err.contains("invalid type: integer `1`, expected a sequence"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("line 5"),
+        "no line numbers of generated text: {err}"
+    );
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("mode = \"grid\"", "mode = \"zip\"")
         .replace("\"pairs\" = [1]\n", "")
         .replace("[50, 100]", "[50, 100, 150]");
     std::fs::write(&f, text).unwrap();
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
-    assert!(err.contains("key `sweep.\"guest[0].requests_per_unit\"`: expected 2 values, as many as `hosts.count`"), "{err}");
+    assert!(
+        err.contains(
+            "key `sweep.\"guest[0].requests_per_unit\"`: expected 2 values, as many as `hosts.count`"
+        ),
+        "{err}"
+    );
     assert!(err.contains("found 3"), "{err}");
     let f = sweep_file(&d, "");
     let (ok, _, err) = slivers(&["sweep", &f, "--shard", "4/3"]);

@@ -311,7 +311,19 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
             steps.push(step);
             continue;
         }
-        let Some(i) = pending.iter().position(|p| matches!(p, Pending::Move { .. })) else {
+        // Suspend a move whose source some blocked step is waiting for;
+        // failing that, the first pending move.
+        let wanted = |h: HostId| {
+            pending.iter().any(|p| match *p {
+                Pending::Arrive { host, .. } | Pending::Grow { host, .. } => host == h,
+                Pending::Move { to, .. } => to == h,
+            })
+        };
+        let i = pending
+            .iter()
+            .position(|p| matches!(*p, Pending::Move { from, .. } if wanted(from)))
+            .or_else(|| pending.iter().position(|p| matches!(p, Pending::Move { .. })));
+        let Some(i) = i else {
             let (vm, host) = match pending[0] {
                 Pending::Arrive { vm, host, .. } | Pending::Grow { vm, host, .. } => (vm, host),
                 Pending::Move { vm, to, .. } => (vm, to),
@@ -461,6 +473,37 @@ mod tests {
         let p = plan(&hs, &changes).unwrap();
         assert_eq!((p.live_migrations(), p.stop_copy_migrations()), (2, 0));
         assert_eq!(p.steps[0].vm(), VmId(2));
+        assert_eq!(replay(&hs, &p), vec![0, 4, 4]);
+    }
+
+    #[test]
+    fn suspends_a_move_whose_source_is_wanted() {
+        // h0 holds D(2), h1 holds B(4), h2 holds C(2); D and C go to h1, B to
+        // h2. Nothing has room. Suspending D (the first move) frees h0, which
+        // no step wants; suspending B frees h1 for both D and C, after which
+        // B is restored on h2: one stop-and-copy instead of two.
+        let hs = hosts(&[2, 4, 2]);
+        let mv = |vm, f, t, u| Change {
+            vm: VmId(vm),
+            from: Some((HostId(f), r(u))),
+            to: Some((HostId(t), r(u))),
+        };
+        let changes = [mv(1, 0, 1, 2), mv(2, 1, 2, 4), mv(3, 2, 1, 2)];
+        let p = plan(&hs, &changes).unwrap();
+        assert_eq!(
+            (p.live_migrations(), p.stop_copy_migrations()),
+            (2, 1),
+            "{:?}",
+            p.steps
+        );
+        assert_eq!(
+            p.steps[0],
+            Step::Suspend {
+                vm: VmId(2),
+                host: HostId(1),
+                size: r(4)
+            }
+        );
         assert_eq!(replay(&hs, &p), vec![0, 4, 4]);
     }
 
