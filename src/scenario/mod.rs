@@ -589,13 +589,7 @@ impl Scenario {
                 // VMs of `vm_units` that fit one host, in every dimension.
                 let vm = self.quantum.size(w.vm_units);
                 let per_host = (0..4)
-                    .map(|d| {
-                        if vm.0[d] == 0 {
-                            u64::MAX
-                        } else {
-                            self.capacity.0[d] / vm.0[d]
-                        }
-                    })
+                    .map(|d| self.capacity.0[d].checked_div(vm.0[d]).unwrap_or(u64::MAX))
                     .min()
                     .unwrap_or(0);
                 let cluster_vms = per_host.saturating_mul(self.hosts as u64);
