@@ -189,14 +189,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate { scenario } => {
             let s = load(&scenario)?;
             println!(
-                "{}: ok: {} hosts, {} guests, {} pairs, {} over {} days, period {}",
+                "{}: ok: {} hosts, {} guests, {} pairs over {} days, period {} (scenario \"{}\")",
                 scenario.display(),
                 s.hosts,
                 s.guests.len(),
                 s.pairs.len(),
-                s.name,
                 s.duration.as_days_f64(),
-                s.period
+                s.period,
+                s.name
             );
             Ok(())
         }
