@@ -101,31 +101,13 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         pending.extend(out.started.into_iter().map(|(op, _)| op));
         let mut timers = out.timers;
         // Complete every step, then end every lease that was granted.
-        while let Some(op) = pending.pop_front() {
-            pending.extend(
-                h.handle(t, Input::OpDone(op))
-                    .unwrap()
-                    .started
-                    .into_iter()
-                    .map(|(op, _)| op),
-            );
-            h.check().unwrap();
-        }
+        complete_all(&mut h, t, &mut pending);
         for (_, input) in timers.drain(..) {
             let out = h.handle(t, input).unwrap();
             ended += 1;
             pending.extend(out.started.into_iter().map(|(op, _)| op));
         }
-        while let Some(op) = pending.pop_front() {
-            pending.extend(
-                h.handle(t, Input::OpDone(op))
-                    .unwrap()
-                    .started
-                    .into_iter()
-                    .map(|(op, _)| op),
-            );
-            h.check().unwrap();
-        }
+        complete_all(&mut h, t, &mut pending);
         t = t.plus(s.period);
     }
     assert!(ended > 0, "some leases were granted and ended");
@@ -135,4 +117,18 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
     assert_eq!(h.site().stats().finished_vms, h.broker().granted_vms());
     assert!(h.broker().assignment().is_empty());
     assert!(h.site().used().iter().all(|u| u.is_zero()));
+}
+
+/// Completes every pending step (and the steps they unblock) at time `t`,
+/// checking every invariant after each.
+fn complete_all(
+    h: &mut slivers::model::Hosting,
+    t: slivers::engine::SimTime,
+    pending: &mut std::collections::VecDeque<slivers::model::OpId>,
+) {
+    while let Some(op) = pending.pop_front() {
+        let out = h.handle(t, slivers::model::Input::OpDone(op)).unwrap();
+        pending.extend(out.started.into_iter().map(|(op, _)| op));
+        h.check().unwrap();
+    }
 }

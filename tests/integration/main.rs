@@ -43,8 +43,16 @@ pub fn temp_dir(tag: &str) -> TempDir {
 
 /// Runs the `slivers` binary; returns (success, stdout, stderr).
 pub fn slivers(args: &[&str]) -> (bool, String, String) {
+    slivers_env(args, &[])
+}
+
+/// Runs the `slivers` binary with extra environment variables (and without
+/// an inherited `FAKE_SLURM_FAIL`); returns (success, stdout, stderr).
+pub fn slivers_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_slivers"))
         .args(args)
+        .env_remove("FAKE_SLURM_FAIL")
+        .envs(env.iter().copied())
         .current_dir(root())
         .output()
         .expect("run slivers");
@@ -53,4 +61,20 @@ pub fn slivers(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The golden scenario's text with its trace paths made absolute, so it can
+/// be written anywhere.
+pub fn golden_scenario_text() -> String {
+    let golden = root().join("tests/golden/small");
+    std::fs::read_to_string(golden.join("scenario.toml"))
+        .unwrap()
+        .replace(
+            "\"web.csv\"",
+            &format!("{:?}", golden.join("web.csv").to_str().unwrap()),
+        )
+        .replace(
+            "\"batch.swf\"",
+            &format!("{:?}", golden.join("batch.swf").to_str().unwrap()),
+        )
 }

@@ -4,9 +4,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::{root, temp_dir};
+use crate::{golden_scenario_text, slivers_env, temp_dir};
 
 /// A fake `sbatch --parsable SCRIPT`: reads `--array` and `--output` from the
 /// script's `#SBATCH` lines, runs the script once per task (in order, with
@@ -74,17 +73,7 @@ fn write_exe(path: &Path, text: &str) {
 /// The golden scenario with absolute trace paths, swept over 2 host counts
 /// with 2 replicates: 2 x 2 x 4 pairs = 16 runs.
 fn sweep_file(dir: &Path) -> String {
-    let golden = root().join("tests/golden/small");
-    let text = std::fs::read_to_string(golden.join("scenario.toml"))
-        .unwrap()
-        .replace(
-            "\"web.csv\"",
-            &format!("{:?}", golden.join("web.csv").to_str().unwrap()),
-        )
-        .replace(
-            "\"batch.swf\"",
-            &format!("{:?}", golden.join("batch.swf").to_str().unwrap()),
-        );
+    let text = golden_scenario_text();
     let p = dir.join("tiny.toml");
     std::fs::write(
         &p,
@@ -92,22 +81,6 @@ fn sweep_file(dir: &Path) -> String {
     )
     .unwrap();
     p.to_str().unwrap().to_string()
-}
-
-/// Runs slivers with `env`; returns (success, stdout, stderr).
-fn slivers_env(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_slivers"))
-        .args(args)
-        .env_remove("FAKE_SLURM_FAIL")
-        .envs(env.iter().copied())
-        .current_dir(root())
-        .output()
-        .expect("run slivers");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Runs slivers with the fake Slurm commands and `extra` environment.

@@ -2,22 +2,12 @@
 
 use std::path::Path;
 
-use crate::{root, slivers, temp_dir};
+use crate::{golden_scenario_text, slivers, temp_dir};
 
 /// The golden scenario with absolute trace paths and a small grid sweep:
 /// 2 host counts x 2 web scalings x 3 replicates x 4 pairs = 48 runs.
 fn sweep_file(dir: &Path, extra: &str) -> String {
-    let golden = root().join("tests/golden/small");
-    let text = std::fs::read_to_string(golden.join("scenario.toml"))
-        .unwrap()
-        .replace(
-            "\"web.csv\"",
-            &format!("{:?}", golden.join("web.csv").to_str().unwrap()),
-        )
-        .replace(
-            "\"batch.swf\"",
-            &format!("{:?}", golden.join("batch.swf").to_str().unwrap()),
-        );
+    let text = golden_scenario_text();
     let text = format!(
         "{text}\n[sweep]\nmode = \"grid\"\nreplicates = 3\n\"hosts.count\" = {{ from = 2, to = 3, step = 1 }}\n\
          \"guest[0].requests_per_unit\" = [50, 100]\n{extra}"
