@@ -1,13 +1,31 @@
 //! One simulated run: a scenario, one policy pair, one seed.
 //!
-//! The run owns its event queue, its hosting system and its RNG. It feeds
-//! every event to [`Hosting::handle`] and applies the steps the site starts
-//! with the durations of the scenario's migration model.
+//! The run owns its event queue, its hosting system, the execution of the
+//! site's steps and its RNG. It feeds every input to [`Hosting::handle`],
+//! carries out the steps the site starts with the scenario's migration
+//! model over the shared network ([`Execution`]), reports each completed
+//! step back, and meters fidelity after every event.
+
+use std::collections::BTreeMap;
+
+use slivers_policy::VmId;
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
-use crate::model::{BrokerStats, GuestConfig, Hosting, HostingConfig, Input, ModelError, SiteStats};
+use crate::model::{
+    BrokerStats, Execution, FidelityMeter, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,
+    MigrationCost, ModelError, Output, SiteStats,
+};
 use crate::rng::SimRng;
-use crate::scenario::{Pair, Scenario, Workload};
+use crate::scenario::{DirtyRate, Pair, Scenario, Workload};
+
+/// What the run's event queue holds.
+#[derive(Debug, Clone, PartialEq)]
+enum Event {
+    /// An input for the hosting system.
+    Input(Input),
+    /// A phase of some step in flight may end now.
+    Wake,
+}
 
 /// Why a run stopped.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -81,6 +99,31 @@ pub struct RunResult {
     /// Site steps planned but not started when the run ended (a backlog
     /// means migrations are slow relative to the allocation period).
     pub queued_at_end: u64,
+    /// What the migrations cost.
+    pub cost: MigrationCost,
+    /// Each guest's fidelity, in guest order.
+    pub fidelity: Vec<GuestFidelity>,
+    /// Every change of a guest's fidelity: `(time, guest index, value)`.
+    pub fidelity_series: Vec<(SimTime, u32, f64)>,
+    /// Energy the hosts used.
+    pub energy_kwh: f64,
+    /// Hosts powered up during the run.
+    pub power_ups: u64,
+}
+
+impl RunResult {
+    /// The mean over guests of each guest's time-weighted mean fidelity.
+    pub fn fidelity_mean(&self) -> f64 {
+        if self.fidelity.is_empty() {
+            return 1.0;
+        }
+        self.fidelity.iter().map(|f| f.mean).sum::<f64>() / self.fidelity.len() as f64
+    }
+
+    /// The lowest fidelity any guest reached.
+    pub fn fidelity_min(&self) -> f64 {
+        self.fidelity.iter().map(|f| f.min).fold(1.0, f64::min)
+    }
 }
 
 /// Runs `pair` of `scenario` with `seed`.
@@ -107,9 +150,10 @@ pub fn run_pair(
             .collect(),
         provisioning: pair.provisioning,
         placement: pair.placement,
+        power: scenario.power,
     };
     let mut hosting = Hosting::new(&config);
-    let mut queue: EventQueue<Input> = EventQueue::new();
+    let mut queue: EventQueue<Event> = EventQueue::new();
     let sched = |e: ScheduleError| RunError::Schedule { run, source: e };
 
     // Arrivals go in first, so a job arriving exactly at a tick is
@@ -124,10 +168,10 @@ pub fn run_pair(
                 queue
                     .schedule(
                         *at,
-                        Input::JobArrival {
+                        Event::Input(Input::JobArrival {
                             guest: guest_id(g),
                             job: *job,
-                        },
+                        }),
                     )
                     .map_err(sched)?;
             }
@@ -140,38 +184,98 @@ pub fn run_pair(
                 queue
                     .schedule(
                         t,
-                        Input::Demand {
+                        Event::Input(Input::Demand {
                             guest: guest_id(g),
                             rate,
-                        },
+                        }),
                     )
                     .map_err(sched)?;
             }
         }
-        queue.schedule(t, Input::Tick).map_err(sched)?;
+        queue.schedule(t, Event::Input(Input::Tick)).map_err(sched)?;
     }
 
     let check = options.check_invariants || cfg!(debug_assertions);
-    let model = scenario.migration_model();
+    let model = scenario.migration;
+    let mut exec = Execution::new(Box::new(model), model.bandwidth_mibps());
+    let dirty_rates: Vec<DirtyRate> = scenario.guests.iter().map(|g| g.dirty()).collect();
+    let mut dirty: BTreeMap<VmId, f64> = BTreeMap::new();
+    let mut meter = FidelityMeter::new(workloads.len());
+    // The earliest Wake in the queue that the execution asked for.
+    let mut wake_at: Option<SimTime> = None;
+    let model_err = |source| RunError::Model {
+        run,
+        pair: label.clone(),
+        source,
+    };
     let mut events = 0;
-    while let Some((now, input)) = queue.pop() {
+    while let Some((now, event)) = queue.pop() {
         if now >= scenario.duration {
             break;
         }
-        events += 1;
-        let out = hosting.handle(now, input).map_err(|source| RunError::Model {
-            run,
-            pair: label.clone(),
-            source,
-        })?;
-        for (op, step) in out.started {
-            queue.schedule_in(model.duration(&step), Input::OpDone(op));
+        let mut outputs: Vec<Output> = Vec::new();
+        match event {
+            Event::Input(input) => {
+                events += 1;
+                outputs.push(hosting.handle(now, input).map_err(model_err)?);
+            }
+            Event::Wake => {
+                if wake_at == Some(now) {
+                    wake_at = None;
+                }
+            }
         }
-        for (at, input) in out.timers {
-            queue.schedule(at, input).map_err(sched)?;
+        // Start what the site started; report what completed, at once, until
+        // nothing more completes at this instant.
+        loop {
+            for out in outputs.drain(..) {
+                for (op, step) in out.started {
+                    let vm = step.vm();
+                    let rate = match dirty.get(&vm) {
+                        Some(r) => *r,
+                        None => {
+                            let g = hosting.site().vms().get(&vm).map_or(0, |r| r.guest.0 as usize);
+                            let r = dirty_rates.get(g).map_or(0.0, |d| d.draw(&mut rng));
+                            dirty.insert(vm, r);
+                            r
+                        }
+                    };
+                    exec.start(now, op, step, rate);
+                }
+                for (at, input) in out.timers {
+                    queue.schedule(at, Event::Input(input)).map_err(sched)?;
+                }
+            }
+            let done = exec.advance(now);
+            if done.is_empty() {
+                break;
+            }
+            for (op, step) in done {
+                if let slivers_policy::plan::Step::Destroy { vm, .. } = step {
+                    dirty.remove(&vm);
+                }
+                events += 1;
+                outputs.push(hosting.handle(now, Input::OpDone(op)).map_err(model_err)?);
+            }
         }
+        if let Some(next) = exec.next_event() {
+            if wake_at.is_none_or(|w| next < w) {
+                queue.schedule(next, Event::Wake).map_err(sched)?;
+                wake_at = Some(next);
+            }
+        }
+        meter.observe(now, &hosting.fidelity(|vm| exec.allotted_cpu(vm)));
         if check {
-            hosting.check().map_err(|message| RunError::Invariant {
+            let in_flight = hosting.site().in_flight();
+            let consistent = if in_flight == exec.len() {
+                hosting.check()
+            } else {
+                Err(format!(
+                    "the site has {in_flight} steps in flight, the execution {}",
+                    exec.len()
+                ))
+            };
+            consistent.map_err(|message| RunError::Invariant {
                 run,
                 pair: label.clone(),
                 at: now,
@@ -200,6 +304,11 @@ pub fn run_pair(
         jobs_started,
         jobs_too_large,
         queued_at_end: hosting.site().queued_steps() as u64,
+        cost: *exec.cost(),
+        fidelity: meter.summary(scenario.duration),
+        fidelity_series: meter.series().to_vec(),
+        energy_kwh: hosting.site().energy().kwh(scenario.duration),
+        power_ups: hosting.site().energy().boots(),
     })
 }
 

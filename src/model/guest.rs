@@ -108,6 +108,12 @@ impl WebGuest {
         self.demand = demand.max(0.0);
     }
 
+    /// The current demand in units, without headroom (what fidelity owes).
+    pub fn demand_units(&self) -> f64 {
+        let u = self.demand / self.sizing.requests_per_unit;
+        if u.is_finite() { u } else { 0.0 }
+    }
+
     /// Units the current demand needs.
     pub fn needed_units(&self) -> u32 {
         let raw = self.demand * (1.0 + self.sizing.headroom) / self.sizing.requests_per_unit;

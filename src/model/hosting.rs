@@ -8,11 +8,13 @@
 //! steps through an executor. Both call this code.
 
 use slivers_policy::plan::Step;
-use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources};
+use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources, VmId};
 
 use super::broker::{Broker, BrokerError, BrokerStats, Outcome, Request};
+use super::energy::PowerParams;
+use super::fidelity;
 use super::guest::{BatchGuest, BatchJob, Guest, LeaseId, Quantum, WebGuest, WebSizing};
-use super::site::{OpId, Site, SiteError, SiteStats};
+use super::site::{OpId, Site, SiteError, SiteStats, VmState};
 use crate::engine::SimTime;
 
 /// Something that happens to the hosting system.
@@ -79,6 +81,8 @@ pub struct HostingConfig {
     pub provisioning: ProvisioningKind,
     /// The site's policy.
     pub placement: PlacementKind,
+    /// The hosts' power model.
+    pub power: PowerParams,
 }
 
 /// Errors: a driver or the model broke the protocol. Never user input.
@@ -98,6 +102,7 @@ pub enum ModelError {
 /// The hosting system.
 pub struct Hosting {
     follows_broker: bool,
+    unit: Resources,
     guests: Vec<Guest>,
     broker: Broker,
     site: Site,
@@ -116,9 +121,15 @@ impl Hosting {
             .collect();
         Hosting {
             follows_broker: config.placement == PlacementKind::FollowBroker,
+            unit: config.quantum.unit,
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
-            site: Site::new(config.placement.build(), config.hosts, config.capacity),
+            site: Site::new(
+                config.placement.build(),
+                config.hosts,
+                config.capacity,
+                config.power,
+            ),
         }
     }
 
@@ -145,6 +156,37 @@ impl Hosting {
     /// Site counters.
     pub fn site_stats(&self) -> &SiteStats {
         self.site.stats()
+    }
+
+    /// Each guest's fidelity now (see [`fidelity`]). `in_flight` gives the
+    /// CPU a VM gets while a migration step of it is in flight (`None` for
+    /// VMs that no migration step touches; they get what they hold).
+    pub fn fidelity(&self, in_flight: impl Fn(VmId) -> Option<f64>) -> Vec<f64> {
+        let n = self.guests.len();
+        let (mut promised, mut allotted) = (vec![0.0; n], vec![0.0; n]);
+        let planned = self.site.planned();
+        for (vm, rec) in self.site.vms() {
+            let (Some((_, size)), false) = (planned.get(vm), rec.state == VmState::Pending) else {
+                continue;
+            };
+            let g = rec.guest.0 as usize;
+            promised[g] += size.cpu_millicores() as f64;
+            allotted[g] += in_flight(*vm).unwrap_or(match rec.state {
+                VmState::Running => rec.holds.iter().map(|(_, r)| r.cpu_millicores() as f64).sum(),
+                _ => 0.0,
+            });
+        }
+        self.guests
+            .iter()
+            .enumerate()
+            .map(|(g, guest)| {
+                let demanded = match guest {
+                    Guest::Web(w) => w.demand_units() * self.unit.cpu_millicores() as f64,
+                    Guest::Batch(_) => f64::INFINITY,
+                };
+                fidelity::fidelity(allotted[g], promised[g], demanded)
+            })
+            .collect()
     }
 
     /// Handles one input at time `now`.

@@ -1,39 +1,120 @@
-//! How long each operation takes: the `MigrationModel` seam.
+//! What each step costs: the `MigrationModel` seam and its phased processes.
 //!
-//! The simulator asks the model for the duration of every step it starts.
-//! [`SimpleMigration`] is the first-order model of the core issue: a live
-//! migration copies the VM's memory once over the migration network; a
-//! stop-and-copy writes the memory image to shared storage and reads it back
-//! on the target, plus fixed suspend and resume times. A pre-copy model with
-//! dirty pages can replace it behind the same trait.
+//! A step the site starts is carried out by a [`Process`]: a sequence of
+//! [`Phase`]s, each either a fixed wait or a transfer of some MiB over the
+//! migration network, and each with the VM's [`Availability`] while it
+//! lasts. A process decides its next phase from how the previous one went,
+//! so a pre-copy migration can size each round by the pages dirtied during
+//! the last one. The same process runs against a constant bandwidth in
+//! [`estimate`] (the `slivers migration estimate` command) and against the
+//! shared, fair-share network in the simulator ([`super::execution`]).
+//!
+//! The model ([`MigrationParams`], documented in `docs/model.md`):
+//! * **pre-copy** (Xen's live migration): round 0 sends all memory; each
+//!   later round resends what was dirtied during the previous round at the
+//!   VM's dirty rate. Rounds stop when the dirty set can be sent within
+//!   `max_downtime` at the rate the last round achieved (converged), or when
+//!   `max_rounds` rounds were sent or the total would exceed
+//!   `max_sent_factor` × memory (not converged). A final stop-and-copy round
+//!   then sends the rest with the VM paused, and `switchover` resumes it on
+//!   the target. Downtime = final round + switchover.
+//! * **post-copy**: the VM pauses while its CPU state and a minimal working
+//!   set move, resumes on the target after `switchover`, and runs degraded
+//!   by `postcopy_slowdown` while the rest of its memory is pulled.
+//! * **stop-and-copy through storage** (the planner's `Suspend` and
+//!   `Restore` steps): suspend, write the image, and later read it back and
+//!   resume. The VM is down for the whole time.
+//! * create, resize, destroy: a fixed `op_latency`.
 
+use serde::Deserialize;
+use slivers_policy::HostId;
 use slivers_policy::plan::Step;
 
 use crate::engine::SimTime;
 
-/// The duration of each step a site executes.
-pub trait MigrationModel: Send + Sync {
-    /// How long `step` takes from start to completion.
-    fn duration(&self, step: &Step) -> SimTime;
+/// MiB per second carried by one Mbit/s: 10^6 / (8 × 2^20).
+pub const MIBPS_PER_MBPS: f64 = 1_000_000.0 / (8.0 * 1024.0 * 1024.0);
+
+/// How the site moves a VM that it migrates live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveMode {
+    /// Iterative pre-copy rounds, then a short stop (Xen's `xl migrate`).
+    PreCopy,
+    /// Stop briefly, resume on the target and pull the memory on demand.
+    PostCopy,
 }
 
-/// Memory / bandwidth, plus fixed costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimpleMigration {
-    /// Migration network bandwidth per transfer, Mbit/s (> 0).
+/// What a pre-copy migration does when it cannot converge (the VM dirties
+/// memory at least as fast as the link carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NonConvergence {
+    /// Run the rounds to their limit, then stop and send the rest (what
+    /// Xen does): a long downtime.
+    Force,
+    /// Switch to post-copy.
+    PostCopy,
+    /// Pause the VM and send its memory once (a direct stop-and-copy).
+    StopCopy,
+}
+
+/// The modes `slivers migration estimate` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EstimateMode {
+    /// See [`LiveMode::PreCopy`].
+    PreCopy,
+    /// See [`LiveMode::PostCopy`].
+    PostCopy,
+    /// Suspend to storage, write, read and resume.
+    StopCopy,
+}
+
+/// The parameters of the migration model. Bandwidths are per host and per
+/// direction: every host can send and receive `bandwidth_mbps` at once, and
+/// concurrent transfers share it fairly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MigrationParams {
+    /// Migration network capacity of each host, per direction, Mbit/s (> 0).
     pub bandwidth_mbps: u64,
-    /// Fixed time to suspend a VM (stop-and-copy, first half).
+    /// How live moves are done.
+    pub mode: LiveMode,
+    /// Pre-copy stops iterating once the dirty set fits in this downtime.
+    pub max_downtime: SimTime,
+    /// Pre-copy sends at most this many rounds before the final one (Xen: 29).
+    pub max_rounds: u32,
+    /// Pre-copy stops once the total sent would exceed this multiple of the
+    /// VM's memory (Xen: 3).
+    pub max_sent_factor: f64,
+    /// What pre-copy does when the dirty rate reaches the bandwidth.
+    pub on_non_convergence: NonConvergence,
+    /// Fixed time to resume a VM on the target after a live move.
+    pub switchover: SimTime,
+    /// Post-copy: MiB sent while the VM is paused (CPU state and working set).
+    pub postcopy_working_set_mib: u64,
+    /// Post-copy: fraction of its allotment a VM loses while it pulls pages.
+    pub postcopy_slowdown: f64,
+    /// Stop-and-copy: fixed time to suspend a VM (before writing its image).
     pub suspend: SimTime,
-    /// Fixed time to resume a VM from its image (stop-and-copy, second half).
+    /// Stop-and-copy: fixed time to resume a VM (after reading its image).
     pub resume: SimTime,
     /// Time to create, resize or destroy a VM.
     pub op_latency: SimTime,
 }
 
-impl Default for SimpleMigration {
+impl Default for MigrationParams {
     fn default() -> Self {
-        SimpleMigration {
+        MigrationParams {
             bandwidth_mbps: 1000,
+            mode: LiveMode::PreCopy,
+            max_downtime: SimTime::from_millis(300),
+            max_rounds: 29,
+            max_sent_factor: 3.0,
+            on_non_convergence: NonConvergence::Force,
+            switchover: SimTime::from_millis(100),
+            postcopy_working_set_mib: 64,
+            postcopy_slowdown: 0.5,
             suspend: SimTime::from_secs(5),
             resume: SimTime::from_secs(5),
             op_latency: SimTime::from_secs(1),
@@ -41,58 +122,490 @@ impl Default for SimpleMigration {
     }
 }
 
-impl SimpleMigration {
-    /// Time to copy `memory_mib` over the migration network, rounded up to
-    /// the millisecond: MiB * 8 * 2^20 bits / (Mbit/s * 10^6) seconds.
-    pub fn transfer(&self, memory_mib: u64) -> SimTime {
-        let bits = memory_mib as u128 * 8 * 1024 * 1024;
-        let per_ms = (self.bandwidth_mbps.max(1) as u128) * 1000; // bits per ms
-        SimTime(bits.div_ceil(per_ms) as u64)
+impl MigrationParams {
+    /// The link bandwidth in MiB/s.
+    pub fn bandwidth_mibps(&self) -> f64 {
+        self.bandwidth_mbps as f64 * MIBPS_PER_MBPS
+    }
+
+    /// The process for a step, as [`MigrationModel::process`].
+    pub fn process_for(&self, step: &Step, dirty_mibps: f64) -> Process {
+        let ready = |phases: Vec<Phase>| Process::fixed(phases);
+        match *step {
+            Step::Create { .. } | Step::Resize { .. } | Step::Destroy { .. } => {
+                ready(vec![Phase::wait(self.op_latency, Availability::Up)])
+            }
+            Step::Suspend { host, size, .. } => ready(vec![
+                Phase::wait(self.suspend, Availability::Down),
+                Phase::transfer(
+                    size.memory_mib() as f64,
+                    Path::ToStorage(host),
+                    Availability::Down,
+                ),
+            ]),
+            Step::Restore { host, size, .. } => ready(vec![
+                Phase::transfer(
+                    size.memory_mib() as f64,
+                    Path::FromStorage(host),
+                    Availability::Down,
+                ),
+                Phase::wait(self.resume, Availability::Down),
+            ]),
+            Step::Migrate {
+                from, to, size_from, ..
+            } => {
+                let memory = size_from.memory_mib() as f64;
+                let path = Path::Hosts { from, to };
+                let dirty = dirty_mibps.max(0.0);
+                let converges = dirty < self.bandwidth_mibps();
+                match (self.mode, converges, self.on_non_convergence) {
+                    (LiveMode::PostCopy, _, _) | (LiveMode::PreCopy, false, NonConvergence::PostCopy) => {
+                        self.post_copy(memory, path, converges)
+                    }
+                    (LiveMode::PreCopy, false, NonConvergence::StopCopy) => Process {
+                        converged: false,
+                        ..ready(vec![
+                            Phase::transfer(memory, path, Availability::Down),
+                            Phase::wait(self.switchover, Availability::Down),
+                        ])
+                    },
+                    (LiveMode::PreCopy, ..) => Process {
+                        kind: Kind::PreCopy(PreCopy {
+                            memory,
+                            dirty,
+                            path,
+                            max_downtime_s: self.max_downtime.as_secs_f64(),
+                            max_rounds: self.max_rounds,
+                            max_sent: self.max_sent_factor * memory,
+                            switchover: self.switchover,
+                            stage: Stage::Rounds,
+                        }),
+                        converged: converges,
+                        rounds: 0,
+                        sent: 0.0,
+                    },
+                }
+            }
+        }
+    }
+
+    fn post_copy(&self, memory: f64, path: Path, converged: bool) -> Process {
+        let ws = (self.postcopy_working_set_mib as f64).min(memory);
+        Process {
+            converged,
+            ..Process::fixed(vec![
+                Phase::transfer(ws, path, Availability::Down),
+                Phase::wait(self.switchover, Availability::Down),
+                Phase::transfer(memory - ws, path, Availability::Degraded(self.postcopy_slowdown)),
+            ])
+        }
     }
 }
 
-impl MigrationModel for SimpleMigration {
-    fn duration(&self, step: &Step) -> SimTime {
-        match *step {
-            Step::Migrate { size_from, .. } => self.transfer(size_from.memory_mib()),
-            Step::Suspend { size, .. } => self.suspend.plus(self.transfer(size.memory_mib())),
-            Step::Restore { size, .. } => self.resume.plus(self.transfer(size.memory_mib())),
-            Step::Create { .. } | Step::Resize { .. } | Step::Destroy { .. } => self.op_latency,
+/// Produces the process that carries out each step.
+pub trait MigrationModel: Send + Sync {
+    /// The process for `step` of a VM that dirties `dirty_mibps` MiB/s.
+    fn process(&self, step: &Step, dirty_mibps: f64) -> Process;
+}
+
+impl MigrationModel for MigrationParams {
+    fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
+        self.process_for(step, dirty_mibps)
+    }
+}
+
+/// How much of its sliver a VM gets while a phase lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Availability {
+    /// Running normally.
+    Up,
+    /// Paused: it gets nothing.
+    Down,
+    /// Running, but losing this fraction of its allotment.
+    Degraded(f64),
+}
+
+impl Availability {
+    /// The fraction of its sliver the VM gets.
+    pub fn fraction(self) -> f64 {
+        match self {
+            Availability::Up => 1.0,
+            Availability::Down => 0.0,
+            Availability::Degraded(s) => (1.0 - s).clamp(0.0, 1.0),
         }
     }
+}
+
+/// Where a transfer flows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Path {
+    /// From one host to another.
+    Hosts {
+        /// Sender.
+        from: HostId,
+        /// Receiver.
+        to: HostId,
+    },
+    /// From a host to shared storage (storage itself is not a bottleneck).
+    ToStorage(HostId),
+    /// From shared storage to a host.
+    FromStorage(HostId),
+}
+
+/// The work of a phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Work {
+    /// A fixed time.
+    Wait(SimTime),
+    /// Send this many MiB along the path.
+    Transfer {
+        /// MiB to send.
+        mib: f64,
+        /// Where.
+        path: Path,
+    },
+}
+
+/// One phase of a process.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Phase {
+    /// What it does.
+    pub work: Work,
+    /// The VM's availability meanwhile.
+    pub vm: Availability,
+}
+
+impl Phase {
+    fn wait(t: SimTime, vm: Availability) -> Phase {
+        Phase {
+            work: Work::Wait(t),
+            vm,
+        }
+    }
+
+    fn transfer(mib: f64, path: Path, vm: Availability) -> Phase {
+        Phase {
+            work: Work::Transfer { mib, path },
+            vm,
+        }
+    }
+
+    /// MiB this phase sends (0 for a wait).
+    pub fn mib(&self) -> f64 {
+        match self.work {
+            Work::Wait(_) => 0.0,
+            Work::Transfer { mib, .. } => mib,
+        }
+    }
+}
+
+/// A step in progress: yields its phases one at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Process {
+    kind: Kind,
+    /// False if a pre-copy did not converge (it hit a limit, or fell back).
+    pub converged: bool,
+    /// Pre-copy rounds sent while the VM ran (the final stop-and-copy
+    /// round is not counted).
+    pub rounds: u32,
+    sent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Kind {
+    /// Fixed phases, in reverse order (popped from the back).
+    Fixed(Vec<Phase>),
+    PreCopy(PreCopy),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct PreCopy {
+    memory: f64,
+    dirty: f64,
+    path: Path,
+    max_downtime_s: f64,
+    max_rounds: u32,
+    max_sent: f64,
+    switchover: SimTime,
+    stage: Stage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    /// Sending rounds while the VM runs.
+    Rounds,
+    /// The final round is under way; the switchover comes next.
+    Final,
+    /// Everything was sent.
+    Done,
+}
+
+impl Process {
+    fn fixed(mut phases: Vec<Phase>) -> Process {
+        phases.reverse();
+        Process {
+            kind: Kind::Fixed(phases),
+            converged: true,
+            rounds: 0,
+            sent: 0.0,
+        }
+    }
+
+    /// MiB sent so far.
+    pub fn sent_mib(&self) -> f64 {
+        self.sent
+    }
+
+    /// The next phase, given how the previous one went: `sent` MiB in
+    /// `elapsed` (`None` before the first phase). `None` when done.
+    pub fn next(&mut self, last: Option<(f64, SimTime)>) -> Option<Phase> {
+        if let Some((mib, _)) = last {
+            self.sent += mib;
+        }
+        match &mut self.kind {
+            Kind::Fixed(phases) => phases.pop(),
+            Kind::PreCopy(p) => match (p.stage, last) {
+                (Stage::Rounds, None) => {
+                    self.rounds = 1;
+                    Some(Phase::transfer(p.memory, p.path, Availability::Up))
+                }
+                (Stage::Rounds, Some((sent, elapsed))) => {
+                    let secs = elapsed.as_secs_f64();
+                    // The pages dirtied while the last round was sent.
+                    let dirty_set = (p.dirty * secs).min(p.memory);
+                    // The rate that round achieved (the link's, for a round of nothing).
+                    let rate = if secs > 0.0 { sent / secs } else { f64::INFINITY };
+                    let fits = dirty_set <= rate * p.max_downtime_s;
+                    let limited = self.rounds >= p.max_rounds || self.sent + dirty_set > p.max_sent;
+                    if fits || limited {
+                        if !fits {
+                            self.converged = false;
+                        }
+                        p.stage = Stage::Final;
+                        Some(Phase::transfer(dirty_set, p.path, Availability::Down))
+                    } else {
+                        self.rounds += 1;
+                        Some(Phase::transfer(dirty_set, p.path, Availability::Up))
+                    }
+                }
+                (Stage::Final, _) => {
+                    p.stage = Stage::Done;
+                    Some(Phase::wait(p.switchover, Availability::Down))
+                }
+                (Stage::Done, _) => None,
+            },
+        }
+    }
+}
+
+/// What one migration costs at a constant bandwidth: the figures of
+/// `slivers migration estimate`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    /// From start to completion.
+    pub total: SimTime,
+    /// Time the VM was paused.
+    pub downtime: SimTime,
+    /// Degraded time (post-copy pull).
+    pub degraded: SimTime,
+    /// Pre-copy rounds, the final one included (0 for other modes).
+    pub rounds: u32,
+    /// MiB sent over the network (twice the memory through storage).
+    pub sent_mib: f64,
+    /// False if pre-copy hit a limit or fell back.
+    pub converged: bool,
+}
+
+/// Runs `mode` for a VM of `memory_mib` dirtying `dirty_mibps` at the full
+/// link bandwidth of `params`, alone on the network.
+pub fn estimate(params: &MigrationParams, mode: EstimateMode, memory_mib: u64, dirty_mibps: f64) -> Estimate {
+    let size = slivers_policy::Resources::new(1, memory_mib, 1, 1);
+    let (a, b) = (HostId(0), HostId(1));
+    let steps: Vec<Step> = match mode {
+        EstimateMode::StopCopy => vec![
+            Step::Suspend {
+                vm: slivers_policy::VmId(0),
+                host: a,
+                size,
+            },
+            Step::Restore {
+                vm: slivers_policy::VmId(0),
+                host: b,
+                size,
+            },
+        ],
+        EstimateMode::PreCopy | EstimateMode::PostCopy => vec![Step::Migrate {
+            vm: slivers_policy::VmId(0),
+            from: a,
+            to: b,
+            size_from: size,
+            size_to: size,
+        }],
+    };
+    let params = MigrationParams {
+        mode: if mode == EstimateMode::PostCopy {
+            LiveMode::PostCopy
+        } else {
+            LiveMode::PreCopy
+        },
+        ..*params
+    };
+    let bw = params.bandwidth_mibps();
+    let mut e = Estimate {
+        total: SimTime::ZERO,
+        downtime: SimTime::ZERO,
+        degraded: SimTime::ZERO,
+        rounds: 0,
+        sent_mib: 0.0,
+        converged: true,
+    };
+    for step in &steps {
+        let mut p = params.process(step, dirty_mibps);
+        let mut last = None;
+        while let Some(phase) = p.next(last) {
+            let elapsed = match phase.work {
+                Work::Wait(t) => t,
+                Work::Transfer { mib, .. } => transfer_time(mib, bw),
+            };
+            e.total = e.total.plus(elapsed);
+            match phase.vm {
+                Availability::Down => e.downtime = e.downtime.plus(elapsed),
+                Availability::Degraded(_) => e.degraded = e.degraded.plus(elapsed),
+                Availability::Up => {}
+            }
+            last = Some((phase.mib(), elapsed));
+        }
+        e.rounds += p.rounds;
+        e.sent_mib += p.sent_mib();
+        e.converged &= p.converged;
+    }
+    e
+}
+
+/// Time to send `mib` at `mibps`, rounded up to the millisecond.
+pub fn transfer_time(mib: f64, mibps: f64) -> SimTime {
+    if mib <= 0.0 {
+        return SimTime::ZERO;
+    }
+    let ms = (mib / mibps * 1000.0).ceil();
+    SimTime(if ms.is_finite() {
+        ms.min(u64::MAX as f64) as u64
+    } else {
+        u64::MAX
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use slivers_policy::{HostId, Resources, VmId};
+
+    fn params() -> MigrationParams {
+        MigrationParams {
+            // 1000 Mbit/s = 119.209 MiB/s.
+            bandwidth_mbps: 1000,
+            max_downtime: SimTime::from_millis(30),
+            switchover: SimTime::from_millis(20),
+            ..MigrationParams::default()
+        }
+    }
 
     #[test]
-    fn hand_computed_durations() {
-        let m = SimpleMigration::default();
-        // 1000 MiB at 1000 Mbit/s: 1000 * 8.388608 Mbit / 1000 Mbit/s = 8.388608 s.
-        assert_eq!(m.transfer(1000), SimTime(8389));
-        let size = Resources::new(4000, 8192, 500, 100);
-        let mv = Step::Migrate {
-            vm: VmId(1),
-            from: HostId(0),
-            to: HostId(1),
-            size_from: size,
-            size_to: size,
+    fn zero_dirty_rate_is_one_round_of_all_memory() {
+        let e = estimate(&params(), EstimateMode::PreCopy, 1024, 0.0);
+        // 1024 MiB at 119.2093 MiB/s = 8.589935 s -> 8590 ms; the final round
+        // sends nothing, the switchover adds 20 ms.
+        assert_eq!(e.total, SimTime(8590 + 20));
+        assert_eq!(e.downtime, SimTime(20));
+        assert_eq!(e.rounds, 1, "one round; the final one sends nothing");
+        assert_eq!(e.sent_mib, 1024.0);
+        assert!(e.converged);
+    }
+
+    /// With bandwidth B and dirty rate d, round k resends the pages dirtied
+    /// during round k - 1: M (d/B)^k, a geometric series of ratio r = d/B.
+    /// Each round's time is rounded up to the millisecond, so the sizes
+    /// below (worked by hand from d × the rounded time of the round
+    /// before) differ from M r^k in the second decimal. 1000 Mbit/s =
+    /// 119.209 MiB/s; the final round is the first whose dirty set fits in
+    /// 30 ms at the rate the round before it achieved (about 3.5 MiB).
+    #[test]
+    fn constant_dirty_rate_follows_the_geometric_series() {
+        // (memory, dirty, live rounds, MiB sent, total ms, downtime ms):
+        // 1024 @ 50: 1024, 429.5, 180.15, 75.6, 31.75, 13.35, 5.6 | 2.35
+        // 8192 @ 10: 8192, 687.2, 57.65, 4.84 | 0.41
+        // 4096 @ 60: 4096, 2061.6, 1037.64, ..., 8.52, 4.32 | 2.22
+        let cases = [
+            (1024, 50.0, 7, 1762.30, 14806, 40),
+            (8192, 10.0, 4, 8942.10, 75034, 24),
+            (4096, 60.0, 11, 8245.06, 69190, 39),
+        ];
+        for (m, d, rounds, sent, total, down) in cases {
+            let e = estimate(&params(), EstimateMode::PreCopy, m, d);
+            assert_eq!(e.rounds, rounds, "memory {m} dirty {d}");
+            assert!((e.sent_mib - sent).abs() < 0.01, "{} vs {sent}", e.sent_mib);
+            assert_eq!(e.total, SimTime(total));
+            assert_eq!(e.downtime, SimTime(down));
+            assert!(e.converged);
+            // And the closed form of the series agrees within 0.1% (the
+            // rounding of round times to the ms is all that differs).
+            let r = d / params().bandwidth_mibps();
+            let n = rounds as i32 + 1;
+            let geometric = m as f64 * (1.0 - r.powi(n)) / (1.0 - r);
+            assert!(
+                (e.sent_mib - geometric).abs() / geometric < 1e-3,
+                "{} vs {geometric}",
+                e.sent_mib
+            );
+        }
+    }
+
+    #[test]
+    fn non_convergence_is_detected() {
+        let bw = params().bandwidth_mibps();
+        // Dirtying faster than the link: every round resends all memory
+        // until 3x memory is sent; the rest goes with the VM paused.
+        let e = estimate(&params(), EstimateMode::PreCopy, 1024, bw * 1.5);
+        assert!(!e.converged);
+        assert_eq!(
+            e.sent_mib,
+            4.0 * 1024.0,
+            "three rounds of everything, then the final one"
+        );
+        assert_eq!(e.rounds, 3);
+        assert!(e.downtime > SimTime::from_secs(8));
+        // Below the link rate but with a round limit of 2: not converged either.
+        let p = MigrationParams {
+            max_rounds: 2,
+            ..params()
         };
-        // 8192 MiB: 68.719476736 s, rounded up to the ms.
-        assert_eq!(m.duration(&mv), SimTime(68720));
-        let sus = Step::Suspend {
-            vm: VmId(1),
-            host: HostId(0),
-            size,
+        let e = estimate(&p, EstimateMode::PreCopy, 1024, 100.0);
+        assert!(!e.converged);
+        assert_eq!(e.rounds, 2);
+        // The fallbacks.
+        let p = MigrationParams {
+            on_non_convergence: NonConvergence::StopCopy,
+            ..params()
         };
-        assert_eq!(m.duration(&sus), SimTime(73720));
-        let cr = Step::Create {
-            vm: VmId(1),
-            host: HostId(0),
-            size,
-        };
-        assert_eq!(m.duration(&cr), SimTime::from_secs(1));
+        let e = estimate(&p, EstimateMode::PreCopy, 1024, bw * 1.5);
+        assert!(!e.converged);
+        assert_eq!(
+            (e.total, e.downtime, e.sent_mib),
+            (SimTime(8610), SimTime(8610), 1024.0)
+        );
+    }
+
+    #[test]
+    fn post_copy_and_stop_copy() {
+        let e = estimate(&params(), EstimateMode::PostCopy, 1024, 500.0);
+        // 64 MiB paused (537 ms) + 20 ms switchover, then 960 MiB degraded (8054 ms).
+        assert_eq!(e.downtime, SimTime(537 + 20));
+        assert_eq!(e.degraded, SimTime(8054));
+        assert_eq!(e.total, SimTime(537 + 20 + 8054));
+        assert_eq!(e.sent_mib, 1024.0);
+        let e = estimate(&params(), EstimateMode::StopCopy, 1024, 500.0);
+        // Suspend 5 s, write 8590 ms, read 8590 ms, resume 5 s; all down.
+        assert_eq!(e.total, SimTime(5000 + 8590 + 8590 + 5000));
+        assert_eq!(e.downtime, e.total);
+        assert_eq!(e.sent_mib, 2048.0);
     }
 }

@@ -5,13 +5,20 @@
 //! a clock or touches an event queue (see [`hosting`]).
 
 pub mod broker;
+pub mod energy;
+pub mod execution;
+pub mod fidelity;
 pub mod guest;
 pub mod hosting;
 pub mod migration;
+pub mod network;
 pub mod site;
 
 pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
+pub use energy::PowerParams;
+pub use execution::{Execution, MigrationCost};
+pub use fidelity::{FidelityMeter, GuestFidelity};
 pub use guest::{BatchJob, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
-pub use migration::{MigrationModel, SimpleMigration};
+pub use migration::{Availability, LiveMode, MigrationModel, MigrationParams, NonConvergence};
 pub use site::{OpId, Site, SiteStats, VmState};

@@ -21,6 +21,7 @@ use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{ClusterView, GuestId, HostId, HostView, PlaceRequest, Placement, Resources, VmId, fit};
 
 use super::broker::Grant;
+use super::energy::{EnergyMeter, PowerParams};
 use crate::engine::SimTime;
 
 /// An operation the site started, to be reported back when complete.
@@ -148,11 +149,13 @@ pub struct Site {
     in_flight: BTreeMap<OpId, Step>,
     next_op: u64,
     stats: SiteStats,
+    energy: EnergyMeter,
 }
 
 impl Site {
-    /// A site of `hosts` identical hosts of `capacity`, all idle.
-    pub fn new(policy: Box<dyn Placement>, hosts: u32, capacity: Resources) -> Self {
+    /// A site of `hosts` identical hosts of `capacity`, all idle and
+    /// powered down, drawing power as `power` says.
+    pub fn new(policy: Box<dyn Placement>, hosts: u32, capacity: Resources, power: PowerParams) -> Self {
         Site {
             policy,
             planned: (0..hosts)
@@ -169,7 +172,13 @@ impl Site {
             in_flight: BTreeMap::new(),
             next_op: 0,
             stats: SiteStats::default(),
+            energy: EnergyMeter::new(power, hosts as usize),
         }
+    }
+
+    /// The energy used so far.
+    pub fn energy(&self) -> &EnergyMeter {
+        &self.energy
     }
 
     /// Counters so far.
@@ -471,6 +480,11 @@ impl Site {
         started
     }
 
+    /// Steps started and not yet complete.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
     /// Steps planned but not yet started.
     pub fn queued_steps(&self) -> usize {
         self.queue.len()
@@ -483,6 +497,9 @@ impl Site {
         st.last_change = now;
         st.active_now = active;
         st.peak_active_hosts = st.peak_active_hosts.max(active);
+        if let Some(cap) = self.planned.first().map(|h| h.capacity) {
+            self.energy.observe(now, &self.used, &cap);
+        }
     }
 
     /// Checks the site's invariants: actual reservations equal the sum of
@@ -568,7 +585,12 @@ mod tests {
 
     #[test]
     fn energy_aware_packs_then_migrates_a_grown_sliver() {
-        let mut site = Site::new(PlacementKind::EnergyAware.build(), 2, U.times(2));
+        let mut site = Site::new(
+            PlacementKind::EnergyAware.build(),
+            2,
+            U.times(2),
+            PowerParams::default(),
+        );
         // The broker spread vm0 and vm1 over both hosts; the site packs them.
         let h = homes(&[(0, 0, 1), (1, 1, 1)]);
         let g = GuestId(0);
@@ -628,7 +650,12 @@ mod tests {
     /// d(1) = vm3 on host 1 (each host holds 3 of 4). The broker's homes are
     /// host 0 for b, d and the new e(2) = vm4, host 1 for a and c.
     fn fragmented() -> (Site, BTreeMap<VmId, (HostId, Resources)>) {
-        let mut site = Site::new(PlacementKind::WorstFit.build(), 2, U.times(4));
+        let mut site = Site::new(
+            PlacementKind::WorstFit.build(),
+            2,
+            U.times(4),
+            PowerParams::default(),
+        );
         let h = homes(&[(0, 1, 2), (1, 0, 1), (2, 1, 2), (3, 0, 1), (4, 0, 2)]);
         let ops = site
             .apply(SimTime(0), &[new(0, 2), new(2, 2), new(1, 1), new(3, 1)], &h)

@@ -1,16 +1,18 @@
-//! The files `slivers run` writes: `summary.csv`, `migrations.csv`, the
-//! Figure 3 plot and `manifest.toml`, plus the terminal summary table.
+//! The files `slivers run` writes: `summary.csv`, `migrations.csv`,
+//! `fidelity.csv`, the Figure 3 plot, the fidelity plot and
+//! `manifest.toml`, plus the terminal summary table.
 
 use std::path::{Path, PathBuf};
 
 use super::csv::{Table, fmt_f64};
 use super::plot::{Curve, LinePlot, draw_lines};
 use super::{ReportError, write_atomic};
+use crate::engine::SimTime;
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
 /// The metric columns of a run, in order (after its identifying columns).
-pub const METRIC_COLUMNS: [&str; 19] = [
+pub const METRIC_COLUMNS: [&str; 28] = [
     "migrations",
     "live_migrations",
     "stop_copy_migrations",
@@ -27,6 +29,15 @@ pub const METRIC_COLUMNS: [&str; 19] = [
     "jobs_started",
     "jobs_too_large",
     "queued_at_end",
+    "migration_time_s_total",
+    "downtime_s_total",
+    "degraded_s_total",
+    "bytes_migrated",
+    "precopy_non_converged",
+    "fidelity_mean",
+    "fidelity_min",
+    "energy_kwh",
+    "power_ups",
     "events",
     "days",
     "hosts",
@@ -54,6 +65,15 @@ pub fn metric_fields(r: &RunResult, hosts: u32) -> Vec<String> {
         r.jobs_started.to_string(),
         r.jobs_too_large.to_string(),
         r.queued_at_end.to_string(),
+        fmt_f64(r.cost.migration_ms as f64 / 1000.0),
+        fmt_f64(r.cost.downtime_ms as f64 / 1000.0),
+        fmt_f64(r.cost.degraded_ms as f64 / 1000.0),
+        r.cost.bytes().to_string(),
+        r.cost.non_converged.to_string(),
+        fmt_f64(r.fidelity_mean()),
+        fmt_f64(r.fidelity_min()),
+        fmt_f64(r.energy_kwh),
+        r.power_ups.to_string(),
         r.events.to_string(),
         fmt_f64(r.end.as_days_f64()),
         hosts.to_string(),
@@ -123,6 +143,94 @@ pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
     Ok(t)
 }
 
+/// `fidelity.csv`: every change of every guest's fidelity, tidy:
+/// `run,provisioning,placement,guest,time_s,fidelity`.
+pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
+    let mut t = Table::new(&["run", "provisioning", "placement", "guest", "time_s", "fidelity"]);
+    for r in results {
+        for &(at, g, v) in &r.fidelity_series {
+            let guest = scenario.guests.get(g as usize).map_or("?", |g| g.name());
+            t.push(vec![
+                r.run.to_string(),
+                r.pair.provisioning.to_string(),
+                r.pair.placement.to_string(),
+                guest.to_string(),
+                fmt_f64(at.as_secs_f64()),
+                fmt_f64(v),
+            ])?;
+        }
+    }
+    Ok(t)
+}
+
+/// The fidelity plot (the idea of the paper's Figure 1, from the model):
+/// each guest's fidelity around the deepest drop of the run with the most
+/// site migrations: the level before the drop (at most 5 minutes of it)
+/// and the drop, plus a tenth of that span (at least 1 s) on each side.
+/// `None` if no run lowered any guest's fidelity.
+pub fn fidelity_window(results: &[RunResult], scenario: &Scenario) -> Option<(String, Vec<Curve>)> {
+    let r = results
+        .iter()
+        .filter(|r| r.fidelity_series.iter().any(|p| p.2 < 1.0))
+        .max_by_key(|r| (r.site.migrations(), std::cmp::Reverse(r.run)))?;
+    let series = &r.fidelity_series;
+    // The deepest drop (the first of equals), and around it the level
+    // before it (at most 5 minutes of it) and the drop itself.
+    let (i, &(at, guest, _)) = series.iter().enumerate().min_by(|a, b| a.1.2.total_cmp(&b.1.2))?;
+    let t0 = at.as_secs_f64();
+    let mine = |p: &&(SimTime, u32, f64)| p.1 == guest;
+    let start = series[..i]
+        .iter()
+        .rev()
+        .find(mine)
+        .map_or(0.0, |p| p.0.as_secs_f64())
+        .max(t0 - 300.0);
+    let end = series[i + 1..]
+        .iter()
+        .find(mine)
+        .map_or(r.end, |p| p.0)
+        .as_secs_f64();
+    let pad = ((end - start) * 0.1).max(1.0);
+    let (before, after) = (t0 - start + pad, end - t0 + pad);
+    let curves = scenario
+        .guests
+        .iter()
+        .enumerate()
+        .map(|(g, spec)| {
+            // The value in force at the window's start, every change in it, and its end.
+            let mut value = 1.0;
+            let mut points = Vec::new();
+            for &(at, _, v) in series.iter().filter(|p| p.1 == g as u32) {
+                let s = at.as_secs_f64() - t0;
+                if s <= -before {
+                    value = v;
+                } else if s < after {
+                    if points.is_empty() {
+                        points.push((-before, value));
+                    }
+                    points.push((s, v));
+                    value = v;
+                }
+            }
+            if points.is_empty() {
+                points.push((-before, value));
+            }
+            points.push((after, value));
+            Curve {
+                label: spec.name().to_string(),
+                points,
+                spread: None,
+            }
+        })
+        .collect();
+    let title = format!(
+        "Fidelity around the deepest drop: {} (day {:.2})",
+        r.pair.label(),
+        t0 / 86_400.0
+    );
+    Some((title, curves))
+}
+
 /// `manifest.toml`: what produced these files.
 pub fn manifest(scenario: &Scenario) -> String {
     let pairs: Vec<String> = scenario
@@ -155,15 +263,17 @@ pub fn write_all(
     results: &[RunResult],
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let files = [
+    let mut files = vec![
         dir.join("summary.csv"),
         dir.join("migrations.csv"),
+        dir.join("fidelity.csv"),
         dir.join("figure3.png"),
         dir.join("figure3.svg"),
         dir.join("manifest.toml"),
     ];
     summary(results, scenario)?.write(&files[0])?;
     migrations(results)?.write(&files[1])?;
+    fidelity(results, scenario)?.write(&files[2])?;
     let curves: Vec<Curve> = results
         .iter()
         .map(|r| Curve {
@@ -187,17 +297,32 @@ pub fn write_all(
             curves: &curves,
             step: true,
         },
-        &files[2],
         &files[3],
+        &files[4],
     )?;
-    write_atomic(&files[4], manifest(scenario).as_bytes())?;
-    Ok(files.to_vec())
+    write_atomic(&files[5], manifest(scenario).as_bytes())?;
+    if let Some((title, curves)) = fidelity_window(results, scenario) {
+        let (png, svg) = (dir.join("fidelity.png"), dir.join("fidelity.svg"));
+        draw_lines(
+            &LinePlot {
+                title: &title,
+                x_label: "seconds from the drop",
+                y_label: "fidelity",
+                curves: &curves,
+                step: true,
+            },
+            &png,
+            &svg,
+        )?;
+        files.extend([png, svg]);
+    }
+    Ok(files)
 }
 
 /// A fixed-width table for the terminal.
 pub fn summary_table(results: &[RunResult]) -> String {
     let mut s = format!(
-        "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6}\n",
+        "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6} {:>10} {:>9} {:>8}\n",
         "provisioning/placement",
         "migrations",
         "live",
@@ -206,11 +331,14 @@ pub fn summary_table(results: &[RunResult]) -> String {
         "requests",
         "rejected",
         "peak",
-        "mean"
+        "mean",
+        "downtime_s",
+        "fidelity",
+        "kWh"
     );
     for r in results {
         s += &format!(
-            "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6.1}\n",
+            "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6.1} {:>10.1} {:>9.6} {:>8.0}\n",
             r.pair.label(),
             r.site.migrations(),
             r.site.live_migrations,
@@ -220,6 +348,9 @@ pub fn summary_table(results: &[RunResult]) -> String {
             r.broker.rejected,
             r.site.peak_active_hosts,
             r.mean_active_hosts,
+            r.cost.downtime_ms as f64 / 1000.0,
+            r.fidelity_mean(),
+            r.energy_kwh,
         );
     }
     s

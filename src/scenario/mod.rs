@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use slivers_policy::{PlacementKind, ProvisioningKind, Resources};
 
 use crate::engine::SimTime;
-use crate::model::{MigrationModel, Quantum, SimpleMigration, WebSizing};
+use crate::model::{MigrationParams, PowerParams, Quantum, WebSizing};
 use crate::rng::SimRng;
 use crate::trace::generate::{BatchParams, WebParams, generate_batch, generate_web};
 use crate::trace::{Series, SwfTrace, TraceError, read_series_csv, read_swf, time};
@@ -141,6 +141,27 @@ pub struct BatchWorkload {
     pub arrive_at_start: bool,
 }
 
+/// How fast a guest's VMs dirty memory: lognormal around a median, drawn
+/// once per VM from the run's RNG (constant when `sigma` is 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DirtyRate {
+    /// Median dirty rate, MiB/s.
+    pub median_mibps: f64,
+    /// Spread: the standard deviation of its natural log.
+    pub sigma: f64,
+}
+
+impl DirtyRate {
+    /// One VM's dirty rate.
+    pub fn draw(&self, rng: &mut SimRng) -> f64 {
+        if self.sigma > 0.0 {
+            rng.lognormal(self.median_mibps.max(f64::MIN_POSITIVE).ln(), self.sigma)
+        } else {
+            self.median_mibps
+        }
+    }
+}
+
 /// A guest.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GuestSpec {
@@ -150,6 +171,8 @@ pub enum GuestSpec {
         name: String,
         /// Its workload.
         workload: WebWorkload,
+        /// Its VMs' dirty rate.
+        dirty: DirtyRate,
     },
     /// A batch cluster.
     Batch {
@@ -157,6 +180,8 @@ pub enum GuestSpec {
         name: String,
         /// Its workload.
         workload: BatchWorkload,
+        /// Its VMs' dirty rate.
+        dirty: DirtyRate,
     },
 }
 
@@ -165,6 +190,13 @@ impl GuestSpec {
     pub fn name(&self) -> &str {
         match self {
             GuestSpec::Web { name, .. } | GuestSpec::Batch { name, .. } => name,
+        }
+    }
+
+    /// Its VMs' dirty rate.
+    pub fn dirty(&self) -> DirtyRate {
+        match self {
+            GuestSpec::Web { dirty, .. } | GuestSpec::Batch { dirty, .. } => *dirty,
         }
     }
 }
@@ -193,7 +225,9 @@ pub struct Scenario {
     /// Sliver quantum.
     pub quantum: Quantum,
     /// Migration cost model.
-    pub migration: SimpleMigration,
+    pub migration: MigrationParams,
+    /// Host power model.
+    pub power: PowerParams,
     /// Guests, in the order the broker serves them.
     pub guests: Vec<GuestSpec>,
     /// Policy pairs to run.
@@ -459,23 +493,65 @@ impl Scenario {
         } as u32;
         let quantum = Quantum { unit, max_units };
 
-        let m = raw.migration.clone().unwrap_or(raw::RawMigration {
-            bandwidth_mbps: None,
-            suspend: None,
-            resume: None,
-            op_latency: None,
-        });
-        let d = SimpleMigration::default();
-        let migration = SimpleMigration {
+        let m = raw.migration.clone().unwrap_or_default();
+        let d = MigrationParams::default();
+        let migration = MigrationParams {
             bandwidth_mbps: cx.positive(
                 "migration.bandwidth_mbps",
                 m.bandwidth_mbps,
                 d.bandwidth_mbps as i64,
                 big,
             )?,
+            mode: m.mode.unwrap_or(d.mode),
+            max_downtime: cx.duration("migration.max_downtime", m.max_downtime.as_ref(), d.max_downtime)?,
+            max_rounds: cx.positive("migration.max_rounds", m.max_rounds, d.max_rounds as i64, 10_000)?
+                as u32,
+            max_sent_factor: cx.fraction(
+                "migration.max_sent_factor",
+                m.max_sent_factor,
+                d.max_sent_factor,
+                1.0,
+                1000.0,
+            )?,
+            on_non_convergence: m.on_non_convergence.unwrap_or(d.on_non_convergence),
+            switchover: cx.duration("migration.switchover", m.switchover.as_ref(), d.switchover)?,
+            postcopy_working_set_mib: cx.count(
+                "migration.postcopy_working_set_mib",
+                m.postcopy_working_set_mib,
+                d.postcopy_working_set_mib as i64,
+                big,
+            )?,
+            postcopy_slowdown: cx.fraction(
+                "migration.postcopy_slowdown",
+                m.postcopy_slowdown,
+                d.postcopy_slowdown,
+                0.0,
+                1.0,
+            )?,
             suspend: cx.duration("migration.suspend", m.suspend.as_ref(), d.suspend)?,
             resume: cx.duration("migration.resume", m.resume.as_ref(), d.resume)?,
             op_latency: cx.duration("migration.op_latency", m.op_latency.as_ref(), d.op_latency)?,
+        };
+
+        let e = raw.energy.clone().unwrap_or_default();
+        let d = PowerParams::default();
+        let watts = |key: &str, v: Option<f64>, default: f64| cx.fraction(key, v, default, 0.0, 1e6);
+        let idle_watts = watts("energy.idle_watts", e.idle_watts, d.idle_watts)?;
+        let peak_watts = watts("energy.peak_watts", e.peak_watts, d.peak_watts.max(idle_watts))?;
+        if peak_watts < idle_watts {
+            return Err(cx.invalid(
+                "energy.peak_watts",
+                format!("at least idle_watts ({idle_watts})"),
+                peak_watts,
+            ));
+        }
+        let power = PowerParams {
+            idle_watts,
+            peak_watts,
+            boot: cx.duration("energy.boot", e.boot.as_ref(), d.boot)?,
+            boot_watts: watts("energy.boot_watts", e.boot_watts, peak_watts)?,
+            shutdown: cx.duration("energy.shutdown", e.shutdown.as_ref(), d.shutdown)?,
+            shutdown_watts: watts("energy.shutdown_watts", e.shutdown_watts, idle_watts)?,
         };
 
         if raw.guest.is_empty() {
@@ -521,14 +597,10 @@ impl Scenario {
             capacity,
             quantum,
             migration,
+            power,
             guests,
             pairs,
         })
-    }
-
-    /// The migration cost model.
-    pub fn migration_model(&self) -> &dyn MigrationModel {
-        &self.migration
     }
 
     /// The allocation period ticks: `0, period, 2 period, ...` before `duration`.
@@ -791,6 +863,7 @@ fn validate_guest(
                 max_units: u32::MAX, // set per run to the cluster size
             };
             Ok(GuestSpec::Web {
+                dirty: dirty_rate(cx, &key, w.dirty_mibps, w.dirty_sigma, 25.0)?,
                 name,
                 workload: WebWorkload {
                     source,
@@ -863,6 +936,7 @@ fn validate_guest(
                 }
             };
             Ok(GuestSpec::Batch {
+                dirty: dirty_rate(cx, &key, b.dirty_mibps, b.dirty_sigma, 50.0)?,
                 name,
                 workload: BatchWorkload {
                     source,
@@ -875,6 +949,19 @@ fn validate_guest(
             })
         }
     }
+}
+
+fn dirty_rate(
+    cx: &Ctx,
+    key: &dyn Fn(&str) -> String,
+    median: Option<f64>,
+    sigma: Option<f64>,
+    default: f64,
+) -> Result<DirtyRate, ScenarioError> {
+    Ok(DirtyRate {
+        median_mibps: cx.fraction(&key("dirty_mibps"), median, default, 0.0, 1e6)?,
+        sigma: cx.fraction(&key("dirty_sigma"), sigma, 0.0, 0.0, 5.0)?,
+    })
 }
 
 fn reject_batch_keys(cx: &Ctx, key: &str, g: &RawGenerate) -> Result<(), ScenarioError> {

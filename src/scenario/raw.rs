@@ -7,6 +7,8 @@
 use serde::Deserialize;
 use slivers_policy::{PlacementKind, ProvisioningKind};
 
+use crate::model::{LiveMode, NonConvergence};
+
 /// A duration: integer seconds, or a string with a unit (`"500ms"`, `"90s"`,
 /// `"15m"`, `"1h"`, `"30d"`).
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +32,7 @@ pub struct RawScenario {
     pub hosts: Option<RawHosts>,
     pub sliver: Option<RawSliver>,
     pub migration: Option<RawMigration>,
+    pub energy: Option<RawEnergy>,
     #[serde(default)]
     pub guest: Vec<RawGuest>,
     pub pairs: Option<Vec<RawPair>>,
@@ -57,13 +60,33 @@ pub struct RawSliver {
 }
 
 /// `[migration]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMigration {
     pub bandwidth_mbps: Option<i64>,
+    pub mode: Option<LiveMode>,
+    pub max_downtime: Option<RawDuration>,
+    pub max_rounds: Option<i64>,
+    pub max_sent_factor: Option<f64>,
+    pub on_non_convergence: Option<NonConvergence>,
+    pub switchover: Option<RawDuration>,
+    pub postcopy_working_set_mib: Option<i64>,
+    pub postcopy_slowdown: Option<f64>,
     pub suspend: Option<RawDuration>,
     pub resume: Option<RawDuration>,
     pub op_latency: Option<RawDuration>,
+}
+
+/// `[energy]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnergy {
+    pub idle_watts: Option<f64>,
+    pub peak_watts: Option<f64>,
+    pub boot: Option<RawDuration>,
+    pub boot_watts: Option<f64>,
+    pub shutdown: Option<RawDuration>,
+    pub shutdown_watts: Option<f64>,
 }
 
 /// `[[guest]]`
@@ -105,6 +128,8 @@ pub struct RawWeb {
     pub headroom: Option<f64>,
     pub hysteresis: Option<f64>,
     pub min_units: Option<i64>,
+    pub dirty_mibps: Option<f64>,
+    pub dirty_sigma: Option<f64>,
 }
 
 /// `kind = "batch"`
@@ -117,6 +142,8 @@ pub struct RawBatch {
     pub procs_per_vm: Option<i64>,
     pub vm_units: Option<i64>,
     pub arrival: Option<String>,
+    pub dirty_mibps: Option<f64>,
+    pub dirty_sigma: Option<f64>,
 }
 
 /// `[[pairs]]`

@@ -13,7 +13,7 @@ fn small_scenario_matches_the_hand_checked_files() {
         "-q",
     ]);
     assert!(ok, "{err}");
-    for file in ["summary.csv", "migrations.csv"] {
+    for file in ["summary.csv", "migrations.csv", "fidelity.csv"] {
         let got = std::fs::read_to_string(out.join(file)).unwrap();
         let want = std::fs::read_to_string(root().join("tests/golden/small/expected").join(file)).unwrap();
         assert_eq!(got, want, "{file} differs from the hand-checked expectation");

@@ -81,6 +81,7 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         guests: vec![slivers::model::GuestConfig::Batch],
         provisioning: ProvisioningKind::Migrating,
         placement: PlacementKind::EnergyAware,
+        power: s.power,
     };
     let mut h = Hosting::new(&config);
     let mut pending = std::collections::VecDeque::new();

@@ -23,7 +23,12 @@ impl Resources {
         Resources([cpu_millicores, memory_mib, bandwidth_mbps, disk_gib])
     }
 
-    /// Memory in MiB.
+    /// CPU, millicores.
+    pub fn cpu_millicores(&self) -> u64 {
+        self.0[0]
+    }
+
+    /// Memory, MiB.
     pub fn memory_mib(&self) -> u64 {
         self.0[1]
     }

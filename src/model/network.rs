@@ -1,0 +1,263 @@
+//! The migration network: transfers share each host's bandwidth fairly.
+//!
+//! Every host can send and receive `capacity` MiB/s at once (full duplex);
+//! shared storage is not a bottleneck. Concurrent transfers share the links
+//! they cross with *max-min fairness* (progressive filling): the most
+//! contended link is split evenly among its transfers, those transfers are
+//! fixed at that rate, and the rest share what is left. Rates are
+//! recomputed whenever a transfer starts or ends, so a transfer's duration
+//! depends on what else moves meanwhile.
+//!
+//! Progress is fluid: between changes every transfer advances at its rate.
+//! Completion times are rounded up to the millisecond; a transfer is done
+//! once what is left is below [`EPSILON_MIB`].
+
+use std::collections::BTreeMap;
+
+use slivers_policy::HostId;
+
+use super::migration::Path;
+use crate::engine::SimTime;
+
+/// Transfers with less than this left are complete.
+pub const EPSILON_MIB: f64 = 1e-6;
+
+/// A transfer's handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowId(pub u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Link {
+    Out(HostId),
+    In(HostId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Flow {
+    path: Path,
+    left: f64,
+    rate: f64,
+}
+
+impl Flow {
+    fn links(&self) -> impl Iterator<Item = Link> {
+        let (a, b) = match self.path {
+            Path::Hosts { from, to } => (Some(Link::Out(from)), Some(Link::In(to))),
+            Path::ToStorage(h) => (Some(Link::Out(h)), None),
+            Path::FromStorage(h) => (None, Some(Link::In(h))),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
+/// The transfers in progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    capacity: f64,
+    flows: BTreeMap<FlowId, Flow>,
+    at: SimTime,
+}
+
+impl Network {
+    /// A network whose hosts each send and receive `capacity_mibps`.
+    pub fn new(capacity_mibps: f64) -> Self {
+        Network {
+            capacity: capacity_mibps,
+            flows: BTreeMap::new(),
+            at: SimTime::ZERO,
+        }
+    }
+
+    /// Starts sending `mib` along `path` at `now`.
+    pub fn add(&mut self, now: SimTime, id: FlowId, path: Path, mib: f64) {
+        self.advance(now);
+        self.flows.insert(
+            id,
+            Flow {
+                path,
+                left: mib.max(0.0),
+                rate: 0.0,
+            },
+        );
+        self.share();
+    }
+
+    /// Removes the transfers that are done by `now` and returns them in id order.
+    pub fn take_done(&mut self, now: SimTime) -> Vec<FlowId> {
+        self.advance(now);
+        let done: Vec<FlowId> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.left < EPSILON_MIB)
+            .map(|(id, _)| *id)
+            .collect();
+        if !done.is_empty() {
+            for id in &done {
+                self.flows.remove(id);
+            }
+            self.share();
+        }
+        done
+    }
+
+    /// When the next transfer completes at the current rates.
+    pub fn next_done(&self) -> Option<SimTime> {
+        self.flows
+            .values()
+            .map(|f| {
+                if f.left < EPSILON_MIB {
+                    self.at
+                } else {
+                    self.at.plus(super::migration::transfer_time(f.left, f.rate))
+                }
+            })
+            .min()
+    }
+
+    /// The current rate of a transfer, MiB/s.
+    pub fn rate(&self, id: FlowId) -> Option<f64> {
+        self.flows.get(&id).map(|f| f.rate)
+    }
+
+    /// Transfers in progress.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True if nothing is being sent.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    fn advance(&mut self, now: SimTime) {
+        let dt = now.0.saturating_sub(self.at.0) as f64 / 1000.0;
+        if dt > 0.0 {
+            for f in self.flows.values_mut() {
+                f.left = (f.left - f.rate * dt).max(0.0);
+            }
+        }
+        self.at = self.at.max(now);
+    }
+
+    /// Max-min fair rates by progressive filling. Deterministic: links and
+    /// flows are visited in order, and ties between equally contended links
+    /// go to the lowest link.
+    fn share(&mut self) {
+        let mut left: BTreeMap<Link, f64> = BTreeMap::new();
+        let mut users: BTreeMap<Link, usize> = BTreeMap::new();
+        for f in self.flows.values() {
+            for l in f.links() {
+                left.insert(l, self.capacity);
+                *users.entry(l).or_default() += 1;
+            }
+        }
+        let mut unfixed: Vec<FlowId> = self.flows.keys().copied().collect();
+        while !unfixed.is_empty() {
+            let Some((link, fair)) = users
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(l, n)| (*l, left[l] / *n as f64))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+            else {
+                break;
+            };
+            let mut keep = Vec::with_capacity(unfixed.len());
+            for id in unfixed {
+                let f = self.flows.get_mut(&id).expect("unfixed flows exist");
+                if f.links().any(|l| l == link) {
+                    f.rate = fair;
+                    for l in f.links() {
+                        *left.get_mut(&l).expect("every link of a flow is counted") -= fair;
+                        *users.get_mut(&l).expect("every link of a flow is counted") -= 1;
+                    }
+                } else {
+                    keep.push(id);
+                }
+            }
+            unfixed = keep;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(from: u32, to: u32) -> Path {
+        Path::Hosts {
+            from: HostId(from),
+            to: HostId(to),
+        }
+    }
+
+    /// Runs the network until every flow is done; returns completion times.
+    fn run(net: &mut Network) -> BTreeMap<FlowId, SimTime> {
+        let mut out = BTreeMap::new();
+        while let Some(t) = net.next_done() {
+            for id in net.take_done(t) {
+                out.insert(id, t);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn two_transfers_from_one_host_take_twice_as_long() {
+        let mut one = Network::new(100.0);
+        one.add(SimTime::ZERO, FlowId(0), hosts(0, 1), 1000.0);
+        assert_eq!(run(&mut one)[&FlowId(0)], SimTime::from_secs(10));
+
+        let mut two = Network::new(100.0);
+        two.add(SimTime::ZERO, FlowId(0), hosts(0, 1), 1000.0);
+        two.add(SimTime::ZERO, FlowId(1), hosts(0, 2), 1000.0);
+        assert_eq!(two.rate(FlowId(0)), Some(50.0));
+        let done = run(&mut two);
+        assert_eq!(done[&FlowId(0)], SimTime::from_secs(20));
+        assert_eq!(done[&FlowId(1)], SimTime::from_secs(20));
+    }
+
+    #[test]
+    fn a_transfer_speeds_up_when_the_other_ends() {
+        let mut net = Network::new(100.0);
+        net.add(SimTime::ZERO, FlowId(0), hosts(0, 1), 500.0);
+        // At 2 s flow 0 has 300 left; flow 1 (into the same host) shares.
+        net.add(SimTime::from_secs(2), FlowId(1), hosts(2, 1), 1000.0);
+        assert_eq!(net.rate(FlowId(1)), Some(50.0));
+        let done = run(&mut net);
+        // Flow 0: 300 at 50 -> done at 8 s. Flow 1 then has 700 left, alone
+        // at 100: done at 15 s (it would take 22 s at a fixed half share).
+        assert_eq!(done[&FlowId(0)], SimTime::from_secs(8));
+        assert_eq!(done[&FlowId(1)], SimTime::from_secs(15));
+    }
+
+    #[test]
+    fn max_min_fairness_gives_leftovers_to_unconstrained_flows() {
+        let mut net = Network::new(90.0);
+        // Three flows out of host 0; one of them also shares host 3's
+        // inbound link with two storage reads.
+        net.add(SimTime::ZERO, FlowId(0), hosts(0, 1), 100.0);
+        net.add(SimTime::ZERO, FlowId(1), hosts(0, 2), 100.0);
+        net.add(SimTime::ZERO, FlowId(2), hosts(0, 3), 100.0);
+        net.add(SimTime::ZERO, FlowId(3), Path::FromStorage(HostId(3)), 100.0);
+        net.add(SimTime::ZERO, FlowId(4), Path::FromStorage(HostId(3)), 100.0);
+        net.add(SimTime::ZERO, FlowId(5), Path::ToStorage(HostId(4)), 100.0);
+        // Out(0) and In(3) both give 30 each; flows 0..=4 get 30, flow 2's
+        // share is 30 on both, and host 4 sends alone at 90.
+        let rates: Vec<f64> = (0..6).map(|i| net.rate(FlowId(i)).unwrap()).collect();
+        assert_eq!(rates, vec![30.0, 30.0, 30.0, 30.0, 30.0, 90.0]);
+        net.add(SimTime::ZERO, FlowId(6), hosts(5, 3), 100.0);
+        // In(3) is now split four ways (22.5); Out(0) gives the two flows
+        // left on it (90 - 22.5) / 2 = 33.75.
+        let rates: Vec<f64> = (0..7).map(|i| net.rate(FlowId(i)).unwrap()).collect();
+        assert_eq!(rates, vec![33.75, 33.75, 22.5, 22.5, 22.5, 90.0, 22.5]);
+    }
+
+    #[test]
+    fn an_empty_transfer_is_done_at_once() {
+        let mut net = Network::new(100.0);
+        net.add(SimTime(7), FlowId(3), hosts(0, 1), 0.0);
+        assert_eq!(net.next_done(), Some(SimTime(7)));
+        assert_eq!(net.take_done(SimTime(7)), vec![FlowId(3)]);
+        assert!(net.is_empty());
+    }
+}
