@@ -43,24 +43,15 @@ impl Default for PowerParams {
     }
 }
 
-impl PowerParams {
-    /// The draw of a powered host of `capacity` with `used` reserved, W.
-    pub fn watts(&self, used: &Resources, capacity: &Resources) -> f64 {
-        let load = if capacity.cpu_millicores() == 0 {
-            0.0
-        } else {
-            (used.cpu_millicores() as f64 / capacity.cpu_millicores() as f64).min(1.0)
-        };
-        self.idle_watts + (self.peak_watts - self.idle_watts) * load
-    }
-}
-
-/// Integrates the cluster's power draw.
+/// Integrates the cluster's power draw. The draw is kept as two integers,
+/// the powered hosts and their reserved CPU, so it never drifts however
+/// many changes it sees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnergyMeter {
     params: PowerParams,
-    on: Vec<bool>,
-    watts: f64,
+    capacity: Resources,
+    powered: u64,
+    cpu_used: u64,
     since: SimTime,
     joules: f64,
     boots: u64,
@@ -68,12 +59,13 @@ pub struct EnergyMeter {
 }
 
 impl EnergyMeter {
-    /// `hosts` hosts, all powered down at time zero.
-    pub fn new(params: PowerParams, hosts: usize) -> Self {
+    /// Hosts of `capacity`, all powered down at time zero.
+    pub fn new(params: PowerParams, capacity: Resources) -> Self {
         EnergyMeter {
             params,
-            on: vec![false; hosts],
-            watts: 0.0,
+            capacity,
+            powered: 0,
+            cpu_used: 0,
             since: SimTime::ZERO,
             joules: 0.0,
             boots: 0,
@@ -81,31 +73,37 @@ impl EnergyMeter {
         }
     }
 
-    /// Records the reservations `used` (per host, all of `capacity`) from `now` on.
-    pub fn observe(&mut self, now: SimTime, used: &[Resources], capacity: &Resources) {
-        self.joules += self.watts * now.0.saturating_sub(self.since.0) as f64 / 1000.0;
+    /// The cluster's draw now, W.
+    pub fn watts(&self) -> f64 {
+        let cap = self.capacity.cpu_millicores().max(1) as f64;
+        let p = &self.params;
+        self.powered as f64 * p.idle_watts + (p.peak_watts - p.idle_watts) * self.cpu_used as f64 / cap
+    }
+
+    /// One host's reservations change from `old` to `new` at `now`.
+    pub fn change(&mut self, now: SimTime, old: &Resources, new: &Resources) {
+        self.joules += self.watts() * now.0.saturating_sub(self.since.0) as f64 / 1000.0;
         self.since = self.since.max(now);
-        let mut watts = 0.0;
-        for (on, u) in self.on.iter_mut().zip(used) {
-            let active = !u.is_zero();
-            if active && !*on {
+        match (old.is_zero(), new.is_zero()) {
+            (true, false) => {
                 self.boots += 1;
+                self.powered += 1;
                 self.joules += self.params.boot_watts * self.params.boot.as_secs_f64();
-            } else if !active && *on {
+            }
+            (false, true) => {
                 self.shutdowns += 1;
+                self.powered -= 1;
                 self.joules += self.params.shutdown_watts * self.params.shutdown.as_secs_f64();
             }
-            *on = active;
-            if active {
-                watts += self.params.watts(u, capacity);
-            }
+            _ => {}
         }
-        self.watts = watts;
+        let cap = self.capacity.cpu_millicores();
+        self.cpu_used = self.cpu_used + new.cpu_millicores().min(cap) - old.cpu_millicores().min(cap);
     }
 
     /// Energy used over `[0, end)`, in kWh (hosts still powered draw until `end`).
     pub fn kwh(&self, end: SimTime) -> f64 {
-        let tail = self.watts * end.0.saturating_sub(self.since.0) as f64 / 1000.0;
+        let tail = self.watts() * end.0.saturating_sub(self.since.0) as f64 / 1000.0;
         (self.joules + tail) / 3.6e6
     }
 
@@ -135,13 +133,15 @@ mod tests {
             shutdown: SimTime::from_secs(5),
             shutdown_watts: 60.0,
         };
-        let mut m = EnergyMeter::new(p, 2);
-        let half = Resources::new(4000, 8192, 500, 100);
+        let mut m = EnergyMeter::new(p, cap);
+        let (half, zero) = (Resources::new(4000, 8192, 500, 100), Resources::ZERO);
         // One host at half load for an hour: boot 3000 J, then 150 W × 3600 s.
-        m.observe(SimTime::ZERO, &[half, Resources::ZERO], &cap);
+        m.change(SimTime::ZERO, &zero, &half);
         // Then both hosts full for an hour, then host 0 powers down.
-        m.observe(SimTime::from_secs(3600), &[cap, cap], &cap);
-        m.observe(SimTime::from_secs(7200), &[Resources::ZERO, cap], &cap);
+        m.change(SimTime::from_secs(3600), &half, &cap);
+        m.change(SimTime::from_secs(3600), &zero, &cap);
+        assert_eq!(m.watts(), 400.0);
+        m.change(SimTime::from_secs(7200), &cap, &zero);
         let j = 3000.0 + 150.0 * 3600.0 + 3000.0 + 400.0 * 3600.0 + 300.0 + 200.0 * 1800.0;
         assert!((m.kwh(SimTime::from_secs(9000)) - j / 3.6e6).abs() < 1e-12);
         assert_eq!((m.boots(), m.shutdowns()), (2, 1));

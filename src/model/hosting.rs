@@ -164,11 +164,16 @@ impl Hosting {
     pub fn fidelity(&self, in_flight: impl Fn(VmId) -> Option<f64>) -> Vec<f64> {
         let n = self.guests.len();
         let (mut promised, mut allotted) = (vec![0.0; n], vec![0.0; n]);
-        let planned = self.site.planned();
+        // Planned VMs are a subset of live VMs; both maps are in id order.
+        let mut planned = self.site.planned().iter().peekable();
         for (vm, rec) in self.site.vms() {
-            let (Some((_, size)), false) = (planned.get(vm), rec.state == VmState::Pending) else {
+            while planned.next_if(|(p, _)| *p < vm).is_some() {}
+            let Some((_, (_, size))) = planned.next_if(|(p, _)| *p == vm) else {
                 continue;
             };
+            if rec.state == VmState::Pending {
+                continue;
+            }
             let g = rec.guest.0 as usize;
             promised[g] += size.cpu_millicores() as f64;
             allotted[g] += in_flight(*vm).unwrap_or(match rec.state {

@@ -172,7 +172,7 @@ impl Site {
             in_flight: BTreeMap::new(),
             next_op: 0,
             stats: SiteStats::default(),
-            energy: EnergyMeter::new(power, hosts as usize),
+            energy: EnergyMeter::new(power, capacity),
         }
     }
 
@@ -271,11 +271,17 @@ impl Site {
     pub fn complete(&mut self, now: SimTime, op: OpId) -> Result<Vec<(OpId, Step)>, SiteError> {
         let step = self.in_flight.remove(&op).ok_or(SiteError::UnknownOp(op))?;
         let vm = step.vm();
+        if !self.vms.contains_key(&vm) {
+            return Err(SiteError::UnknownVm(vm));
+        }
+        if let Some((h, amount)) = step.frees() {
+            let left = self.used[h.index()].saturating_minus(&amount);
+            self.set_used(now, h, left);
+        }
         let rec = self.vms.get_mut(&vm).ok_or(SiteError::UnknownVm(vm))?;
         rec.busy = false;
         if let Some((h, amount)) = step.frees() {
             rec.release(h, amount);
-            self.used[h.index()] = self.used[h.index()].saturating_minus(&amount);
         }
         match step {
             Step::Suspend { .. } => rec.state = VmState::Suspended,
@@ -285,7 +291,6 @@ impl Site {
             }
             _ => rec.state = VmState::Running,
         }
-        self.count_active(now);
         Ok(self.start_ready(now))
     }
 
@@ -449,12 +454,15 @@ impl Site {
                 kept.push_back((op, step));
                 continue;
             }
+            if let Some((h, amount)) = reserve {
+                let more = self.used[h.index()].plus(&amount);
+                self.set_used(now, h, more);
+            }
             let Some(rec) = self.vms.get_mut(&vm) else {
                 continue;
             };
             if let Some((h, amount)) = reserve {
                 rec.hold(h, amount);
-                self.used[h.index()] = self.used[h.index()].plus(&amount);
             }
             rec.busy = true;
             match step {
@@ -476,7 +484,6 @@ impl Site {
             started.push((op, step));
         }
         self.queue = kept;
-        self.count_active(now);
         started
     }
 
@@ -490,16 +497,21 @@ impl Site {
         self.queue.len()
     }
 
-    fn count_active(&mut self, now: SimTime) {
-        let active = self.used.iter().filter(|u| !u.is_zero()).count() as u32;
+    /// Sets a host's actual reservations, keeping the active-host and
+    /// energy accounts (both change only here).
+    fn set_used(&mut self, now: SimTime, host: HostId, new: Resources) {
+        let old = std::mem::replace(&mut self.used[host.index()], new);
+        self.energy.change(now, &old, &new);
         let st = &mut self.stats;
+        let active = match (old.is_zero(), new.is_zero()) {
+            (true, false) => st.active_now + 1,
+            (false, true) => st.active_now - 1,
+            _ => return,
+        };
         st.active_host_ms += st.active_now as u128 * now.0.saturating_sub(st.last_change.0) as u128;
         st.last_change = now;
         st.active_now = active;
         st.peak_active_hosts = st.peak_active_hosts.max(active);
-        if let Some(cap) = self.planned.first().map(|h| h.capacity) {
-            self.energy.observe(now, &self.used, &cap);
-        }
     }
 
     /// Checks the site's invariants: actual reservations equal the sum of
