@@ -57,6 +57,49 @@ pub enum Command {
     /// Trace tools.
     #[command(subcommand)]
     Trace(TraceCommand),
+    /// Migration model tools.
+    #[command(subcommand)]
+    Migration(MigrationCommand),
+}
+
+/// `slivers migration ...`.
+#[derive(Debug, Subcommand)]
+pub enum MigrationCommand {
+    /// What one migration costs under the model, alone on the network:
+    /// prints one CSV line with a header.
+    Estimate(EstimateArgs),
+}
+
+/// `slivers migration estimate`.
+#[derive(Debug, Args)]
+pub struct EstimateArgs {
+    /// The VM's memory, MiB.
+    #[arg(long)]
+    pub memory_mib: u64,
+    /// The migration network's bandwidth, Mbit/s.
+    #[arg(long)]
+    pub bandwidth_mbps: u64,
+    /// How fast the VM dirties memory, MiB/s.
+    #[arg(long, default_value_t = 0.0)]
+    pub dirty_mibps: f64,
+    /// Pre-copy stops iterating once the rest fits in this downtime, ms.
+    #[arg(long, default_value_t = 300)]
+    pub max_downtime_ms: u64,
+    /// How the VM moves.
+    #[arg(long, default_value = "pre-copy", value_parser = ["pre-copy", "post-copy", "stop-copy"])]
+    pub mode: String,
+    /// Pre-copy: most rounds before the final one.
+    #[arg(long, default_value_t = 29)]
+    pub max_rounds: u32,
+    /// Pre-copy: most MiB sent, as a multiple of the memory.
+    #[arg(long, default_value_t = 3.0)]
+    pub max_sent_factor: f64,
+    /// Pre-copy: what to do when the dirty rate reaches the bandwidth.
+    #[arg(long, default_value = "force", value_parser = ["force", "post-copy", "stop-copy"])]
+    pub on_non_convergence: String,
+    /// Fixed time to resume the VM on the target after a live move, ms.
+    #[arg(long, default_value_t = 100)]
+    pub switchover_ms: u64,
 }
 
 /// `slivers run`.
@@ -229,7 +272,53 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Trace(TraceCommand::Generate(g)) => generate(g),
+        Command::Migration(MigrationCommand::Estimate(a)) => estimate(&a),
     }
+}
+
+fn estimate(a: &EstimateArgs) -> Result<()> {
+    use slivers::engine::SimTime;
+    use slivers::model::migration::{EstimateMode, MigrationParams, NonConvergence, estimate};
+    if a.memory_mib == 0 || a.bandwidth_mbps == 0 {
+        bail!("--memory-mib and --bandwidth-mbps must be positive");
+    }
+    if !(a.dirty_mibps.is_finite() && a.dirty_mibps >= 0.0) {
+        bail!("--dirty-mibps: expected a number >= 0, found {}", a.dirty_mibps);
+    }
+    if !(a.max_sent_factor.is_finite() && a.max_sent_factor >= 1.0) || a.max_rounds == 0 {
+        bail!("--max-sent-factor must be at least 1 and --max-rounds at least 1");
+    }
+    let mode = match a.mode.as_str() {
+        "post-copy" => EstimateMode::PostCopy,
+        "stop-copy" => EstimateMode::StopCopy,
+        _ => EstimateMode::PreCopy,
+    };
+    let on_non_convergence = match a.on_non_convergence.as_str() {
+        "post-copy" => NonConvergence::PostCopy,
+        "stop-copy" => NonConvergence::StopCopy,
+        _ => NonConvergence::Force,
+    };
+    let params = MigrationParams {
+        bandwidth_mbps: a.bandwidth_mbps,
+        max_downtime: SimTime::from_millis(a.max_downtime_ms),
+        max_rounds: a.max_rounds,
+        max_sent_factor: a.max_sent_factor,
+        on_non_convergence,
+        switchover: SimTime::from_millis(a.switchover_ms),
+        ..MigrationParams::default()
+    };
+    let e = estimate(&params, mode, a.memory_mib, a.dirty_mibps);
+    println!("total_time_s,downtime_ms,rounds,bytes_sent,converged,degraded_s");
+    println!(
+        "{},{},{},{},{},{}",
+        slivers::report::csv::fmt_f64(e.total.as_secs_f64()),
+        e.downtime.as_millis(),
+        e.rounds,
+        (e.sent_mib * 1024.0 * 1024.0).round() as u64,
+        e.converged,
+        slivers::report::csv::fmt_f64(e.degraded.as_secs_f64()),
+    );
+    Ok(())
 }
 
 fn load(path: &Path) -> Result<Scenario> {

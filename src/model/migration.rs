@@ -159,8 +159,11 @@ impl MigrationParams {
                 let dirty = dirty_mibps.max(0.0);
                 let converges = dirty < self.bandwidth_mibps();
                 match (self.mode, converges, self.on_non_convergence) {
-                    (LiveMode::PostCopy, _, _) | (LiveMode::PreCopy, false, NonConvergence::PostCopy) => {
-                        self.post_copy(memory, path, converges)
+                    // Post-copy always completes; as a fallback it marks the
+                    // pre-copy that could not converge.
+                    (LiveMode::PostCopy, _, _) => self.post_copy(memory, path, true),
+                    (LiveMode::PreCopy, false, NonConvergence::PostCopy) => {
+                        self.post_copy(memory, path, false)
                     }
                     (LiveMode::PreCopy, false, NonConvergence::StopCopy) => Process {
                         converged: false,
@@ -450,36 +453,93 @@ pub fn estimate(params: &MigrationParams, mode: EstimateMode, memory_mib: u64, d
         },
         ..*params
     };
-    let bw = params.bandwidth_mibps();
-    let mut e = Estimate {
-        total: SimTime::ZERO,
-        downtime: SimTime::ZERO,
-        degraded: SimTime::ZERO,
-        rounds: 0,
-        sent_mib: 0.0,
-        converged: true,
-    };
-    for step in &steps {
-        let mut p = params.process(step, dirty_mibps);
-        let mut last = None;
-        while let Some(phase) = p.next(last) {
-            let elapsed = match phase.work {
-                Work::Wait(t) => t,
-                Work::Transfer { mib, .. } => transfer_time(mib, bw),
-            };
-            e.total = e.total.plus(elapsed);
-            match phase.vm {
-                Availability::Down => e.downtime = e.downtime.plus(elapsed),
-                Availability::Degraded(_) => e.degraded = e.degraded.plus(elapsed),
-                Availability::Up => {}
-            }
-            last = Some((phase.mib(), elapsed));
+    steps.iter().fold(Estimate::default(), |e, step| {
+        e.then(&run_alone(&params, step, dirty_mibps))
+    })
+}
+
+impl Default for Estimate {
+    fn default() -> Self {
+        Estimate {
+            total: SimTime::ZERO,
+            downtime: SimTime::ZERO,
+            degraded: SimTime::ZERO,
+            rounds: 0,
+            sent_mib: 0.0,
+            converged: true,
         }
-        e.rounds += p.rounds;
-        e.sent_mib += p.sent_mib();
-        e.converged &= p.converged;
     }
+}
+
+impl Estimate {
+    /// This, then `next`, one after the other.
+    fn then(&self, next: &Estimate) -> Estimate {
+        Estimate {
+            total: self.total.plus(next.total),
+            downtime: self.downtime.plus(next.downtime),
+            degraded: self.degraded.plus(next.degraded),
+            rounds: self.rounds + next.rounds,
+            sent_mib: self.sent_mib + next.sent_mib,
+            converged: self.converged && next.converged,
+        }
+    }
+}
+
+/// Runs one step's process alone on the network, at the full link bandwidth.
+pub fn run_alone(params: &MigrationParams, step: &Step, dirty_mibps: f64) -> Estimate {
+    let bw = params.bandwidth_mibps();
+    let mut e = Estimate::default();
+    let mut p = params.process(step, dirty_mibps);
+    let mut last = None;
+    while let Some(phase) = p.next(last) {
+        let elapsed = match phase.work {
+            Work::Wait(t) => t,
+            Work::Transfer { mib, .. } => transfer_time(mib, bw),
+        };
+        e.total = e.total.plus(elapsed);
+        match phase.vm {
+            Availability::Down => e.downtime = e.downtime.plus(elapsed),
+            Availability::Degraded(_) => e.degraded = e.degraded.plus(elapsed),
+            Availability::Up => {}
+        }
+        last = Some((phase.mib(), elapsed));
+    }
+    e.rounds = p.rounds;
+    e.sent_mib = p.sent_mib();
+    e.converged = p.converged;
     e
+}
+
+/// What a migration plan costs: its moves, the bytes they send and the
+/// downtime they cause, each move estimated alone on the network. A
+/// stop-and-copy (suspend, then restore) is one move, down from the start
+/// of its suspend to the end of its restore, not counting any wait between.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlanCost {
+    /// Live moves plus stop-and-copy moves.
+    pub moves: usize,
+    /// Bytes sent (an image through storage counts written and read).
+    pub bytes: u64,
+    /// Total downtime.
+    pub downtime: SimTime,
+}
+
+/// The cost of `plan` for VMs dirtying `dirty_mibps`.
+pub fn plan_cost(params: &MigrationParams, plan: &slivers_policy::plan::Plan, dirty_mibps: f64) -> PlanCost {
+    let moving = plan.steps.iter().filter(|s| {
+        matches!(
+            s,
+            Step::Migrate { .. } | Step::Suspend { .. } | Step::Restore { .. }
+        )
+    });
+    let e = moving.fold(Estimate::default(), |e, s| {
+        e.then(&run_alone(params, s, dirty_mibps))
+    });
+    PlanCost {
+        moves: plan.live_migrations() + plan.stop_copy_migrations(),
+        bytes: (e.sent_mib * 1024.0 * 1024.0).round() as u64,
+        downtime: e.downtime,
+    }
 }
 
 /// Time to send `mib` at `mibps`, rounded up to the millisecond.
@@ -592,6 +652,41 @@ mod tests {
             (e.total, e.downtime, e.sent_mib),
             (SimTime(8610), SimTime(8610), 1024.0)
         );
+    }
+
+    #[test]
+    fn a_plans_cost_sums_its_moves() {
+        use slivers_policy::plan::{Change, plan};
+        use slivers_policy::{HostView, Resources, VmId};
+        // Two full hosts swap their VMs: one live move is impossible, so the
+        // plan suspends one VM, moves the other live, and restores the first.
+        let size = Resources::new(1000, 1024, 100, 10);
+        let hosts: Vec<HostView> = (0..2)
+            .map(|i| HostView {
+                id: HostId(i),
+                capacity: size,
+                used: size,
+            })
+            .collect();
+        let changes = [
+            Change {
+                vm: VmId(0),
+                from: Some((HostId(0), size)),
+                to: Some((HostId(1), size)),
+            },
+            Change {
+                vm: VmId(1),
+                from: Some((HostId(1), size)),
+                to: Some((HostId(0), size)),
+            },
+        ];
+        let p = plan(&hosts, &changes).unwrap();
+        let cost = plan_cost(&params(), &p, 0.0);
+        assert_eq!(cost.moves, 2);
+        // 1024 MiB live (one round, 20 ms switchover down) + 1024 written
+        // and read back (5 + 8.59 + 8.59 + 5 s down).
+        assert_eq!(cost.bytes, 3 * 1024 * 1024 * 1024);
+        assert_eq!(cost.downtime, SimTime(20 + 5000 + 8590 + 8590 + 5000));
     }
 
     #[test]

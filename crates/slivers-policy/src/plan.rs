@@ -529,4 +529,60 @@ mod tests {
         }];
         assert!(matches!(plan(&hs, &bad), Err(PlanError::UnknownHost { .. })));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Puts each sized VM on its chosen host if it fits there, else leaves it absent.
+        fn assign(n: usize, picks: &[(u64, usize)]) -> Vec<Option<(HostId, Resources)>> {
+            let mut used = vec![0u64; n];
+            picks
+                .iter()
+                .map(|&(size, h)| {
+                    let h = h % n;
+                    (size > 0 && used[h] + size <= 4).then(|| {
+                        used[h] += size;
+                        (HostId(h as u32), r(size))
+                    })
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// For random feasible current and target placements, the plan
+            /// exists, never exceeds a host when replayed step by step,
+            /// reaches the target, and moves each VM at most once.
+            #[test]
+            fn random_feasible_targets_plan_within_capacity(
+                n in 1usize..6,
+                vms in proptest::collection::vec(((0u64..4, 0usize..6), (0u64..4, 0usize..6)), 0..14),
+            ) {
+                let from = assign(n, &vms.iter().map(|v| v.0).collect::<Vec<_>>());
+                let to = assign(n, &vms.iter().map(|v| v.1).collect::<Vec<_>>());
+                let mut used = vec![0u64; n];
+                for (h, s) in from.iter().flatten() {
+                    used[h.index()] += s.0[0];
+                }
+                let hs = hosts(&used);
+                let changes: Vec<Change> = (0..vms.len())
+                    .filter(|&i| from[i] != to[i])
+                    .map(|i| Change { vm: VmId(i as u64), from: from[i], to: to[i] })
+                    .collect();
+                let p = plan(&hs, &changes).expect("a feasible target has a plan");
+                let end = replay(&hs, &p);
+                let mut want = vec![0u64; n];
+                for (h, s) in to.iter().flatten() {
+                    want[h.index()] += s.0[0];
+                }
+                prop_assert_eq!(end, want);
+                for c in &changes {
+                    let moves = p.steps.iter().filter(|s| s.vm() == c.vm && matches!(s, Step::Migrate { .. } | Step::Suspend { .. })).count();
+                    prop_assert!(moves <= 1, "{:?} moved {} times", c.vm, moves);
+                }
+            }
+        }
+    }
 }
