@@ -3,25 +3,32 @@
 //! # Structure
 //!
 //! Popped times never decrease, so the queue can be a *radix heap* keyed by
-//! the `u64` millisecond time rather than a comparison heap. Every pending
-//! event sits in one of 65 buckets, chosen by comparing its time `t` with the
-//! current time `now` (the time of the last pop):
+//! the `u64` millisecond time rather than a comparison heap. A time is read
+//! as 16 base-16 digits. Every pending event at time `t` sits in one place,
+//! chosen by comparing `t` with the current time `now` (the last pop's):
 //!
-//! * bucket 0, the *front*, holds the events with `t == now`, in a FIFO ring;
-//! * bucket `k` in `1..=64` holds the events whose highest bit that differs
-//!   from `now` is bit `k - 1`, i.e. `k = 64 - (t ^ now).leading_zeros()`.
+//! * the *front*, a FIFO ring, if `t == now`;
+//! * otherwise bucket `(level, digit)`, where `level` is the position of the
+//!   highest digit in which `t` differs from `now` and `digit` is `t`'s digit
+//!   there (16 levels × 16 digits = 256 buckets, each a `Vec`).
+//!
+//! Every time in a lower bucket (in `(level, digit)` order) is below every
+//! time in a higher one, and each bucket tracks its earliest time, so the
+//! next time is known in O(1) ([`EventQueue::peek_time`] takes `&self`).
 //!
 //! Scheduling is an append to one bucket, O(1). Popping takes the front's
-//! head; when the front is empty, the lowest non-empty bucket `i` holds the
-//! earliest time `m` (tracked per bucket, so no scan is needed), `now` becomes
-//! `m` and bucket `i` is split into the lower buckets by its bits below
-//! `i - 1`. An event only ever moves to a lower bucket, so it moves at most
-//! 64 times (in practice about `log2` of how far ahead it was scheduled), and
-//! every move is a sequential read and append: little work and few cache
-//! misses, which is where it beats a binary heap on large queues.
+//! head; when the front is empty, `now` advances to the earliest time `m` in
+//! the lowest non-empty bucket, and that bucket is split: its events at `m`
+//! go to the front and the rest to lower levels, by their digits below. An
+//! event only ever moves down a level, so it moves at most 16 times, and in
+//! practice about `log16` of how far ahead it was scheduled (2-3 times for
+//! events a few seconds ahead). Every move is a sequential read and an
+//! append: little work and few cache misses, which is where this beats a
+//! binary heap, whose sift-downs jump across the whole array.
 //!
 //! Buckets keep their capacity when they are emptied, so a queue in steady
-//! state does not allocate.
+//! state does not allocate. The buckets' fixed part (256 `Vec`s, their
+//! minima and an occupancy bitmap, about 8 KiB) is boxed once per queue.
 
 use std::collections::VecDeque;
 
@@ -40,24 +47,74 @@ pub enum ScheduleError {
     },
 }
 
-/// Buckets `1..=64` (see the module docs); bucket 0 is [`EventQueue::front`].
-const BUCKETS: usize = 64;
+/// Bits per radix digit: times are read as 16 base-16 digits.
+const DIGIT_BITS: u32 = 4;
+/// Values of one digit.
+const DIGITS: usize = 1 << DIGIT_BITS;
+/// Digit positions in a `u64`.
+const LEVELS: usize = 64 / DIGIT_BITS as usize;
+/// Buckets `(level, digit)`, flattened as `level * DIGITS + digit`.
+const BUCKETS: usize = LEVELS * DIGITS;
+
+/// The bucket of time `t` when the clock is at `now < t`: the position of
+/// the highest digit where `t` differs from `now`, and `t`'s digit there.
+/// Bucket order is time order: all of a bucket's times are below all of the
+/// next non-empty bucket's.
+#[inline(always)]
+fn bucket_of(t: u64, now: u64) -> usize {
+    debug_assert!(t > now);
+    let high_bit = 63 - (t ^ now).leading_zeros();
+    let level = high_bit / DIGIT_BITS;
+    let digit = (t >> (level * DIGIT_BITS)) as usize & (DIGITS - 1);
+    level as usize * DIGITS + digit
+}
+
+/// The buckets, boxed so that an [`EventQueue`] itself stays small.
+struct Buckets<E> {
+    /// `(time, event)`, each bucket in insertion order.
+    events: [Vec<(u64, E)>; BUCKETS],
+    /// The earliest time in each bucket, `u64::MAX` if it is empty.
+    mins: [u64; BUCKETS],
+    /// Bit `i % 64` of word `i / 64` is set iff bucket `i` is non-empty.
+    occupied: [u64; BUCKETS / 64],
+}
+
+impl<E> Buckets<E> {
+    #[inline(always)]
+    fn push(&mut self, b: usize, t: u64, event: E) {
+        self.events[b].push((t, event));
+        self.mins[b] = self.mins[b].min(t);
+        self.occupied[b / 64] |= 1 << (b % 64);
+    }
+
+    /// The lowest non-empty bucket: the one holding the earliest times.
+    #[inline(always)]
+    fn first(&self) -> Option<usize> {
+        self.occupied
+            .iter()
+            .position(|&w| w != 0)
+            .map(|w| w * 64 + self.occupied[w].trailing_zeros() as usize)
+    }
+
+    /// Marks bucket `b` as emptied.
+    #[inline(always)]
+    fn cleared(&mut self, b: usize) {
+        self.mins[b] = u64::MAX;
+        self.occupied[b / 64] &= !(1 << (b % 64));
+    }
+}
 
 /// Pending events of type `E`, popped in `(time, insertion sequence)` order.
 ///
 /// The queue owns the clock: [`EventQueue::pop`] advances [`EventQueue::now`]
 /// to the popped event's time, and time never goes backwards. Times are
 /// [`SimTime`] milliseconds; events at equal times pop first-in, first-out.
-/// It is a radix heap: see the [module docs](self) for the layout.
+/// It is a radix heap over the times; the [engine docs](super) outline it.
 pub struct EventQueue<E> {
-    /// Bucket 0: the events at exactly `now`, oldest first.
+    /// The events at exactly `now`, oldest first.
     front: VecDeque<E>,
-    /// `buckets[k - 1]` is bucket `k`: `(time, event)` in insertion order.
-    buckets: [Vec<(u64, E)>; BUCKETS],
-    /// `mins[k - 1]` is the earliest time in bucket `k`, `u64::MAX` if empty.
-    mins: [u64; BUCKETS],
-    /// Bit `k - 1` is set iff bucket `k` is non-empty.
-    occupied: u64,
+    /// The events after `now`.
+    buckets: Box<Buckets<E>>,
     len: usize,
     now: SimTime,
 }
@@ -73,9 +130,11 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             front: VecDeque::new(),
-            buckets: std::array::from_fn(|_| Vec::new()),
-            mins: [u64::MAX; BUCKETS],
-            occupied: 0,
+            buckets: Box::new(Buckets {
+                events: std::array::from_fn(|_| Vec::new()),
+                mins: [u64::MAX; BUCKETS],
+                occupied: [0; BUCKETS / 64],
+            }),
             len: 0,
             now: SimTime::ZERO,
         }
@@ -101,41 +160,32 @@ impl<E> EventQueue<E> {
         self.insert(self.now.plus(delay).0, event);
     }
 
-    /// Files an event at `t >= now` in its bucket.
+    /// Files an event at `t >= now`.
     ///
     /// **Tie-break (FIFO among equal times), part 1.** The queue stores no
-    /// sequence numbers: insertion order *is* the sequence. Every event
-    /// with a given time is in the same bucket (the bucket is a function of
-    /// `t` and `now`), and this appends it behind everything already there,
-    /// which was all inserted earlier. So each bucket is in insertion order;
-    /// [`Self::pop`] keeps it that way when it splits a bucket.
+    /// sequence numbers: insertion order *is* the sequence. All pending
+    /// events with a given time are in the same place (the front if it is
+    /// `now`, else the bucket [`bucket_of`] `(t, now)`), and this appends the
+    /// new one behind them, all of which were inserted earlier. So the front
+    /// and every bucket are in insertion order; [`Self::pop`] keeps them so.
     #[inline]
     fn insert(&mut self, t: u64, event: E) {
         debug_assert!(t >= self.now.0);
         self.len += 1;
-        let diff = t ^ self.now.0;
-        if diff == 0 {
+        if t == self.now.0 {
             self.front.push_back(event);
         } else {
-            let b = (BUCKETS - 1) - diff.leading_zeros() as usize;
-            self.buckets[b].push((t, event));
-            self.mins[b] = self.mins[b].min(t);
-            self.occupied |= 1 << b;
+            self.buckets.push(bucket_of(t, self.now.0), t, event);
         }
     }
 
     /// The time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
         if !self.front.is_empty() {
-            Some(self.now)
-        } else if self.occupied == 0 {
-            None
-        } else {
-            // The lowest non-empty bucket holds the earliest times: all its
-            // times agree with `now` on more high bits than any higher
-            // bucket's, and exceed `now` there.
-            Some(SimTime(self.mins[self.occupied.trailing_zeros() as usize]))
+            return Some(self.now);
         }
+        let b = self.buckets.first()?;
+        Some(SimTime(self.buckets.mins[b]))
     }
 
     /// Removes the next event and advances the clock to its time.
@@ -144,37 +194,37 @@ impl<E> EventQueue<E> {
     /// exactly the events at `now`, in insertion order, and pops from its
     /// head: the earliest-scheduled event at the earliest time, i.e. the
     /// least `(time, seq)`. When the front is empty, the lowest non-empty
-    /// bucket `i` is split. Every lower bucket is empty at that moment, and
-    /// the split walks bucket `i` in order and appends each event to a lower
-    /// bucket (or to the front), so every bucket stays in insertion order.
+    /// bucket is split. Every lower bucket is empty at that moment, and the
+    /// split walks the bucket in order and appends each event to a lower
+    /// bucket or to the front, so all of them stay in insertion order.
     /// Higher buckets keep their events and their order: their times still
-    /// first differ from the new `now` at the same bit.
+    /// first differ from the new `now` at the same digit.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         if self.front.is_empty() {
-            if self.occupied == 0 {
-                return None;
-            }
-            let i = self.occupied.trailing_zeros() as usize;
-            let now = self.mins[i];
+            let b = self.buckets.first()?;
+            let now = self.buckets.mins[b];
             self.now = SimTime(now);
-            self.occupied &= !(1 << i);
-            self.mins[i] = u64::MAX;
+            self.buckets.cleared(b);
+            self.len -= 1;
+            if self.buckets.events[b].len() == 1 {
+                // A lone event: return it without going through the front.
+                let (t, event) = self.buckets.events[b].pop()?;
+                return Some((SimTime(t), event));
+            }
             // Take the bucket out to split it, then put the emptied vector
-            // back so its capacity is reused.
-            let mut split = std::mem::take(&mut self.buckets[i]);
+            // back so that its capacity is reused.
+            let mut split = std::mem::take(&mut self.buckets.events[b]);
             for (t, event) in split.drain(..) {
-                let diff = t ^ now;
-                if diff == 0 {
+                if t == now {
                     self.front.push_back(event);
                 } else {
-                    // `diff < 1 << i`, so `b < i`: events only move down.
-                    let b = (BUCKETS - 1) - diff.leading_zeros() as usize;
-                    self.buckets[b].push((t, event));
-                    self.mins[b] = self.mins[b].min(t);
-                    self.occupied |= 1 << b;
+                    // All of the bucket agrees with `now` from its digit up,
+                    // so `bucket_of(t, now) < b`: events only move down.
+                    self.buckets.push(bucket_of(t, now), t, event);
                 }
             }
-            self.buckets[i] = split;
+            self.buckets.events[b] = split;
+            return self.front.pop_front().map(|event| (self.now, event));
         }
         let event = self.front.pop_front()?;
         self.len -= 1;
