@@ -10,7 +10,7 @@
 //! backwards, it is a radix heap over the `u64` times (256 buckets indexed by
 //! the highest base-16 digit where an event's time differs from now) rather
 //! than a binary heap. Scheduling is O(1); an event is moved between buckets
-//! at most 16 times, in practice 2-3 times. FIFO order among equal times comes
+//! at most 16 times, in practice about 3 times. FIFO order among equal times comes
 //! from keeping every bucket in insertion order, so no sequence number is
 //! stored. See `queue.rs` for the details and where the tie-break is enforced.
 

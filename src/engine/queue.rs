@@ -21,8 +21,8 @@
 //! the lowest non-empty bucket, and that bucket is split: its events at `m`
 //! go to the front and the rest to lower levels, by their digits below. An
 //! event only ever moves down a level, so it moves at most 16 times, and in
-//! practice about `log16` of how far ahead it was scheduled (2-3 times for
-//! events a few seconds ahead). Every move is a sequential read and an
+//! practice at most about `log16` of how far ahead it was scheduled, plus
+//! one (about 3 times for events up to 2 s ahead). Every move is a sequential read and an
 //! append: little work and few cache misses, which is where this beats a
 //! binary heap, whose sift-downs jump across the whole array.
 //!
