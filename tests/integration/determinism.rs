@@ -19,6 +19,9 @@ fn two_runs_write_identical_bytes() {
     for file in [
         "summary.csv",
         "migrations.csv",
+        "fidelity.csv",
+        "fidelity.png",
+        "fidelity.svg",
         "figure3.svg",
         "figure3.png",
         "manifest.toml",
