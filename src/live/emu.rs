@@ -333,7 +333,9 @@ impl XlCommand {
                 long: has("-l") || has("--long"),
                 domain: p(0),
             },
-            ("domid", 1) => XlCommand::Domid { domain: pos[0].into() },
+            ("domid", 1) => XlCommand::Domid {
+                domain: pos[0].into(),
+            },
             ("create", 1) => XlCommand::Create { cfg: pos[0].into() },
             ("mem-set", 2) => XlCommand::MemSet {
                 domain: pos[0].into(),
@@ -368,17 +370,23 @@ impl XlCommand {
                 cfg: Some(pos[0].into()),
                 file: pos[1].into(),
             },
-            ("destroy", 1) => XlCommand::Destroy { domain: pos[0].into() },
+            ("destroy", 1) => XlCommand::Destroy {
+                domain: pos[0].into(),
+            },
             ("rename", 2) => XlCommand::Rename {
                 domain: pos[0].into(),
                 new_name: pos[1].into(),
             },
-            ("pause", 1) => XlCommand::Pause { domain: pos[0].into() },
-            ("unpause", 1) => XlCommand::Unpause { domain: pos[0].into() },
+            ("pause", 1) => XlCommand::Pause {
+                domain: pos[0].into(),
+            },
+            ("unpause", 1) => XlCommand::Unpause {
+                domain: pos[0].into(),
+            },
             (
                 "info" | "list" | "domid" | "create" | "mem-set" | "vcpu-set" | "sched-credit2"
-                | "sched-credit" | "migrate" | "migrate-receive" | "save" | "restore" | "destroy"
-                | "rename" | "pause" | "unpause",
+                | "sched-credit" | "migrate" | "migrate-receive" | "save" | "restore" | "destroy" | "rename"
+                | "pause" | "unpause",
                 _,
             ) => {
                 return Err(usage(sub, usage_args(sub)));
@@ -590,7 +598,8 @@ fn cfg_u32(map: &BTreeMap<String, cfg::CfgValue>, key: &str) -> Result<Option<u3
 /// maxvcpus, cpu_weight, cap, vif rates). `base` supplies defaults (the
 /// saved domain for `xl restore CFG FILE`).
 fn domain_from_cfg(text: &str, path: &str, base: Option<&Domain>) -> Result<Domain, String> {
-    let map = cfg::parse(text, path).map_err(|e| format!("{e}\nFailed to parse config: Invalid argument\n"))?;
+    let map =
+        cfg::parse(text, path).map_err(|e| format!("{e}\nFailed to parse config: Invalid argument\n"))?;
     let name = match map.get("name") {
         Some(cfg::CfgValue::Str(s)) if !s.is_empty() => s.clone(),
         None if base.is_some() => base.map(|b| b.name.clone()).unwrap_or_default(),
@@ -754,10 +763,7 @@ impl HostState {
         by_id.sort_by_key(|d| d.domid);
         doms.extend(by_id);
         if let Some(id) = domain {
-            let Some(d) = doms
-                .iter()
-                .find(|d| d.name == id || d.domid.to_string() == id)
-            else {
+            let Some(d) = doms.iter().find(|d| d.name == id || d.domid.to_string() == id) else {
                 return invalid_domain(id);
             };
             doms = vec![*d];
@@ -797,7 +803,8 @@ impl HostState {
                 .collect();
             XlOutput::ok(pretty(&json) + "\n")
         } else {
-            let mut out = "Name                                        ID   Mem VCPUs\tState\tTime(s)\n".to_string();
+            let mut out =
+                "Name                                        ID   Mem VCPUs\tState\tTime(s)\n".to_string();
             for d in doms {
                 let state = if d.paused { "--p---" } else { "r-----" };
                 let _ = writeln!(
@@ -891,7 +898,10 @@ impl HostState {
 
     /// The output of a save that fails (the domain is resumed).
     pub fn save_failure(&self, domain: &str) -> XlOutput {
-        let domid = self.resolve(domain).and_then(|n| self.domains.get(&n)).map_or(0, |d| d.domid);
+        let domid = self
+            .resolve(domain)
+            .and_then(|n| self.domains.get(&n))
+            .map_or(0, |d| d.domid);
         XlOutput::fail(format!(
             "Saving to image new xl format (info 0x3/0x0/1780)\n\
              xc: error: Save failed (5 = Input/output error): Internal error\n\
@@ -912,7 +922,9 @@ impl HostState {
                 }
                 match self.domains.get(domain) {
                     Some(d) => XlOutput::ok(format!("{}\n", d.domid)),
-                    None => XlOutput::fail(format!("Can't get domid of domain name '{domain}', maybe this domain does not exist.\n")),
+                    None => XlOutput::fail(format!(
+                        "Can't get domid of domain name '{domain}', maybe this domain does not exist.\n"
+                    )),
                 }
             }
             XlCommand::Create { cfg } => {
@@ -974,7 +986,9 @@ impl HostState {
                 ignore_host,
             } => {
                 let Ok(n) = count.parse::<u32>() else {
-                    return XlOutput::fail(format!("Error: Invalid argument {count} as a number of vCPUs.\n"));
+                    return XlOutput::fail(format!(
+                        "Error: Invalid argument {count} as a number of vCPUs.\n"
+                    ));
                 };
                 let Some(name) = self.resolve(domain) else {
                     return invalid_domain(domain);
@@ -989,11 +1003,16 @@ impl HostState {
                     ));
                 }
                 if n == 0 {
-                    return XlOutput::fail(libxl_err(
-                        "libxl_domain.c:1862:libxl_set_vcpuonline",
-                        d.domid,
-                        "Requested 0 VCPUs!: Function not implemented",
-                    ) + &format!("libxl_set_vcpuonline failed domid={} max_vcpus=0, rc: -3\n", d.domid));
+                    return XlOutput::fail(
+                        libxl_err(
+                            "libxl_domain.c:1862:libxl_set_vcpuonline",
+                            d.domid,
+                            "Requested 0 VCPUs!: Function not implemented",
+                        ) + &format!(
+                            "libxl_set_vcpuonline failed domid={} max_vcpus=0, rc: -3\n",
+                            d.domid
+                        ),
+                    );
                 }
                 if n > d.max_vcpus {
                     return XlOutput::fail(
@@ -1004,7 +1023,10 @@ impl HostState {
                                 "Requested {n} VCPUs, however maxcpus is {}!: Function not implemented",
                                 d.max_vcpus
                             ),
-                        ) + &format!("libxl_set_vcpuonline failed domid={} max_vcpus={n}, rc: -3\n", d.domid),
+                        ) + &format!(
+                            "libxl_set_vcpuonline failed domid={} max_vcpus={n}, rc: -3\n",
+                            d.domid
+                        ),
                     );
                 }
                 d.vcpus = n;
@@ -1152,7 +1174,9 @@ impl HostState {
                     return set_fail(libxl_err(
                         &format!("libxl_sched.c:400:sched_{scheduler}_domain_set"),
                         d.domid,
-                        &format!("Cpu cap out of range, valid range is from 0 to {max_cap} for specified number of vcpus"),
+                        &format!(
+                            "Cpu cap out of range, valid range is from 0 to {max_cap} for specified number of vcpus"
+                        ),
                     ));
                 }
             },
@@ -1347,9 +1371,16 @@ mod tests {
         assert_eq!(out.stderr, "Parsing config from /cfg/vm1.cfg\n");
         let table = run(&mut h, &mut f, "list").stdout;
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines[0], "Name                                        ID   Mem VCPUs\tState\tTime(s)");
-        assert!(lines[1].starts_with("Domain-0                                     0  1024     4     r-----"));
-        assert!(lines[2].starts_with("vm1                                          1  1024     1     r-----"));
+        assert_eq!(
+            lines[0],
+            "Name                                        ID   Mem VCPUs\tState\tTime(s)"
+        );
+        assert!(
+            lines[1].starts_with("Domain-0                                     0  1024     4     r-----")
+        );
+        assert!(
+            lines[2].starts_with("vm1                                          1  1024     1     r-----")
+        );
         let json = run(&mut h, &mut f, "list -l vm1").stdout;
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let b = &v[0]["config"]["b_info"];
@@ -1363,7 +1394,8 @@ mod tests {
         assert_eq!(v[0]["config"]["nics"][0]["rate_bytes_per_interval"], 625_000);
         assert!(json.contains("\n    {\n        \"domid\": 1,"), "{json}");
         // Defaults are left out.
-        f.write("/cfg/plain.cfg", b"name = \"plain\"\nmemory = 256\n").unwrap();
+        f.write("/cfg/plain.cfg", b"name = \"plain\"\nmemory = 256\n")
+            .unwrap();
         run(&mut h, &mut f, "create /cfg/plain.cfg");
         let v: serde_json::Value =
             serde_json::from_str(&run(&mut h, &mut f, "list -l plain").stdout).unwrap();
@@ -1380,18 +1412,32 @@ mod tests {
     fn error_texts() {
         let (mut h, mut f) = setup();
         let out = run(&mut h, &mut f, "destroy nope");
-        assert_eq!((out.code, out.stderr.as_str()), (1, "nope is an invalid domain identifier (rc=-6)\n"));
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (1, "nope is an invalid domain identifier (rc=-6)\n")
+        );
         assert_eq!(run(&mut h, &mut f, "list -l nope").code, 1);
         run(&mut h, &mut f, "create /cfg/vm1.cfg");
         let out = run(&mut h, &mut f, "create /cfg/vm1.cfg");
         assert_eq!(out.code, 1);
-        assert!(out.stderr.contains("Domain with name \"vm1\" already exists."), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("Domain with name \"vm1\" already exists."),
+            "{}",
+            out.stderr
+        );
         let out = run(&mut h, &mut f, "mem-set vm1 4096m");
         assert_eq!(out.code, 1);
-        assert!(out.stderr.contains("memory_dynamic_max must be less than or equal to memory_static_max"));
+        assert!(
+            out.stderr
+                .contains("memory_dynamic_max must be less than or equal to memory_static_max")
+        );
         let out = run(&mut h, &mut f, "vcpu-set vm1 3");
         assert_eq!(out.code, 1);
-        assert!(out.stderr.contains("Requested 3 VCPUs, however maxcpus is 2!"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("Requested 3 VCPUs, however maxcpus is 2!"),
+            "{}",
+            out.stderr
+        );
         let out = run(&mut h, &mut f, "sched-credit -d vm1 -w 10");
         assert_eq!(out.code, 1);
         assert!(out.stderr.ends_with("libxl_domain_sched_params_set failed.\n"));
@@ -1401,7 +1447,10 @@ mod tests {
         let out = run(&mut h, &mut f, "frobnicate");
         assert_eq!((out.code, out.stderr.as_str()), (1, "command not implemented\n"));
         assert_eq!(run(&mut h, &mut f, "mem-set vm1").code, 1);
-        assert_eq!(run(&mut h, &mut f, "mem-set vm1 12q").stderr, "invalid memory size: 12q\n");
+        assert_eq!(
+            run(&mut h, &mut f, "mem-set vm1 12q").stderr,
+            "invalid memory size: 12q\n"
+        );
         let out = run(&mut h, &mut f, "create /cfg/missing.cfg");
         assert_eq!(out.code, 1);
     }
@@ -1414,9 +1463,10 @@ mod tests {
         let out = run(&mut h, &mut f, "create /cfg/big.cfg");
         assert_eq!(out.code, 1);
         assert!(out.stderr.contains("failed to free memory for the domain"));
-        assert!(h.domains.get("big").is_none());
+        assert!(!h.domains.contains_key("big"));
         // Growing within maxmem but beyond free memory is refused too.
-        f.write("/cfg/fill.cfg", b"name = \"fill\"\nmemory = 5500\n").unwrap();
+        f.write("/cfg/fill.cfg", b"name = \"fill\"\nmemory = 5500\n")
+            .unwrap();
         assert_eq!(run(&mut h, &mut f, "create /cfg/fill.cfg").code, 0);
         let out = run(&mut h, &mut f, "mem-set vm1 2048");
         assert_eq!(out.code, 1);
@@ -1424,15 +1474,31 @@ mod tests {
         assert_eq!(run(&mut h, &mut f, "mem-set vm1 1500m").code, 0);
         assert_eq!(h.domains["vm1"].target_memkb, 1500 * 1024);
         // vCPUs beyond the host's CPUs need -i.
-        f.write("/cfg/wide.cfg", b"name = \"wide\"\nmemory = 1\nvcpus = 1\nmaxvcpus = 8\n").unwrap();
+        f.write(
+            "/cfg/wide.cfg",
+            b"name = \"wide\"\nmemory = 1\nvcpus = 1\nmaxvcpus = 8\n",
+        )
+        .unwrap();
         assert_eq!(run(&mut h, &mut f, "create /cfg/wide.cfg").code, 0);
         let out = run(&mut h, &mut f, "vcpu-set wide 6");
-        assert!(out.stderr.starts_with("You are overcommmitting!"), "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with("You are overcommmitting!"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(run(&mut h, &mut f, "vcpu-set -i wide 6").code, 0);
         // A config above its maximums is refused.
-        f.write("/cfg/over.cfg", b"name = \"over\"\nmemory = 10\nvcpus = 3\nmaxvcpus = 2\n").unwrap();
+        f.write(
+            "/cfg/over.cfg",
+            b"name = \"over\"\nmemory = 10\nvcpus = 3\nmaxvcpus = 2\n",
+        )
+        .unwrap();
         let out = run(&mut h, &mut f, "create /cfg/over.cfg");
-        assert!(out.stderr.contains("Requested 3 VCPUs, however maxcpus is 2!"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("Requested 3 VCPUs, however maxcpus is 2!"),
+            "{}",
+            out.stderr
+        );
     }
 
     #[test]
@@ -1447,16 +1513,26 @@ mod tests {
         let out = run(&mut h, &mut f, "restore /img/vm1.save");
         assert_eq!(out.code, 0, "{out:?}");
         let d = &h.domains["vm1"];
-        assert_eq!((d.target_memkb, d.vcpus, d.weight, d.domid), (1536 * 1024, 2, Some(512), 2));
+        assert_eq!(
+            (d.target_memkb, d.vcpus, d.weight, d.domid),
+            (1536 * 1024, 2, Some(512), 2)
+        );
         // Restore with a config: its settings win.
         run(&mut h, &mut f, "save vm1 /img/vm1.save");
-        f.write("/cfg/vm1b.cfg", b"name = \"vm1\"\nmemory = 512\nmaxmem = 2048\nvcpus = 1\nmaxvcpus = 2\n")
-            .unwrap();
+        f.write(
+            "/cfg/vm1b.cfg",
+            b"name = \"vm1\"\nmemory = 512\nmaxmem = 2048\nvcpus = 1\nmaxvcpus = 2\n",
+        )
+        .unwrap();
         assert_eq!(run(&mut h, &mut f, "restore /cfg/vm1b.cfg /img/vm1.save").code, 0);
         assert_eq!(h.domains["vm1"].target_memkb, 512 * 1024);
         assert_eq!(h.domains["vm1"].weight, Some(512));
         f.write("/img/bad", b"garbage").unwrap();
-        assert!(run(&mut h, &mut f, "restore /img/bad").stderr.contains("wrong magic number"));
+        assert!(
+            run(&mut h, &mut f, "restore /img/bad")
+                .stderr
+                .contains("wrong magic number")
+        );
         assert_eq!(run(&mut h, &mut f, "rename vm1 vm2").code, 0);
         assert_eq!(run(&mut h, &mut f, "pause vm2").code, 0);
         assert!(run(&mut h, &mut f, "list vm2").stdout.contains("--p---"));

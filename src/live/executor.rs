@@ -130,7 +130,9 @@ pub enum ExecError {
     /// source as before (checked); otherwise its state is undefined and
     /// [`XenExecutor::reconcile`](super::xen::XenExecutor::reconcile) must
     /// decide which copy survives.
-    #[error("migration of {vm} from {from} to {to} failed (resumed at sender: {resumed_at_sender}): {stderr}")]
+    #[error(
+        "migration of {vm} from {from} to {to} failed (resumed at sender: {resumed_at_sender}): {stderr}"
+    )]
     MigrationFailed {
         /// Source host.
         from: String,

@@ -92,8 +92,14 @@ fn run_process(
     }
     let (tx, rx) = mpsc::channel::<(bool, Vec<u8>)>();
     for (is_out, pipe) in [
-        (true, child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
-        (false, child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
+        (
+            true,
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
+        (
+            false,
+            child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        ),
     ] {
         if let Some(mut pipe) = pipe {
             let tx = tx.clone();
@@ -314,7 +320,14 @@ impl SshTransport {
         v
     }
 
-    fn exec(&self, host: &str, remote: &str, stdin: Option<Vec<u8>>, timeout: Duration, argv: &[String]) -> Result<CmdOutput, ExecError> {
+    fn exec(
+        &self,
+        host: &str,
+        remote: &str,
+        stdin: Option<Vec<u8>>,
+        timeout: Duration,
+        argv: &[String],
+    ) -> Result<CmdOutput, ExecError> {
         let local = self.argv(host, remote);
         let mut cmd = Command::new(&local[0]);
         cmd.args(&local[1..]);
@@ -352,7 +365,13 @@ impl Transport for SshTransport {
             p = shell_quote(path)
         );
         let argv = vec!["write".to_string(), path.to_string()];
-        let out = self.exec(host, &remote, Some(contents.to_vec()), Duration::from_secs(60), &argv)?;
+        let out = self.exec(
+            host,
+            &remote,
+            Some(contents.to_vec()),
+            Duration::from_secs(60),
+            &argv,
+        )?;
         if !out.success() {
             return Err(ExecError::Command {
                 host: host.to_string(),
@@ -382,10 +401,7 @@ pub struct InProcessTransport {
 impl InProcessTransport {
     /// Commands run at once.
     pub fn new(cluster: Arc<EmuCluster>) -> Self {
-        InProcessTransport {
-            cluster,
-            delay: None,
-        }
+        InProcessTransport { cluster, delay: None }
     }
 
     /// Commands take the time `hook` says.
@@ -523,7 +539,16 @@ mod tests {
         let t = SshTransport::new().key(Some(Path::new("/k/id")));
         assert_eq!(
             t.argv("h1", "xl list -l"),
-            ["ssh", "-o", "BatchMode=yes", "-i", "/k/id", "root@h1", "--", "xl list -l"]
+            [
+                "ssh",
+                "-o",
+                "BatchMode=yes",
+                "-i",
+                "/k/id",
+                "root@h1",
+                "--",
+                "xl list -l"
+            ]
         );
         let t = SshTransport::new().ssh_command("/bin/fake-ssh").user(None);
         assert_eq!(t.argv("h1", "xl info"), ["/bin/fake-ssh", "h1", "--", "xl info"]);
@@ -536,7 +561,10 @@ mod tests {
             .map(String::from)
             .to_vec();
         let out = t.run("h7", &argv, Duration::from_secs(10)).unwrap();
-        assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (Some(3), "h71\n", "err\n"));
+        assert_eq!(
+            (out.code, out.stdout.as_str(), out.stderr.as_str()),
+            (Some(3), "h71\n", "err\n")
+        );
         let argv: Vec<String> = ["xl", "-c", "sleep 5"].map(String::from).to_vec();
         let start = Instant::now();
         let err = t.run("h7", &argv, Duration::from_millis(100)).unwrap_err();
@@ -561,7 +589,9 @@ mod tests {
             key: None,
             remote_xl: "xl".into(),
         };
-        let err = t.run("h1", &["xl".into(), "info".into()], Duration::from_secs(5)).unwrap_err();
+        let err = t
+            .run("h1", &["xl".into(), "info".into()], Duration::from_secs(5))
+            .unwrap_err();
         match err {
             ExecError::Unreachable { host, stderr } => {
                 assert_eq!(host, "h1");
@@ -589,7 +619,11 @@ mod tests {
         let buf = Buf::default();
         let t = dry_run(cluster, Box::new(buf.clone()));
         let out = t
-            .run("h1", &["xl".into(), "info".into(), "free_memory".into()], Duration::from_secs(1))
+            .run(
+                "h1",
+                &["xl".into(), "info".into(), "free_memory".into()],
+                Duration::from_secs(1),
+            )
             .unwrap();
         assert_eq!(out.stdout, "1024\n");
         assert!(matches!(
@@ -615,7 +649,8 @@ mod tests {
             }
         }));
         let start = Instant::now();
-        t.run("h1", &["xl".into(), "info".into()], Duration::from_secs(1)).unwrap();
+        t.run("h1", &["xl".into(), "info".into()], Duration::from_secs(1))
+            .unwrap();
         assert!(start.elapsed() >= Duration::from_millis(30));
         let err = t
             .run("h1", &["xl".into(), "info".into()], Duration::from_millis(5))

@@ -23,8 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::executor::{
-    ExecError, Executor, HostInfo, INCOMING_SUFFIX, MIGRATEDAWAY_SUFFIX, VmInfo, VmSpec,
-    validate_name,
+    ExecError, Executor, HostInfo, INCOMING_SUFFIX, MIGRATEDAWAY_SUFFIX, VmInfo, VmSpec, validate_name,
 };
 use super::transport::{CmdOutput, Transport};
 
@@ -190,7 +189,9 @@ pub fn parse_list_json(text: &str) -> Result<Vec<VmInfo>, String> {
         }
         let b = &c["b_info"];
         let u = |x: &serde_json::Value| x.as_u64();
-        let max_vcpus = u(&b["max_vcpus"]).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
+        let max_vcpus = u(&b["max_vcpus"])
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1);
         let vcpus = match b["avail_vcpus"].as_array() {
             Some(a) => u32::try_from(a.len()).map_err(|e| e.to_string())?,
             None => max_vcpus,
@@ -260,7 +261,13 @@ pub struct ReconcilePlan {
 ///
 /// Every other copy (`NAME`, `NAME--incoming`, `NAME--migratedaway` on
 /// either host) is destroyed.
-pub fn plan_reconcile(name: &str, from: &str, from_vms: &[VmInfo], to: &str, to_vms: &[VmInfo]) -> ReconcilePlan {
+pub fn plan_reconcile(
+    name: &str,
+    from: &str,
+    from_vms: &[VmInfo],
+    to: &str,
+    to_vms: &[VmInfo],
+) -> ReconcilePlan {
     let incoming = format!("{name}{INCOMING_SUFFIX}");
     let away = format!("{name}{MIGRATEDAWAY_SUFFIX}");
     let has = |vms: &[VmInfo], n: &str| vms.iter().any(|v| v.name == n);
@@ -318,7 +325,10 @@ pub struct XenExecutor {
 }
 
 fn args(v: &[&str]) -> Vec<String> {
-    std::iter::once("xl").chain(v.iter().copied()).map(String::from).collect()
+    std::iter::once("xl")
+        .chain(v.iter().copied())
+        .map(String::from)
+        .collect()
 }
 
 impl XenExecutor {
@@ -448,7 +458,11 @@ impl XenExecutor {
         }
         let cfg = self.write_cfg(host, spec)?;
         let (argv, op, timeout) = match image {
-            None => (args(&["create", &cfg]), OpKind::Create, self.config.command_timeout),
+            None => (
+                args(&["create", &cfg]),
+                OpKind::Create,
+                self.config.command_timeout,
+            ),
             Some(img) => (
                 args(&["restore", &cfg, img]),
                 OpKind::Restore,
@@ -605,7 +619,11 @@ impl Executor for XenExecutor {
             });
         };
         if vm.memory_mib != spec.memory_mib {
-            self.step(host, name, &args(&["mem-set", name, &format!("{}m", spec.memory_mib)]))?;
+            self.step(
+                host,
+                name,
+                &args(&["mem-set", name, &format!("{}m", spec.memory_mib)]),
+            )?;
         }
         if vm.vcpus != spec.vcpus {
             self.step(host, name, &args(&["vcpu-set", name, &spec.vcpus.to_string()]))?;
@@ -676,11 +694,7 @@ impl Executor for XenExecutor {
             }
             (true, false) => {}
         }
-        let dest = self
-            .config
-            .migrate_host
-            .get(to)
-            .map_or(to, String::as_str);
+        let dest = self.config.migrate_host.get(to).map_or(to, String::as_str);
         let mut v = vec!["migrate"];
         if let Some(ssh) = &self.config.migrate_ssh {
             v.extend(["-s", ssh.as_str()]);
@@ -688,8 +702,8 @@ impl Executor for XenExecutor {
         v.extend([name, dest]);
         let argv = args(&v);
         let out = self.xl(from, &argv, self.config.transfer_timeout)?;
-        let (at_src, at_dst) = (self.find(from, name)?, self.find(to, name)?);
         if out.success() {
+            let (at_src, at_dst) = (self.find(from, name)?, self.find(to, name)?);
             if at_src.is_none() && at_dst.is_some() {
                 return Ok(());
             }
@@ -709,12 +723,15 @@ impl Executor for XenExecutor {
         } = &mut err
             && *resumed_at_sender
         {
-            // Confirm: the VM runs under its name at the source only.
-            *resumed_at_sender = at_src.is_some() && at_dst.is_none();
-            // The receiver normally removes its copy; make sure.
-            if *resumed_at_sender && self.has_incoming(to, name)? {
+            // Confirm: the source still runs the VM under its own name. (It
+            // renames it away before letting the destination start, so then
+            // no copy can run there.)
+            *resumed_at_sender = self.find(from, name)?.is_some();
+            // The receiver normally removes its copy; make sure, if the
+            // destination can be reached at all.
+            if *resumed_at_sender && self.has_incoming(to, name).unwrap_or(false) {
                 let argv = args(&["destroy", &format!("{name}{INCOMING_SUFFIX}")]);
-                let _ = self.quick(to, &argv)?;
+                let _ = self.quick(to, &argv);
             }
         }
         Err(err)
@@ -734,7 +751,11 @@ impl Executor for XenExecutor {
         let present = self.find(host, name)?.is_some();
         if out.success() {
             return if present {
-                Err(Self::unconfirmed(host, name, "`xl save` succeeded but the VM still runs"))
+                Err(Self::unconfirmed(
+                    host,
+                    name,
+                    "`xl save` succeeded but the VM still runs",
+                ))
             } else {
                 Ok(())
             };
@@ -757,8 +778,7 @@ impl Executor for XenExecutor {
         validate_name(name)?;
         let domid = args(&["domid", name]);
         let absent = |out: &CmdOutput| {
-            !out.success()
-                && (out.stderr.contains("Can't get domid") || out.stderr.contains("(rc=-6)"))
+            !out.success() && (out.stderr.contains("Can't get domid") || out.stderr.contains("(rc=-6)"))
         };
         let before = self.quick(host, &domid)?;
         if absent(&before) {
@@ -825,7 +845,13 @@ mod tests {
                 .map(|l| {
                     let v: serde_json::Value = serde_json::from_str(l).unwrap();
                     let mut words = vec![v["host"].as_str().unwrap().to_string()];
-                    words.extend(v["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()));
+                    words.extend(
+                        v["argv"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|a| a.as_str().unwrap().to_string()),
+                    );
                     words
                 })
                 .collect()
@@ -896,7 +922,10 @@ mod tests {
         );
         x.migrate("h1", "h2", "vm1").unwrap_err(); // h2-mig is not an emulated host
         let log = buf.take();
-        assert_eq!(log[2], cmd(&["h1", "xl", "migrate", "-s", "ssh -p 2222", "vm1", "h2-mig"]));
+        assert_eq!(
+            log[2],
+            cmd(&["h1", "xl", "migrate", "-s", "ssh -p 2222", "vm1", "h2-mig"])
+        );
         x.destroy("h1", "vm1").unwrap();
         assert_eq!(
             buf.take(),
@@ -917,7 +946,17 @@ mod tests {
         let mut s = spec("vm2", 1024);
         s.cap_percent = 50;
         x.resize("h2", &s).unwrap();
-        assert!(buf.take().contains(&cmd(&["h2", "xl", "sched-credit", "-d", "vm2", "-w", "256", "-c", "50"])));
+        assert!(buf.take().contains(&cmd(&[
+            "h2",
+            "xl",
+            "sched-credit",
+            "-d",
+            "vm2",
+            "-w",
+            "256",
+            "-c",
+            "50"
+        ])));
         x.save("h2", "vm2", "/shared/vm2.img").unwrap();
         assert!(x.list("h2").unwrap().is_empty());
         x.restore("h1", &s, "/shared/vm2.img").unwrap();
@@ -926,7 +965,10 @@ mod tests {
         // Idempotent.
         x.restore("h1", &s, "/shared/vm2.img").unwrap();
         x.create("h1", &s).unwrap();
-        assert!(matches!(x.create("h1", &spec("vm2", 512)), Err(ExecError::AlreadyExists { .. })));
+        assert!(matches!(
+            x.create("h1", &spec("vm2", 512)),
+            Err(ExecError::AlreadyExists { .. })
+        ));
     }
 
     #[test]
@@ -943,14 +985,26 @@ mod tests {
         let mut huge = spec("huge", 8000);
         huge.max_memory_mib = 8000;
         assert!(matches!(x.create("h1", &huge), Err(ExecError::NoMemory { .. })));
-        assert!(matches!(x.resize("h1", &spec("nope", 1024)), Err(ExecError::NoSuchVm { .. })));
-        assert!(matches!(x.save("h1", "nope", "/x"), Err(ExecError::NoSuchVm { .. })));
+        assert!(matches!(
+            x.resize("h1", &spec("nope", 1024)),
+            Err(ExecError::NoSuchVm { .. })
+        ));
+        assert!(matches!(
+            x.save("h1", "nope", "/x"),
+            Err(ExecError::NoSuchVm { .. })
+        ));
         assert!(matches!(x.host_info("h9"), Err(ExecError::Unreachable { .. })));
         cluster.inject("h1", "save".parse().unwrap());
-        assert!(matches!(x.save("h1", "vm1", "/img"), Err(ExecError::SaveFailed { .. })));
+        assert!(matches!(
+            x.save("h1", "vm1", "/img"),
+            Err(ExecError::SaveFailed { .. })
+        ));
         cluster.inject("h1", "timeout".parse().unwrap());
         assert!(matches!(x.list("h1"), Err(ExecError::Timeout { .. })));
-        assert!(matches!(x.create("h1", &spec("bad name", 1)), Err(ExecError::InvalidSpec { .. })));
+        assert!(matches!(
+            x.create("h1", &spec("bad name", 1)),
+            Err(ExecError::InvalidSpec { .. })
+        ));
     }
 
     #[test]
@@ -962,35 +1016,73 @@ mod tests {
         };
         let argv = args(&["x"]);
         let c = |op: OpKind, s: &str| classify(&op, "h", "vm", &argv, &out(s));
-        assert!(matches!(c(OpKind::Destroy, "vm is an invalid domain identifier (rc=-6)\n"), ExecError::NoSuchVm { .. }));
         assert!(matches!(
-            c(OpKind::Create, "libxl: error: libxl_create.c:720:libxl__domain_make: Domain with name \"vm\" already exists.\n"),
+            c(OpKind::Destroy, "vm is an invalid domain identifier (rc=-6)\n"),
+            ExecError::NoSuchVm { .. }
+        ));
+        assert!(matches!(
+            c(
+                OpKind::Create,
+                "libxl: error: libxl_create.c:720:libxl__domain_make: Domain with name \"vm\" already exists.\n"
+            ),
             ExecError::AlreadyExists { .. }
         ));
         assert!(matches!(
-            c(OpKind::Resize, "libxl: error: libxl_mem.c:286:libxl_set_memory_target: Domain 3:memory_dynamic_max must be less than or equal to memory_static_max\n"),
+            c(
+                OpKind::Resize,
+                "libxl: error: libxl_mem.c:286:libxl_set_memory_target: Domain 3:memory_dynamic_max must be less than or equal to memory_static_max\n"
+            ),
             ExecError::ExceedsMax { .. }
         ));
         assert!(matches!(
-            c(OpKind::Resize, "libxl: error: libxl_domain.c:1869:libxl_set_vcpuonline: Domain 7:Requested 8 VCPUs, however maxcpus is 1!: Function not implemented\n"),
+            c(
+                OpKind::Resize,
+                "libxl: error: libxl_domain.c:1869:libxl_set_vcpuonline: Domain 7:Requested 8 VCPUs, however maxcpus is 1!: Function not implemented\n"
+            ),
             ExecError::ExceedsMax { .. }
         ));
-        assert!(matches!(c(OpKind::Create, "Parsing config from /x\nfailed to free memory for the domain\n"), ExecError::NoMemory { .. }));
         assert!(matches!(
-            c(OpKind::Migrate { to: "b".into() }, "Migration failed, resuming at sender.\n"),
-            ExecError::MigrationFailed { resumed_at_sender: true, .. }
+            c(
+                OpKind::Create,
+                "Parsing config from /x\nfailed to free memory for the domain\n"
+            ),
+            ExecError::NoMemory { .. }
         ));
         assert!(matches!(
-            c(OpKind::Migrate { to: "b".into() }, "** Migration failed during final handshake **\nDomain state is now undefined !\n"),
-            ExecError::MigrationFailed { resumed_at_sender: false, .. }
+            c(
+                OpKind::Migrate { to: "b".into() },
+                "Migration failed, resuming at sender.\n"
+            ),
+            ExecError::MigrationFailed {
+                resumed_at_sender: true,
+                ..
+            }
         ));
         assert!(matches!(
-            c(OpKind::Migrate { to: "b".into() }, "vm is an invalid domain identifier (rc=-6)\n"),
+            c(
+                OpKind::Migrate { to: "b".into() },
+                "** Migration failed during final handshake **\nDomain state is now undefined !\n"
+            ),
+            ExecError::MigrationFailed {
+                resumed_at_sender: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            c(
+                OpKind::Migrate { to: "b".into() },
+                "vm is an invalid domain identifier (rc=-6)\n"
+            ),
             ExecError::NoSuchVm { .. }
         ));
-        assert!(matches!(c(OpKind::Save, "Failed to save domain, resuming domain\n"), ExecError::SaveFailed { .. }));
+        assert!(matches!(
+            c(OpKind::Save, "Failed to save domain, resuming domain\n"),
+            ExecError::SaveFailed { .. }
+        ));
         match c(OpKind::Create, "something else\n") {
-            ExecError::Command { code, stderr, .. } => assert_eq!((code, stderr.as_str()), (Some(1), "something else")),
+            ExecError::Command { code, stderr, .. } => {
+                assert_eq!((code, stderr.as_str()), (Some(1), "something else"))
+            }
             e => panic!("{e}"),
         }
         assert_eq!(excerpt(&"é".repeat(1500)).len(), 2000);
@@ -1004,8 +1096,19 @@ mod tests {
              "sched_params":{"weight":-1,"cap":20}}}}]"#;
         let vms = parse_list_json(text).unwrap();
         assert_eq!(vms.len(), 2);
-        assert_eq!((vms[0].vcpus, vms[0].memory_mib, vms[0].max_memory_mib, vms[0].weight), (2, 1024, 2048, None));
-        assert_eq!((vms[1].vcpus, vms[1].weight, vms[1].cap, vms[1].max_memory_mib), (3, None, Some(20), 1));
+        assert_eq!(
+            (
+                vms[0].vcpus,
+                vms[0].memory_mib,
+                vms[0].max_memory_mib,
+                vms[0].weight
+            ),
+            (2, 1024, 2048, None)
+        );
+        assert_eq!(
+            (vms[1].vcpus, vms[1].weight, vms[1].cap, vms[1].max_memory_mib),
+            (3, None, Some(20), 1)
+        );
         assert!(parse_list_json("").unwrap().is_empty());
         assert!(parse_list_json("[{\"domid\":1}]").is_err());
         assert!(parse_list_json("nope").is_err());
@@ -1041,13 +1144,22 @@ mod tests {
         assert_eq!(plan.actions, [p("b", "v--incoming"), d("a", "v--migratedaway")]);
         // The destination started it.
         let plan = plan_reconcile("v", "a", &[vm("v--migratedaway")], "b", &[vm("v")]);
-        assert_eq!((plan.survivor.as_deref(), plan.actions), (Some("b"), vec![d("a", "v--migratedaway")]));
+        assert_eq!(
+            (plan.survivor.as_deref(), plan.actions),
+            (Some("b"), vec![d("a", "v--migratedaway")])
+        );
         // The source kept it.
         let plan = plan_reconcile("v", "a", &[vm("v"), vm("w")], "b", &[vm("v--incoming")]);
-        assert_eq!((plan.survivor.as_deref(), plan.actions), (Some("a"), vec![d("b", "v--incoming")]));
+        assert_eq!(
+            (plan.survivor.as_deref(), plan.actions),
+            (Some("a"), vec![d("b", "v--incoming")])
+        );
         // Only the migrated-away copy.
         let plan = plan_reconcile("v", "a", &[vm("v--migratedaway")], "b", &[]);
-        assert_eq!((plan.survivor.as_deref(), plan.actions), (Some("a"), vec![p("a", "v--migratedaway")]));
+        assert_eq!(
+            (plan.survivor.as_deref(), plan.actions),
+            (Some("a"), vec![p("a", "v--migratedaway")])
+        );
         // Nothing to do, or nothing left.
         let plan = plan_reconcile("v", "a", &[vm("v")], "b", &[]);
         assert!(plan.actions.is_empty());
@@ -1060,20 +1172,32 @@ mod tests {
         for h in ["a", "b"] {
             cluster.add_host(HostConfig::new(h, 8192, 4));
         }
-        let x = XenExecutor::new(Arc::new(InProcessTransport::new(cluster.clone())), XenConfig::default());
+        let x = XenExecutor::new(
+            Arc::new(InProcessTransport::new(cluster.clone())),
+            XenConfig::default(),
+        );
         x.create("a", &spec("v", 1024)).unwrap();
         cluster.inject("a", "migrate-before-handshake".parse().unwrap());
         assert!(matches!(
             x.migrate("a", "b", "v"),
-            Err(ExecError::MigrationFailed { resumed_at_sender: true, .. })
+            Err(ExecError::MigrationFailed {
+                resumed_at_sender: true,
+                ..
+            })
         ));
         cluster.inject("a", "migrate-after-handshake".parse().unwrap());
         assert!(matches!(
             x.migrate("a", "b", "v"),
-            Err(ExecError::MigrationFailed { resumed_at_sender: false, .. })
+            Err(ExecError::MigrationFailed {
+                resumed_at_sender: false,
+                ..
+            })
         ));
         // A retry refuses until reconciled.
-        assert!(matches!(x.migrate("a", "b", "v"), Err(ExecError::MigrationFailed { .. })));
+        assert!(matches!(
+            x.migrate("a", "b", "v"),
+            Err(ExecError::MigrationFailed { .. })
+        ));
         let plan = x.reconcile("a", "b", "v").unwrap();
         assert_eq!(plan.survivor.as_deref(), Some("b"));
         assert_eq!(x.list("a").unwrap(), []);
@@ -1083,7 +1207,10 @@ mod tests {
         cluster.inject("b", "migrate-lost-report".parse().unwrap());
         assert!(matches!(
             x.migrate("b", "a", "v"),
-            Err(ExecError::MigrationFailed { resumed_at_sender: false, .. })
+            Err(ExecError::MigrationFailed {
+                resumed_at_sender: false,
+                ..
+            })
         ));
         assert_eq!(x.reconcile("b", "a", "v").unwrap().survivor.as_deref(), Some("a"));
         x.migrate("a", "b", "v").unwrap();

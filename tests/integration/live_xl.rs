@@ -110,12 +110,20 @@ impl Lab {
     }
 
     fn image(&self, name: &str) -> String {
-        self.dir.join("images").join(format!("{name}.save")).display().to_string()
+        self.dir
+            .join("images")
+            .join(format!("{name}.save"))
+            .display()
+            .to_string()
     }
 
     /// Names of the guests on a host, read from the emulator's files.
     fn names(&self, host: &str) -> Vec<String> {
-        load_host(&self.state(), host).unwrap().domains.into_keys().collect()
+        load_host(&self.state(), host)
+            .unwrap()
+            .domains
+            .into_keys()
+            .collect()
     }
 
     /// Copies of `name` (under any temporary name) on all hosts.
@@ -162,7 +170,10 @@ fn once(lab: &Lab, name: &str, host: &str) {
 /// The whole life of a VM, the same over either transport.
 fn lifecycle(lab: &Lab, x: &XenExecutor) {
     let info = x.host_info("h1").unwrap();
-    assert_eq!((info.total_memory_mib, info.free_memory_mib, info.nr_cpus), (8192, 7168, 4));
+    assert_eq!(
+        (info.total_memory_mib, info.free_memory_mib, info.nr_cpus),
+        (8192, 7168, 4)
+    );
     assert_eq!(info.scheduler, "credit2");
     assert_eq!(x.list("h1").unwrap(), []);
 
@@ -180,13 +191,19 @@ fn lifecycle(lab: &Lab, x: &XenExecutor) {
     x.resize("h1", &grown).unwrap();
     x.resize("h1", &grown).unwrap(); // nothing to change
     let vm = &x.list("h1").unwrap()[0];
-    assert_eq!((vm.memory_mib, vm.vcpus, vm.weight, vm.cap), (2048, 3, Some(512), Some(250)));
+    assert_eq!(
+        (vm.memory_mib, vm.vcpus, vm.weight, vm.cap),
+        (2048, 3, Some(512), Some(250))
+    );
 
     x.migrate("h1", "h2", "web").unwrap();
     once(lab, "web", "h2");
     x.migrate("h1", "h2", "web").unwrap(); // already there
     let vm = &x.list("h2").unwrap()[0];
-    assert_eq!((vm.memory_mib, vm.vcpus, vm.weight, vm.cap), (2048, 3, Some(512), Some(250)));
+    assert_eq!(
+        (vm.memory_mib, vm.vcpus, vm.weight, vm.cap),
+        (2048, 3, Some(512), Some(250))
+    );
 
     // Stop-and-copy to the credit host.
     let image = lab.image("web");
@@ -212,7 +229,10 @@ fn lifecycle(lab: &Lab, x: &XenExecutor) {
             resumed_at_sender: true,
             stderr,
             ..
-        }) => assert!(stderr.contains("failed to free memory for the domain"), "{stderr}"),
+        }) => assert!(
+            stderr.contains("failed to free memory for the domain"),
+            "{stderr}"
+        ),
         other => panic!("{other:?}"),
     }
     once(lab, "web", "h4");
@@ -258,7 +278,10 @@ fn migration_fails_before_the_handshake() {
             resumed_at_sender: true,
             stderr,
             ..
-        }) => assert!(stderr.contains("Migration failed, resuming at sender."), "{stderr}"),
+        }) => assert!(
+            stderr.contains("Migration failed, resuming at sender."),
+            "{stderr}"
+        ),
         other => panic!("{other:?}"),
     }
     once(&lab, "db", "h1");
@@ -323,7 +346,10 @@ fn migration_report_lost() {
             ("h2".to_string(), "db".to_string())
         ]
     );
-    assert_eq!(x.reconcile("h1", "h2", "db").unwrap().survivor.as_deref(), Some("h2"));
+    assert_eq!(
+        x.reconcile("h1", "h2", "db").unwrap().survivor.as_deref(),
+        Some("h2")
+    );
     once(&lab, "db", "h2");
 }
 
@@ -438,15 +464,23 @@ fn emulator_binary_speaks_xl() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    assert_eq!(run(&["info", "free_memory"]), (Some(0), "7168\n".into(), String::new()));
+    assert_eq!(
+        run(&["info", "free_memory"]),
+        (Some(0), "7168\n".into(), String::new())
+    );
     let (code, out, _) = run(&["info"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("xen_scheduler          : credit2\n"));
     let (code, _, err) = run(&["destroy", "ghost"]);
-    assert_eq!((code, err.as_str()), (Some(1), "ghost is an invalid domain identifier (rc=-6)\n"));
+    assert_eq!(
+        (code, err.as_str()),
+        (Some(1), "ghost is an invalid domain identifier (rc=-6)\n")
+    );
     let (code, out, _) = run(&["list"]);
     assert_eq!(code, Some(0));
-    assert!(out.starts_with("Name                                        ID   Mem VCPUs\tState\tTime(s)\nDomain-0 "));
+    assert!(out.starts_with(
+        "Name                                        ID   Mem VCPUs\tState\tTime(s)\nDomain-0 "
+    ));
     // Without state for the host, it answers like xl without Xen.
     let out = std::process::Command::new(lab.dir.join("bin/xl"))
         .arg("info")

@@ -115,10 +115,7 @@ impl Parser<'_> {
 
     fn ident(&mut self) -> Result<String, String> {
         let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
             self.bump();
         }
         if start == self.pos || self.chars[start].is_ascii_digit() {
@@ -255,7 +252,10 @@ mod tests {
     #[test]
     fn reports_syntax_errors_with_line() {
         let err = parse("name = \"a\"\nmemory = = 3\n", "/x/a.cfg").unwrap_err();
-        assert!(err.starts_with("/x/a.cfg:2: config parsing error near `="), "{err}");
+        assert!(
+            err.starts_with("/x/a.cfg:2: config parsing error near `="),
+            "{err}"
+        );
         assert!(parse("name = \"unterminated\n", "f").is_err());
         assert!(parse("9x = 1\n", "f").is_err());
     }

@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    EmuFiles, Fault, FaultKind, HostConfig, HostState, XlCommand, XlOutput, FAILED_BADLY,
-    MIGRATION_SUCCESSFUL, RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED,
-    TARGET_FAILURE, TARGET_READY, TARGET_STARTED, TARGET_STARTUP_FAILED,
-    TARGET_TRANSFER_COMPLETE,
+    EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
+    RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
 };
 
 /// How an emulated command ended.
@@ -39,9 +38,10 @@ struct MapFiles<'a>(&'a mut BTreeMap<String, Vec<u8>>);
 
 impl EmuFiles for MapFiles<'_> {
     fn read(&mut self, path: &str) -> std::io::Result<Vec<u8>> {
-        self.0.get(path).cloned().ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory")
-        })
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"))
     }
 
     fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
@@ -121,12 +121,10 @@ impl EmuCluster {
         let Inner { hosts, files, .. } = &mut *inner;
         let state = hosts.get_mut(host)?;
         let out = match &cmd {
-            XlCommand::Save { domain, .. } if fault == Some(FaultKind::Save) => {
-                match state.resolve(domain) {
-                    Some(_) => state.save_failure(domain),
-                    None => super::invalid_domain(domain),
-                }
-            }
+            XlCommand::Save { domain, .. } if fault == Some(FaultKind::Save) => match state.resolve(domain) {
+                Some(_) => state.save_failure(domain),
+                None => super::invalid_domain(domain),
+            },
             XlCommand::Migrate {
                 ssh, domain, dest, ..
             } => {

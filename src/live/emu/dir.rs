@@ -28,10 +28,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    Domain, EmuFiles, Fault, FaultKind, HostConfig, HostState, XlCommand, XlOutput, FAILED_BADLY,
-    MIGRATION_SUCCESSFUL, RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED,
-    TARGET_FAILURE, TARGET_READY, TARGET_STARTED, TARGET_STARTUP_FAILED,
-    TARGET_TRANSFER_COMPLETE,
+    Domain, EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
+    RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
 };
 
 /// The first line `migrate-receive` prints.
@@ -432,7 +431,12 @@ fn migrate_send(
         Ok(code)
     };
     if read_line(&mut from) != BANNER {
-        return finish(to, 1, &format!("{rune}: reading banner: unexpected end of stream\n"), &mut say);
+        return finish(
+            to,
+            1,
+            &format!("{rune}: reading banner: unexpected end of stream\n"),
+            &mut say,
+        );
     }
     let sent = serde_json::to_string(&dom).map_err(invalid_data)?;
     if writeln!(to, "DOMAIN {sent}").and_then(|()| to.flush()).is_err() {
@@ -496,7 +500,11 @@ fn migrate_receive(
     }
     let _ = stderr.write_all(TARGET_TRANSFER_COMPLETE.as_bytes());
     let ready = writeln!(stdout, "READY").and_then(|()| stdout.flush());
-    let line = if ready.is_ok() { read_line(stdin) } else { String::new() };
+    let line = if ready.is_ok() {
+        read_line(stdin)
+    } else {
+        String::new()
+    };
     match line.as_str() {
         "GO" => match with_host(root, host, |s| s.migrate_in_finish(&name))? {
             Ok(()) => {
@@ -557,7 +565,11 @@ mod tests {
     fn state_persists_in_files() {
         let root = temp("persist");
         init_host(&root, &HostConfig::new("h1", 4096, 2)).unwrap();
-        std::fs::write(root.join("vm.cfg"), "name = \"vm\"\nmemory = 512\nmaxmem = 1024\n").unwrap();
+        std::fs::write(
+            root.join("vm.cfg"),
+            "name = \"vm\"\nmemory = 512\nmaxmem = 1024\n",
+        )
+        .unwrap();
         let cfg = root.join("vm.cfg").display().to_string();
         assert_eq!(xl(&root, "h1", &format!("create {cfg}")).0, 0);
         assert!(root.join("h1/domains/vm.json").exists());
@@ -571,11 +583,20 @@ mod tests {
         let (code, _, err) = xl(&root, "h1", &format!("save vm {}", root.join("img").display()));
         assert_eq!(code, 1);
         assert!(err.contains("Failed to save domain, resuming domain"));
-        assert_eq!(xl(&root, "h1", &format!("save vm {}", root.join("img").display())).0, 0);
+        assert_eq!(
+            xl(&root, "h1", &format!("save vm {}", root.join("img").display())).0,
+            0
+        );
         assert!(!root.join("h1/domains/vm.json").exists());
-        assert_eq!(xl(&root, "h1", &format!("restore {}", root.join("img").display())).0, 0);
+        assert_eq!(
+            xl(&root, "h1", &format!("restore {}", root.join("img").display())).0,
+            0
+        );
         assert_eq!(xl(&root, "h1", "destroy vm").0, 0);
-        assert_eq!(xl(&root, "h1", "destroy vm").2, "vm is an invalid domain identifier (rc=-6)\n");
+        assert_eq!(
+            xl(&root, "h1", "destroy vm").2,
+            "vm is an invalid domain identifier (rc=-6)\n"
+        );
         // A host without a directory looks like a machine without Xen.
         let (code, _, err) = xl(&root, "h9", "info");
         assert_eq!(code, 1);
