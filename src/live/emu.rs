@@ -450,8 +450,12 @@ fn split_options<'a>(args: &[&'a str], with_value: &[&str]) -> (Vec<(String, Str
             } else if with_value.contains(&a) {
                 flags.push((a.to_string(), args.get(i + 1).unwrap_or(&"").to_string()));
                 i += 1;
-            } else if a.len() > 2 && !a.starts_with("--") && with_value.contains(&&a[..2]) {
-                flags.push((a[..2].to_string(), a[2..].to_string()));
+            } else if let (Some(k), Some(v)) = (a.get(..2), a.get(2..))
+                && !v.is_empty()
+                && !a.starts_with("--")
+                && with_value.contains(&k)
+            {
+                flags.push((k.to_string(), v.to_string()));
             } else {
                 flags.push((a.to_string(), String::new()));
             }
@@ -677,7 +681,10 @@ impl HostState {
 
     /// Memory in KiB not held by dom0 or any domain's target.
     pub fn free_memory_kb(&self) -> u64 {
-        let used: u64 = self.domains.values().map(|d| d.target_memkb).sum();
+        let used = self
+            .domains
+            .values()
+            .fold(0u64, |acc, d| acc.saturating_add(d.target_memkb));
         (self.config.total_memory_mib << 10)
             .saturating_sub(self.config.dom0_memory_mib << 10)
             .saturating_sub(used)
@@ -1594,5 +1601,24 @@ mod tests {
         assert_eq!(parse_mem_kb("2g"), Some(2 << 20));
         assert_eq!(parse_mem_kb("512"), Some(512 * 1024));
         assert_eq!(parse_mem_kb("m"), None);
+        // Odd input never panics.
+        for odd in [
+            "xl -é",
+            "xl sched-credit2 -dé",
+            "xl list -l é",
+            "xl mem-set x 99999999999999999999g",
+            "",
+        ] {
+            let _ = p(odd);
+        }
+        assert_eq!(
+            p("xl sched-credit2 -dvm1 -w5").unwrap(),
+            XlCommand::Sched {
+                scheduler: "credit2".into(),
+                domain: "vm1".into(),
+                weight: Some("5".into()),
+                cap: None
+            }
+        );
     }
 }

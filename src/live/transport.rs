@@ -4,7 +4,7 @@
 //!   itself, or the emulator with per-host environment variables);
 //! * [`SshTransport`]: `ssh -o BatchMode=yes [-i KEY] USER@HOST -- xl ...`;
 //! * [`InProcessTransport`]: answers from an in-memory
-//!   [`EmuCluster`](super::emu::cluster::EmuCluster), with an optional
+//!   [`EmuCluster`], with an optional
 //!   delay per command (the emulated executor);
 //! * [`RecordingTransport`]: appends each command as one JSON line to a
 //!   writer, then delegates; [`dry_run`] records over an in-process
