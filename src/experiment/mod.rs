@@ -5,7 +5,7 @@ pub mod shard;
 pub mod slurm;
 pub mod sweep;
 
-pub use run::{RunError, RunOptions, RunResult, run_pair};
+pub use run::{Measured, Prepared, RunError, RunOptions, RunResult, prepare, run_pair};
 
 use crate::scenario::Scenario;
 

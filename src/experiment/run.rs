@@ -126,15 +126,25 @@ impl RunResult {
     }
 }
 
-/// Runs `pair` of `scenario` with `seed`.
-pub fn run_pair(
-    scenario: &Scenario,
-    pair: Pair,
-    run: usize,
-    seed: u64,
-    options: RunOptions,
-) -> Result<RunResult, RunError> {
-    let label = pair.label();
+/// A run before its first event: the hosting system, every input the
+/// scenario schedules (in the order they must be delivered), the run's RNG
+/// after the workloads were drawn, and the batch job counts. Both the
+/// simulator and the live driver start from it.
+pub struct Prepared {
+    /// The hosting system, with no VMs.
+    pub hosting: Hosting,
+    /// `(time, input)`, in delivery order: job arrivals, then at each tick
+    /// the web guests' demand for the period, then the tick.
+    pub inputs: Vec<(SimTime, Input)>,
+    /// The run's RNG, to draw from as the run goes.
+    pub rng: SimRng,
+    /// Batch jobs that arrive in the window, and those left out because
+    /// they are larger than the cluster.
+    pub jobs: (u64, u64),
+}
+
+/// Builds `pair` of `scenario` with `seed`, ready to run.
+pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
     let mut rng = SimRng::seed_from_u64(seed);
     let workloads = scenario.workloads(&mut rng);
     let config = HostingConfig {
@@ -152,28 +162,23 @@ pub fn run_pair(
         placement: pair.placement,
         power: scenario.power,
     };
-    let mut hosting = Hosting::new(&config);
-    let mut queue: EventQueue<Event> = EventQueue::new();
-    let sched = |e: ScheduleError| RunError::Schedule { run, source: e };
-
     // Arrivals go in first, so a job arriving exactly at a tick is
     // requested at that tick (FIFO among equal times). Then, at each tick,
     // the web guests' demand for the period, then the tick itself.
+    let mut inputs = Vec::new();
     let (mut jobs_arrived, mut jobs_too_large) = (0, 0);
     for (g, w) in workloads.iter().enumerate() {
         if let Workload::Batch { jobs, too_large } = w {
             jobs_too_large += *too_large as u64;
             for (at, job) in jobs {
                 jobs_arrived += 1;
-                queue
-                    .schedule(
-                        *at,
-                        Event::Input(Input::JobArrival {
-                            guest: guest_id(g),
-                            job: *job,
-                        }),
-                    )
-                    .map_err(sched)?;
+                inputs.push((
+                    *at,
+                    Input::JobArrival {
+                        guest: guest_id(g),
+                        job: *job,
+                    },
+                ));
             }
         }
     }
@@ -181,18 +186,94 @@ pub fn run_pair(
         for (g, w) in workloads.iter().enumerate() {
             if let Workload::Web { demand, .. } = w {
                 let rate = demand.get(k).copied().unwrap_or(0.0);
-                queue
-                    .schedule(
-                        t,
-                        Event::Input(Input::Demand {
-                            guest: guest_id(g),
-                            rate,
-                        }),
-                    )
-                    .map_err(sched)?;
+                inputs.push((
+                    t,
+                    Input::Demand {
+                        guest: guest_id(g),
+                        rate,
+                    },
+                ));
             }
         }
-        queue.schedule(t, Event::Input(Input::Tick)).map_err(sched)?;
+        inputs.push((t, Input::Tick));
+    }
+    // Stable: equal times keep the order above.
+    inputs.sort_by_key(|(t, _)| *t);
+    Prepared {
+        hosting: Hosting::new(&config),
+        inputs,
+        rng,
+        jobs: (jobs_arrived, jobs_too_large),
+    }
+}
+
+/// What a run measured, read at its end.
+pub struct Measured<'a> {
+    /// The hosting system at the end.
+    pub hosting: &'a Hosting,
+    /// What migrations cost.
+    pub cost: MigrationCost,
+    /// The fidelity meter.
+    pub fidelity: &'a FidelityMeter,
+    /// Inputs handled.
+    pub events: u64,
+    /// Batch jobs arrived and too large (from [`Prepared::jobs`]).
+    pub jobs: (u64, u64),
+}
+
+impl RunResult {
+    /// The result of run `run` of `pair` with `seed` over `scenario.duration`.
+    pub fn collect(scenario: &Scenario, pair: Pair, run: usize, seed: u64, m: Measured) -> RunResult {
+        let hosting = m.hosting;
+        let jobs_started = hosting
+            .guests()
+            .iter()
+            .map(|g| match g {
+                crate::model::guest::Guest::Batch(b) => b.started,
+                crate::model::guest::Guest::Web(_) => 0,
+            })
+            .sum();
+        RunResult {
+            run,
+            pair,
+            seed,
+            end: scenario.duration,
+            broker: hosting.broker_stats(),
+            site: hosting.site_stats().clone(),
+            mean_active_hosts: hosting.site_stats().mean_active_hosts(scenario.duration),
+            events: m.events,
+            jobs_arrived: m.jobs.0,
+            jobs_started,
+            jobs_too_large: m.jobs.1,
+            queued_at_end: hosting.site().queued_steps() as u64,
+            cost: m.cost,
+            fidelity: m.fidelity.summary(scenario.duration),
+            fidelity_series: m.fidelity.series().to_vec(),
+            energy_kwh: hosting.site().energy().kwh(scenario.duration),
+            power_ups: hosting.site().energy().boots(),
+        }
+    }
+}
+
+/// Runs `pair` of `scenario` with `seed`.
+pub fn run_pair(
+    scenario: &Scenario,
+    pair: Pair,
+    run: usize,
+    seed: u64,
+    options: RunOptions,
+) -> Result<RunResult, RunError> {
+    let label = pair.label();
+    let Prepared {
+        mut hosting,
+        inputs,
+        mut rng,
+        jobs,
+    } = prepare(scenario, pair, seed);
+    let mut queue: EventQueue<Event> = EventQueue::new();
+    let sched = |e: ScheduleError| RunError::Schedule { run, source: e };
+    for (at, input) in inputs {
+        queue.schedule(at, Event::Input(input)).map_err(sched)?;
     }
 
     let check = options.check_invariants || cfg!(debug_assertions);
@@ -200,7 +281,7 @@ pub fn run_pair(
     let mut exec = Execution::new(Box::new(model), model.bandwidth_mibps());
     let dirty_rates: Vec<DirtyRate> = scenario.guests.iter().map(|g| g.dirty()).collect();
     let mut dirty: BTreeMap<VmId, f64> = BTreeMap::new();
-    let mut meter = FidelityMeter::new(workloads.len());
+    let mut meter = FidelityMeter::new(scenario.guests.len());
     // The earliest Wake in the queue that the execution asked for.
     let mut wake_at: Option<SimTime> = None;
     let model_err = |source| RunError::Model {
@@ -283,33 +364,19 @@ pub fn run_pair(
             })?;
         }
     }
-    let jobs_started = hosting
-        .guests()
-        .iter()
-        .map(|g| match g {
-            crate::model::guest::Guest::Batch(b) => b.started,
-            crate::model::guest::Guest::Web(_) => 0,
-        })
-        .sum();
-    Ok(RunResult {
-        run,
+    Ok(RunResult::collect(
+        scenario,
         pair,
+        run,
         seed,
-        end: scenario.duration,
-        broker: hosting.broker_stats(),
-        site: hosting.site_stats().clone(),
-        mean_active_hosts: hosting.site_stats().mean_active_hosts(scenario.duration),
-        events,
-        jobs_arrived,
-        jobs_started,
-        jobs_too_large,
-        queued_at_end: hosting.site().queued_steps() as u64,
-        cost: *exec.cost(),
-        fidelity: meter.summary(scenario.duration),
-        fidelity_series: meter.series().to_vec(),
-        energy_kwh: hosting.site().energy().kwh(scenario.duration),
-        power_ups: hosting.site().energy().boots(),
-    })
+        Measured {
+            hosting: &hosting,
+            cost: *exec.cost(),
+            fidelity: &meter,
+            events,
+            jobs,
+        },
+    ))
 }
 
 fn guest_id(i: usize) -> slivers_policy::GuestId {
