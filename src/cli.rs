@@ -60,6 +60,76 @@ pub enum Command {
     /// Migration model tools.
     #[command(subcommand)]
     Migration(MigrationCommand),
+    /// Run one policy pair live: the same decisions, carried out by an
+    /// executor (dry-run, emulated hosts, or Xen's xl), paced by a clock.
+    Live(LiveArgs),
+}
+
+/// `slivers live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The scenario file.
+    pub scenario: PathBuf,
+    /// Who carries out the steps: `dry-run` records the xl commands and
+    /// answers from an in-memory emulation (no clock: simulated time);
+    /// `emulated` runs in-memory hosts with the migration model's delays;
+    /// `xen` runs xl on real hosts.
+    #[arg(long, default_value = "dry-run", value_parser = ["dry-run", "emulated", "xen"])]
+    pub executor: String,
+    /// The pair to run: its index in the scenario's pairs, or
+    /// `provisioning/placement` (default: the first pair).
+    #[arg(long)]
+    pub pair: Option<String>,
+    /// Simulated seconds per wall-clock second (emulated and xen).
+    #[arg(long, default_value_t = 3600.0)]
+    pub time_scale: f64,
+    /// Write results, the journal (and the dry-run's commands) here
+    /// (default: the scenario's output folder, then `live`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run the journal records, after a crash.
+    #[arg(long)]
+    pub resume: bool,
+    /// The hosts' names, comma-separated, one per scenario host (default host0, host1, ...).
+    #[arg(long, value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// How xl reaches the hosts (xen executor).
+    #[arg(long, default_value = "ssh", value_parser = ["ssh", "local"])]
+    pub transport: String,
+    /// The ssh command (xen over ssh).
+    #[arg(long)]
+    pub ssh_command: Option<String>,
+    /// The ssh user (xen over ssh; default root).
+    #[arg(long)]
+    pub ssh_user: Option<String>,
+    /// The ssh key (xen over ssh).
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// The xl program (xen over the local transport).
+    #[arg(long, default_value = "xl")]
+    pub xl: PathBuf,
+    /// Set this environment variable to the host's name for each local xl
+    /// call (for an emulated xl that serves several hosts).
+    #[arg(long)]
+    pub xl_host_env: Option<String>,
+    /// The SSHCMD xl migrate uses to reach the destination (xl's default: ssh).
+    #[arg(long)]
+    pub migrate_ssh: Option<String>,
+    /// Where VM configs are written on each host.
+    #[arg(long, default_value = "/etc/xen/slivers")]
+    pub config_dir: String,
+    /// Where stop-and-copy images go (storage every host sees).
+    #[arg(long, default_value = "/srv/slivers/images")]
+    pub image_dir: String,
+    /// Attempts after the first for an operation that fails.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// No summary table.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `slivers migration ...`.
@@ -273,7 +343,110 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Trace(TraceCommand::Generate(g)) => generate(g),
         Command::Migration(MigrationCommand::Estimate(a)) => estimate(&a),
+        Command::Live(a) => live(&a),
     }
+}
+
+fn live(a: &LiveArgs) -> Result<()> {
+    use slivers::live::driver::{LiveOptions, Pace, emulated_executor, run_live};
+    use slivers::live::executor::Executor;
+    use slivers::live::transport::{LocalTransport, SshTransport, Transport, dry_run};
+    use slivers::live::xen::{XenConfig, XenExecutor};
+    use std::sync::Arc;
+
+    let scenario = load(&a.scenario)?;
+    let pair = match a.pair.as_deref() {
+        None => scenario.pairs[0],
+        Some(p) => match p.parse::<usize>() {
+            Ok(i) => *scenario
+                .pairs
+                .get(i)
+                .with_context(|| format!("--pair {i}: the scenario has {} pairs", scenario.pairs.len()))?,
+            Err(_) => *scenario.pairs.iter().find(|x| x.label() == p).with_context(|| {
+                let labels: Vec<String> = scenario.pairs.iter().map(|x| x.label()).collect();
+                format!("--pair {p}: expected one of {}", labels.join(", "))
+            })?,
+        },
+    };
+    let hosts: Vec<String> = if a.hosts.is_empty() {
+        (0..scenario.hosts).map(|i| format!("host{i}")).collect()
+    } else {
+        a.hosts.clone()
+    };
+    let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let config = XenConfig {
+        config_dir: a.config_dir.clone(),
+        migrate_ssh: a.migrate_ssh.clone(),
+        ..XenConfig::default()
+    };
+    let (exec, pace): (Arc<dyn Executor>, Pace) = match a.executor.as_str() {
+        "dry-run" => {
+            let cluster = Arc::new(slivers::live::emu::cluster::EmuCluster::new());
+            let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
+            for h in &hosts {
+                cluster.add_host(slivers::live::emu::HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
+            }
+            let path = out.join("commands.jsonl");
+            let file = if a.resume {
+                std::fs::OpenOptions::new().create(true).append(true).open(&path)
+            } else {
+                std::fs::File::create(&path)
+            }
+            .with_context(|| format!("opening {}", path.display()))?;
+            let t: Arc<dyn Transport> = Arc::new(dry_run(cluster, Box::new(file)));
+            (Arc::new(XenExecutor::new(t, config)), Pace::Virtual)
+        }
+        "emulated" => (
+            Arc::new(emulated_executor(&scenario, &hosts, a.time_scale)),
+            Pace::Wall { scale: a.time_scale },
+        ),
+        _ => {
+            let t: Arc<dyn Transport> = if a.transport == "local" {
+                let mut t = LocalTransport::new(&a.xl);
+                if let Some(var) = &a.xl_host_env {
+                    t = t.host_name_var(var);
+                }
+                Arc::new(t)
+            } else {
+                let mut t = SshTransport::new().user(a.ssh_user.as_deref()).key(a.ssh_key.as_deref());
+                if let Some(cmd) = &a.ssh_command {
+                    t = t.ssh_command(cmd);
+                }
+                Arc::new(t)
+            };
+            (Arc::new(XenExecutor::new(t, config)), Pace::Wall { scale: a.time_scale })
+        }
+    };
+    if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
+        bail!("--time-scale: expected a positive number, found {}", a.time_scale);
+    }
+    let opts = LiveOptions {
+        pair,
+        seed: a.seed.unwrap_or(scenario.seed),
+        pace,
+        journal: out.join("journal.jsonl"),
+        resume: a.resume,
+        hosts,
+        image_dir: a.image_dir.clone(),
+        vm_prefix: "sliver-".into(),
+        retries: a.retries,
+    };
+    let outcome = run_live(&scenario, exec, &opts)?;
+    let files = outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), &out)?;
+    if !a.quiet {
+        print!("{}", outputs::summary_table(std::slice::from_ref(&outcome.result)));
+        println!(
+            "{} operations ({} retried attempts, {} stop-and-copy fallbacks, {} resumed); wrote {} files in {}",
+            outcome.ops,
+            outcome.retries,
+            outcome.fallbacks,
+            outcome.resumed,
+            files.len(),
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 fn estimate(a: &EstimateArgs) -> Result<()> {

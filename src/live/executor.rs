@@ -277,6 +277,10 @@ pub trait Executor: Send + Sync {
     fn restore(&self, host: &str, spec: &VmSpec, image: &str) -> Result<(), ExecError>;
     /// Destroys the VM; Ok if it is already gone.
     fn destroy(&self, host: &str, name: &str) -> Result<(), ExecError>;
+    /// After a failed or interrupted migration of `name` from `from` to
+    /// `to`: leaves exactly one running copy and returns the host it runs
+    /// on (`None` if no copy was found on either host).
+    fn reconcile_migration(&self, from: &str, to: &str, name: &str) -> Result<Option<String>, ExecError>;
 }
 
 /// Suffix `xl migrate-receive` gives the domain while it arrives.

@@ -13,7 +13,9 @@
 //!
 //! See `docs/live.md`.
 
+pub mod driver;
 pub mod emu;
 pub mod executor;
+pub mod journal;
 pub mod transport;
 pub mod xen;

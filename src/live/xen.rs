@@ -557,6 +557,10 @@ impl XenExecutor {
 }
 
 impl Executor for XenExecutor {
+    fn reconcile_migration(&self, from: &str, to: &str, name: &str) -> Result<Option<String>, ExecError> {
+        Ok(self.reconcile(from, to, name)?.survivor)
+    }
+
     fn host_info(&self, host: &str) -> Result<HostInfo, ExecError> {
         let argv = args(&["info"]);
         let out = self.quick(host, &argv)?;

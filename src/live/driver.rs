@@ -1,0 +1,711 @@
+//! The live driver: the same [`Hosting`] the simulator drives, fed from a
+//! clock, with its steps carried out by an [`Executor`].
+//!
+//! Inputs are the simulator's (from [`prepare`]): demand updates, job
+//! arrivals and ticks at their scheduled times, lease ends when the model
+//! asks, and a completion for every operation when the executor finishes
+//! it. The decisions are the model's; this module only paces inputs, maps
+//! steps to executor calls, keeps one operation per host at a time, and
+//! journals everything (see [`super::journal`]).
+//!
+//! Two paces:
+//! * [`Pace::Virtual`]: no wall clock. Each operation runs at once and
+//!   completes after its modelled duration in simulated time; the run is
+//!   as deterministic as a simulation (the dry-run executor uses it).
+//! * [`Pace::Wall`]: simulated time is wall time × `scale`. Operations run
+//!   on worker threads and complete when the executor returns.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use slivers_policy::plan::Step;
+use slivers_policy::{HostId, Resources, VmId};
+
+use super::emu::HostConfig;
+use super::emu::cluster::EmuCluster;
+use super::executor::{ExecError, Executor, VmSpec};
+use super::transport::{DelayHook, InProcessTransport};
+use super::xen::{XenConfig, XenExecutor};
+use super::journal::{JInput, Journal, JournalError, Record};
+use crate::engine::{EventQueue, ScheduleError, SimTime};
+use crate::experiment::{Measured, Prepared, RunResult, prepare};
+use crate::model::migration::run_alone;
+use crate::model::{FidelityMeter, Hosting, Input, MigrationCost, ModelError, OpId};
+use crate::scenario::{Pair, Scenario};
+
+/// How inputs are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Simulated time only; operations take their modelled durations.
+    Virtual,
+    /// Simulated time runs `scale` times faster than the wall clock.
+    Wall {
+        /// Simulated seconds per wall second (> 0).
+        scale: f64,
+    },
+}
+
+/// What to run and how.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// The policy pair.
+    pub pair: Pair,
+    /// The run's seed.
+    pub seed: u64,
+    /// How inputs are paced.
+    pub pace: Pace,
+    /// The journal file.
+    pub journal: PathBuf,
+    /// Continue the run the journal records (else the journal must be empty).
+    pub resume: bool,
+    /// The executor's name of each host, indexed by `HostId`.
+    pub hosts: Vec<String>,
+    /// Where stop-and-copy images go (storage every host sees).
+    pub image_dir: String,
+    /// VM names are this prefix and the VM id.
+    pub vm_prefix: String,
+    /// Attempts after the first for an operation that fails.
+    pub retries: u32,
+}
+
+/// Why a live run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The scenario has another number of hosts.
+    #[error("the scenario has {expected} hosts but {found} host names were given")]
+    Hosts {
+        /// Hosts in the scenario.
+        expected: usize,
+        /// Names given.
+        found: usize,
+    },
+    /// A journal exists and `--resume` was not given.
+    #[error("journal {0} already records a run: pass --resume to continue it, or remove it")]
+    JournalExists(PathBuf),
+    /// The journal does not match the scenario.
+    #[error("journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)")]
+    JournalMismatch {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based record.
+        record: usize,
+        /// What the scenario schedules there.
+        expected: String,
+        /// What the journal has.
+        found: String,
+    },
+    /// Journal I/O.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The model broke its protocol (a bug).
+    #[error("model: {0}")]
+    Model(#[from] ModelError),
+    /// Scheduling in the past (a bug).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// A host stopped answering; the VMs the model has there are unknown,
+    /// not gone.
+    #[error("{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {vms:?}; fix the host and run again with --resume")]
+    Unreachable {
+        /// The host.
+        host: String,
+        /// The operation.
+        op: u64,
+        /// The step.
+        step: String,
+        /// VMs the model has on the host.
+        vms: Vec<String>,
+    },
+    /// An operation failed after its retries (and, for a live migration,
+    /// after the stop-and-copy fallback). The journal says where it stopped.
+    #[error("operation {op} ({step}) failed: {source}; the journal records it: fix the cause and run again with --resume")]
+    Failed {
+        /// The operation.
+        op: u64,
+        /// The step.
+        step: String,
+        /// The last error.
+        #[source]
+        source: ExecError,
+    },
+}
+
+/// The end of a live run.
+#[derive(Debug, Clone)]
+pub struct LiveOutcome {
+    /// The same measurements as a simulated run.
+    pub result: RunResult,
+    /// Operations run.
+    pub ops: u64,
+    /// Attempts repeated after a failure.
+    pub retries: u64,
+    /// Live migrations that fell back to stop-and-copy.
+    pub fallbacks: u64,
+    /// Operations found half-done in the journal and run again on resume.
+    pub resumed: u64,
+}
+
+/// One operation, with everything a worker needs.
+#[derive(Debug, Clone)]
+struct Job {
+    op: OpId,
+    step: Step,
+    hosts: Vec<String>,
+    name: String,
+    image: String,
+    /// Spec at the step's (final) size.
+    spec: VmSpec,
+    /// Spec at the size the VM moves with.
+    spec_from: VmSpec,
+    retries: u32,
+}
+
+/// What an operation took beyond one clean attempt.
+#[derive(Debug, Clone, Copy, Default)]
+struct Effort {
+    retries: u64,
+    fallback: bool,
+}
+
+/// The live driver's state.
+struct Driver<'a> {
+    scenario: &'a Scenario,
+    opts: &'a LiveOptions,
+    exec: Arc<dyn Executor>,
+    hosting: Hosting,
+    queue: EventQueue<Input>,
+    meter: FidelityMeter,
+    journal: Option<Journal>,
+    /// Started by the model, not yet handed to the executor.
+    waiting: VecDeque<(OpId, Step)>,
+    /// Handed to the executor, not yet complete: step and start time.
+    running: BTreeMap<OpId, (Step, SimTime)>,
+    busy: BTreeSet<HostId>,
+    /// Virtual pace: completion times.
+    completions: BTreeSet<(SimTime, OpId)>,
+    cost: MigrationCost,
+    last: SimTime,
+    events: u64,
+    ops: u64,
+    effort: Effort,
+    fallbacks: u64,
+    resumed: u64,
+}
+
+/// Runs `opts.pair` of `scenario` live through `exec`.
+pub fn run_live(scenario: &Scenario, exec: Arc<dyn Executor>, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
+    if opts.hosts.len() != scenario.hosts as usize {
+        return Err(LiveError::Hosts {
+            expected: scenario.hosts as usize,
+            found: opts.hosts.len(),
+        });
+    }
+    let records = Journal::read(&opts.journal)?;
+    if !records.is_empty() && !opts.resume {
+        return Err(LiveError::JournalExists(opts.journal.clone()));
+    }
+    let Prepared {
+        hosting, inputs, jobs, ..
+    } = prepare(scenario, opts.pair, opts.seed);
+    let mut queue = EventQueue::new();
+    for (t, i) in inputs {
+        queue.schedule(t, i)?;
+    }
+    let mut d = Driver {
+        scenario,
+        opts,
+        exec,
+        hosting,
+        queue,
+        meter: FidelityMeter::new(scenario.guests.len()),
+        journal: None,
+        waiting: VecDeque::new(),
+        running: BTreeMap::new(),
+        busy: BTreeSet::new(),
+        completions: BTreeSet::new(),
+        cost: MigrationCost::default(),
+        last: SimTime::ZERO,
+        events: 0,
+        ops: 0,
+        effort: Effort::default(),
+        fallbacks: 0,
+        resumed: 0,
+    };
+    d.replay(&records)?;
+    d.journal = Some(Journal::open(&opts.journal)?);
+    // Operations handed to the executor before a crash are half-done: run
+    // them again (every operation is idempotent by VM name).
+    let half_done: Vec<(OpId, Step)> = std::mem::take(&mut d.running).into_iter().map(|(op, (s, _))| (op, s)).collect();
+    d.resumed = half_done.len() as u64;
+    d.busy.clear();
+    for job in half_done.into_iter().rev() {
+        d.waiting.push_front(job);
+    }
+    match opts.pace {
+        Pace::Virtual => d.run_virtual()?,
+        Pace::Wall { scale } => d.run_wall(scale)?,
+    }
+    let result = RunResult::collect(
+        scenario,
+        opts.pair,
+        0,
+        opts.seed,
+        Measured {
+            hosting: &d.hosting,
+            cost: d.cost,
+            fidelity: &d.meter,
+            events: d.events,
+            jobs,
+        },
+    );
+    Ok(LiveOutcome {
+        result,
+        ops: d.ops,
+        retries: d.effort.retries,
+        fallbacks: d.fallbacks,
+        resumed: d.resumed,
+    })
+}
+
+impl Driver<'_> {
+    /// Rebuilds the model from the journal's records without executing anything.
+    fn replay(&mut self, records: &[Record]) -> Result<(), LiveError> {
+        for (i, r) in records.iter().enumerate() {
+            match r {
+                Record::Input { input, t } => {
+                    let at = SimTime(*t);
+                    let given = Input::from(input);
+                    if let JInput::OpDone { op } = input {
+                        self.finish_running(OpId(*op), at);
+                    } else {
+                        let expected = self.queue.pop();
+                        if expected.as_ref() != Some(&(at, given.clone())) {
+                            return Err(LiveError::JournalMismatch {
+                                path: self.opts.journal.clone(),
+                                record: i + 1,
+                                expected: format!("{expected:?}"),
+                                found: format!("{:?}", (at, &given)),
+                            });
+                        }
+                    }
+                    self.feed(at, given)?;
+                }
+                Record::Start { start, t } => {
+                    let op = OpId(*start);
+                    if let Some(pos) = self.waiting.iter().position(|(o, _)| *o == op) {
+                        let (_, step) = self.waiting.remove(pos).expect("position is valid");
+                        self.running.insert(op, (step, SimTime(*t)));
+                    }
+                }
+                Record::Fail { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `input` to the model at `at` (journaled unless replaying).
+    fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+        let at = at.max(self.last);
+        if let Some(j) = &mut self.journal {
+            j.append(&Record::Input {
+                input: JInput::from(&input),
+                t: at.as_millis(),
+            })?;
+        }
+        self.last = at;
+        self.events += 1;
+        let out = self.hosting.handle(at, input)?;
+        for (t, i) in out.timers {
+            self.queue.schedule(t, i)?;
+        }
+        self.waiting.extend(out.started);
+        self.meter.observe(at, &self.hosting.fidelity(|_| None));
+        Ok(())
+    }
+
+    /// Marks `op` complete at `at`: frees its hosts and counts its cost.
+    fn finish_running(&mut self, op: OpId, at: SimTime) {
+        if let Some((step, started)) = self.running.remove(&op) {
+            for h in step_hosts(&step) {
+                self.busy.remove(&h);
+            }
+            if matches!(step, Step::Migrate { .. } | Step::Suspend { .. } | Step::Restore { .. }) {
+                let dirty = self.dirty_of(step.vm());
+                let e = run_alone(&self.scenario.migration, &step, dirty);
+                self.cost.migration_ms += at.0.saturating_sub(started.0);
+                self.cost.downtime_ms += e.downtime.as_millis();
+                self.cost.degraded_ms += e.degraded.as_millis();
+                self.cost.mib_sent += e.sent_mib;
+                if matches!(step, Step::Migrate { .. }) {
+                    self.cost.precopy_rounds += e.rounds as u64;
+                    self.cost.non_converged += u64::from(!e.converged);
+                }
+            }
+        }
+    }
+
+    /// The median dirty rate of a VM's guest (live runs do not draw per VM).
+    fn dirty_of(&self, vm: VmId) -> f64 {
+        let guest = self.hosting.site().vms().get(&vm).map_or(0, |r| r.guest.0 as usize);
+        self.scenario.guests.get(guest).map_or(0.0, |g| g.dirty().median_mibps)
+    }
+
+    /// The next waiting operations whose hosts are free, in order; marks
+    /// them running and journals their start.
+    fn take_ready(&mut self, now: SimTime) -> Result<Vec<Job>, LiveError> {
+        let mut ready = Vec::new();
+        let mut kept = VecDeque::new();
+        let mut claimed: BTreeSet<HostId> = BTreeSet::new();
+        while let Some((op, step)) = self.waiting.pop_front() {
+            let hosts = step_hosts(&step);
+            // Per host, operations keep their order: one waiting blocks those behind it.
+            if hosts.iter().any(|h| self.busy.contains(h) || claimed.contains(h)) {
+                claimed.extend(hosts);
+                kept.push_back((op, step));
+                continue;
+            }
+            self.busy.extend(hosts.iter().copied());
+            if let Some(j) = &mut self.journal {
+                j.append(&Record::Start {
+                    start: op.0,
+                    t: now.as_millis(),
+                })?;
+            }
+            self.running.insert(op, (step, now));
+            self.ops += 1;
+            ready.push(self.job(op, step));
+        }
+        self.waiting = kept;
+        Ok(ready)
+    }
+
+    fn job(&self, op: OpId, step: Step) -> Job {
+        let name = format!("{}{}", self.opts.vm_prefix, step.vm().0);
+        let (from_size, size) = match step {
+            Step::Create { size, .. }
+            | Step::Restore { size, .. }
+            | Step::Suspend { size, .. }
+            | Step::Destroy { size, .. } => (size, size),
+            Step::Resize { from, to, .. } => (from, to),
+            Step::Migrate { size_from, size_to, .. } => (size_from, size_to),
+        };
+        Job {
+            op,
+            step,
+            hosts: step_hosts(&step)
+                .iter()
+                .map(|h| self.opts.hosts[h.index()].clone())
+                .collect(),
+            image: format!("{}/{name}.img", self.opts.image_dir.trim_end_matches('/')),
+            spec: vm_spec(&name, &size, &self.scenario.capacity),
+            spec_from: vm_spec(&name, &from_size, &self.scenario.capacity),
+            name,
+            retries: self.opts.retries,
+        }
+    }
+
+    fn failed(&mut self, job: &Job, e: ExecError) -> LiveError {
+        if let Some(j) = &mut self.journal {
+            let _ = j.append(&Record::Fail {
+                fail: job.op.0,
+                error: e.to_string(),
+            });
+        }
+        let step = format!("{:?}", job.step);
+        if let ExecError::Unreachable { host, .. } = &e {
+            let idx = self.opts.hosts.iter().position(|h| h == host);
+            let vms = self
+                .hosting
+                .site()
+                .vms()
+                .iter()
+                .filter(|(_, r)| r.holds.iter().any(|(h, _)| Some(h.index()) == idx))
+                .map(|(v, _)| format!("{}{}", self.opts.vm_prefix, v.0))
+                .collect();
+            return LiveError::Unreachable {
+                host: host.clone(),
+                op: job.op.0,
+                step,
+                vms,
+            };
+        }
+        LiveError::Failed {
+            op: job.op.0,
+            step,
+            source: e,
+        }
+    }
+
+    fn record(&mut self, effort: Effort) {
+        self.effort.retries += effort.retries;
+        self.fallbacks += u64::from(effort.fallback);
+    }
+
+    fn run_virtual(&mut self) -> Result<(), LiveError> {
+        loop {
+            for job in self.take_ready(self.last)? {
+                let effort = perform(&*self.exec, &job).map_err(|e| self.failed(&job, e))?;
+                self.record(effort);
+                let dur = self.modelled(&job.step);
+                self.completions.insert((self.last.plus(dur), job.op));
+            }
+            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
+            let next_done = self.completions.first().copied();
+            match (next_input, next_done) {
+                // Inputs first at equal times (they were scheduled earlier).
+                (Some(t), done) if done.is_none_or(|(d, _)| t <= d) => {
+                    let (t, input) = self.queue.pop().expect("peeked");
+                    self.feed(t, input)?;
+                }
+                (_, Some((t, op))) => {
+                    self.completions.pop_first();
+                    self.finish_running(op, t);
+                    self.feed(t, Input::OpDone(op))?;
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// A step's modelled duration, alone on the network.
+    fn modelled(&self, step: &Step) -> SimTime {
+        run_alone(&self.scenario.migration, step, self.dirty_of(step.vm())).total
+    }
+
+    fn run_wall(&mut self, scale: f64) -> Result<(), LiveError> {
+        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        let (tx, rx) = mpsc::channel::<(OpId, Result<Effort, ExecError>)>();
+        let origin = Instant::now();
+        let offset = self.last;
+        let sim_now = |last: SimTime| {
+            let ms = origin.elapsed().as_secs_f64() * scale * 1000.0;
+            offset.plus(SimTime(ms as u64)).max(last)
+        };
+        let mut jobs: BTreeMap<OpId, Job> = BTreeMap::new();
+        loop {
+            for job in self.take_ready(sim_now(self.last))? {
+                let exec = Arc::clone(&self.exec);
+                let tx = tx.clone();
+                let j = job.clone();
+                jobs.insert(job.op, job);
+                std::thread::spawn(move || {
+                    let r = perform(&*exec, &j);
+                    let _ = tx.send((j.op, r));
+                });
+            }
+            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
+            if next_input.is_none() && self.running.is_empty() {
+                return Ok(());
+            }
+            let wait = match next_input {
+                Some(t) => {
+                    let ms_ahead = t.0.saturating_sub(sim_now(self.last).0) as f64;
+                    Duration::from_secs_f64(ms_ahead / 1000.0 / scale)
+                }
+                None => Duration::from_secs(3600),
+            };
+            match rx.recv_timeout(wait) {
+                Ok((op, r)) => {
+                    let job = jobs.remove(&op).expect("every running op has its job");
+                    let effort = r.map_err(|e| self.failed(&job, e))?;
+                    self.record(effort);
+                    let now = sim_now(self.last);
+                    self.finish_running(op, now);
+                    self.feed(now, Input::OpDone(op))?;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Some((t, input)) = self.queue.pop() {
+                        self.feed(t, input)?;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The hosts a step occupies (a migration occupies both ends).
+fn step_hosts(step: &Step) -> Vec<HostId> {
+    match *step {
+        Step::Migrate { from, to, .. } => vec![from, to],
+        Step::Create { host, .. }
+        | Step::Resize { host, .. }
+        | Step::Suspend { host, .. }
+        | Step::Restore { host, .. }
+        | Step::Destroy { host, .. } => vec![host],
+    }
+}
+
+/// The Xen description of a sliver of `size` on hosts of `capacity`: memory
+/// as its target (the host's memory as maximum, so it can grow in place),
+/// whole vCPUs covering its CPU (the host's CPUs as maximum), a credit
+/// weight of a quarter of its millicores and a cap of its millicores / 10
+/// (percent of one CPU), its bandwidth as the vif rate.
+pub fn vm_spec(name: &str, size: &Resources, capacity: &Resources) -> VmSpec {
+    let max_vcpus = (capacity.cpu_millicores() / 1000).max(1) as u32;
+    VmSpec {
+        name: name.to_string(),
+        memory_mib: size.memory_mib(),
+        max_memory_mib: capacity.memory_mib().max(size.memory_mib()),
+        vcpus: (size.cpu_millicores().div_ceil(1000) as u32).clamp(1, max_vcpus),
+        max_vcpus,
+        cpu_weight: (size.cpu_millicores() / 4).clamp(1, 65_535) as u32,
+        cap_percent: (size.cpu_millicores() / 10).min(max_vcpus as u64 * 100) as u32,
+        bandwidth_mbps: size.0[2],
+        disk_gib: size.0[3],
+    }
+}
+
+/// Retries `f` on transient errors, up to `retries` more times.
+fn with_retries<T>(retries: u32, effort: &mut Effort, mut f: impl FnMut() -> Result<T, ExecError>) -> Result<T, ExecError> {
+    let mut attempt = 0;
+    loop {
+        match f() {
+            Err(e) if e.is_transient() && attempt < retries => {
+                attempt += 1;
+                effort.retries += 1;
+                std::thread::sleep(Duration::from_millis(20 * attempt as u64));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Carries out one step through the executor.
+fn perform(exec: &dyn Executor, job: &Job) -> Result<Effort, ExecError> {
+    let mut effort = Effort::default();
+    let host = &job.hosts[0];
+    let retries = job.retries;
+    match job.step {
+        Step::Create { .. } => with_retries(retries, &mut effort, || exec.create(host, &job.spec))?,
+        Step::Resize { .. } => with_retries(retries, &mut effort, || exec.resize(host, &job.spec))?,
+        Step::Destroy { .. } => with_retries(retries, &mut effort, || exec.destroy(host, &job.name))?,
+        Step::Restore { .. } => {
+            with_retries(retries, &mut effort, || exec.restore(host, &job.spec, &job.image))?
+        }
+        Step::Suspend { .. } => match with_retries(retries, &mut effort, || exec.save(host, &job.name, &job.image)) {
+            // Gone from its host: an earlier attempt saved it (see docs/live.md).
+            Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
+            Err(e) => return Err(e),
+        },
+        Step::Migrate { size_from, size_to, .. } => {
+            let to = &job.hosts[1];
+            migrate(exec, job, host, to, &mut effort)?;
+            if size_to != size_from {
+                with_retries(retries, &mut effort, || exec.resize(to, &job.spec))?;
+            }
+        }
+    }
+    Ok(effort)
+}
+
+/// A live move with retries; a migration that fails leaves the VM at its
+/// source (or is reconciled to one copy), and after the retries the move
+/// falls back to stop-and-copy through storage.
+fn migrate(exec: &dyn Executor, job: &Job, from: &str, to: &str, effort: &mut Effort) -> Result<(), ExecError> {
+    let mut last = None;
+    for attempt in 0..=job.retries {
+        if attempt > 0 {
+            effort.retries += 1;
+        }
+        match exec.migrate(from, to, &job.name) {
+            Ok(()) => return Ok(()),
+            // Neither host has it: a stop-and-copy fallback saved it before a crash.
+            Err(ExecError::NoSuchVm { .. }) => {
+                return with_retries(job.retries, effort, || exec.restore(to, &job.spec_from, &job.image));
+            }
+            Err(e @ (ExecError::MigrationFailed { .. } | ExecError::Timeout { .. } | ExecError::Io { .. })) => {
+                if exec.reconcile_migration(from, to, &job.name)?.as_deref() == Some(to) {
+                    return Ok(());
+                }
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    // Stop-and-copy through storage.
+    effort.fallback = true;
+    match with_retries(job.retries, effort, || exec.save(from, &job.name, &job.image)) {
+        // Already saved by an attempt cut short.
+        Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
+        Err(e) => return Err(last.unwrap_or(e)),
+    }
+    with_retries(job.retries, effort, || exec.restore(to, &job.spec_from, &job.image))
+}
+
+/// Hosts emulated in this process, one per scenario host (its memory and
+/// whole CPUs), reached through the Xen executor with every command
+/// delayed by its modelled duration divided by `scale`: the `emulated`
+/// executor.
+pub fn emulated_executor(scenario: &Scenario, hosts: &[String], scale: f64) -> XenExecutor {
+    let cluster = Arc::new(EmuCluster::new());
+    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
+    for h in hosts {
+        cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
+    }
+    let params = scenario.migration;
+    let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+    let lookup = Arc::clone(&cluster);
+    let hook: DelayHook = Box::new(move |host: &str, argv: &[String]| {
+        let memory_of = |h: &str, name: &str| {
+            lookup
+                .host(h)
+                .and_then(|s| s.domains.get(name).map(|d| d.target_memkb / 1024))
+                .unwrap_or(0)
+        };
+        let sub = argv.get(1).map(String::as_str).unwrap_or("");
+        let size = |mib: u64| Resources::new(0, mib, 0, 0);
+        let step = match sub {
+            "migrate" if argv.len() >= 4 => {
+                let mib = memory_of(host, &argv[argv.len() - 2]);
+                Some(Step::Migrate {
+                    vm: VmId(0),
+                    from: HostId(0),
+                    to: HostId(1),
+                    size_from: size(mib),
+                    size_to: size(mib),
+                })
+            }
+            "save" if argv.len() >= 4 => Some(Step::Suspend {
+                vm: VmId(0),
+                host: HostId(0),
+                size: size(memory_of(host, &argv[2])),
+            }),
+            "restore" => {
+                // The memory is in the config, `xl restore CFG FILE`.
+                let mib = argv
+                    .get(2)
+                    .and_then(|cfg| lookup.read_file(cfg))
+                    .and_then(|b| cfg_memory(&String::from_utf8_lossy(&b)))
+                    .unwrap_or(0);
+                Some(Step::Restore {
+                    vm: VmId(0),
+                    host: HostId(0),
+                    size: size(mib),
+                })
+            }
+            "create" | "mem-set" | "vcpu-set" | "destroy" => Some(Step::Destroy {
+                vm: VmId(0),
+                host: HostId(0),
+                size: size(0),
+            }),
+            _ => None,
+        };
+        step.map_or(Duration::ZERO, |s| {
+            Duration::from_secs_f64(run_alone(&params, &s, 0.0).total.as_secs_f64() / scale)
+        })
+    });
+    let transport = InProcessTransport::new(cluster).with_delay(hook);
+    XenExecutor::new(Arc::new(transport), XenConfig::default())
+}
+
+/// `memory = N` of an xl config.
+fn cfg_memory(cfg: &str) -> Option<u64> {
+    cfg.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "memory").then(|| v.trim().parse().ok())?
+    })
+}

@@ -1,0 +1,296 @@
+//! The live driver's journal: one JSON object per line, appended and
+//! fsynced before the driver acts on it, so a controller killed at any
+//! point can be resumed.
+//!
+//! * `{"in": {...}, "t": MS}`: an input the hosting system was given at
+//!   simulated time `t` (every input, completions included). Replaying the
+//!   inputs in order rebuilds the decision state exactly: the model is
+//!   deterministic.
+//! * `{"start": OP, "t": MS}`: operation `OP` was handed to the executor
+//!   (written before the first command). An operation started but not
+//!   completed is half-done: on resume it is reconciled and re-run (every
+//!   executor operation is idempotent by VM name).
+//! * `{"fail": OP, "error": "..."}`: operation `OP` failed for good; the run
+//!   stopped there.
+//!
+//! A last line cut short by a crash (no newline) is ignored.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use slivers_policy::GuestId;
+
+use crate::engine::SimTime;
+use crate::model::guest::LeaseId;
+use crate::model::{BatchJob, Input, OpId};
+
+/// Journal errors.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Reading or writing failed.
+    #[error("journal {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not a journal record.
+    #[error("journal {path}, line {line}: expected a journal record, found {found:?} ({reason})")]
+    Bad {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The line, shortened.
+        found: String,
+        /// The parser's reason.
+        reason: String,
+    },
+}
+
+/// An input as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JInput {
+    /// [`Input::Tick`].
+    Tick,
+    /// [`Input::Demand`].
+    Demand {
+        /// Guest index.
+        guest: u32,
+        /// Requests per minute.
+        rate: f64,
+    },
+    /// [`Input::JobArrival`].
+    Job {
+        /// Guest index.
+        guest: u32,
+        /// Job id.
+        id: u64,
+        /// Run time, ms.
+        run_ms: u64,
+        /// VMs.
+        vms: u32,
+        /// Units per VM.
+        vm_units: u32,
+    },
+    /// [`Input::LeaseEnd`].
+    LeaseEnd {
+        /// Guest index.
+        guest: u32,
+        /// Lease id.
+        lease: u64,
+    },
+    /// [`Input::OpDone`].
+    OpDone {
+        /// The operation.
+        op: u64,
+    },
+}
+
+impl From<&Input> for JInput {
+    fn from(i: &Input) -> Self {
+        match *i {
+            Input::Tick => JInput::Tick,
+            Input::Demand { guest, rate } => JInput::Demand { guest: guest.0, rate },
+            Input::JobArrival { guest, job } => JInput::Job {
+                guest: guest.0,
+                id: job.id,
+                run_ms: job.run.as_millis(),
+                vms: job.vms,
+                vm_units: job.vm_units,
+            },
+            Input::LeaseEnd { guest, lease } => JInput::LeaseEnd {
+                guest: guest.0,
+                lease: lease.0,
+            },
+            Input::OpDone(op) => JInput::OpDone { op: op.0 },
+        }
+    }
+}
+
+impl From<&JInput> for Input {
+    fn from(j: &JInput) -> Self {
+        match *j {
+            JInput::Tick => Input::Tick,
+            JInput::Demand { guest, rate } => Input::Demand {
+                guest: GuestId(guest),
+                rate,
+            },
+            JInput::Job {
+                guest,
+                id,
+                run_ms,
+                vms,
+                vm_units,
+            } => Input::JobArrival {
+                guest: GuestId(guest),
+                job: BatchJob {
+                    id,
+                    run: SimTime(run_ms),
+                    vms,
+                    vm_units,
+                },
+            },
+            JInput::LeaseEnd { guest, lease } => Input::LeaseEnd {
+                guest: GuestId(guest),
+                lease: LeaseId(lease),
+            },
+            JInput::OpDone { op } => Input::OpDone(OpId(op)),
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Record {
+    /// An input given at `t` ms.
+    Input {
+        /// The input.
+        #[serde(rename = "in")]
+        input: JInput,
+        /// Simulated time, ms.
+        t: u64,
+    },
+    /// An operation handed to the executor at `t` ms.
+    Start {
+        /// The operation.
+        start: u64,
+        /// Simulated time, ms.
+        t: u64,
+    },
+    /// An operation that failed for good.
+    Fail {
+        /// The operation.
+        fail: u64,
+        /// Why.
+        error: String,
+    },
+}
+
+/// An open journal, appended to.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens `path` for appending, creating it if needed.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends `r` and waits until it is on disk.
+    pub fn append(&mut self, r: &Record) -> Result<(), JournalError> {
+        let mut line = serde_json::to_string(r).unwrap_or_default();
+        line.push('\n');
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(line.as_bytes()).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+
+    /// Every complete record of the journal at `path`, in order (a missing
+    /// file has none). A last line without its newline was cut by a crash
+    /// and is dropped, and the file is truncated to its complete lines so
+    /// that appending continues cleanly.
+    pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+            f.set_len(complete as u64).map_err(io)?;
+            f.sync_data().map_err(io)?;
+        }
+        text[..complete]
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| JournalError::Bad {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                    found: l.chars().take(80).collect(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_a_torn_last_line_is_dropped() {
+        let dir = std::env::temp_dir().join(format!("slivers-journal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("j.jsonl");
+        let recs = vec![
+            Record::Input {
+                input: JInput::Demand { guest: 1, rate: 0.1 + 0.2 },
+                t: 5,
+            },
+            Record::Start { start: 3, t: 5 },
+            Record::Input {
+                input: JInput::OpDone { op: 3 },
+                t: 9,
+            },
+            Record::Fail {
+                fail: 4,
+                error: "x".into(),
+            },
+        ];
+        let mut j = Journal::open(&path).unwrap();
+        for r in &recs {
+            j.append(r).unwrap();
+        }
+        drop(j);
+        // A crash in the middle of a write.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"start\": 7, \"t").unwrap();
+        drop(f);
+        assert_eq!(Journal::read(&path).unwrap(), recs);
+        // The torn tail is gone, so appending continues on a fresh line.
+        let mut j = Journal::open(&path).unwrap();
+        j.append(&Record::Start { start: 8, t: 10 }).unwrap();
+        assert_eq!(Journal::read(&path).unwrap().len(), 5);
+        // Inputs convert both ways exactly (f64 rates included).
+        let input = Input::Demand {
+            guest: GuestId(1),
+            rate: 0.1 + 0.2,
+        };
+        assert_eq!(Input::from(&JInput::from(&input)), input);
+        std::fs::write(&path, "{\"start\": 1, \"t\": 2}\nnot json\n").unwrap();
+        let err = Journal::read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("not json"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
