@@ -385,7 +385,11 @@ fn live(a: &LiveArgs) -> Result<()> {
             let cluster = Arc::new(slivers::live::emu::cluster::EmuCluster::new());
             let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
             for h in &hosts {
-                cluster.add_host(slivers::live::emu::HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
+                cluster.add_host(slivers::live::emu::HostConfig::new(
+                    h,
+                    scenario.capacity.memory_mib(),
+                    cpus,
+                ));
             }
             let path = out.join("commands.jsonl");
             let file = if a.resume {
@@ -409,13 +413,18 @@ fn live(a: &LiveArgs) -> Result<()> {
                 }
                 Arc::new(t)
             } else {
-                let mut t = SshTransport::new().user(a.ssh_user.as_deref()).key(a.ssh_key.as_deref());
+                let mut t = SshTransport::new()
+                    .user(a.ssh_user.as_deref())
+                    .key(a.ssh_key.as_deref());
                 if let Some(cmd) = &a.ssh_command {
                     t = t.ssh_command(cmd);
                 }
                 Arc::new(t)
             };
-            (Arc::new(XenExecutor::new(t, config)), Pace::Wall { scale: a.time_scale })
+            (
+                Arc::new(XenExecutor::new(t, config)),
+                Pace::Wall { scale: a.time_scale },
+            )
         }
     };
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
@@ -435,7 +444,10 @@ fn live(a: &LiveArgs) -> Result<()> {
     let outcome = run_live(&scenario, exec, &opts)?;
     let files = outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), &out)?;
     if !a.quiet {
-        print!("{}", outputs::summary_table(std::slice::from_ref(&outcome.result)));
+        print!(
+            "{}",
+            outputs::summary_table(std::slice::from_ref(&outcome.result))
+        );
         println!(
             "{} operations ({} retried attempts, {} stop-and-copy fallbacks, {} resumed); wrote {} files in {}",
             outcome.ops,

@@ -109,6 +109,8 @@ pub struct RunResult {
     pub energy_kwh: f64,
     /// Hosts powered up during the run.
     pub power_ups: u64,
+    /// Where each live VM is planned at the end: `(vm id, host index)`.
+    pub final_placement: Vec<(u64, u32)>,
 }
 
 impl RunResult {
@@ -251,6 +253,12 @@ impl RunResult {
             fidelity_series: m.fidelity.series().to_vec(),
             energy_kwh: hosting.site().energy().kwh(scenario.duration),
             power_ups: hosting.site().energy().boots(),
+            final_placement: hosting
+                .site()
+                .planned()
+                .iter()
+                .map(|(vm, (h, _))| (vm.0, h.0))
+                .collect(),
         }
     }
 }

@@ -27,9 +27,9 @@ use slivers_policy::{HostId, Resources, VmId};
 use super::emu::HostConfig;
 use super::emu::cluster::EmuCluster;
 use super::executor::{ExecError, Executor, VmSpec};
+use super::journal::{JInput, Journal, JournalError, Record};
 use super::transport::{DelayHook, InProcessTransport};
 use super::xen::{XenConfig, XenExecutor};
-use super::journal::{JInput, Journal, JournalError, Record};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
@@ -86,7 +86,9 @@ pub enum LiveError {
     #[error("journal {0} already records a run: pass --resume to continue it, or remove it")]
     JournalExists(PathBuf),
     /// The journal does not match the scenario.
-    #[error("journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)")]
+    #[error(
+        "journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)"
+    )]
     JournalMismatch {
         /// The journal.
         path: PathBuf,
@@ -108,7 +110,9 @@ pub enum LiveError {
     Schedule(#[from] ScheduleError),
     /// A host stopped answering; the VMs the model has there are unknown,
     /// not gone.
-    #[error("{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {vms:?}; fix the host and run again with --resume")]
+    #[error(
+        "{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {vms:?}; fix the host and run again with --resume"
+    )]
     Unreachable {
         /// The host.
         host: String,
@@ -121,7 +125,9 @@ pub enum LiveError {
     },
     /// An operation failed after its retries (and, for a live migration,
     /// after the stop-and-copy fallback). The journal says where it stopped.
-    #[error("operation {op} ({step}) failed: {source}; the journal records it: fix the cause and run again with --resume")]
+    #[error(
+        "operation {op} ({step}) failed: {source}; the journal records it: fix the cause and run again with --resume"
+    )]
     Failed {
         /// The operation.
         op: u64,
@@ -129,7 +135,7 @@ pub enum LiveError {
         step: String,
         /// The last error.
         #[source]
-        source: ExecError,
+        source: Box<ExecError>,
     },
 }
 
@@ -196,7 +202,11 @@ struct Driver<'a> {
 }
 
 /// Runs `opts.pair` of `scenario` live through `exec`.
-pub fn run_live(scenario: &Scenario, exec: Arc<dyn Executor>, opts: &LiveOptions) -> Result<LiveOutcome, LiveError> {
+pub fn run_live(
+    scenario: &Scenario,
+    exec: Arc<dyn Executor>,
+    opts: &LiveOptions,
+) -> Result<LiveOutcome, LiveError> {
     if opts.hosts.len() != scenario.hosts as usize {
         return Err(LiveError::Hosts {
             expected: scenario.hosts as usize,
@@ -208,7 +218,10 @@ pub fn run_live(scenario: &Scenario, exec: Arc<dyn Executor>, opts: &LiveOptions
         return Err(LiveError::JournalExists(opts.journal.clone()));
     }
     let Prepared {
-        hosting, inputs, jobs, ..
+        hosting,
+        inputs,
+        jobs,
+        ..
     } = prepare(scenario, opts.pair, opts.seed);
     let mut queue = EventQueue::new();
     for (t, i) in inputs {
@@ -238,7 +251,10 @@ pub fn run_live(scenario: &Scenario, exec: Arc<dyn Executor>, opts: &LiveOptions
     d.journal = Some(Journal::open(&opts.journal)?);
     // Operations handed to the executor before a crash are half-done: run
     // them again (every operation is idempotent by VM name).
-    let half_done: Vec<(OpId, Step)> = std::mem::take(&mut d.running).into_iter().map(|(op, (s, _))| (op, s)).collect();
+    let half_done: Vec<(OpId, Step)> = std::mem::take(&mut d.running)
+        .into_iter()
+        .map(|(op, (s, _))| (op, s))
+        .collect();
     d.resumed = half_done.len() as u64;
     d.busy.clear();
     for job in half_done.into_iter().rev() {
@@ -281,8 +297,10 @@ impl Driver<'_> {
                     if let JInput::OpDone { op } = input {
                         self.finish_running(OpId(*op), at);
                     } else {
+                        // An input may be given later than scheduled (after a
+                        // completion the wall clock put later), never earlier.
                         let expected = self.queue.pop();
-                        if expected.as_ref() != Some(&(at, given.clone())) {
+                        if !expected.as_ref().is_some_and(|(t, i)| *i == given && *t <= at) {
                             return Err(LiveError::JournalMismatch {
                                 path: self.opts.journal.clone(),
                                 record: i + 1,
@@ -332,7 +350,10 @@ impl Driver<'_> {
             for h in step_hosts(&step) {
                 self.busy.remove(&h);
             }
-            if matches!(step, Step::Migrate { .. } | Step::Suspend { .. } | Step::Restore { .. }) {
+            if matches!(
+                step,
+                Step::Migrate { .. } | Step::Suspend { .. } | Step::Restore { .. }
+            ) {
                 let dirty = self.dirty_of(step.vm());
                 let e = run_alone(&self.scenario.migration, &step, dirty);
                 self.cost.migration_ms += at.0.saturating_sub(started.0);
@@ -349,8 +370,16 @@ impl Driver<'_> {
 
     /// The median dirty rate of a VM's guest (live runs do not draw per VM).
     fn dirty_of(&self, vm: VmId) -> f64 {
-        let guest = self.hosting.site().vms().get(&vm).map_or(0, |r| r.guest.0 as usize);
-        self.scenario.guests.get(guest).map_or(0.0, |g| g.dirty().median_mibps)
+        let guest = self
+            .hosting
+            .site()
+            .vms()
+            .get(&vm)
+            .map_or(0, |r| r.guest.0 as usize);
+        self.scenario
+            .guests
+            .get(guest)
+            .map_or(0.0, |g| g.dirty().median_mibps)
     }
 
     /// The next waiting operations whose hosts are free, in order; marks
@@ -390,7 +419,9 @@ impl Driver<'_> {
             | Step::Suspend { size, .. }
             | Step::Destroy { size, .. } => (size, size),
             Step::Resize { from, to, .. } => (from, to),
-            Step::Migrate { size_from, size_to, .. } => (size_from, size_to),
+            Step::Migrate {
+                size_from, size_to, ..
+            } => (size_from, size_to),
         };
         Job {
             op,
@@ -435,7 +466,7 @@ impl Driver<'_> {
         LiveError::Failed {
             op: job.op.0,
             step,
-            source: e,
+            source: Box::new(e),
         }
     }
 
@@ -476,7 +507,11 @@ impl Driver<'_> {
     }
 
     fn run_wall(&mut self, scale: f64) -> Result<(), LiveError> {
-        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        let scale = if scale.is_finite() && scale > 0.0 {
+            scale
+        } else {
+            1.0
+        };
         let (tx, rx) = mpsc::channel::<(OpId, Result<Effort, ExecError>)>();
         let origin = Instant::now();
         let offset = self.last;
@@ -560,7 +595,11 @@ pub fn vm_spec(name: &str, size: &Resources, capacity: &Resources) -> VmSpec {
 }
 
 /// Retries `f` on transient errors, up to `retries` more times.
-fn with_retries<T>(retries: u32, effort: &mut Effort, mut f: impl FnMut() -> Result<T, ExecError>) -> Result<T, ExecError> {
+fn with_retries<T>(
+    retries: u32,
+    effort: &mut Effort,
+    mut f: impl FnMut() -> Result<T, ExecError>,
+) -> Result<T, ExecError> {
     let mut attempt = 0;
     loop {
         match f() {
@@ -586,12 +625,16 @@ fn perform(exec: &dyn Executor, job: &Job) -> Result<Effort, ExecError> {
         Step::Restore { .. } => {
             with_retries(retries, &mut effort, || exec.restore(host, &job.spec, &job.image))?
         }
-        Step::Suspend { .. } => match with_retries(retries, &mut effort, || exec.save(host, &job.name, &job.image)) {
-            // Gone from its host: an earlier attempt saved it (see docs/live.md).
-            Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
-            Err(e) => return Err(e),
-        },
-        Step::Migrate { size_from, size_to, .. } => {
+        Step::Suspend { .. } => {
+            match with_retries(retries, &mut effort, || exec.save(host, &job.name, &job.image)) {
+                // Gone from its host: an earlier attempt saved it (see docs/live.md).
+                Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Step::Migrate {
+            size_from, size_to, ..
+        } => {
             let to = &job.hosts[1];
             migrate(exec, job, host, to, &mut effort)?;
             if size_to != size_from {
@@ -605,7 +648,13 @@ fn perform(exec: &dyn Executor, job: &Job) -> Result<Effort, ExecError> {
 /// A live move with retries; a migration that fails leaves the VM at its
 /// source (or is reconciled to one copy), and after the retries the move
 /// falls back to stop-and-copy through storage.
-fn migrate(exec: &dyn Executor, job: &Job, from: &str, to: &str, effort: &mut Effort) -> Result<(), ExecError> {
+fn migrate(
+    exec: &dyn Executor,
+    job: &Job,
+    from: &str,
+    to: &str,
+    effort: &mut Effort,
+) -> Result<(), ExecError> {
     let mut last = None;
     for attempt in 0..=job.retries {
         if attempt > 0 {
@@ -615,9 +664,13 @@ fn migrate(exec: &dyn Executor, job: &Job, from: &str, to: &str, effort: &mut Ef
             Ok(()) => return Ok(()),
             // Neither host has it: a stop-and-copy fallback saved it before a crash.
             Err(ExecError::NoSuchVm { .. }) => {
-                return with_retries(job.retries, effort, || exec.restore(to, &job.spec_from, &job.image));
+                return with_retries(job.retries, effort, || {
+                    exec.restore(to, &job.spec_from, &job.image)
+                });
             }
-            Err(e @ (ExecError::MigrationFailed { .. } | ExecError::Timeout { .. } | ExecError::Io { .. })) => {
+            Err(
+                e @ (ExecError::MigrationFailed { .. } | ExecError::Timeout { .. } | ExecError::Io { .. }),
+            ) => {
                 if exec.reconcile_migration(from, to, &job.name)?.as_deref() == Some(to) {
                     return Ok(());
                 }
@@ -633,7 +686,9 @@ fn migrate(exec: &dyn Executor, job: &Job, from: &str, to: &str, effort: &mut Ef
         Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
         Err(e) => return Err(last.unwrap_or(e)),
     }
-    with_retries(job.retries, effort, || exec.restore(to, &job.spec_from, &job.image))
+    with_retries(job.retries, effort, || {
+        exec.restore(to, &job.spec_from, &job.image)
+    })
 }
 
 /// Hosts emulated in this process, one per scenario host (its memory and
@@ -647,7 +702,11 @@ pub fn emulated_executor(scenario: &Scenario, hosts: &[String], scale: f64) -> X
         cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
     }
     let params = scenario.migration;
-    let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+    let scale = if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    };
     let lookup = Arc::clone(&cluster);
     let hook: DelayHook = Box::new(move |host: &str, argv: &[String]| {
         let memory_of = |h: &str, name: &str| {

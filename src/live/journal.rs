@@ -189,7 +189,11 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -255,7 +259,10 @@ mod tests {
         let path = dir.join("j.jsonl");
         let recs = vec![
             Record::Input {
-                input: JInput::Demand { guest: 1, rate: 0.1 + 0.2 },
+                input: JInput::Demand {
+                    guest: 1,
+                    rate: 0.1 + 0.2,
+                },
                 t: 5,
             },
             Record::Start { start: 3, t: 5 },

@@ -1,0 +1,244 @@
+//! The live driver end to end: the dry-run transcript, the Xen executor
+//! over the local transport against the emulated `xl` on 4 hosts compared
+//! with the simulation, a failing migration, and a controller killed with
+//! SIGKILL and resumed from its journal.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use slivers::experiment::{RunOptions, run_scenario};
+use slivers::live::emu::HostConfig;
+use slivers::live::emu::dir::init_host;
+use slivers::live::executor::Executor;
+use slivers::live::transport::LocalTransport;
+use slivers::live::xen::{XenConfig, XenExecutor};
+use slivers::scenario::Scenario;
+
+use crate::{TempDir, root, slivers, temp_dir};
+
+const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
+const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
+
+/// Four emulated hosts of the scenario's size, `xl` on a bin dir, and the
+/// SSHCMD `xl migrate` uses between them.
+struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    fn new(tag: &str) -> Lab {
+        let dir = temp_dir(&format!("live-{tag}"));
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let emu = Path::new(env!("CARGO_BIN_EXE_slivers-xl-emu"));
+        std::os::unix::fs::symlink(emu, bin.join("xl")).unwrap();
+        for h in HOSTS {
+            init_host(&dir.join("state"), &HostConfig::new(h, 4096, 4)).unwrap();
+        }
+        let ssh = bin.join("mig-ssh");
+        std::fs::write(
+            &ssh,
+            format!(
+                "#!/bin/sh\nhost=\"$1\"\nshift\nexec env SLIVERS_XL_EMU_HOST=\"$host\" {} \"$@\"\n",
+                emu.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        Lab { dir }
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+
+    /// `slivers live` over the local transport against the emulator.
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slivers"));
+        c.current_dir(root())
+            .args([
+                "live",
+                SCENARIO,
+                "--executor",
+                "xen",
+                "--transport",
+                "local",
+                "-q",
+            ])
+            .args(["--hosts", &HOSTS.join(",")])
+            .arg("--xl")
+            .arg(self.dir.join("bin/xl"))
+            .args(["--xl-host-env", "SLIVERS_XL_EMU_HOST"])
+            .arg("--migrate-ssh")
+            .arg(self.dir.join("bin/mig-ssh"))
+            .arg("--config-dir")
+            .arg(self.dir.join("cfg"))
+            .arg("--image-dir")
+            .arg(self.dir.join("images"))
+            .arg("--out")
+            .arg(self.out())
+            .args(["--time-scale", "20000"])
+            .args(extra)
+            .env("SLIVERS_XL_EMU_DIR", self.dir.join("state"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    /// Every guest on every host, as `name -> hosts it is on`.
+    fn actual(&self) -> BTreeMap<String, Vec<String>> {
+        let t = LocalTransport::new(self.dir.join("bin/xl"))
+            .env(
+                "SLIVERS_XL_EMU_DIR",
+                &self.dir.join("state").display().to_string(),
+            )
+            .host_name_var("SLIVERS_XL_EMU_HOST");
+        let x = XenExecutor::new(std::sync::Arc::new(t), XenConfig::default());
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for h in HOSTS {
+            for vm in x.list(h).unwrap() {
+                out.entry(vm.name).or_default().push(h.to_string());
+            }
+        }
+        out
+    }
+
+    fn fault(&self, host: &str, fault: &str) {
+        std::fs::write(
+            self.dir.join("state").join(host).join("faults"),
+            format!("{fault}\n"),
+        )
+        .unwrap();
+    }
+}
+
+/// The simulated run of the scenario: (migrations, final placement as `sliver-ID -> hN`).
+fn simulated() -> (u64, BTreeMap<String, Vec<String>>) {
+    let s = Scenario::load(&root().join(SCENARIO)).unwrap();
+    let r = run_scenario(&s, RunOptions::default(), |_| {}).unwrap().remove(0);
+    assert!(
+        r.site.migrations() > 0,
+        "the scenario must migrate for the test to mean anything"
+    );
+    let placement = r
+        .final_placement
+        .iter()
+        .map(|&(vm, h)| (format!("sliver-{vm}"), vec![format!("h{h}")]))
+        .collect();
+    (r.site.migrations(), placement)
+}
+
+fn summary_migrations(dir: &Path) -> u64 {
+    let s = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let header: Vec<&str> = s.lines().next().unwrap().split(',').collect();
+    let i = header.iter().position(|h| *h == "migrations").unwrap();
+    s.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(i)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn xen_over_local_emulated_xl_matches_the_simulation() {
+    let lab = Lab::new("e2e");
+    let out = lab.command(&[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (migrations, placement) = simulated();
+    assert_eq!(summary_migrations(&lab.out()), migrations);
+    // Every VM the simulation ends with runs exactly once, on the same host.
+    assert_eq!(lab.actual(), placement);
+}
+
+#[test]
+fn dry_run_transcript_is_golden() {
+    let dir = temp_dir("live-dry");
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--pair",
+        "room-for-growth/energy-aware",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(ok, "{err}");
+    let got = std::fs::read_to_string(dir.join("commands.jsonl")).unwrap();
+    let golden = root().join("tests/golden/live/small-dry-run.jsonl");
+    if std::env::var_os("SLIVERS_BLESS").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    assert_eq!(
+        got,
+        std::fs::read_to_string(&golden).unwrap(),
+        "regenerate with SLIVERS_BLESS=1"
+    );
+    // The dry run follows the model exactly: the golden scenario's one migration.
+    assert_eq!(summary_migrations(&dir), 1);
+    // Without --resume, an existing journal is not clobbered.
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("journal.jsonl") && err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn failed_migrations_are_retried_and_the_vm_exists_once() {
+    let lab = Lab::new("faults");
+    // The simulation's first migration leaves h0 or h1..h3; fail the first
+    // migration out of every host, once before and once after the handshake.
+    for (i, h) in HOSTS.iter().enumerate() {
+        lab.fault(
+            h,
+            if i % 2 == 0 {
+                "migrate-before-handshake"
+            } else {
+                "migrate-after-handshake"
+            },
+        );
+    }
+    let out = lab.command(&[]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let consumed = HOSTS
+        .iter()
+        .filter(|h| !lab.dir.join("state").join(h).join("faults").exists())
+        .count();
+    assert!(consumed > 0, "some injected migration failure was hit");
+    let (migrations, placement) = simulated();
+    assert_eq!(summary_migrations(&lab.out()), migrations);
+    assert_eq!(lab.actual(), placement, "no VM lost or duplicated");
+    let journal = std::fs::read_to_string(lab.out().join("journal.jsonl")).unwrap();
+    assert!(!journal.contains("\"fail\""), "retries recovered every failure");
+}
+
+#[test]
+fn a_killed_controller_resumes_from_its_journal() {
+    let lab = Lab::new("kill");
+    let (migrations, placement) = simulated();
+    let journal = lab.out().join("journal.jsonl");
+    let mut child = lab.command(&[]).spawn().unwrap();
+    // Kill it part way: once the journal has a few hundred bytes of work.
+    let t0 = Instant::now();
+    while std::fs::metadata(&journal).map_or(0, |m| m.len()) < 4000 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the run did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!lab.out().join("summary.csv").exists(), "killed before the end");
+    let out = lab.command(&["--resume"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(summary_migrations(&lab.out()), migrations);
+    assert_eq!(lab.actual(), placement, "no VM lost or duplicated");
+}
