@@ -118,6 +118,15 @@ pub struct LiveArgs {
     /// Where VM configs are written on each host.
     #[arg(long, default_value = "/etc/xen/slivers")]
     pub config_dir: String,
+    /// An extra line for every VM config, verbatim (repeatable; default `type = "pvh"`).
+    #[arg(long)]
+    pub cfg_extra: Vec<String>,
+    /// The vif spec without its rate (default `bridge=xenbr0`; `none`: no network).
+    #[arg(long)]
+    pub vif: Option<String>,
+    /// A disk spec template; `{name}` and `{disk_gib}` are replaced.
+    #[arg(long)]
+    pub disk: Option<String>,
     /// Where stop-and-copy images go (storage every host sees).
     #[arg(long, default_value = "/srv/slivers/images")]
     pub image_dir: String,
@@ -375,10 +384,22 @@ fn live(a: &LiveArgs) -> Result<()> {
     };
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let defaults = XenConfig::default();
     let config = XenConfig {
         config_dir: a.config_dir.clone(),
         migrate_ssh: a.migrate_ssh.clone(),
-        ..XenConfig::default()
+        cfg_extra: if a.cfg_extra.is_empty() {
+            defaults.cfg_extra.clone()
+        } else {
+            a.cfg_extra.clone()
+        },
+        vif: match a.vif.as_deref() {
+            None => defaults.vif.clone(),
+            Some("none") => None,
+            Some(v) => Some(v.to_string()),
+        },
+        disk: a.disk.clone(),
+        ..defaults
     };
     let (exec, pace): (Arc<dyn Executor>, Pace) = match a.executor.as_str() {
         "dry-run" => {
