@@ -234,10 +234,16 @@ fn a_killed_controller_resumes_from_its_journal() {
     // Kill it three times part way (each time once the journal has grown
     // past a mark), resuming after each kill, then let it finish.
     for (i, mark) in [3_000u64, 7_000, 12_000].into_iter().enumerate() {
-        let mut child = lab.command(if i == 0 { &[] } else { &["--resume"] }).spawn().unwrap();
+        let mut child = lab
+            .command(if i == 0 { &[] } else { &["--resume"] })
+            .spawn()
+            .unwrap();
         let t0 = Instant::now();
         while std::fs::metadata(&journal).map_or(0, |m| m.len()) < mark {
-            assert!(t0.elapsed() < Duration::from_secs(60), "the run did not get going");
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "the run did not get going"
+            );
             if child.try_wait().unwrap().is_some() {
                 break;
             }
@@ -246,7 +252,10 @@ fn a_killed_controller_resumes_from_its_journal() {
         child.kill().unwrap();
         child.wait().unwrap();
     }
-    assert!(!lab.out().join("summary.csv").exists(), "every kill came before the end");
+    assert!(
+        !lab.out().join("summary.csv").exists(),
+        "every kill came before the end"
+    );
     let out = lab.command(&["--resume"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary_migrations(&lab.out()), migrations);
