@@ -669,7 +669,11 @@ fn migrate(
                 });
             }
             Err(
-                e @ (ExecError::MigrationFailed { .. } | ExecError::Timeout { .. } | ExecError::Io { .. }),
+                // Failed, cut short, or found on both hosts: keep exactly one copy.
+                e @ (ExecError::MigrationFailed { .. }
+                | ExecError::Timeout { .. }
+                | ExecError::Io { .. }
+                | ExecError::AlreadyExists { .. }),
             ) => {
                 if exec.reconcile_migration(from, to, &job.name)?.as_deref() == Some(to) {
                     return Ok(());
