@@ -21,20 +21,23 @@ fn run_text(text: &str) -> Vec<RunResult> {
     .unwrap()
 }
 
-#[test]
-fn estimate_prints_one_csv_line_with_a_header() {
-    let (ok, out, err) = slivers(&[
+/// `slivers migration estimate` for 1024 MiB over 1000 Mbit/s, plus `extra`.
+fn estimate(extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
         "migration",
         "estimate",
         "--memory-mib",
         "1024",
         "--bandwidth-mbps",
         "1000",
-        "--dirty-mibps",
-        "50",
-        "--max-downtime-ms",
-        "30",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    slivers(&args)
+}
+
+#[test]
+fn estimate_prints_one_csv_line_with_a_header() {
+    let (ok, out, err) = estimate(&["--dirty-mibps", "50", "--max-downtime-ms", "30"]);
     assert!(ok, "{err}");
     // The rounds of the unit test's first hand-checked case (1024, 429.5,
     // 180.15, 75.6, 31.75, 13.35, 5.6 MiB live, then 2.35 MiB paused), with
@@ -43,31 +46,13 @@ fn estimate_prints_one_csv_line_with_a_header() {
         out,
         "total_time_s,downtime_ms,rounds,bytes_sent,converged,degraded_s\n14.886,120,7,1847905485,true,0\n"
     );
-    let (ok, out, _) = slivers(&[
-        "migration",
-        "estimate",
-        "--memory-mib",
-        "1024",
-        "--bandwidth-mbps",
-        "1000",
-        "--dirty-mibps",
-        "200",
-    ]);
+    let (ok, out, _) = estimate(&["--dirty-mibps", "200"]);
     assert!(ok);
     assert!(
         out.ends_with(",false,0\n"),
         "dirtying faster than the link never converges: {out}"
     );
-    let (ok, _, err) = slivers(&[
-        "migration",
-        "estimate",
-        "--memory-mib",
-        "1024",
-        "--bandwidth-mbps",
-        "1000",
-        "--mode",
-        "hybrid",
-    ]);
+    let (ok, _, err) = estimate(&["--mode", "hybrid"]);
     assert!(!ok);
     assert!(err.contains("pre-copy, post-copy, stop-copy"), "{err}");
 }
