@@ -62,7 +62,7 @@ pub enum Command {
     Migration(MigrationCommand),
     /// Run one policy pair live: the same decisions, carried out by an
     /// executor (dry-run, emulated hosts, or Xen's xl), paced by a clock.
-    Live(LiveArgs),
+    Live(Box<LiveArgs>),
 }
 
 /// `slivers live`.

@@ -7,6 +7,7 @@ mod figure3;
 mod golden;
 mod invariants;
 mod live;
+mod live_netns;
 mod live_xl;
 mod migration;
 mod slurm;
