@@ -552,7 +552,8 @@ impl Driver<'_> {
                     self.feed(now, Input::OpDone(op))?;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Some((t, input)) = self.queue.pop() {
+                    if next_input.is_some() {
+                        let (t, input) = self.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
                 }
