@@ -6,6 +6,7 @@ mod determinism;
 mod figure3;
 mod golden;
 mod invariants;
+mod scale;
 mod slurm;
 mod sweep;
 
