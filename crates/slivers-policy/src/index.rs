@@ -27,7 +27,7 @@
 //! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
 //! when the capacity is shared. It also needs exact scores ([`Scale::exact`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +115,11 @@ pub struct HostIndex {
     /// node `i` has children `2i` and `2i + 1`; padding leaves are zero.
     tree: Vec<Resources>,
     leaves: usize,
-    by_key: BTreeSet<(u64, u32)>,
+    /// `key(unit)` of each dimension.
+    weights: [u64; DIMS],
+    /// Hosts by their free cpu, bandwidth and disk ([`class_of`]), then
+    /// `(key, id)`: within a class the key orders hosts by free memory.
+    classes: BTreeMap<[u64; 3], BTreeSet<(u64, u32)>>,
     active: usize,
     total_used: [u128; DIMS],
 }
@@ -137,13 +141,23 @@ impl HostIndex {
             tree[i] = max(&tree[2 * i], &tree[2 * i + 1]);
         }
         let key = scale.key(&capacity);
+        let mut classes = BTreeMap::new();
+        if n > 0 {
+            classes.insert(class_of(&capacity), (0..n as u32).map(|i| (key, i)).collect());
+        }
+        let weights = std::array::from_fn(|d| {
+            let mut unit = Resources::ZERO;
+            unit.0[d] = 1;
+            scale.key(&unit)
+        });
         Ok(HostIndex {
             capacity,
             scale,
             used: vec![Resources::ZERO; n],
             tree,
             leaves,
-            by_key: (0..n as u32).map(|i| (key, i)).collect(),
+            weights,
+            classes,
             active: 0,
             total_used: [0; DIMS],
         })
@@ -211,8 +225,19 @@ impl HostIndex {
         }
         let old_free = self.capacity.saturating_minus(&old);
         let new_free = self.capacity.saturating_minus(&used);
-        self.by_key.remove(&(self.scale.key(&old_free), host.0));
-        self.by_key.insert((self.scale.key(&new_free), host.0));
+        let old_class = class_of(&old_free);
+        let class = self
+            .classes
+            .get_mut(&old_class)
+            .expect("every host is in its class");
+        class.remove(&(self.scale.key(&old_free), host.0));
+        if class.is_empty() {
+            self.classes.remove(&old_class);
+        }
+        self.classes
+            .entry(class_of(&new_free))
+            .or_default()
+            .insert((self.scale.key(&new_free), host.0));
         self.active = self.active + usize::from(!used.is_zero()) - usize::from(!old.is_zero());
         for d in 0..DIMS {
             self.total_used[d] = self.total_used[d] - old.0[d] as u128 + used.0[d] as u128;
@@ -261,39 +286,91 @@ impl HostIndex {
         Some(HostId(host)) != exclude && size.fits_in(&self.tree[self.leaves + host as usize])
     }
 
+    /// The smallest key a host of free cpu, bandwidth and disk `class` with
+    /// room for `size` can have (its memory free is at least the size's).
+    fn class_floor(&self, class: [u64; 3], size: &Resources) -> u64 {
+        let w = &self.weights;
+        class[0] * w[0] + size.0[1] * w[1] + class[1] * w[2] + class[2] * w[3]
+    }
+
     /// The host with room left fullest: [`crate::fit::best_fit`].
+    ///
+    /// Visits the classes (free cpu, bandwidth, disk) with room for the
+    /// size, by increasing free cpu. In a class only memory varies and the
+    /// key orders it, so the first host at or above the class floor
+    /// ([`Self::class_floor`]) is the class's best fit: one lookup per class.
+    /// A class with more free cpu than the best found so far can only do
+    /// better while `cpu × weight + key(size without cpu)` is no more than
+    /// the best key: the walk stops there.
     pub fn best_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
         if !size.fits_in(&self.capacity) {
             return None;
         }
-        // A host with room has free >= size in every dimension, so its key is
-        // at least the size's: start there.
-        let from = self.scale.key(size);
-        self.by_key
-            .range((from, 0)..)
-            .find(|&&(_, h)| self.room(h, size, exclude))
-            .map(|&(_, h)| HostId(h))
+        let mut rest = *size;
+        rest.0[0] = 0;
+        let rest = self.scale.key(&rest);
+        let mut best: Option<(u64, u32)> = None;
+        for (&class, set) in self.classes.range([size.0[0], 0, 0]..) {
+            if best.is_some_and(|(k, _)| class[0] * self.weights[0] + rest > k) {
+                break;
+            }
+            if class[1] < size.0[2] || class[2] < size.0[3] {
+                continue;
+            }
+            let floor = self.class_floor(class, size);
+            for &(k, h) in set.range((floor, 0)..) {
+                if best.is_some_and(|b| (k, h) >= b) {
+                    break;
+                }
+                if self.room(h, size, exclude) {
+                    best = Some((k, h));
+                    break;
+                }
+            }
+        }
+        best.map(|(_, h)| HostId(h))
     }
 
     /// The host with room left emptiest: [`crate::fit::worst_fit`].
+    ///
+    /// Visits the classes with room for the size by decreasing free cpu,
+    /// each from its top (the most free memory); stops when even a host with
+    /// everything but cpu free could not beat the best found. Equal keys go
+    /// to the lowest id.
     pub fn worst_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
         if !size.fits_in(&self.capacity) {
             return None;
         }
-        let from = self.scale.key(size);
-        let &(key, h) = self
-            .by_key
-            .range((from, 0)..)
-            .rev()
-            .find(|&&(_, h)| self.room(h, size, exclude))?;
-        // Walking down visits equal keys from the highest id: look for a
-        // lower id with the same key.
-        let lower = self
-            .by_key
-            .range((key, 0)..(key, h))
-            .find(|&&(_, g)| self.room(g, size, exclude))
-            .map_or(h, |&(_, g)| g);
-        Some(HostId(lower))
+        let mut rest = self.capacity;
+        rest.0[0] = 0;
+        let full_rest = self.scale.key(&rest);
+        let mut best: Option<(u64, u32)> = None;
+        for (&class, set) in self.classes.range([size.0[0], 0, 0]..).rev() {
+            if best.is_some_and(|(k, _)| class[0] * self.weights[0] + full_rest < k) {
+                break;
+            }
+            if class[1] < size.0[2] || class[2] < size.0[3] {
+                continue;
+            }
+            let floor = self.class_floor(class, size);
+            for &(k, h) in set.range((floor, 0)..).rev() {
+                if best.is_some_and(|(bk, _)| k < bk) {
+                    break;
+                }
+                if self.room(h, size, exclude) {
+                    // Walking down visits equal keys from the highest id.
+                    let low = set
+                        .range((k, 0)..(k, h))
+                        .find(|&&(_, g)| self.room(g, size, exclude))
+                        .map_or(h, |&(_, g)| g);
+                    if best.is_none_or(|(bk, bh)| k > bk || (k == bk && low < bh)) {
+                        best = Some((k, low));
+                    }
+                    break;
+                }
+            }
+        }
+        best.map(|(_, h)| HostId(h))
     }
 
     /// The hosts as a snapshot, for the linear scans.
@@ -322,7 +399,11 @@ impl HostIndex {
                     self.tree[self.leaves + i]
                 ));
             }
-            if !self.by_key.contains(&(self.scale.key(&free), i as u32)) {
+            if !self
+                .classes
+                .get(&class_of(&free))
+                .is_some_and(|c| c.contains(&(self.scale.key(&free), i as u32)))
+            {
                 return Err(format!("index key set lacks host{i} at its free {free}"));
             }
         }
@@ -334,11 +415,9 @@ impl HostIndex {
                 return Err(format!("index node {i} is not the maximum of its children"));
             }
         }
-        if self.by_key.len() != n {
-            return Err(format!(
-                "index key set has {} entries for {n} hosts",
-                self.by_key.len()
-            ));
+        let entries: usize = self.classes.values().map(BTreeSet::len).sum();
+        if entries != n || self.classes.values().any(BTreeSet::is_empty) {
+            return Err(format!("index key sets have {entries} entries for {n} hosts"));
         }
         let active = self.used.iter().filter(|u| !u.is_zero()).count();
         if active != self.active {
@@ -358,6 +437,12 @@ impl HostIndex {
         }
         Ok(())
     }
+}
+
+/// The class of a host with `free` capacity: its free cpu, bandwidth and
+/// disk (everything but memory).
+fn class_of(free: &Resources) -> [u64; 3] {
+    [free.0[0], free.0[2], free.0[3]]
 }
 
 fn max(a: &Resources, b: &Resources) -> Resources {
@@ -485,7 +570,7 @@ mod tests {
                 prop_assert!(idx.check().is_ok(), "{:?}", idx.check());
             }
             let rebuilt = HostIndex::from_view(&ClusterView::new(&idx.views())).unwrap();
-            prop_assert_eq!(rebuilt.by_key, idx.by_key);
+            prop_assert_eq!(rebuilt.classes, idx.classes);
         }
     }
 }
