@@ -7,9 +7,9 @@
 //! in host order, so hosts have varied free shapes and some are full in
 //! one dimension. A measured iteration chooses a host for the next size
 //! of a fixed cycle of 1,024 drawn sizes (`choose/<kind>/<impl>/<hosts>`),
-//! or moves one host to the next of 1,024 drawn fill levels
-//! (`update/index/<hosts>`). One iteration is one decision
-//! (`Throughput::Elements(1)`).
+//! or places one of those sizes on a host and removes it again
+//! (`update/index/<hosts>`: two updates, `Throughput::Elements(2)`). A
+//! choice iteration is one decision (`Throughput::Elements(1)`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -79,21 +79,23 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
-        let levels: Vec<(HostId, Resources)> = (0..1024)
-            .map(|_| {
-                let f = rng.uniform();
-                let used = Resources(std::array::from_fn(|d| (CAPACITY.0[d] as f64 * f) as u64));
-                (HostId(rng.below(n as u64) as u32), used)
-            })
+        // Place a VM on a host with room, then remove it: two updates.
+        let moves: Vec<(HostId, Resources)> = sizes
+            .iter()
+            .map(|s| (idx.worst_fit(s, None).unwrap_or(HostId(0)), *s))
             .collect();
         let mut i = 0;
+        g.throughput(Throughput::Elements(2));
         g.bench_function(BenchmarkId::new("update/index", n), |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                let (h, u) = levels[i];
-                idx.update(black_box(h), black_box(u));
+                let (h, s) = moves[i];
+                let before = idx.used(h);
+                idx.update(black_box(h), before.plus(&s));
+                idx.update(black_box(h), before);
             })
         });
+        g.throughput(Throughput::Elements(1));
     }
     g.finish();
 }

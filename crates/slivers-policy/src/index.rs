@@ -8,20 +8,31 @@
 //!   componentwise maximum free capacity of its subtree. First fit descends
 //!   to the lowest-id leaf that fits, skipping every subtree whose maximum
 //!   free cannot hold the request in some dimension.
-//! * an ordered set of `(key, host)`, where `key` is the host's free capacity
-//!   scored exactly ([`Scale::key`]: the sum over dimensions of free /
-//!   capacity, as an integer numerator). A host can only fit a request if its
-//!   key is at least the request's key, so best fit walks up from the
-//!   request's key and takes the first host that fits (the smallest score,
-//!   then the lowest id); worst fit walks down from the largest key.
+//! * hosts grouped in **classes** by their free cpu, bandwidth and disk
+//!   (everything but memory), each class an ordered set of `(key, host)`,
+//!   where `key` is the host's free capacity scored exactly ([`Scale::key`]:
+//!   the sum over dimensions of free / capacity, as an integer numerator).
+//!   Within a class only memory varies, so the key orders hosts by free
+//!   memory and the first host at or above the key a fitting host must have
+//!   is the class's best fit: one lookup per class, no host skipped. Best
+//!   fit visits the classes with enough cpu, bandwidth and disk by
+//!   increasing cpu and stops once no class can beat the best found; worst
+//!   fit visits them by decreasing cpu from the top of each.
 //!
 //! Both return exactly what the linear scans of [`crate::fit`] return on the
 //! same hosts (same exact scores, ties to the lowest id); a property test
 //! checks this over random clusters and update sequences. An update is
-//! O(log n). A choice is O(log n) plus the hosts the walk passes over that
-//! look big enough in total but lack room in one dimension: none for
-//! one-dimensional requests, and a handful for the VM-size mixes of cloud
-//! traces (`benches/README.md` measures it at 10^2..10^5 hosts).
+//! O(log n). A best or worst fit is O(classes visited × log n); the classes
+//! are the distinct free (cpu, bandwidth, disk) triples, at most 41 for
+//! VMs of whole cores on 40-core hosts. First fit is O(log n) when the
+//! componentwise maxima prune well and degrades when subtrees mix hosts
+//! with free cpu but no memory and the reverse. `benches/README.md`
+//! measures all three at 10^2..10^5 hosts.
+//!
+//! An earlier version kept one set ordered by key and walked it up from the
+//! request's key, skipping hosts without room in some dimension; on a packed
+//! cluster of 10^5 hosts it skipped thousands of memory-full hosts per
+//! decision (97 % of a 10^7-VM run's time in `best_fit`).
 //!
 //! The index needs hosts of one capacity: best fit ranks by the score after
 //! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
@@ -114,6 +125,8 @@ pub struct HostIndex {
     /// Leaves (`leaves` of them, a power of two) start at index `leaves`;
     /// node `i` has children `2i` and `2i + 1`; padding leaves are zero.
     tree: Vec<Resources>,
+    /// Per node, the largest [`Self::balance`] of a host below it.
+    balance: Vec<u64>,
     leaves: usize,
     /// `key(unit)` of each dimension.
     weights: [u64; DIMS],
@@ -140,21 +153,28 @@ impl HostIndex {
         for i in (1..leaves).rev() {
             tree[i] = max(&tree[2 * i], &tree[2 * i + 1]);
         }
+        let mut balance = vec![0; 2 * leaves];
         let key = scale.key(&capacity);
         let mut classes = BTreeMap::new();
         if n > 0 {
             classes.insert(class_of(&capacity), (0..n as u32).map(|i| (key, i)).collect());
         }
-        let weights = std::array::from_fn(|d| {
+        let weights: [u64; DIMS] = std::array::from_fn(|d| {
             let mut unit = Resources::ZERO;
             unit.0[d] = 1;
             scale.key(&unit)
         });
+        let full = balance_of(&weights, &capacity);
+        balance[leaves..leaves + n].fill(full);
+        for i in (1..leaves).rev() {
+            balance[i] = balance[2 * i].max(balance[2 * i + 1]);
+        }
         Ok(HostIndex {
             capacity,
             scale,
             used: vec![Resources::ZERO; n],
             tree,
+            balance,
             leaves,
             weights,
             classes,
@@ -245,13 +265,16 @@ impl HostIndex {
         self.used[i] = used;
         let mut node = self.leaves + i;
         self.tree[node] = new_free;
+        self.balance[node] = balance_of(&self.weights, &new_free);
         while node > 1 {
             node /= 2;
             let m = max(&self.tree[2 * node], &self.tree[2 * node + 1]);
-            if self.tree[node] == m {
+            let b = self.balance[2 * node].max(self.balance[2 * node + 1]);
+            if self.tree[node] == m && self.balance[node] == b {
                 break;
             }
             self.tree[node] = m;
+            self.balance[node] = b;
         }
     }
 
@@ -266,20 +289,24 @@ impl HostIndex {
 
     /// The lowest-id host with room for `size`: [`crate::fit::first_fit`].
     pub fn first_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        if !size.fits_in(&self.capacity) {
+            return None;
+        }
         let exclude = exclude.map(HostId::index);
-        self.descend(1, size, exclude).map(|i| HostId(i as u32))
+        let need = balance_of(&self.weights, size);
+        self.descend(1, size, need, exclude).map(|i| HostId(i as u32))
     }
 
-    fn descend(&self, node: usize, size: &Resources, exclude: Option<usize>) -> Option<usize> {
-        if !size.fits_in(&self.tree[node]) {
+    fn descend(&self, node: usize, size: &Resources, need: u64, exclude: Option<usize>) -> Option<usize> {
+        if self.balance[node] < need || !size.fits_in(&self.tree[node]) {
             return None;
         }
         if node >= self.leaves {
             let i = node - self.leaves;
             return (i < self.used.len() && Some(i) != exclude).then_some(i);
         }
-        self.descend(2 * node, size, exclude)
-            .or_else(|| self.descend(2 * node + 1, size, exclude))
+        self.descend(2 * node, size, need, exclude)
+            .or_else(|| self.descend(2 * node + 1, size, need, exclude))
     }
 
     fn room(&self, host: u32, size: &Resources, exclude: Option<HostId>) -> bool {
@@ -410,7 +437,22 @@ impl HostIndex {
         if self.tree[self.leaves + n..].iter().any(|r| !r.is_zero()) {
             return Err("index padding leaf is not zero".into());
         }
+        for i in 0..self.leaves {
+            let want = if i < n {
+                balance_of(&self.weights, &self.tree[self.leaves + i])
+            } else {
+                0
+            };
+            if self.balance[self.leaves + i] != want {
+                return Err(format!("index balance of leaf {i} is stale"));
+            }
+        }
         for i in 1..self.leaves {
+            if self.balance[i] != self.balance[2 * i].max(self.balance[2 * i + 1]) {
+                return Err(format!(
+                    "index balance of node {i} is not the maximum of its children"
+                ));
+            }
             if self.tree[i] != max(&self.tree[2 * i], &self.tree[2 * i + 1]) {
                 return Err(format!("index node {i} is not the maximum of its children"));
             }
@@ -437,6 +479,15 @@ impl HostIndex {
         }
         Ok(())
     }
+}
+
+/// `min(cpu × weight, memory × weight)`: a host with room for `size` has a
+/// balance at least the size's (each term is at least the size's term). A
+/// subtree whose hosts all lack either cpu or memory has a small largest
+/// balance even when its componentwise maximum looks large enough; first
+/// fit prunes it.
+fn balance_of(weights: &[u64; DIMS], r: &Resources) -> u64 {
+    (r.0[0] * weights[0]).min(r.0[1] * weights[1])
 }
 
 /// The class of a host with `free` capacity: its free cpu, bandwidth and
