@@ -144,7 +144,7 @@ impl Scale {
             }
         }
         if exact {
-            let weights = capacity.0.map(|c| if c == 0 { 0 } else { l / c });
+            let weights = capacity.0.map(|c| l.checked_div(c).unwrap_or(0));
             Scale {
                 capacity: *capacity,
                 weights: Some(weights),

@@ -470,8 +470,8 @@ impl HostIndex {
         }
         let mut total = [0u128; DIMS];
         for u in &self.used {
-            for d in 0..DIMS {
-                total[d] += u.0[d] as u128;
+            for (t, &x) in total.iter_mut().zip(&u.0) {
+                *t += x as u128;
             }
         }
         if total != self.total_used {
