@@ -10,12 +10,17 @@ use slivers_policy::{PlacementKind, ProvisioningKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
 use slivers::experiment::sweep::Sweep;
+use slivers::experiment::vmreq::{
+    VmRunConfig, run_vm_requests, summary_table as vm_summary_table, write_outputs as write_vm_outputs,
+};
 use slivers::experiment::{RunOptions, run_scenario};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
+use slivers::scenario::vmreq::{VmScenario, VmSource, is_vm_scenario_file};
 use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments, generate_batch, generate_web};
-use slivers::trace::{time, write_series_csv, write_swf};
+use slivers::trace::vmreq::{VmReqParams, generate_vm_requests};
+use slivers::trace::{time, write_series_csv, write_swf, write_vm_requests};
 
 /// slivers: deterministic simulation of brokered VM hosting (Shirako slivers).
 #[derive(Debug, Parser)]
@@ -281,6 +286,8 @@ pub enum GenerateCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A VM-request trace (Huawei format `vmid,cpu,memory,time,type`).
+    VmRequests(VmRequestsArgs),
     /// A batch job trace in SWF.
     Batch {
         /// Days to generate.
@@ -304,10 +311,58 @@ pub enum GenerateCommand {
     },
 }
 
+/// `slivers trace generate vm-requests`: sizes, diurnal arrivals and
+/// heavy-tailed lifetimes as documented in `slivers::trace::vmreq`.
+#[derive(Debug, Args)]
+pub struct VmRequestsArgs {
+    /// VMs to create.
+    #[arg(long)]
+    pub vms: u64,
+    /// Hosts the load is calibrated for.
+    #[arg(long)]
+    pub hosts: u32,
+    /// Days of arrivals.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Seed of the generator's ChaCha8 stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// CPU per host, millicores (as `[hosts] cpu_millicores`).
+    #[arg(long, default_value_t = 8000)]
+    pub cpu_millicores: u64,
+    /// Memory per host, MiB (as `[hosts] memory_mib`).
+    #[arg(long, default_value_t = 16384)]
+    pub memory_mib: u64,
+    /// Steady-state fraction of the bottleneck dimension in use.
+    #[arg(long, default_value_t = slivers::trace::vmreq::DEFAULT_LOAD)]
+    pub load: f64,
+    /// Output file.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run_command(&args),
+        Command::Validate { scenario } if is_vm_scenario_file(&scenario) => {
+            let s = VmScenario::load(&scenario)?;
+            let vms = match &s.source {
+                VmSource::File { trace, .. } => trace.vms.len() as u64,
+                VmSource::Generated(p) => p.vms,
+            };
+            println!(
+                "{}: ok: {} hosts, {vms} VMs, {} with on_full = {} over {} days, sampled every {} (scenario \"{}\")",
+                scenario.display(),
+                s.hosts,
+                s.policy,
+                s.on_full.name(),
+                s.duration.as_days_f64(),
+                s.period,
+                s.name
+            );
+            Ok(())
+        }
         Command::Validate { scenario } => {
             let s = load(&scenario)?;
             println!(
@@ -532,6 +587,9 @@ fn load(path: &Path) -> Result<Scenario> {
 }
 
 fn run_command(args: &RunArgs) -> Result<()> {
+    if is_vm_scenario_file(&args.scenario) {
+        return run_vm_command(args);
+    }
     let mut scenario = load(&args.scenario)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -567,6 +625,39 @@ fn run_command(args: &RunArgs) -> Result<()> {
             "{} runs in {:.2} s; wrote {}",
             results.len(),
             started.elapsed().as_secs_f64(),
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `slivers run` on a scenario with `[vm_requests]`.
+fn run_vm_command(args: &RunArgs) -> Result<()> {
+    let mut scenario = VmScenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
+    let started = std::time::Instant::now();
+    let trace = scenario.trace(scenario.seed);
+    let loaded = started.elapsed();
+    let r = run_vm_requests(&trace, &VmRunConfig::of(&scenario, args.check))?;
+    let ran = started.elapsed() - loaded;
+    let written = write_vm_outputs(&scenario, &r, &out)
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    if !args.quiet {
+        print!("{}", vm_summary_table(&scenario, &r));
+        println!(
+            "{} VMs, {} events; trace {:.2} s, run {:.2} s ({:.0} ns/event); wrote {}",
+            trace.vms.len(),
+            r.events,
+            loaded.as_secs_f64(),
+            ran.as_secs_f64(),
+            ran.as_nanos() as f64 / r.events.max(1) as f64,
             written
                 .iter()
                 .map(|p| p.display().to_string())
@@ -731,6 +822,27 @@ fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
 fn generate(g: GenerateCommand) -> Result<()> {
     let parse_start = |s: &str| time::parse_datetime(s).map_err(|e| anyhow::anyhow!("--start: {e}"));
     match g {
+        GenerateCommand::VmRequests(a) => {
+            let p = VmReqParams {
+                vms: a.vms,
+                hosts: a.hosts,
+                capacity: slivers_policy::Resources::new(a.cpu_millicores, a.memory_mib, 1, 1),
+                days: a.days,
+                load: a.load,
+            };
+            if let Err(e) = p.validate() {
+                bail!("{e}");
+            }
+            let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
+            write_vm_requests(&trace, &a.out)?;
+            println!(
+                "wrote {} ({} VMs, {} deleted within the trace; mean lifetime {:.0} s)",
+                a.out.display(),
+                trace.vms.len(),
+                trace.vms.iter().filter(|v| v.lifetime().is_some()).count(),
+                p.mean_lifetime_s()
+            );
+        }
         GenerateCommand::Web {
             days,
             seed,

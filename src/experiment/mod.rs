@@ -4,6 +4,7 @@ pub mod run;
 pub mod shard;
 pub mod slurm;
 pub mod sweep;
+pub mod vmreq;
 
 pub use run::{Measured, Prepared, RunError, RunOptions, RunResult, prepare, run_pair};
 

@@ -6,6 +6,7 @@
 //! file; the output folder is relative to the current directory.
 
 pub mod raw;
+pub mod vmreq;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,10 @@
 //!   the KTH SP2 log, the synthetic one comes from
 //!   [`generate::generate_batch`].
 //!
+//! A third kind, **VM-request traces** ([`vmreq`]: VMs of fixed size that
+//! arrive and leave, as in the public Huawei Cloud VM placement dataset),
+//! drives the placement-at-scale runs of [`crate::experiment::vmreq`].
+//!
 //! [`time`] converts between civil UTC date-times and unix seconds without
 //! an external crate. Every reader reports errors as a [`TraceError`] naming
 //! the file and (for content errors) the 1-based line; every writer writes
@@ -21,9 +25,11 @@ pub mod generate;
 pub mod series;
 pub mod swf;
 pub mod time;
+pub mod vmreq;
 
 pub use series::{Series, read_series_csv, write_series_csv};
 pub use swf::{Job, SwfTrace, parse_swf, read_swf, write_swf};
+pub use vmreq::{VmRequest, VmRequestTrace, read_vm_requests, write_vm_requests};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

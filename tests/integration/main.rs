@@ -10,6 +10,7 @@ mod live;
 mod live_netns;
 mod live_xl;
 mod migration;
+mod scale;
 mod slurm;
 mod sweep;
 

@@ -32,6 +32,7 @@
 
 pub mod fit;
 mod ids;
+pub mod index;
 mod placement;
 pub mod plan;
 pub mod policies;
@@ -40,6 +41,7 @@ mod resources;
 mod view;
 
 pub use ids::{GuestId, HostId, VmId};
+pub use index::{FitKind, HostIndex, IndexError};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};

@@ -1,0 +1,627 @@
+//! A host-selection index: first, best and worst fit without scanning every
+//! host.
+//!
+//! [`HostIndex`] keeps, for a cluster of hosts of one capacity, each host's
+//! committed resources and two structures over them:
+//!
+//! * a **segment tree** over host ids whose every node holds the
+//!   componentwise maximum free capacity of its subtree. First fit descends
+//!   to the lowest-id leaf that fits, skipping every subtree whose maximum
+//!   free cannot hold the request in some dimension.
+//! * hosts grouped in **classes** by their free cpu, bandwidth and disk
+//!   (everything but memory), each class an ordered set of `(key, host)`,
+//!   where `key` is the host's free capacity scored exactly ([`Scale::key`]:
+//!   the sum over dimensions of free / capacity, as an integer numerator).
+//!   Within a class only memory varies, so the key orders hosts by free
+//!   memory and the first host at or above the key a fitting host must have
+//!   is the class's best fit: one lookup per class, no host skipped. Best
+//!   fit visits the classes with enough cpu, bandwidth and disk by
+//!   increasing cpu and stops once no class can beat the best found; worst
+//!   fit visits them by decreasing cpu from the top of each.
+//!
+//! Both return exactly what the linear scans of [`crate::fit`] return on the
+//! same hosts (same exact scores, ties to the lowest id); a property test
+//! checks this over random clusters and update sequences. An update is
+//! O(log n). A best or worst fit is O(classes visited × log n); the classes
+//! are the distinct free (cpu, bandwidth, disk) triples, at most 41 for
+//! VMs of whole cores on 40-core hosts. First fit is O(log n) when the
+//! componentwise maxima prune well and degrades when subtrees mix hosts
+//! with free cpu but no memory and the reverse. `benches/README.md`
+//! measures all three at 10^2..10^5 hosts.
+//!
+//! An earlier version kept one set ordered by key and walked it up from the
+//! request's key, skipping hosts without room in some dimension; on a packed
+//! cluster of 10^5 hosts it skipped thousands of memory-full hosts per
+//! decision (97 % of a 10^7-VM run's time in `best_fit`).
+//!
+//! The index needs hosts of one capacity: best fit ranks by the score after
+//! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
+//! when the capacity is shared. It also needs exact scores ([`Scale::exact`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fit::Scale;
+use crate::{ClusterView, DIMS, HostId, HostView, Resources};
+
+/// The three bin-packing choices, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FitKind {
+    /// The lowest-id host with room.
+    FirstFit,
+    /// The host with room left fullest (smallest free score after placing).
+    BestFit,
+    /// The host with room left emptiest (largest free score after placing).
+    WorstFit,
+}
+
+impl FitKind {
+    /// All of them.
+    pub const ALL: [FitKind; 3] = [FitKind::FirstFit, FitKind::BestFit, FitKind::WorstFit];
+
+    /// The name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            FitKind::FirstFit => "first-fit",
+            FitKind::BestFit => "best-fit",
+            FitKind::WorstFit => "worst-fit",
+        }
+    }
+
+    /// Parses a name, or says which names are valid.
+    pub fn from_name(name: &str) -> Result<Self, crate::UnknownPolicy> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| crate::UnknownPolicy::new("VM placement", name, Self::ALL.map(|k| k.name())))
+    }
+
+    /// The linear scan of [`crate::fit`] for this choice.
+    pub fn linear(self, view: &ClusterView, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match self {
+            FitKind::FirstFit => crate::fit::first_fit(view, size, exclude),
+            FitKind::BestFit => crate::fit::best_fit(view, size, exclude),
+            FitKind::WorstFit => crate::fit::worst_fit(view, size, exclude),
+        }
+    }
+}
+
+impl std::fmt::Display for FitKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a cluster cannot be indexed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    /// Hosts of different capacities.
+    #[error("the host index needs hosts of one capacity; {host} has {found}, host0 has {expected}")]
+    MixedCapacity {
+        /// The first host that differs.
+        host: HostId,
+        /// Host 0's capacity.
+        expected: Resources,
+        /// Its capacity.
+        found: Resources,
+    },
+    /// Capacities whose common denominator exceeds 2^60.
+    #[error("the host index needs capacities whose least common multiple is at most 2^60; {0} is not")]
+    InexactCapacity(Resources),
+    /// More hosts than a `HostId` can name.
+    #[error("the host index holds at most 2^32 - 1 hosts; {0} asked")]
+    TooManyHosts(usize),
+}
+
+/// First, best and worst fit over hosts of one capacity in about
+/// O(log hosts) per choice; see the [module documentation](self).
+#[derive(Debug, Clone)]
+pub struct HostIndex {
+    capacity: Resources,
+    scale: Scale,
+    used: Vec<Resources>,
+    /// Leaves (`leaves` of them, a power of two) start at index `leaves`;
+    /// node `i` has children `2i` and `2i + 1`; padding leaves are zero.
+    tree: Vec<Resources>,
+    /// Per node, the largest [`Self::balance`] of a host below it.
+    balance: Vec<u64>,
+    leaves: usize,
+    /// `key(unit)` of each dimension.
+    weights: [u64; DIMS],
+    /// Hosts by their free cpu, bandwidth and disk ([`class_of`]), then
+    /// `(key, id)`: within a class the key orders hosts by free memory.
+    classes: BTreeMap<[u64; 3], BTreeSet<(u64, u32)>>,
+    active: usize,
+    total_used: [u128; DIMS],
+}
+
+impl HostIndex {
+    /// `n` idle hosts of `capacity`.
+    pub fn new(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+        if n >= u32::MAX as usize {
+            return Err(IndexError::TooManyHosts(n));
+        }
+        let scale = Scale::of(&capacity);
+        if !scale.exact() {
+            return Err(IndexError::InexactCapacity(capacity));
+        }
+        let leaves = n.next_power_of_two().max(1);
+        let mut tree = vec![Resources::ZERO; 2 * leaves];
+        tree[leaves..leaves + n].fill(capacity);
+        for i in (1..leaves).rev() {
+            tree[i] = max(&tree[2 * i], &tree[2 * i + 1]);
+        }
+        let mut balance = vec![0; 2 * leaves];
+        let key = scale.key(&capacity);
+        let mut classes = BTreeMap::new();
+        if n > 0 {
+            classes.insert(class_of(&capacity), (0..n as u32).map(|i| (key, i)).collect());
+        }
+        let weights: [u64; DIMS] = std::array::from_fn(|d| {
+            let mut unit = Resources::ZERO;
+            unit.0[d] = 1;
+            scale.key(&unit)
+        });
+        let full = balance_of(&weights, &capacity);
+        balance[leaves..leaves + n].fill(full);
+        for i in (1..leaves).rev() {
+            balance[i] = balance[2 * i].max(balance[2 * i + 1]);
+        }
+        Ok(HostIndex {
+            capacity,
+            scale,
+            used: vec![Resources::ZERO; n],
+            tree,
+            balance,
+            leaves,
+            weights,
+            classes,
+            active: 0,
+            total_used: [0; DIMS],
+        })
+    }
+
+    /// An index of the hosts of `view`, which must share one capacity.
+    pub fn from_view(view: &ClusterView) -> Result<HostIndex, IndexError> {
+        let capacity = view.hosts.first().map_or(Resources::ZERO, |h| h.capacity);
+        if let Some(h) = view.hosts.iter().find(|h| h.capacity != capacity) {
+            return Err(IndexError::MixedCapacity {
+                host: h.id,
+                expected: capacity,
+                found: h.capacity,
+            });
+        }
+        let mut idx = HostIndex::new(view.hosts.len(), capacity)?;
+        for h in view.hosts {
+            idx.update(h.id, h.used);
+        }
+        Ok(idx)
+    }
+
+    /// Number of hosts.
+    pub fn len(&self) -> usize {
+        self.used.len()
+    }
+
+    /// True if there are no hosts.
+    pub fn is_empty(&self) -> bool {
+        self.used.is_empty()
+    }
+
+    /// The capacity of every host.
+    pub fn capacity(&self) -> Resources {
+        self.capacity
+    }
+
+    /// What is committed on `host`.
+    pub fn used(&self, host: HostId) -> Resources {
+        self.used[host.index()]
+    }
+
+    /// Free capacity of `host`.
+    pub fn free(&self, host: HostId) -> Resources {
+        self.capacity.saturating_minus(&self.used[host.index()])
+    }
+
+    /// Hosts holding anything (an energy-aware site powers the others down).
+    pub fn active_hosts(&self) -> usize {
+        self.active
+    }
+
+    /// The sum of what is committed over every host, per dimension.
+    pub fn total_used(&self) -> [u128; DIMS] {
+        self.total_used
+    }
+
+    /// Sets what is committed on `host`: O(log n). `used` should be within
+    /// the capacity; anything above it counts as full.
+    pub fn update(&mut self, host: HostId, used: Resources) {
+        let i = host.index();
+        let old = self.used[i];
+        if old == used {
+            return;
+        }
+        let old_free = self.capacity.saturating_minus(&old);
+        let new_free = self.capacity.saturating_minus(&used);
+        let old_class = class_of(&old_free);
+        let class = self
+            .classes
+            .get_mut(&old_class)
+            .expect("every host is in its class");
+        class.remove(&(self.scale.key(&old_free), host.0));
+        if class.is_empty() {
+            self.classes.remove(&old_class);
+        }
+        self.classes
+            .entry(class_of(&new_free))
+            .or_default()
+            .insert((self.scale.key(&new_free), host.0));
+        self.active = self.active + usize::from(!used.is_zero()) - usize::from(!old.is_zero());
+        for d in 0..DIMS {
+            self.total_used[d] = self.total_used[d] - old.0[d] as u128 + used.0[d] as u128;
+        }
+        self.used[i] = used;
+        let mut node = self.leaves + i;
+        self.tree[node] = new_free;
+        self.balance[node] = balance_of(&self.weights, &new_free);
+        while node > 1 {
+            node /= 2;
+            let m = max(&self.tree[2 * node], &self.tree[2 * node + 1]);
+            let b = self.balance[2 * node].max(self.balance[2 * node + 1]);
+            if self.tree[node] == m && self.balance[node] == b {
+                break;
+            }
+            self.tree[node] = m;
+            self.balance[node] = b;
+        }
+    }
+
+    /// The host `kind` chooses for `size`, never `exclude`.
+    pub fn choose(&self, kind: FitKind, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match kind {
+            FitKind::FirstFit => self.first_fit(size, exclude),
+            FitKind::BestFit => self.best_fit(size, exclude),
+            FitKind::WorstFit => self.worst_fit(size, exclude),
+        }
+    }
+
+    /// The lowest-id host with room for `size`: [`crate::fit::first_fit`].
+    pub fn first_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        if !size.fits_in(&self.capacity) {
+            return None;
+        }
+        let exclude = exclude.map(HostId::index);
+        let need = balance_of(&self.weights, size);
+        self.descend(1, size, need, exclude).map(|i| HostId(i as u32))
+    }
+
+    fn descend(&self, node: usize, size: &Resources, need: u64, exclude: Option<usize>) -> Option<usize> {
+        if self.balance[node] < need || !size.fits_in(&self.tree[node]) {
+            return None;
+        }
+        if node >= self.leaves {
+            let i = node - self.leaves;
+            return (i < self.used.len() && Some(i) != exclude).then_some(i);
+        }
+        self.descend(2 * node, size, need, exclude)
+            .or_else(|| self.descend(2 * node + 1, size, need, exclude))
+    }
+
+    fn room(&self, host: u32, size: &Resources, exclude: Option<HostId>) -> bool {
+        Some(HostId(host)) != exclude && size.fits_in(&self.tree[self.leaves + host as usize])
+    }
+
+    /// The smallest key a host of free cpu, bandwidth and disk `class` with
+    /// room for `size` can have (its memory free is at least the size's).
+    fn class_floor(&self, class: [u64; 3], size: &Resources) -> u64 {
+        let w = &self.weights;
+        class[0] * w[0] + size.0[1] * w[1] + class[1] * w[2] + class[2] * w[3]
+    }
+
+    /// The host with room left fullest: [`crate::fit::best_fit`].
+    ///
+    /// Visits the classes (free cpu, bandwidth, disk) with room for the
+    /// size, by increasing free cpu. In a class only memory varies and the
+    /// key orders it, so the first host at or above the class floor
+    /// ([`Self::class_floor`]) is the class's best fit: one lookup per class.
+    /// A class with more free cpu than the best found so far can only do
+    /// better while `cpu × weight + key(size without cpu)` is no more than
+    /// the best key: the walk stops there.
+    pub fn best_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        if !size.fits_in(&self.capacity) {
+            return None;
+        }
+        let mut rest = *size;
+        rest.0[0] = 0;
+        let rest = self.scale.key(&rest);
+        let mut best: Option<(u64, u32)> = None;
+        for (&class, set) in self.classes.range([size.0[0], 0, 0]..) {
+            if best.is_some_and(|(k, _)| class[0] * self.weights[0] + rest > k) {
+                break;
+            }
+            if class[1] < size.0[2] || class[2] < size.0[3] {
+                continue;
+            }
+            let floor = self.class_floor(class, size);
+            for &(k, h) in set.range((floor, 0)..) {
+                if best.is_some_and(|b| (k, h) >= b) {
+                    break;
+                }
+                if self.room(h, size, exclude) {
+                    best = Some((k, h));
+                    break;
+                }
+            }
+        }
+        best.map(|(_, h)| HostId(h))
+    }
+
+    /// The host with room left emptiest: [`crate::fit::worst_fit`].
+    ///
+    /// Visits the classes with room for the size by decreasing free cpu,
+    /// each from its top (the most free memory); stops when even a host with
+    /// everything but cpu free could not beat the best found. Equal keys go
+    /// to the lowest id.
+    pub fn worst_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        if !size.fits_in(&self.capacity) {
+            return None;
+        }
+        let mut rest = self.capacity;
+        rest.0[0] = 0;
+        let full_rest = self.scale.key(&rest);
+        let mut best: Option<(u64, u32)> = None;
+        for (&class, set) in self.classes.range([size.0[0], 0, 0]..).rev() {
+            if best.is_some_and(|(k, _)| class[0] * self.weights[0] + full_rest < k) {
+                break;
+            }
+            if class[1] < size.0[2] || class[2] < size.0[3] {
+                continue;
+            }
+            let floor = self.class_floor(class, size);
+            for &(k, h) in set.range((floor, 0)..).rev() {
+                if best.is_some_and(|(bk, _)| k < bk) {
+                    break;
+                }
+                if self.room(h, size, exclude) {
+                    // Walking down visits equal keys from the highest id.
+                    let low = set
+                        .range((k, 0)..(k, h))
+                        .find(|&&(_, g)| self.room(g, size, exclude))
+                        .map_or(h, |&(_, g)| g);
+                    if best.is_none_or(|(bk, bh)| k > bk || (k == bk && low < bh)) {
+                        best = Some((k, low));
+                    }
+                    break;
+                }
+            }
+        }
+        best.map(|(_, h)| HostId(h))
+    }
+
+    /// The hosts as a snapshot, for the linear scans.
+    pub fn views(&self) -> Vec<HostView> {
+        self.used
+            .iter()
+            .enumerate()
+            .map(|(i, &used)| HostView {
+                id: HostId(i as u32),
+                capacity: self.capacity,
+                used,
+            })
+            .collect()
+    }
+
+    /// Recomputes every derived structure from the per-host `used` and
+    /// compares (O(n log n)): the tree's leaves and maxima, the key set, the
+    /// active count and the totals. `Err` says what differs.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.used.len();
+        for (i, u) in self.used.iter().enumerate() {
+            let free = self.capacity.saturating_minus(u);
+            if self.tree[self.leaves + i] != free {
+                return Err(format!(
+                    "index leaf of host{i} is {} but its free is {free}",
+                    self.tree[self.leaves + i]
+                ));
+            }
+            if !self
+                .classes
+                .get(&class_of(&free))
+                .is_some_and(|c| c.contains(&(self.scale.key(&free), i as u32)))
+            {
+                return Err(format!("index key set lacks host{i} at its free {free}"));
+            }
+        }
+        if self.tree[self.leaves + n..].iter().any(|r| !r.is_zero()) {
+            return Err("index padding leaf is not zero".into());
+        }
+        for i in 0..self.leaves {
+            let want = if i < n {
+                balance_of(&self.weights, &self.tree[self.leaves + i])
+            } else {
+                0
+            };
+            if self.balance[self.leaves + i] != want {
+                return Err(format!("index balance of leaf {i} is stale"));
+            }
+        }
+        for i in 1..self.leaves {
+            if self.balance[i] != self.balance[2 * i].max(self.balance[2 * i + 1]) {
+                return Err(format!(
+                    "index balance of node {i} is not the maximum of its children"
+                ));
+            }
+            if self.tree[i] != max(&self.tree[2 * i], &self.tree[2 * i + 1]) {
+                return Err(format!("index node {i} is not the maximum of its children"));
+            }
+        }
+        let entries: usize = self.classes.values().map(BTreeSet::len).sum();
+        if entries != n || self.classes.values().any(BTreeSet::is_empty) {
+            return Err(format!("index key sets have {entries} entries for {n} hosts"));
+        }
+        let active = self.used.iter().filter(|u| !u.is_zero()).count();
+        if active != self.active {
+            return Err(format!(
+                "index counts {} active hosts, recount {active}",
+                self.active
+            ));
+        }
+        let mut total = [0u128; DIMS];
+        for u in &self.used {
+            for (t, &x) in total.iter_mut().zip(&u.0) {
+                *t += x as u128;
+            }
+        }
+        if total != self.total_used {
+            return Err(format!("index total {:?}, recount {total:?}", self.total_used));
+        }
+        Ok(())
+    }
+}
+
+/// `min(cpu × weight, memory × weight)`: a host with room for `size` has a
+/// balance at least the size's (each term is at least the size's term). A
+/// subtree whose hosts all lack either cpu or memory has a small largest
+/// balance even when its componentwise maximum looks large enough; first
+/// fit prunes it.
+fn balance_of(weights: &[u64; DIMS], r: &Resources) -> u64 {
+    (r.0[0] * weights[0]).min(r.0[1] * weights[1])
+}
+
+/// The class of a host with `free` capacity: its free cpu, bandwidth and
+/// disk (everything but memory).
+fn class_of(free: &Resources) -> [u64; 3] {
+    [free.0[0], free.0[2], free.0[3]]
+}
+
+fn max(a: &Resources, b: &Resources) -> Resources {
+    let mut out = *a;
+    for (o, x) in out.0.iter_mut().zip(b.0) {
+        *o = (*o).max(x);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same_as_linear(
+        idx: &HostIndex,
+        size: &Resources,
+        exclude: Option<HostId>,
+    ) -> Result<(), TestCaseError> {
+        let hosts = idx.views();
+        let view = ClusterView::new(&hosts);
+        for kind in FitKind::ALL {
+            prop_assert_eq!(
+                idx.choose(kind, size, exclude),
+                kind.linear(&view, size, exclude),
+                "{} of {} excluding {:?}",
+                kind,
+                size,
+                exclude
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn hand_made_cluster() {
+        // Capacity 4 everywhere, used 3, 1, 2, 0, 2 (fit.rs's example).
+        let mut idx = HostIndex::new(5, Resources([4; 4])).unwrap();
+        for (i, u) in [3, 1, 2, 0, 2].into_iter().enumerate() {
+            idx.update(HostId(i as u32), Resources([u; 4]));
+        }
+        let one = Resources([1; 4]);
+        let two = Resources([2; 4]);
+        assert_eq!(idx.first_fit(&one, None), Some(HostId(0)));
+        assert_eq!(idx.first_fit(&two, None), Some(HostId(1)));
+        assert_eq!(idx.best_fit(&one, None), Some(HostId(0)));
+        assert_eq!(idx.best_fit(&two, None), Some(HostId(2)));
+        assert_eq!(idx.worst_fit(&one, None), Some(HostId(3)));
+        assert_eq!(idx.worst_fit(&one, Some(HostId(3))), Some(HostId(1)));
+        assert_eq!(idx.first_fit(&Resources([5; 4]), None), None);
+        assert_eq!(idx.active_hosts(), 4);
+        assert_eq!(idx.total_used(), [8; 4]);
+        idx.check().unwrap();
+        // Worst fit on equal keys takes the lowest id: hosts 2 and 4.
+        idx.update(HostId(3), Resources([3; 4]));
+        idx.update(HostId(1), Resources([3; 4]));
+        assert_eq!(idx.worst_fit(&one, None), Some(HostId(2)));
+    }
+
+    #[test]
+    fn rejects_mixed_and_inexact_capacities() {
+        let hs = [
+            HostView {
+                id: HostId(0),
+                capacity: Resources([4; 4]),
+                used: Resources::ZERO,
+            },
+            HostView {
+                id: HostId(1),
+                capacity: Resources([5; 4]),
+                used: Resources::ZERO,
+            },
+        ];
+        let e = HostIndex::from_view(&ClusterView::new(&hs)).unwrap_err();
+        assert!(e.to_string().contains("host1 has"), "{e}");
+        let odd = Resources([(1 << 40) - 87, (1 << 40) - 167, 1000, 200]);
+        assert!(matches!(
+            HostIndex::new(3, odd),
+            Err(IndexError::InexactCapacity(_))
+        ));
+        assert!(
+            HostIndex::new(0, Resources([1; 4]))
+                .unwrap()
+                .first_fit(&Resources::ZERO, None)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for k in FitKind::ALL {
+            assert_eq!(FitKind::from_name(k.name()), Ok(k));
+        }
+        let e = FitKind::from_name("next-fit").unwrap_err();
+        assert!(e.to_string().ends_with("first-fit, best-fit, worst-fit"), "{e}");
+    }
+
+    fn dim() -> impl Strategy<Value = u64> {
+        prop_oneof![Just(1u64), Just(3), Just(4), Just(10), Just(12), 1u64..40]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Random clusters, random update sequences, random requests: the index
+        /// answers exactly what the linear scans answer, and stays consistent.
+        #[test]
+        fn index_equals_linear(
+            cap in prop::array::uniform4(dim()),
+            n in 1usize..24,
+            ops in prop::collection::vec((0usize..64, prop::array::uniform4(0.0f64..=1.0), prop::array::uniform4(0.0f64..=0.7), 0usize..30), 1..60),
+        ) {
+            let capacity = Resources(cap);
+            let mut idx = HostIndex::new(n, capacity).unwrap();
+            for (h, used_frac, size_frac, ex) in ops {
+                let used = Resources(std::array::from_fn(|d| (used_frac[d] * cap[d] as f64).round() as u64));
+                // Many hosts full in some dimension: the walks must skip them.
+                idx.update(HostId((h % n) as u32), used);
+                let size = Resources(std::array::from_fn(|d| (size_frac[d] * cap[d] as f64).round() as u64));
+                let exclude = (ex < n).then_some(HostId(ex as u32));
+                same_as_linear(&idx, &size, exclude)?;
+                same_as_linear(&idx, &size, None)?;
+                same_as_linear(&idx, &Resources::ZERO, None)?;
+                prop_assert!(idx.check().is_ok(), "{:?}", idx.check());
+            }
+            let rebuilt = HostIndex::from_view(&ClusterView::new(&idx.views())).unwrap();
+            prop_assert_eq!(rebuilt.classes, idx.classes);
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! VM-request scenarios: a file with a `[vm_requests]` table instead of
+//! guests. Hosts, duration and the sampling period come from the usual keys;
+//! see `scenarios/README.md`.
+//!
+//! ```toml
+//! duration = "30d"
+//! period = "1h"                 # utilization.csv sampling interval
+//! [hosts]
+//! count = 100
+//! [vm_requests]
+//! trace = { generate = "vm-requests", vms = 125000 }   # or a path
+//! policy = "best-fit"           # first-fit | best-fit | worst-fit
+//! on_full = "reject"            # reject | queue
+//! ```
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use slivers_policy::{FitKind, Resources};
+
+use super::raw::{RawDuration, RawHosts};
+use super::{Ctx, DAY, ScenarioError, hex};
+use crate::engine::SimTime;
+use crate::rng::SimRng;
+use crate::trace::vmreq::{
+    DEFAULT_LOAD, VmReqParams, VmRequestTrace, generate_vm_requests, read_vm_requests,
+};
+
+/// What to do with a VM no host has room for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFull {
+    /// Refuse it; its deletion is ignored.
+    Reject,
+    /// Keep it waiting, in arrival order, until a departure makes room; it
+    /// then runs for its full lifetime.
+    Queue,
+}
+
+impl OnFull {
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnFull::Reject => "reject",
+            OnFull::Queue => "queue",
+        }
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawVmScenario {
+    pub name: Option<String>,
+    pub seed: Option<i64>,
+    pub output: Option<String>,
+    pub duration: Option<RawDuration>,
+    pub period: Option<RawDuration>,
+    pub hosts: Option<RawHosts>,
+    pub vm_requests: RawVmRequests,
+}
+
+/// `[vm_requests]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawVmRequests {
+    pub trace: RawVmTrace,
+    pub policy: Option<FitKind>,
+    pub on_full: Option<OnFull>,
+    pub start: Option<RawDuration>,
+}
+
+/// A trace file, or `{ generate = "vm-requests", vms, days, load }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum RawVmTrace {
+    Path(String),
+    Generate(RawVmGenerate),
+}
+
+/// `trace = { generate = "vm-requests", ... }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawVmGenerate {
+    pub generate: String,
+    pub vms: i64,
+    pub days: Option<i64>,
+    pub load: Option<f64>,
+}
+
+/// Where the VMs come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VmSource {
+    /// A trace file, read and cut to the window.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its VMs created in `[start, start + duration)`, shifted to 0.
+        trace: VmRequestTrace,
+    },
+    /// The synthetic generator, run with the scenario's seed.
+    Generated(VmReqParams),
+}
+
+/// A validated VM-request scenario.
+#[derive(Debug, Clone)]
+pub struct VmScenario {
+    /// Its name.
+    pub name: String,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Output folder.
+    pub output: PathBuf,
+    /// Simulated span.
+    pub duration: SimTime,
+    /// Sampling interval of `utilization.csv`.
+    pub period: SimTime,
+    /// Number of hosts.
+    pub hosts: u32,
+    /// Capacity of each.
+    pub capacity: Resources,
+    /// Host choice.
+    pub policy: FitKind,
+    /// Reject or queue.
+    pub on_full: OnFull,
+    /// Offset of the window into a trace file.
+    pub start: SimTime,
+    /// The VMs.
+    pub source: VmSource,
+}
+
+/// True if `text` is TOML with a `[vm_requests]` table (such a scenario is
+/// loaded with [`VmScenario::load`], others with `Scenario::load`).
+pub fn is_vm_scenario(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key("vm_requests"))
+}
+
+/// True if the file at `path` is a VM-request scenario (false if unreadable:
+/// the ordinary loader then reports the error).
+pub fn is_vm_scenario_file(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| is_vm_scenario(&t))
+}
+
+impl VmScenario {
+    /// Reads and validates a VM-request scenario, reading its trace.
+    pub fn load(path: &Path) -> Result<VmScenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text` as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<VmScenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let raw: RawVmScenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
+            path: shown.clone(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let cx = Ctx { path: &shown };
+        let name = raw.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(cx.invalid("name", "a non-empty name without slashes", format!("\"{name}\"")));
+        }
+        let seed = match raw.seed {
+            Some(s) if s < 0 => return Err(cx.invalid("seed", "a non-negative integer", s)),
+            Some(s) => s as u64,
+            None => 1,
+        };
+        let output = PathBuf::from(raw.output.clone().unwrap_or_else(|| format!("results/{name}")));
+        let duration = cx.duration(
+            "duration",
+            raw.duration.as_ref(),
+            SimTime::from_secs(30 * DAY as u64),
+        )?;
+        if duration == SimTime::ZERO {
+            return Err(cx.invalid("duration", "a positive duration", "0"));
+        }
+        let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
+        if period < SimTime::from_secs(1) || period > duration || duration.0 / period.0 > 1_000_000 {
+            return Err(cx.invalid(
+                "period",
+                "a sampling interval from 1s up to the duration, at most 10^6 samples",
+                format!("{period}"),
+            ));
+        }
+        let h = raw.hosts.clone().unwrap_or(RawHosts {
+            count: None,
+            cpu_millicores: None,
+            memory_mib: None,
+            bandwidth_mbps: None,
+            disk_gib: None,
+        });
+        let hosts = cx.positive("hosts.count", h.count, 100, 10_000_000)? as u32;
+        let big = 1 << 40;
+        let capacity = Resources::new(
+            cx.positive("hosts.cpu_millicores", h.cpu_millicores, 8000, big)?,
+            cx.positive("hosts.memory_mib", h.memory_mib, 16384, big)?,
+            cx.positive("hosts.bandwidth_mbps", h.bandwidth_mbps, 1000, big)?,
+            cx.positive("hosts.disk_gib", h.disk_gib, 200, big)?,
+        );
+        if !slivers_policy::fit::Scale::of(&capacity).exact() {
+            return Err(cx.invalid(
+                "hosts",
+                "capacities whose least common multiple is at most 2^60 (for exact host scores)",
+                capacity,
+            ));
+        }
+        let v = &raw.vm_requests;
+        let start = cx.duration("vm_requests.start", v.start.as_ref(), SimTime::ZERO)?;
+        let source = match &v.trace {
+            RawVmTrace::Path(p) => {
+                let file = path.parent().unwrap_or(Path::new(".")).join(p);
+                let mut trace = read_vm_requests(&file)?;
+                trace.window(start, duration);
+                VmSource::File { path: file, trace }
+            }
+            RawVmTrace::Generate(g) => {
+                if g.generate != "vm-requests" {
+                    return Err(cx.invalid(
+                        "vm_requests.trace.generate",
+                        "\"vm-requests\"",
+                        format!("\"{}\"", g.generate),
+                    ));
+                }
+                if start != SimTime::ZERO {
+                    return Err(cx.invalid(
+                        "vm_requests.start",
+                        "no start with a generated trace (it starts at 0)",
+                        format!("{start}"),
+                    ));
+                }
+                let whole_days = duration.0.div_ceil(DAY as u64 * 1000) as i64;
+                let p = VmReqParams {
+                    vms: cx.positive("vm_requests.trace.vms", Some(g.vms), 1, 1_000_000_000)?,
+                    hosts,
+                    capacity,
+                    days: cx.positive("vm_requests.trace.days", g.days, whole_days, 3650)? as u32,
+                    load: cx.fraction("vm_requests.trace.load", g.load, DEFAULT_LOAD, 1e-6, 10.0)?,
+                };
+                p.validate()
+                    .map_err(|m| cx.invalid("vm_requests.trace", "parameters the generator accepts", m))?;
+                VmSource::Generated(p)
+            }
+        };
+        Ok(VmScenario {
+            name,
+            file: path.to_path_buf(),
+            sha256: hex(&Sha256::digest(text.as_bytes())),
+            seed,
+            output,
+            duration,
+            period,
+            hosts,
+            capacity,
+            policy: v.policy.unwrap_or(FitKind::BestFit),
+            on_full: v.on_full.unwrap_or(OnFull::Reject),
+            start,
+            source,
+        })
+    }
+
+    /// The VMs of the run: the file's, or generated with `seed`.
+    pub fn trace(&self, seed: u64) -> Cow<'_, VmRequestTrace> {
+        match &self.source {
+            VmSource::File { trace, .. } => Cow::Borrowed(trace),
+            VmSource::Generated(p) => Cow::Owned(generate_vm_requests(p, &mut SimRng::seed_from_u64(seed))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<VmScenario, ScenarioError> {
+        VmScenario::parse(text, Path::new("s.toml"))
+    }
+
+    #[test]
+    fn defaults_and_detection() {
+        let text = "[vm_requests]\ntrace = { generate = \"vm-requests\", vms = 100 }\n";
+        assert!(is_vm_scenario(text));
+        assert!(!is_vm_scenario("[hosts]\ncount = 3\n"));
+        let s = parse(text).unwrap();
+        assert_eq!(
+            (s.policy, s.on_full, s.hosts),
+            (FitKind::BestFit, OnFull::Reject, 100)
+        );
+        let VmSource::Generated(p) = s.source else {
+            panic!()
+        };
+        assert_eq!((p.vms, p.days), (100, 30));
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_valid_names() {
+        let e =
+            parse("[vm_requests]\ntrace = { generate = \"vm-requests\", vms = 10 }\npolicy = \"next-fit\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            e.contains("next-fit") && e.contains("first-fit") && e.contains("worst-fit"),
+            "{e}"
+        );
+        let e =
+            parse("[vm_requests]\ntrace = { generate = \"vm-requests\", vms = 10 }\non_full = \"drop\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("reject") && e.contains("queue"), "{e}");
+        let e = parse("[vm_requests]\ntrace = { generate = \"vm-requests\", vms = 0 }\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "s.toml: key `vm_requests.trace.vms`: expected an integer from 1 to 1000000000, found 0"
+        );
+        let e = parse("[vm_requests]\ntrace = { generate = \"web\", vms = 3 }\n").unwrap_err();
+        assert!(e.to_string().contains("vm_requests.trace.generate"), "{e}");
+        let e = parse("[vm_requests]\ntrace = \"missing.csv\"\n").unwrap_err();
+        assert!(e.to_string().contains("missing.csv"), "{e}");
+    }
+}
