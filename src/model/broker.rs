@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use slivers_policy::{ClusterView, GrowDecision, GuestId, HostId, HostView, Provisioning, Resources, VmId};
+use slivers_policy::{ClusterView, GrowDecision, GuestId, HostId, HostTable, Provisioning, Resources, VmId};
 
 /// A guest's request to the broker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ pub enum BrokerError {
 /// The broker and its logical inventory.
 pub struct Broker {
     policy: Box<dyn Provisioning>,
-    hosts: Vec<HostView>,
+    hosts: HostTable,
     vms: BTreeMap<VmId, (HostId, Resources)>,
     next_vm: u64,
     stats: BrokerStats,
@@ -105,16 +105,9 @@ pub struct Broker {
 impl Broker {
     /// A broker over `hosts` identical hosts of `capacity`, delegated in full.
     pub fn new(policy: Box<dyn Provisioning>, hosts: u32, capacity: Resources) -> Self {
-        let hosts = (0..hosts)
-            .map(|i| HostView {
-                id: HostId(i),
-                capacity,
-                used: Resources::ZERO,
-            })
-            .collect();
         Broker {
             policy,
-            hosts,
+            hosts: HostTable::new(hosts, capacity),
             vms: BTreeMap::new(),
             next_vm: 0,
             stats: BrokerStats::default(),
@@ -128,7 +121,7 @@ impl Broker {
 
     /// The logical inventory.
     pub fn inventory(&self) -> ClusterView<'_> {
-        ClusterView::new(&self.hosts)
+        self.hosts.view()
     }
 
     /// Every provisioned VM with its logical host and size.
@@ -217,7 +210,7 @@ impl Broker {
                     return Ok(Outcome::Rejected);
                 };
                 self.unuse(host, cur);
-                self.hosts[to.index()].used = self.hosts[to.index()].used.plus(size);
+                self.hosts.add(to, size);
                 self.vms.insert(*vm, (to, *size));
                 self.stats.granted += 1;
                 self.stats.resizes += 1;
@@ -240,7 +233,7 @@ impl Broker {
                         self.stats.rejected += 1;
                         return Ok(Outcome::Rejected);
                     };
-                    self.hosts[host.index()].used = self.hosts[host.index()].used.plus(size);
+                    self.hosts.add(host, size);
                     placed.push((VmId(self.next_vm + placed.len() as u64), host, *size));
                 }
                 self.next_vm += placed.len() as u64;
@@ -257,20 +250,19 @@ impl Broker {
     }
 
     fn unuse(&mut self, host: HostId, size: Resources) {
-        let h = &mut self.hosts[host.index()];
-        h.used = h.used.saturating_minus(&size);
+        self.hosts.remove(host, &size);
     }
 
     /// Checks that the cached per-host totals match the assignment and fit.
     pub fn check(&self) -> Result<(), String> {
-        let mut sums = vec![Resources::ZERO; self.hosts.len()];
+        let mut sums = vec![Resources::ZERO; self.hosts.hosts().len()];
         for (vm, (h, s)) in &self.vms {
             let slot = sums
                 .get_mut(h.index())
                 .ok_or_else(|| format!("broker: {vm} on unknown {h}"))?;
             *slot = slot.plus(s);
         }
-        for (h, sum) in self.hosts.iter().zip(sums) {
+        for (h, sum) in self.hosts.hosts().iter().zip(sums) {
             if h.used != sum {
                 return Err(format!("broker: {} caches {} but holds {}", h.id, h.used, sum));
             }

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
-use slivers_policy::{ClusterView, GuestId, HostId, HostView, PlaceRequest, Placement, Resources, VmId, fit};
+use slivers_policy::{GuestId, HostId, HostTable, PlaceRequest, Placement, Resources, VmId, fit};
 
 use super::broker::Grant;
 use super::energy::{EnergyMeter, PowerParams};
@@ -141,7 +141,7 @@ pub enum SiteError {
 /// The site authority of one cluster.
 pub struct Site {
     policy: Box<dyn Placement>,
-    planned: Vec<HostView>,
+    planned: HostTable,
     planned_at: BTreeMap<VmId, (HostId, Resources)>,
     used: Vec<Resources>,
     vms: BTreeMap<VmId, VmRecord>,
@@ -158,13 +158,7 @@ impl Site {
     pub fn new(policy: Box<dyn Placement>, hosts: u32, capacity: Resources, power: PowerParams) -> Self {
         Site {
             policy,
-            planned: (0..hosts)
-                .map(|i| HostView {
-                    id: HostId(i),
-                    capacity,
-                    used: Resources::ZERO,
-                })
-                .collect(),
+            planned: HostTable::new(hosts, capacity),
             planned_at: BTreeMap::new(),
             used: vec![Resources::ZERO; hosts as usize],
             vms: BTreeMap::new(),
@@ -218,7 +212,7 @@ impl Site {
         if grants.is_empty() {
             return Ok(Vec::new());
         }
-        let before = self.planned.clone();
+        let before = self.planned.hosts().to_vec();
         let mut touched: Vec<(VmId, Option<(HostId, Resources)>)> = Vec::new();
         for g in grants {
             match *g {
@@ -302,14 +296,12 @@ impl Site {
 
     fn unplan(&mut self, vm: VmId) -> Option<(HostId, Resources)> {
         let (h, s) = self.planned_at.remove(&vm)?;
-        let host = &mut self.planned[h.index()];
-        host.used = host.used.saturating_minus(&s);
+        self.planned.remove(h, &s);
         Some((h, s))
     }
 
     fn plan_at(&mut self, vm: VmId, host: HostId, size: Resources) {
-        let h = &mut self.planned[host.index()];
-        h.used = h.used.plus(&size);
+        self.planned.add(host, &size);
         self.planned_at.insert(vm, (host, size));
     }
 
@@ -331,7 +323,7 @@ impl Site {
             current,
             home,
         };
-        let view = ClusterView::new(&self.planned);
+        let view = self.planned.view();
         let target = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
         self.unplan(vm);
         let host = match target {
@@ -362,8 +354,8 @@ impl Site {
     /// `(host, vm to move, where to)`: hosts in id order, the smallest VM
     /// first, its new host by best fit. `None` if one move is not enough.
     fn evict_one(&self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
-        let view = ClusterView::new(&self.planned);
-        let mut on_host: Vec<Vec<(Resources, VmId)>> = vec![Vec::new(); self.planned.len()];
+        let view = self.planned.view();
+        let mut on_host: Vec<Vec<(Resources, VmId)>> = vec![Vec::new(); self.planned.hosts().len()];
         for (v, (h, s)) in &self.planned_at {
             on_host[h.index()].push((*s, *v));
         }
@@ -394,14 +386,14 @@ impl Site {
         homes: &BTreeMap<VmId, (HostId, Resources)>,
         touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
     ) -> Result<(), SiteError> {
-        while !self.planned[host.index()].has_room(size) {
+        while !self.planned.host(host).has_room(size) {
             let stranger = self
                 .planned_at
                 .iter()
                 .filter_map(|(v, (h, s))| {
                     let home = homes.get(v)?.0;
                     (*h == host && home != host).then(|| {
-                        let cascades = !self.planned[home.index()].has_room(s);
+                        let cascades = !self.planned.host(home).has_room(s);
                         ((cascades, std::cmp::Reverse(*s), *v), *s)
                     })
                 })
@@ -444,7 +436,7 @@ impl Site {
                 || reserve.is_some_and(|(h, amount)| {
                     !self.used[h.index()]
                         .plus(&amount)
-                        .fits_in(&self.planned[h.index()].capacity)
+                        .fits_in(&self.planned.host(h).capacity)
                 });
             if blocked {
                 waiting_vms.push(vm);
@@ -543,10 +535,11 @@ impl Site {
                     self.used[i], sum
                 ));
             }
-            if !sum.fits_in(&self.planned[i].capacity) {
+            if !sum.fits_in(&self.planned.hosts()[i].capacity) {
                 return Err(format!(
                     "host{i} over capacity: {} > {}",
-                    sum, self.planned[i].capacity
+                    sum,
+                    self.planned.hosts()[i].capacity
                 ));
             }
         }
@@ -557,7 +550,7 @@ impl Site {
             }
             planned[h.index()] = planned[h.index()].plus(s);
         }
-        for (h, p) in self.planned.iter().zip(planned) {
+        for (h, p) in self.planned.hosts().iter().zip(planned) {
             if h.used != p || !p.fits_in(&h.capacity) {
                 return Err(format!(
                     "{}: planned {} (cached {}) of {}",

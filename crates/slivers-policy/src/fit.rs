@@ -6,7 +6,9 @@
 //! so equal scores really tie and go to the lowest id; a floating-point sum
 //! would split some ties by rounding (0.1 + 0.2 > 0.3). These linear scans
 //! cost O(hosts) per choice; [`crate::index::HostIndex`] gives the same
-//! answers in about O(log hosts) for a cluster of identical hosts.
+//! answers in about O(log hosts) for a cluster of identical hosts, and
+//! each function uses it when the view carries one
+//! ([`crate::HostTable::view`]).
 
 use crate::{ClusterView, HostId, HostView, Resources};
 
@@ -22,18 +24,27 @@ fn candidates<'a>(
 
 /// The lowest-id host with room for `size`.
 pub fn first_fit(view: &ClusterView, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+    if let Some(ix) = view.index() {
+        return ix.first_fit(size, exclude);
+    }
     candidates(view, size, exclude).next().map(|h| h.id)
 }
 
 /// The host with room whose free capacity after placing `size` is smallest
 /// (summed over dimensions, relative to capacity): tight packing.
 pub fn best_fit(view: &ClusterView, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+    if let Some(ix) = view.index() {
+        return ix.best_fit(size, exclude);
+    }
     pick(view, size, exclude, |a, b| a < b)
 }
 
 /// The host with room whose free capacity after placing `size` is largest:
 /// spreading, which leaves each VM the most room to grow.
 pub fn worst_fit(view: &ClusterView, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+    if let Some(ix) = view.index() {
+        return ix.worst_fit(size, exclude);
+    }
     pick(view, size, exclude, |a, b| a > b)
 }
 

@@ -45,7 +45,7 @@ pub use index::{FitKind, HostIndex, IndexError};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};
-pub use view::{ClusterView, HostView};
+pub use view::{ClusterView, HostTable, HostView};
 
 /// A policy name that is not one of the built-in policies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Read-only snapshots that policies decide over.
 
-use crate::{HostId, Resources};
+use crate::{HostId, HostIndex, Resources};
 
 /// One host as a policy sees it: its capacity and what is committed on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,18 +31,26 @@ impl HostView {
     }
 }
 
-/// A snapshot of every host, indexed by `HostId`: `hosts[i].id == HostId(i)`.
+/// A snapshot of every host, indexed by `HostId`: `hosts[i].id == HostId(i)`,
+/// and optionally a [`HostIndex`] over the same hosts, which the fit
+/// functions then use instead of scanning (same answers, O(log hosts)).
 #[derive(Debug, Clone, Copy)]
 pub struct ClusterView<'a> {
     /// The hosts, in id order.
     pub hosts: &'a [HostView],
+    index: Option<&'a HostIndex>,
 }
 
 impl<'a> ClusterView<'a> {
     /// A view over `hosts`, which must be in id order.
     pub fn new(hosts: &'a [HostView]) -> Self {
         debug_assert!(hosts.iter().enumerate().all(|(i, h)| h.id.index() == i));
-        ClusterView { hosts }
+        ClusterView { hosts, index: None }
+    }
+
+    /// The index over these hosts, if the view has one.
+    pub fn index(&self) -> Option<&'a HostIndex> {
+        self.index
     }
 
     /// One host, if it exists.
@@ -55,5 +63,67 @@ impl<'a> ClusterView<'a> {
     pub fn fits(&self, host: HostId, current: Resources, size: &Resources) -> bool {
         self.host(host)
             .is_some_and(|h| h.used.saturating_minus(&current).plus(size).fits_in(&h.capacity))
+    }
+}
+
+/// Hosts with what is committed on each, and a [`HostIndex`] kept in step
+/// (when the hosts share a capacity the index can represent): the one
+/// place a broker or a site changes its hosts' use.
+#[derive(Debug, Clone)]
+pub struct HostTable {
+    hosts: Vec<HostView>,
+    index: Option<HostIndex>,
+}
+
+impl HostTable {
+    /// `n` idle hosts of `capacity`.
+    pub fn new(n: u32, capacity: Resources) -> Self {
+        HostTable {
+            hosts: (0..n)
+                .map(|i| HostView {
+                    id: HostId(i),
+                    capacity,
+                    used: Resources::ZERO,
+                })
+                .collect(),
+            index: HostIndex::new(n as usize, capacity).ok(),
+        }
+    }
+
+    /// A view for policies, with the index.
+    pub fn view(&self) -> ClusterView<'_> {
+        ClusterView {
+            hosts: &self.hosts,
+            index: self.index.as_ref(),
+        }
+    }
+
+    /// The hosts, in id order.
+    pub fn hosts(&self) -> &[HostView] {
+        &self.hosts
+    }
+
+    /// One host. Panics on an unknown id (ids come from this table).
+    pub fn host(&self, id: HostId) -> &HostView {
+        &self.hosts[id.index()]
+    }
+
+    /// Commits `amount` more on `host`.
+    pub fn add(&mut self, host: HostId, amount: &Resources) {
+        let used = self.hosts[host.index()].used.plus(amount);
+        self.set(host, used);
+    }
+
+    /// Releases `amount` from `host` (saturating at zero).
+    pub fn remove(&mut self, host: HostId, amount: &Resources) {
+        let used = self.hosts[host.index()].used.saturating_minus(amount);
+        self.set(host, used);
+    }
+
+    fn set(&mut self, host: HostId, used: Resources) {
+        self.hosts[host.index()].used = used;
+        if let Some(ix) = &mut self.index {
+            ix.update(host, used);
+        }
     }
 }
