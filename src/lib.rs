@@ -64,6 +64,7 @@
 
 pub mod engine;
 pub mod experiment;
+pub mod fsutil;
 pub mod live;
 pub mod model;
 pub mod report;

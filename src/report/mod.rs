@@ -11,10 +11,7 @@ pub mod plot;
 mod png;
 pub mod sweep;
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// Errors produced while writing reports.
 #[derive(Debug, thiserror::Error)]
@@ -77,61 +74,11 @@ impl ReportError {
     }
 }
 
-/// Distinguishes temp files of concurrent writers within one process.
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Temp-file path next to `path`: `<name>.<pid>.<n>.tmp` in the same directory.
-fn temp_path_for(path: &Path) -> Result<PathBuf, ReportError> {
-    let name = path.file_name().ok_or_else(|| {
-        ReportError::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "path does not name a file"),
-        )
-    })?;
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".{}.{}.tmp", std::process::id(), n));
-    Ok(path.with_file_name(tmp_name))
-}
-
-/// Write bytes atomically (temp file in the same dir, fsync, rename).
-/// Creates parent dirs.
-///
-/// Readers see either the old content or the complete new content, never a
-/// partial file. On failure the temp file is removed (best effort) and the
-/// target is left untouched.
+/// Write bytes atomically (temp file in the same dir, fsync, rename), via
+/// [`crate::fsutil::write_atomic`]. Creates parent dirs. Readers see either
+/// the old content or the complete new content, never a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let tmp = temp_path_for(path)?;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(dir) = parent {
-        fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
-    }
-
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.flush()?;
-        f.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(ReportError::io(&tmp, e));
-    }
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(ReportError::io(path, e));
-    }
-    // Make the rename itself durable. Best effort: some filesystems do not
-    // support syncing a directory handle, and the data is already in place.
-    #[cfg(unix)]
-    {
-        let dir = parent.unwrap_or(Path::new("."));
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::fsutil::write_atomic(path, bytes).map_err(|(p, e)| ReportError::io(&p, e))
 }
 
 #[cfg(test)]
@@ -172,6 +119,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::TempDir;
     use super::*;
+    use std::fs;
 
     fn entries(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)

@@ -31,8 +31,7 @@ pub use series::{Series, read_series_csv, write_series_csv};
 pub use swf::{Job, SwfTrace, parse_swf, read_swf, write_swf};
 pub use vmreq::{VmRequest, VmRequestTrace, read_vm_requests, write_vm_requests};
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Everything that can go wrong reading or writing a trace.
 #[derive(Debug, thiserror::Error)]
@@ -68,33 +67,13 @@ pub enum TraceError {
     },
 }
 
-/// `path` with `.tmp` appended to its file name (same directory).
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
-/// Writes `contents` to `<path>.tmp`, flushes it to disk and renames it over
-/// `path`. On failure the temporary file is removed and the error names the
-/// file that failed.
+/// Writes `contents` atomically ([`crate::fsutil::write_atomic`]); the
+/// error names the file that failed.
 pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TraceError> {
-    let tmp = tmp_path(path);
-    let io_err = |p: &Path, source: std::io::Error| TraceError::Io {
+    crate::fsutil::write_atomic(path, contents).map_err(|(p, source)| TraceError::Io {
         path: p.display().to_string(),
         source,
-    };
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(contents).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
-        drop(f);
-        std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    })
 }
 
 /// Parses a plain decimal number: optional sign, digits, optional fraction
@@ -130,14 +109,6 @@ mod tests {
     }
 
     #[test]
-    fn tmp_path_is_sibling() {
-        assert_eq!(
-            tmp_path(Path::new("traces/x.csv")),
-            PathBuf::from("traces/x.csv.tmp")
-        );
-    }
-
-    #[test]
     fn atomic_write_replaces_and_leaves_no_tmp() {
         let dir = std::env::temp_dir().join(format!("slivers-trace-atomic-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -145,10 +116,19 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        assert!(!dir.join("a.txt.tmp").exists());
-        let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            vec![std::ffi::OsString::from("a.txt")],
+            "no temporary file left"
+        );
+        // A parent that is a file: the error names it.
+        let err = write_atomic(&p.join("b.txt"), b"x").unwrap_err();
         assert!(matches!(err, TraceError::Io { .. }));
-        assert!(err.to_string().contains("b.txt.tmp"), "{err}");
+        assert!(err.to_string().contains("a.txt"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -52,22 +52,9 @@ fn one() -> u32 {
     1
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory (named after the pid), synced, then renamed over `path`.
+/// Writes `bytes` to `path` atomically ([`crate::fsutil::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(format!(".tmp.{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    crate::fsutil::write_atomic(path, bytes).map_err(|(_, e)| e)
 }
 
 fn check_host_name(host: &str) -> std::io::Result<()> {
