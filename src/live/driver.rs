@@ -548,6 +548,17 @@ impl Driver<'_> {
                     let effort = r.map_err(|e| self.failed(&job, e))?;
                     self.record(effort);
                     let now = sim_now(self.last);
+                    // Inputs due by now go first, at their scheduled times, so
+                    // the model sees every scheduled input exactly when the
+                    // simulation does, however late the executor answers.
+                    while let Some(t) = self
+                        .queue
+                        .peek_time()
+                        .filter(|t| *t <= now && *t < self.scenario.duration)
+                    {
+                        let (_, input) = self.queue.pop().expect("peeked");
+                        self.feed(t, input)?;
+                    }
                     self.finish_running(op, now);
                     self.feed(now, Input::OpDone(op))?;
                 }
