@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use slivers::experiment::{RunOptions, run_scenario};
 use slivers::live::emu::HostConfig;
 use slivers::live::emu::dir::init_host;
-use slivers::live::executor::Executor;
+use slivers::live::executor::{ExecError, Executor, HostInfo, VmInfo, VmSpec};
 use slivers::live::transport::LocalTransport;
 use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
@@ -260,4 +260,107 @@ fn a_killed_controller_resumes_from_its_journal() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(summary_migrations(&lab.out()), migrations);
     assert_eq!(lab.actual(), placement, "no VM lost or duplicated");
+}
+
+/// An executor whose one host never answers (as ssh exiting 255 reports).
+struct HostDown {
+    inner: slivers::live::xen::XenExecutor,
+    down: &'static str,
+}
+
+impl HostDown {
+    fn check(&self, host: &str) -> Result<(), ExecError> {
+        if host == self.down {
+            return Err(ExecError::Unreachable {
+                host: host.to_string(),
+                stderr: "ssh: connect to host port 22: No route to host".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Executor for HostDown {
+    fn host_info(&self, h: &str) -> Result<HostInfo, ExecError> {
+        self.check(h)?;
+        self.inner.host_info(h)
+    }
+    fn list(&self, h: &str) -> Result<Vec<VmInfo>, ExecError> {
+        self.check(h)?;
+        self.inner.list(h)
+    }
+    fn create(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.check(h)?;
+        self.inner.create(h, s)
+    }
+    fn resize(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.check(h)?;
+        self.inner.resize(h, s)
+    }
+    fn migrate(&self, f: &str, t: &str, n: &str) -> Result<(), ExecError> {
+        self.check(f)?;
+        self.check(t)?;
+        self.inner.migrate(f, t, n)
+    }
+    fn save(&self, h: &str, n: &str, i: &str) -> Result<(), ExecError> {
+        self.check(h)?;
+        self.inner.save(h, n, i)
+    }
+    fn restore(&self, h: &str, s: &VmSpec, i: &str) -> Result<(), ExecError> {
+        self.check(h)?;
+        self.inner.restore(h, s, i)
+    }
+    fn destroy(&self, h: &str, n: &str) -> Result<(), ExecError> {
+        self.check(h)?;
+        self.inner.destroy(h, n)
+    }
+    fn reconcile_migration(&self, f: &str, t: &str, n: &str) -> Result<Option<String>, ExecError> {
+        self.check(f)?;
+        self.check(t)?;
+        self.inner.reconcile_migration(f, t, n)
+    }
+}
+
+#[test]
+fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
+    use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
+    use slivers::live::emu::cluster::EmuCluster;
+    use slivers::live::transport::InProcessTransport;
+    let dir = temp_dir("live-down");
+    let cluster = std::sync::Arc::new(EmuCluster::new());
+    for h in ["host0", "host1"] {
+        cluster.add_host(HostConfig::new(h, 2048, 2));
+    }
+    let exec = HostDown {
+        inner: XenExecutor::new(
+            std::sync::Arc::new(InProcessTransport::new(cluster)),
+            XenConfig::default(),
+        ),
+        down: "host1",
+    };
+    // The golden scenario under follow-broker: vm1 (the batch job) goes to host1 at 0 s.
+    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
+    let opts = LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume: false,
+        hosts: vec!["host0".into(), "host1".into()],
+        image_dir: "/images".into(),
+        vm_prefix: "sliver-".into(),
+        retries: 2,
+    };
+    let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
+    let LiveError::Unreachable { host, vms, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        (host.as_str(), vms.clone()),
+        ("host1", vec!["sliver-1".to_string()])
+    );
+    assert!(err.to_string().contains("unknown, not gone"), "{err}");
+    // The failure is journaled before the run stops.
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(journal.lines().last().unwrap().contains("\"fail\""), "{journal}");
 }
