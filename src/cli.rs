@@ -412,12 +412,13 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn live(a: &LiveArgs) -> Result<()> {
-    use slivers::live::driver::{LiveOptions, Pace, emulated_executor, run_live};
-    use slivers::live::executor::Executor;
-    use slivers::live::transport::{LocalTransport, SshTransport, Transport, dry_run};
-    use slivers::live::xen::{XenConfig, XenExecutor};
-    use std::sync::Arc;
+    use slivers::live::driver::{LiveOptions, run_live};
+    use slivers::live::setup::{Access, connect};
+    use slivers::live::xen::XenConfig;
 
+    if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
+        bail!("--time-scale: expected a positive number, found {}", a.time_scale);
+    }
     let scenario = load(&a.scenario)?;
     let pair = match a.pair.as_deref() {
         None => scenario.pairs[0],
@@ -456,56 +457,24 @@ fn live(a: &LiveArgs) -> Result<()> {
         disk: a.disk.clone(),
         ..defaults
     };
-    let (exec, pace): (Arc<dyn Executor>, Pace) = match a.executor.as_str() {
-        "dry-run" => {
-            let cluster = Arc::new(slivers::live::emu::cluster::EmuCluster::new());
-            let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
-            for h in &hosts {
-                cluster.add_host(slivers::live::emu::HostConfig::new(
-                    h,
-                    scenario.capacity.memory_mib(),
-                    cpus,
-                ));
-            }
-            let path = out.join("commands.jsonl");
-            let file = if a.resume {
-                std::fs::OpenOptions::new().create(true).append(true).open(&path)
-            } else {
-                std::fs::File::create(&path)
-            }
-            .with_context(|| format!("opening {}", path.display()))?;
-            let t: Arc<dyn Transport> = Arc::new(dry_run(cluster, Box::new(file)));
-            (Arc::new(XenExecutor::new(t, config)), Pace::Virtual)
-        }
-        "emulated" => (
-            Arc::new(emulated_executor(&scenario, &hosts, a.time_scale)),
-            Pace::Wall { scale: a.time_scale },
-        ),
-        _ => {
-            let t: Arc<dyn Transport> = if a.transport == "local" {
-                let mut t = LocalTransport::new(&a.xl);
-                if let Some(var) = &a.xl_host_env {
-                    t = t.host_name_var(var);
-                }
-                Arc::new(t)
-            } else {
-                let mut t = SshTransport::new()
-                    .user(a.ssh_user.as_deref())
-                    .key(a.ssh_key.as_deref());
-                if let Some(cmd) = &a.ssh_command {
-                    t = t.ssh_command(cmd);
-                }
-                Arc::new(t)
-            };
-            (
-                Arc::new(XenExecutor::new(t, config)),
-                Pace::Wall { scale: a.time_scale },
-            )
-        }
+    let access = match (a.executor.as_str(), a.transport.as_str()) {
+        ("dry-run", _) => Access::DryRun {
+            commands: out.join("commands.jsonl"),
+            append: a.resume,
+        },
+        ("emulated", _) => Access::Emulated,
+        (_, "local") => Access::Local {
+            xl: a.xl.clone(),
+            host_env: a.xl_host_env.clone(),
+        },
+        _ => Access::Ssh {
+            command: a.ssh_command.clone(),
+            user: a.ssh_user.clone(),
+            key: a.ssh_key.clone(),
+        },
     };
-    if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
-        bail!("--time-scale: expected a positive number, found {}", a.time_scale);
-    }
+    let (exec, pace) = connect(&scenario, &hosts, &access, config, a.time_scale)
+        .with_context(|| format!("setting up the {} executor in {}", a.executor, out.display()))?;
     let opts = LiveOptions {
         pair,
         seed: a.seed.unwrap_or(scenario.seed),

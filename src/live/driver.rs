@@ -707,16 +707,27 @@ fn migrate(
     })
 }
 
-/// Hosts emulated in this process, one per scenario host (its memory and
-/// whole CPUs), reached through the Xen executor with every command
-/// delayed by its modelled duration divided by `scale`: the `emulated`
-/// executor.
-pub fn emulated_executor(scenario: &Scenario, hosts: &[String], scale: f64) -> XenExecutor {
+/// In-memory emulated hosts, one per scenario host (its memory and whole
+/// CPUs), named `hosts`.
+pub fn emulated_cluster(scenario: &Scenario, hosts: &[String]) -> Arc<EmuCluster> {
     let cluster = Arc::new(EmuCluster::new());
     let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
     for h in hosts {
         cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
     }
+    cluster
+}
+
+/// The `emulated` executor: [`emulated_cluster`] reached through the Xen
+/// executor, every command delayed by its modelled duration divided by
+/// `scale`.
+pub fn emulated_executor(
+    scenario: &Scenario,
+    hosts: &[String],
+    scale: f64,
+    config: XenConfig,
+) -> XenExecutor {
+    let cluster = emulated_cluster(scenario, hosts);
     let params = scenario.migration;
     let scale = if scale.is_finite() && scale > 0.0 {
         scale
@@ -774,7 +785,7 @@ pub fn emulated_executor(scenario: &Scenario, hosts: &[String], scale: f64) -> X
         })
     });
     let transport = InProcessTransport::new(cluster).with_delay(hook);
-    XenExecutor::new(Arc::new(transport), XenConfig::default())
+    XenExecutor::new(Arc::new(transport), config)
 }
 
 /// `memory = N` of an xl config.

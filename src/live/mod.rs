@@ -17,5 +17,6 @@ pub mod driver;
 pub mod emu;
 pub mod executor;
 pub mod journal;
+pub mod setup;
 pub mod transport;
 pub mod xen;

@@ -364,3 +364,42 @@ fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
     let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
     assert!(journal.lines().last().unwrap().contains("\"fail\""), "{journal}");
 }
+
+#[test]
+fn the_emulated_executor_makes_the_simulations_decisions() {
+    // In-memory hosts with modelled delays, at a time scale where every
+    // operation is far slower than the clock: the decisions do not change.
+    let dir = temp_dir("live-emulated");
+    let (ok, _, err) = slivers(&[
+        "live",
+        SCENARIO,
+        "--executor",
+        "emulated",
+        "--time-scale",
+        "1000000",
+        "--out",
+        dir.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(ok, "{err}");
+    let sim = temp_dir("live-emulated-sim");
+    let (ok, _, err) = slivers(&["run", SCENARIO, "--out", sim.to_str().unwrap(), "-q"]);
+    assert!(ok, "{err}");
+    let columns = |d: &Path| -> Vec<String> {
+        let s = std::fs::read_to_string(d.join("summary.csv")).unwrap();
+        let header: Vec<String> = s.lines().next().unwrap().split(',').map(String::from).collect();
+        let row: Vec<String> = s.lines().nth(1).unwrap().split(',').map(String::from).collect();
+        [
+            "migrations",
+            "requests",
+            "granted",
+            "rejected",
+            "resizes",
+            "jobs_started",
+        ]
+        .iter()
+        .map(|c| row[header.iter().position(|h| h == c).unwrap()].clone())
+        .collect()
+    };
+    assert_eq!(columns(&dir), columns(&sim));
+}
