@@ -290,7 +290,55 @@ struct Ctx<'a> {
     path: &'a str,
 }
 
+/// The keys every kind of scenario shares, validated.
+struct Common {
+    name: String,
+    seed: u64,
+    output: PathBuf,
+    duration: SimTime,
+}
+
 impl Ctx<'_> {
+    /// `name` (default: the file stem), `seed` (default 1), `output`
+    /// (default `results/NAME`) and `duration` (default 30 days, positive).
+    fn common(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        seed: Option<i64>,
+        output: Option<&str>,
+        duration: Option<&RawDuration>,
+    ) -> Result<Common, ScenarioError> {
+        let name = name.map(str::to_string).unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(self.invalid("name", "a non-empty name without slashes", format!("\"{name}\"")));
+        }
+        let seed = match seed {
+            Some(s) if s < 0 => return Err(self.invalid("seed", "a non-negative integer", s)),
+            Some(s) => s as u64,
+            None => 1,
+        };
+        let output = PathBuf::from(
+            output
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("results/{name}")),
+        );
+        let duration = self.duration("duration", duration, SimTime::from_secs(30 * DAY as u64))?;
+        if duration == SimTime::ZERO {
+            return Err(self.invalid("duration", "a positive duration", "0"));
+        }
+        Ok(Common {
+            name,
+            seed,
+            output,
+            duration,
+        })
+    }
+
     fn invalid(
         &self,
         key: impl Into<String>,
@@ -393,28 +441,18 @@ impl Scenario {
         let base = path.parent().unwrap_or(Path::new("."));
         let sha256 = hex(&Sha256::digest(text.as_bytes()));
 
-        let name = raw.name.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(cx.invalid("name", "a non-empty name without slashes", format!("\"{name}\"")));
-        }
-        let seed = match raw.seed {
-            Some(s) if s < 0 => return Err(cx.invalid("seed", "a non-negative integer", s)),
-            Some(s) => s as u64,
-            None => 1,
-        };
-        let output = PathBuf::from(raw.output.clone().unwrap_or_else(|| format!("results/{name}")));
-        let duration = cx.duration(
-            "duration",
+        let Common {
+            name,
+            seed,
+            output,
+            duration,
+        } = cx.common(
+            path,
+            raw.name.as_deref(),
+            raw.seed,
+            raw.output.as_deref(),
             raw.duration.as_ref(),
-            SimTime::from_secs(30 * DAY as u64),
         )?;
-        if duration == SimTime::ZERO {
-            return Err(cx.invalid("duration", "a positive duration", "0"));
-        }
         let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
         if duration.0 / period.0.max(1) > 10_000_000 {
             return Err(cx.invalid(

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use slivers_policy::{FitKind, Resources};
 
 use super::raw::{RawDuration, RawHosts};
-use super::{Ctx, DAY, ScenarioError, hex};
+use super::{Common, Ctx, DAY, ScenarioError, hex};
 use crate::engine::SimTime;
 use crate::rng::SimRng;
 use crate::trace::vmreq::{
@@ -170,28 +170,18 @@ impl VmScenario {
             message: e.to_string().trim_end().to_string(),
         })?;
         let cx = Ctx { path: &shown };
-        let name = raw.name.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(cx.invalid("name", "a non-empty name without slashes", format!("\"{name}\"")));
-        }
-        let seed = match raw.seed {
-            Some(s) if s < 0 => return Err(cx.invalid("seed", "a non-negative integer", s)),
-            Some(s) => s as u64,
-            None => 1,
-        };
-        let output = PathBuf::from(raw.output.clone().unwrap_or_else(|| format!("results/{name}")));
-        let duration = cx.duration(
-            "duration",
+        let Common {
+            name,
+            seed,
+            output,
+            duration,
+        } = cx.common(
+            path,
+            raw.name.as_deref(),
+            raw.seed,
+            raw.output.as_deref(),
             raw.duration.as_ref(),
-            SimTime::from_secs(30 * DAY as u64),
         )?;
-        if duration == SimTime::ZERO {
-            return Err(cx.invalid("duration", "a positive duration", "0"));
-        }
         let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
         if period < SimTime::from_secs(1) || period > duration || duration.0 / period.0 > 1_000_000 {
             return Err(cx.invalid(
