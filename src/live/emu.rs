@@ -517,6 +517,20 @@ pub trait EmuFiles {
     fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()>;
 }
 
+/// Files kept in memory, by path (the in-process emulator's storage).
+impl EmuFiles for BTreeMap<String, Vec<u8>> {
+    fn read(&mut self, path: &str) -> std::io::Result<Vec<u8>> {
+        self.get(path)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"))
+    }
+
+    fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.insert(path.to_string(), bytes.to_vec());
+        Ok(())
+    }
+}
+
 /// Pretty JSON with four-space indentation, as `xl` prints it.
 fn pretty<T: Serialize>(value: &T) -> String {
     let mut buf = Vec::new();
@@ -886,6 +900,18 @@ impl HostState {
         id
     }
 
+    /// Admits `dom` running under its own name if the host has room
+    /// (`xl create` and `xl restore`); `err` is what the command printed
+    /// on stderr so far.
+    fn admit_running(&mut self, dom: Domain, err: String) -> XlOutput {
+        let name = dom.name.clone();
+        if let Err(e) = self.check_admit(&dom, &name) {
+            return XlOutput::fail(err + &e);
+        }
+        self.admit(dom, &name, false);
+        XlOutput::ok_err(err)
+    }
+
     /// Renames a domain; fails if it is missing or the new name is taken.
     pub fn rename(&mut self, old: &str, new: &str) -> XlOutput {
         let Some(name) = self.resolve(old) else {
@@ -948,12 +974,7 @@ impl HostState {
                     Ok(d) => d,
                     Err(e) => return XlOutput::fail(err + &e),
                 };
-                let name = dom.name.clone();
-                if let Err(e) = self.check_admit(&dom, &name) {
-                    return XlOutput::fail(err + &e);
-                }
-                self.admit(dom, &name, false);
-                XlOutput::ok_err(err)
+                self.admit_running(dom, err)
             }
             XlCommand::MemSet { domain, size } => {
                 let Some(kb) = parse_mem_kb(size) else {
@@ -1099,12 +1120,7 @@ impl HostState {
                         }
                     }
                 };
-                let name = dom.name.clone();
-                if let Err(e) = self.check_admit(&dom, &name) {
-                    return XlOutput::fail(err + &e);
-                }
-                self.admit(dom, &name, false);
-                XlOutput::ok_err(err)
+                self.admit_running(dom, err)
             }
             XlCommand::Destroy { domain } => match self.resolve(domain) {
                 Some(name) => {
@@ -1313,21 +1329,7 @@ pub const MIGRATION_SUCCESSFUL: &str =
 mod tests {
     use super::*;
 
-    #[derive(Default)]
-    struct Files(BTreeMap<String, Vec<u8>>);
-
-    impl EmuFiles for Files {
-        fn read(&mut self, path: &str) -> std::io::Result<Vec<u8>> {
-            self.0
-                .get(path)
-                .cloned()
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"))
-        }
-        fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
-            self.0.insert(path.to_string(), bytes.to_vec());
-            Ok(())
-        }
-    }
+    type Files = BTreeMap<String, Vec<u8>>;
 
     fn run(h: &mut HostState, files: &mut Files, line: &str) -> XlOutput {
         let argv: Vec<String> = std::iter::once("xl")
@@ -1343,7 +1345,7 @@ mod tests {
     fn setup() -> (HostState, Files) {
         let mut cfg = HostConfig::new("h1", 8192, 4);
         cfg.dom0_memory_mib = 1024;
-        let mut files = Files::default();
+        let mut files = Files::new();
         files.write(
             "/cfg/vm1.cfg",
             b"name = \"vm1\"\nmemory = 1024\nmaxmem = 2048\nvcpus = 1\nmaxvcpus = 2\ncpu_weight = 512\ncap = 50\nvif = [ 'bridge=xenbr0,rate=100Mb/s@50ms' ]\n",

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
-    RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
-    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
+    FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL, RESUMING_AT_SENDER,
+    SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY, TARGET_STARTED,
+    TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
 };
 
 /// How an emulated command ended.
@@ -32,22 +32,6 @@ struct Inner {
 #[derive(Default)]
 pub struct EmuCluster {
     inner: Mutex<Inner>,
-}
-
-struct MapFiles<'a>(&'a mut BTreeMap<String, Vec<u8>>);
-
-impl EmuFiles for MapFiles<'_> {
-    fn read(&mut self, path: &str) -> std::io::Result<Vec<u8>> {
-        self.0
-            .get(path)
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"))
-    }
-
-    fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.insert(path.to_string(), bytes.to_vec());
-        Ok(())
-    }
 }
 
 impl EmuCluster {
@@ -135,7 +119,7 @@ impl EmuCluster {
             XlCommand::MigrateReceive => {
                 XlOutput::fail("migrate-receive: no migration stream on stdin\n".into())
             }
-            cmd => state.apply(cmd, &mut MapFiles(files)),
+            cmd => state.apply(cmd, files),
         };
         Some(EmuOutcome::Exited(out))
     }
