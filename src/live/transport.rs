@@ -520,6 +520,25 @@ pub fn dry_run(cluster: Arc<EmuCluster>, out: Box<dyn Write + Send>) -> DryRunTr
     RecordingTransport::new(InProcessTransport::new(cluster), out)
 }
 
+/// A writer whose bytes the test keeps a handle on (for recorded transcripts).
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct SharedBuf(pub(crate) Arc<Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,20 +622,9 @@ mod tests {
 
     #[test]
     fn recording_writes_json_lines() {
-        #[derive(Clone, Default)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let cluster = Arc::new(EmuCluster::new());
         cluster.add_host(super::super::emu::HostConfig::new("h1", 1024, 1));
-        let buf = Buf::default();
+        let buf = SharedBuf::default();
         let t = dry_run(cluster, Box::new(buf.clone()));
         let out = t
             .run(

@@ -814,7 +814,6 @@ mod tests {
     use crate::live::emu::HostConfig;
     use crate::live::emu::cluster::EmuCluster;
     use crate::live::transport::{InProcessTransport, RecordingTransport};
-    use std::io::Write;
 
     fn spec(name: &str, mem: u64) -> VmSpec {
         VmSpec {
@@ -830,36 +829,25 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    type Buf = crate::live::transport::SharedBuf;
 
-    impl Buf {
-        fn take(&self) -> Vec<Vec<String>> {
-            let text = String::from_utf8(std::mem::take(&mut *self.0.lock().unwrap())).unwrap();
-            text.lines()
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                    let mut words = vec![v["host"].as_str().unwrap().to_string()];
-                    words.extend(
-                        v["argv"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|a| a.as_str().unwrap().to_string()),
-                    );
-                    words
-                })
-                .collect()
-        }
+    /// The commands recorded since the last call, as `[host, argv...]`.
+    fn take(buf: &Buf) -> Vec<Vec<String>> {
+        let text = String::from_utf8(std::mem::take(&mut *buf.0.lock().unwrap())).unwrap();
+        text.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let mut words = vec![v["host"].as_str().unwrap().to_string()];
+                words.extend(
+                    v["argv"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string()),
+                );
+                words
+            })
+            .collect()
     }
 
     fn setup() -> (XenExecutor, Arc<EmuCluster>, Buf) {
@@ -900,7 +888,7 @@ mod tests {
         let (x, cluster, buf) = setup();
         x.create("h1", &spec("vm1", 1024)).unwrap();
         assert_eq!(
-            buf.take(),
+            take(&buf),
             [
                 cmd(&["h1", "xl", "list", "-l", "vm1"]),
                 cmd(&["h1", "xl", "create", "/etc/xen/slivers/vm1.cfg"]),
@@ -914,7 +902,7 @@ mod tests {
         s.cap_percent = 150;
         x.resize("h1", &s).unwrap();
         assert_eq!(
-            buf.take(),
+            take(&buf),
             [
                 cmd(&["h1", "xl", "list", "-l", "vm1"]),
                 cmd(&["h1", "xl", "mem-set", "vm1", "2048m"]),
@@ -925,14 +913,14 @@ mod tests {
             ]
         );
         x.migrate("h1", "h2", "vm1").unwrap_err(); // h2-mig is not an emulated host
-        let log = buf.take();
+        let log = take(&buf);
         assert_eq!(
             log[2],
             cmd(&["h1", "xl", "migrate", "-s", "ssh -p 2222", "vm1", "h2-mig"])
         );
         x.destroy("h1", "vm1").unwrap();
         assert_eq!(
-            buf.take(),
+            take(&buf),
             [
                 cmd(&["h1", "xl", "domid", "vm1"]),
                 cmd(&["h1", "xl", "destroy", "vm1"]),
@@ -940,7 +928,7 @@ mod tests {
             ]
         );
         x.destroy("h1", "vm1").unwrap();
-        assert_eq!(buf.take().len(), 1);
+        assert_eq!(take(&buf).len(), 1);
     }
 
     #[test]
@@ -950,7 +938,7 @@ mod tests {
         let mut s = spec("vm2", 1024);
         s.cap_percent = 50;
         x.resize("h2", &s).unwrap();
-        assert!(buf.take().contains(&cmd(&[
+        assert!(take(&buf).contains(&cmd(&[
             "h2",
             "xl",
             "sched-credit",
