@@ -128,14 +128,32 @@ impl MigrationParams {
         self.bandwidth_mbps as f64 * MIBPS_PER_MBPS
     }
 
-    /// The process for a step, as [`MigrationModel::process`].
-    pub fn process_for(&self, step: &Step, dirty_mibps: f64) -> Process {
-        let ready = |phases: Vec<Phase>| Process::fixed(phases);
+    fn post_copy(&self, memory: f64, path: Path, converged: bool) -> Process {
+        let ws = (self.postcopy_working_set_mib as f64).min(memory);
+        Process {
+            converged,
+            ..Process::fixed(vec![
+                Phase::transfer(ws, path, Availability::Down),
+                Phase::wait(self.switchover, Availability::Down),
+                Phase::transfer(memory - ws, path, Availability::Degraded(self.postcopy_slowdown)),
+            ])
+        }
+    }
+}
+
+/// Produces the process that carries out each step.
+pub trait MigrationModel: Send + Sync {
+    /// The process for `step` of a VM that dirties `dirty_mibps` MiB/s.
+    fn process(&self, step: &Step, dirty_mibps: f64) -> Process;
+}
+
+impl MigrationModel for MigrationParams {
+    fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
         match *step {
             Step::Create { .. } | Step::Resize { .. } | Step::Destroy { .. } => {
-                ready(vec![Phase::wait(self.op_latency, Availability::Up)])
+                Process::fixed(vec![Phase::wait(self.op_latency, Availability::Up)])
             }
-            Step::Suspend { host, size, .. } => ready(vec![
+            Step::Suspend { host, size, .. } => Process::fixed(vec![
                 Phase::wait(self.suspend, Availability::Down),
                 Phase::transfer(
                     size.memory_mib() as f64,
@@ -143,7 +161,7 @@ impl MigrationParams {
                     Availability::Down,
                 ),
             ]),
-            Step::Restore { host, size, .. } => ready(vec![
+            Step::Restore { host, size, .. } => Process::fixed(vec![
                 Phase::transfer(
                     size.memory_mib() as f64,
                     Path::FromStorage(host),
@@ -167,7 +185,7 @@ impl MigrationParams {
                     }
                     (LiveMode::PreCopy, false, NonConvergence::StopCopy) => Process {
                         converged: false,
-                        ..ready(vec![
+                        ..Process::fixed(vec![
                             Phase::transfer(memory, path, Availability::Down),
                             Phase::wait(self.switchover, Availability::Down),
                         ])
@@ -190,30 +208,6 @@ impl MigrationParams {
                 }
             }
         }
-    }
-
-    fn post_copy(&self, memory: f64, path: Path, converged: bool) -> Process {
-        let ws = (self.postcopy_working_set_mib as f64).min(memory);
-        Process {
-            converged,
-            ..Process::fixed(vec![
-                Phase::transfer(ws, path, Availability::Down),
-                Phase::wait(self.switchover, Availability::Down),
-                Phase::transfer(memory - ws, path, Availability::Degraded(self.postcopy_slowdown)),
-            ])
-        }
-    }
-}
-
-/// Produces the process that carries out each step.
-pub trait MigrationModel: Send + Sync {
-    /// The process for `step` of a VM that dirties `dirty_mibps` MiB/s.
-    fn process(&self, step: &Step, dirty_mibps: f64) -> Process;
-}
-
-impl MigrationModel for MigrationParams {
-    fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
-        self.process_for(step, dirty_mibps)
     }
 }
 
