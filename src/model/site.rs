@@ -268,13 +268,14 @@ impl Site {
         if !self.vms.contains_key(&vm) {
             return Err(SiteError::UnknownVm(vm));
         }
-        if let Some((h, amount)) = step.frees() {
+        let freed = step.frees();
+        if let Some((h, amount)) = freed {
             let left = self.used[h.index()].saturating_minus(&amount);
             self.set_used(now, h, left);
         }
         let rec = self.vms.get_mut(&vm).ok_or(SiteError::UnknownVm(vm))?;
         rec.busy = false;
-        if let Some((h, amount)) = step.frees() {
+        if let Some((h, amount)) = freed {
             rec.release(h, amount);
         }
         match step {
