@@ -12,7 +12,7 @@ use slivers_policy::VmId;
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::model::{
-    BrokerStats, Execution, FidelityMeter, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,
+    BrokerStats, Execution, FidelitySeries, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,
     MigrationCost, ModelError, Output, SiteStats,
 };
 use crate::rng::SimRng;
@@ -103,8 +103,8 @@ pub struct RunResult {
     pub cost: MigrationCost,
     /// Each guest's fidelity, in guest order.
     pub fidelity: Vec<GuestFidelity>,
-    /// Every change of a guest's fidelity: `(time, guest index, value)`.
-    pub fidelity_series: Vec<(SimTime, u32, f64)>,
+    /// Each guest's fidelity over time, in the scenario's series form.
+    pub fidelity_series: FidelitySeries,
     /// Energy the hosts used.
     pub energy_kwh: f64,
     /// Hosts powered up during the run.
@@ -163,6 +163,7 @@ pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
         provisioning: pair.provisioning,
         placement: pair.placement,
         power: scenario.power,
+        series: scenario.series,
     };
     // Arrivals go in first, so a job arriving exactly at a tick is
     // requested at that tick (FIFO among equal times). Then, at each tick,
@@ -215,8 +216,6 @@ pub struct Measured<'a> {
     pub hosting: &'a Hosting,
     /// What migrations cost.
     pub cost: MigrationCost,
-    /// The fidelity meter.
-    pub fidelity: &'a FidelityMeter,
     /// Inputs handled.
     pub events: u64,
     /// Batch jobs arrived and too large (from [`Prepared::jobs`]).
@@ -249,8 +248,8 @@ impl RunResult {
             jobs_too_large: m.jobs.1,
             queued_at_end: hosting.site().queued_steps() as u64,
             cost: m.cost,
-            fidelity: m.fidelity.summary(scenario.duration),
-            fidelity_series: m.fidelity.series().to_vec(),
+            fidelity: hosting.fidelity().summary(scenario.duration),
+            fidelity_series: hosting.fidelity().series(scenario.duration),
             energy_kwh: hosting.site().energy().kwh(scenario.duration),
             power_ups: hosting.site().energy().boots(),
             final_placement: hosting
@@ -289,7 +288,6 @@ pub fn run_pair(
     let mut exec = Execution::new(Box::new(model), model.bandwidth_mibps());
     let dirty_rates: Vec<DirtyRate> = scenario.guests.iter().map(|g| g.dirty()).collect();
     let mut dirty: BTreeMap<VmId, f64> = BTreeMap::new();
-    let mut meter = FidelityMeter::new(scenario.guests.len());
     // The earliest Wake in the queue that the execution asked for.
     let mut wake_at: Option<SimTime> = None;
     let model_err = |source| RunError::Model {
@@ -353,7 +351,7 @@ pub fn run_pair(
                 wake_at = Some(next);
             }
         }
-        meter.observe(now, &hosting.fidelity(|vm| exec.allotted_cpu(vm)));
+        hosting.meter_fidelity(now, |vm| exec.allotted_cpu(vm));
         if check {
             let in_flight = hosting.site().in_flight();
             let consistent = if in_flight == exec.len() {
@@ -380,7 +378,6 @@ pub fn run_pair(
         Measured {
             hosting: &hosting,
             cost: *exec.cost(),
-            fidelity: &meter,
             events,
             jobs,
         },

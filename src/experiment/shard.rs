@@ -299,7 +299,7 @@ fn run_one(
         },
     )?;
     let mut series = Table::new(&MIGRATIONS_HEADER);
-    for (t, n) in migration_steps(&result) {
+    for (t, n) in migration_steps(&result, point.scenario.series) {
         series.push(vec![
             r.index.to_string(),
             crate::report::csv::fmt_f64(t),

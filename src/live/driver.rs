@@ -33,7 +33,7 @@ use super::xen::{XenConfig, XenExecutor};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
-use crate::model::{FidelityMeter, Hosting, Input, MigrationCost, ModelError, OpId};
+use crate::model::{Hosting, Input, MigrationCost, ModelError, OpId};
 use crate::scenario::{Pair, Scenario};
 
 /// How inputs are paced.
@@ -183,7 +183,6 @@ struct Driver<'a> {
     exec: Arc<dyn Executor>,
     hosting: Hosting,
     queue: EventQueue<Input>,
-    meter: FidelityMeter,
     journal: Option<Journal>,
     /// Started by the model, not yet handed to the executor.
     waiting: VecDeque<(OpId, Step)>,
@@ -233,7 +232,6 @@ pub fn run_live(
         exec,
         hosting,
         queue,
-        meter: FidelityMeter::new(scenario.guests.len()),
         journal: None,
         waiting: VecDeque::new(),
         running: BTreeMap::new(),
@@ -272,7 +270,6 @@ pub fn run_live(
         Measured {
             hosting: &d.hosting,
             cost: d.cost,
-            fidelity: &d.meter,
             events: d.events,
             jobs,
         },
@@ -340,7 +337,7 @@ impl Driver<'_> {
             self.queue.schedule(t, i)?;
         }
         self.waiting.extend(out.started);
-        self.meter.observe(at, &self.hosting.fidelity(|_| None));
+        self.hosting.meter_fidelity(at, |_| None);
         Ok(())
     }
 

@@ -7,14 +7,16 @@
 //! durations; a live driver can feed it from a wall clock and apply the
 //! steps through an executor. Both call this code.
 
+use std::collections::BTreeSet;
+
 use slivers_policy::plan::Step;
 use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources, VmId};
 
 use super::broker::{Broker, BrokerError, BrokerStats, Outcome, Request};
 use super::energy::PowerParams;
-use super::fidelity;
+use super::fidelity::{self, FidelityMeter, SeriesForm};
 use super::guest::{BatchGuest, BatchJob, Guest, LeaseId, Quantum, WebGuest, WebSizing};
-use super::site::{OpId, Site, SiteError, SiteStats, VmState};
+use super::site::{OpId, Site, SiteError, SiteStats};
 use crate::engine::SimTime;
 
 /// Something that happens to the hosting system.
@@ -83,6 +85,8 @@ pub struct HostingConfig {
     pub placement: PlacementKind,
     /// The hosts' power model.
     pub power: PowerParams,
+    /// What the fidelity meter keeps of its series.
+    pub series: SeriesForm,
 }
 
 /// Errors: a driver or the model broke the protocol. Never user input.
@@ -106,6 +110,9 @@ pub struct Hosting {
     guests: Vec<Guest>,
     broker: Broker,
     site: Site,
+    meter: FidelityMeter,
+    /// Web guests whose demand changed since fidelity was last metered.
+    demand_changed: BTreeSet<GuestId>,
 }
 
 impl Hosting {
@@ -122,6 +129,8 @@ impl Hosting {
         Hosting {
             follows_broker: config.placement == PlacementKind::FollowBroker,
             unit: config.quantum.unit,
+            meter: FidelityMeter::new(config.guests.len(), config.series),
+            demand_changed: BTreeSet::new(),
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: Site::new(
@@ -158,40 +167,42 @@ impl Hosting {
         self.site.stats()
     }
 
-    /// Each guest's fidelity now (see [`fidelity`]). `in_flight` gives the
-    /// CPU a VM gets while a migration step of it is in flight (`None` for
-    /// VMs that no migration step touches; they get what they hold).
-    pub fn fidelity(&self, in_flight: impl Fn(VmId) -> Option<f64>) -> Vec<f64> {
-        let n = self.guests.len();
-        let (mut promised, mut allotted) = (vec![0.0; n], vec![0.0; n]);
-        // Planned VMs are a subset of live VMs; both maps are in id order.
-        let mut planned = self.site.planned().iter().peekable();
-        for (vm, rec) in self.site.vms() {
-            while planned.next_if(|(p, _)| *p < vm).is_some() {}
-            let Some((_, (_, size))) = planned.next_if(|(p, _)| *p == vm) else {
+    /// The fidelity meter: every guest's fidelity so far.
+    pub fn fidelity(&self) -> &FidelityMeter {
+        &self.meter
+    }
+
+    /// Meters, from `now` on, the fidelity of every guest whose value may
+    /// have changed: those whose VMs or demand changed since the last call,
+    /// and those with a VM in live migration (what it gets moves with the
+    /// migration's phase). `in_flight` gives the CPU a VM gets while a
+    /// migration step of it is in flight (`None`: nothing, as for any VM
+    /// that is not running). Costs O(guests touched + their VMs in
+    /// migration), not a pass over the VMs.
+    pub fn meter_fidelity(&mut self, now: SimTime, in_flight: impl Fn(VmId) -> Option<f64>) {
+        let mut guests = self.site.take_changed_guests();
+        guests.append(&mut self.demand_changed);
+        guests.extend(self.site.accounts().moving().iter().copied());
+        for g in guests {
+            let Some(guest) = self.guests.get(g.0 as usize) else {
                 continue;
             };
-            if rec.state == VmState::Pending {
-                continue;
-            }
-            let g = rec.guest.0 as usize;
-            promised[g] += size.cpu_millicores() as f64;
-            allotted[g] += in_flight(*vm).unwrap_or(match rec.state {
-                VmState::Running => rec.holds.iter().map(|(_, r)| r.cpu_millicores() as f64).sum(),
-                _ => 0.0,
-            });
+            let demanded = match guest {
+                Guest::Web(w) => w.demand_units() * self.unit.cpu_millicores() as f64,
+                Guest::Batch(_) => f64::INFINITY,
+            };
+            let (promised, allotted) = match self.site.accounts().get(g) {
+                Some(a) => (
+                    a.promised as f64,
+                    a.migrating
+                        .iter()
+                        .fold(a.running as f64, |sum, vm| sum + in_flight(*vm).unwrap_or(0.0)),
+                ),
+                None => (0.0, 0.0),
+            };
+            self.meter
+                .set(now, g.0 as usize, fidelity::fidelity(allotted, promised, demanded));
         }
-        self.guests
-            .iter()
-            .enumerate()
-            .map(|(g, guest)| {
-                let demanded = match guest {
-                    Guest::Web(w) => w.demand_units() * self.unit.cpu_millicores() as f64,
-                    Guest::Batch(_) => f64::INFINITY,
-                };
-                fidelity::fidelity(allotted[g], promised[g], demanded)
-            })
-            .collect()
     }
 
     /// Handles one input at time `now`.
@@ -224,7 +235,10 @@ impl Hosting {
                 }
             }
             Input::Demand { guest, rate } => match self.guests.get_mut(guest.0 as usize) {
-                Some(Guest::Web(w)) => w.observe(rate),
+                Some(Guest::Web(w)) => {
+                    w.observe(rate);
+                    self.demand_changed.insert(guest);
+                }
                 _ => return Err(ModelError::WrongGuest(guest)),
             },
             Input::JobArrival { guest, job } => match self.guests.get_mut(guest.0 as usize) {

@@ -15,10 +15,10 @@
 //! head step always fits once the steps ahead of it complete: nothing
 //! deadlocks, and no host is ever over capacity.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
-use slivers_policy::{GuestId, HostId, HostTable, PlaceRequest, Placement, Resources, VmId, fit};
+use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
 
 use super::broker::Grant;
 use super::energy::{EnergyMeter, PowerParams};
@@ -143,13 +143,17 @@ pub struct Site {
     policy: Box<dyn Placement>,
     planned: HostTable,
     planned_at: BTreeMap<VmId, (HostId, Resources)>,
+    /// The planned VMs of each host, smallest first: what a forced
+    /// placement looks through, without a pass over every VM.
+    on_host: Vec<BTreeSet<(Resources, VmId)>>,
     used: Vec<Resources>,
     vms: BTreeMap<VmId, VmRecord>,
-    queue: VecDeque<(OpId, Step)>,
+    queue: StepQueue,
     in_flight: BTreeMap<OpId, Step>,
     next_op: u64,
     stats: SiteStats,
     energy: EnergyMeter,
+    accounts: GuestAccounts,
 }
 
 impl Site {
@@ -160,14 +164,26 @@ impl Site {
             policy,
             planned: HostTable::new(hosts, capacity),
             planned_at: BTreeMap::new(),
+            on_host: vec![BTreeSet::new(); hosts as usize],
             used: vec![Resources::ZERO; hosts as usize],
             vms: BTreeMap::new(),
-            queue: VecDeque::new(),
+            queue: StepQueue::default(),
             in_flight: BTreeMap::new(),
             next_op: 0,
             stats: SiteStats::default(),
             energy: EnergyMeter::new(power, capacity),
+            accounts: GuestAccounts::default(),
         }
+    }
+
+    /// What each guest is promised and holds now, kept as VMs change.
+    pub fn accounts(&self) -> &GuestAccounts {
+        &self.accounts
+    }
+
+    /// Takes the guests whose account changed since the last call.
+    pub fn take_changed_guests(&mut self) -> BTreeSet<GuestId> {
+        std::mem::take(&mut self.accounts.changed)
     }
 
     /// The energy used so far.
@@ -212,7 +228,6 @@ impl Site {
         if grants.is_empty() {
             return Ok(Vec::new());
         }
-        let before = self.planned.hosts().to_vec();
         let mut touched: Vec<(VmId, Option<(HostId, Resources)>)> = Vec::new();
         for g in grants {
             match *g {
@@ -232,6 +247,7 @@ impl Site {
                 }
                 Grant::New { vm, guest, size } => {
                     self.touch(vm, &mut touched);
+                    // A pending VM counts in no account.
                     self.vms.insert(
                         vm,
                         VmRecord {
@@ -254,8 +270,35 @@ impl Site {
             })
             .filter(|c| c.from != c.to)
             .collect();
-        for step in plan::plan(&before, &changes)?.steps {
-            self.queue.push_back((OpId(self.next_op), step));
+        // The planner sees the touched hosts as they were before the
+        // grants: what is planned there now, less the changes' targets,
+        // plus their origins.
+        let mut before: BTreeMap<HostId, Resources> = BTreeMap::new();
+        for c in &changes {
+            for (h, _) in c.from.iter().chain(c.to.iter()) {
+                before.entry(*h).or_insert_with(|| self.planned.host(*h).used);
+            }
+        }
+        for c in &changes {
+            if let Some((h, s)) = c.from {
+                before.entry(h).and_modify(|u| *u = u.plus(&s));
+            }
+        }
+        for c in &changes {
+            if let Some((h, s)) = c.to {
+                before.entry(h).and_modify(|u| *u = u.saturating_minus(&s));
+            }
+        }
+        let planned = &self.planned;
+        let view = |h: HostId| {
+            let used = *before.get(&h)?;
+            Some(HostView {
+                used,
+                ..*planned.hosts().get(h.index())?
+            })
+        };
+        for step in plan::plan_over(view, &changes)?.steps {
+            self.queue.push(OpId(self.next_op), step);
             self.next_op += 1;
         }
         Ok(self.start_ready(now))
@@ -272,7 +315,9 @@ impl Site {
         if let Some((h, amount)) = freed {
             let left = self.used[h.index()].saturating_minus(&amount);
             self.set_used(now, h, left);
+            self.queue.host_freed(h);
         }
+        self.unaccount(vm);
         let rec = self.vms.get_mut(&vm).ok_or(SiteError::UnknownVm(vm))?;
         rec.busy = false;
         if let Some((h, amount)) = freed {
@@ -286,7 +331,45 @@ impl Site {
             }
             _ => rec.state = VmState::Running,
         }
+        self.account(vm);
+        self.queue.vm_idle(vm);
         Ok(self.start_ready(now))
+    }
+
+    /// What `vm` adds to its guest's account now: nothing unless it is
+    /// planned (a released VM is owed nothing) and created.
+    fn contribution(&self, vm: VmId) -> Option<(GuestId, Contribution)> {
+        let rec = self.vms.get(&vm)?;
+        let (_, size) = self.planned_at.get(&vm)?;
+        if rec.state == VmState::Pending {
+            return None;
+        }
+        let running = match rec.state {
+            VmState::Running => rec.holds.iter().map(|(_, r)| r.cpu_millicores()).sum(),
+            _ => 0,
+        };
+        Some((
+            rec.guest,
+            Contribution {
+                promised: size.cpu_millicores(),
+                running,
+                migrating: rec.state == VmState::Migrating,
+            },
+        ))
+    }
+
+    /// Takes `vm`'s contribution out of its guest's account, before a change.
+    fn unaccount(&mut self, vm: VmId) {
+        if let Some((g, c)) = self.contribution(vm) {
+            self.accounts.apply(g, vm, c, false);
+        }
+    }
+
+    /// Puts `vm`'s contribution back into its guest's account, after a change.
+    fn account(&mut self, vm: VmId) {
+        if let Some((g, c)) = self.contribution(vm) {
+            self.accounts.apply(g, vm, c, true);
+        }
     }
 
     fn touch(&self, vm: VmId, touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>) {
@@ -296,14 +379,21 @@ impl Site {
     }
 
     fn unplan(&mut self, vm: VmId) -> Option<(HostId, Resources)> {
+        self.unaccount(vm);
         let (h, s) = self.planned_at.remove(&vm)?;
         self.planned.remove(h, &s);
+        self.on_host[h.index()].remove(&(s, vm));
         Some((h, s))
     }
 
     fn plan_at(&mut self, vm: VmId, host: HostId, size: Resources) {
+        self.unaccount(vm);
         self.planned.add(host, &size);
-        self.planned_at.insert(vm, (host, size));
+        if let Some((h, s)) = self.planned_at.insert(vm, (host, size)) {
+            self.on_host[h.index()].remove(&(s, vm));
+        }
+        self.on_host[host.index()].insert((size, vm));
+        self.account(vm);
     }
 
     /// Puts a new or grown sliver where the policy wants it or, failing
@@ -356,14 +446,9 @@ impl Site {
     /// first, its new host by best fit. `None` if one move is not enough.
     fn evict_one(&self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
         let view = self.planned.view();
-        let mut on_host: Vec<Vec<(Resources, VmId)>> = vec![Vec::new(); self.planned.hosts().len()];
-        for (v, (h, s)) in &self.planned_at {
-            on_host[h.index()].push((*s, *v));
-        }
-        for (h, vms) in on_host.iter_mut().enumerate() {
+        for (h, vms) in self.on_host.iter().enumerate() {
             let host = HostId(h as u32);
-            vms.sort();
-            for &(s, v) in vms.iter() {
+            for &(s, v) in vms {
                 if view.fits(host, s, size) {
                     if let Some(to) = fit::best_fit(&view, &s, Some(host)) {
                         return Some((host, v, to));
@@ -388,12 +473,11 @@ impl Site {
         touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
     ) -> Result<(), SiteError> {
         while !self.planned.host(host).has_room(size) {
-            let stranger = self
-                .planned_at
+            let stranger = self.on_host[host.index()]
                 .iter()
-                .filter_map(|(v, (h, s))| {
+                .filter_map(|(s, v)| {
                     let home = homes.get(v)?.0;
-                    (*h == host && home != host).then(|| {
+                    (home != host).then(|| {
                         let cascades = !self.planned.host(home).has_room(s);
                         ((cascades, std::cmp::Reverse(*s), *v), *s)
                     })
@@ -423,34 +507,29 @@ impl Site {
     /// step completes, that step's host holds at most what the plan's
     /// one-at-a-time order left there (later steps reserved only elsewhere),
     /// and the plan is feasible in that order.
+    ///
+    /// Only the steps some change may have unblocked are looked at (see
+    /// [`StepQueue`]); they start in op order, which is plan order.
     fn start_ready(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
         let mut started = Vec::new();
-        let mut waiting_hosts: Vec<HostId> = Vec::new();
-        let mut waiting_vms: Vec<VmId> = Vec::new();
-        let mut kept = VecDeque::with_capacity(self.queue.len());
-        while let Some((op, step)) = self.queue.pop_front() {
+        while let Some((op, step)) = self.queue.next_candidate() {
             let vm = step.vm();
             let reserve = step.reserves();
-            let blocked = waiting_vms.contains(&vm)
-                || reserve.is_some_and(|(h, _)| waiting_hosts.contains(&h))
-                || self.vms.get(&vm).is_none_or(|r| r.busy)
-                || reserve.is_some_and(|(h, amount)| {
-                    !self.used[h.index()]
-                        .plus(&amount)
-                        .fits_in(&self.planned.host(h).capacity)
-                });
-            if blocked {
-                waiting_vms.push(vm);
-                if let Some((h, _)) = reserve {
-                    waiting_hosts.push(h);
-                }
-                kept.push_back((op, step));
+            let idle = self.vms.get(&vm).is_some_and(|r| !r.busy);
+            let fits = reserve.is_none_or(|(h, amount)| {
+                self.used[h.index()]
+                    .plus(&amount)
+                    .fits_in(&self.planned.host(h).capacity)
+            });
+            if !(idle && fits && self.queue.is_head(op, &step)) {
                 continue;
             }
+            self.queue.remove_head(op, &step);
             if let Some((h, amount)) = reserve {
                 let more = self.used[h.index()].plus(&amount);
                 self.set_used(now, h, more);
             }
+            self.unaccount(vm);
             let Some(rec) = self.vms.get_mut(&vm) else {
                 continue;
             };
@@ -469,6 +548,7 @@ impl Site {
                 }
                 _ => {}
             }
+            self.account(vm);
             if matches!(step, Step::Migrate { .. } | Step::Suspend { .. }) {
                 let total = self.stats.migrations();
                 self.stats.migration_series.push((now, total));
@@ -476,7 +556,6 @@ impl Site {
             self.in_flight.insert(op, step);
             started.push((op, step));
         }
-        self.queue = kept;
         started
     }
 
@@ -559,7 +638,183 @@ impl Site {
                 ));
             }
         }
+        let listed: usize = self.on_host.iter().map(BTreeSet::len).sum();
+        if listed != self.planned_at.len()
+            || self
+                .planned_at
+                .iter()
+                .any(|(vm, (h, s))| !self.on_host[h.index()].contains(&(*s, *vm)))
+        {
+            return Err("the per-host lists of planned VMs differ from the plan".into());
+        }
+        let mut accounts = GuestAccounts::default();
+        for vm in self.vms.keys() {
+            if let Some((g, c)) = self.contribution(*vm) {
+                accounts.apply(g, *vm, c, true);
+            }
+        }
+        for (g, a) in &self.accounts.accounts {
+            let fresh = accounts.accounts.get(g).cloned().unwrap_or_default();
+            if *a != fresh {
+                return Err(format!("{g}: account {a:?}, recomputed {fresh:?}"));
+            }
+        }
+        if accounts.accounts.keys().any(|g| !self.accounts.accounts.contains_key(g))
+            || accounts.moving != self.accounts.moving
+        {
+            return Err("the guests' accounts differ from a recomputation".into());
+        }
         Ok(())
+    }
+}
+
+/// The steps planned and not yet started, with what lets each start.
+///
+/// A step can start only at the head of its VM's queue and, if it
+/// reserves, at the head of its host's queue of reservations. Instead of
+/// scanning every queued step after each change, the queue keeps the
+/// *candidates*: steps some change may have unblocked (a new step, the head
+/// of a VM's queue when the VM goes idle, the head of a host's queue when
+/// the host frees capacity or its head starts). Every other step is blocked
+/// for a reason that has not changed. Candidates come out in op order, and
+/// a step started makes candidates only of later ops, so the steps start in
+/// the order one pass over the whole queue would start them.
+#[derive(Debug, Default)]
+struct StepQueue {
+    steps: BTreeMap<OpId, Step>,
+    by_vm: BTreeMap<VmId, VecDeque<OpId>>,
+    by_host: BTreeMap<HostId, VecDeque<OpId>>,
+    candidates: BTreeSet<OpId>,
+}
+
+impl StepQueue {
+    fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    fn push(&mut self, op: OpId, step: Step) {
+        self.by_vm.entry(step.vm()).or_default().push_back(op);
+        if let Some((h, _)) = step.reserves() {
+            self.by_host.entry(h).or_default().push_back(op);
+        }
+        self.steps.insert(op, step);
+        self.candidates.insert(op);
+    }
+
+    /// The next candidate in op order, if it is still queued.
+    fn next_candidate(&mut self) -> Option<(OpId, Step)> {
+        while let Some(op) = self.candidates.pop_first() {
+            if let Some(step) = self.steps.get(&op) {
+                return Some((op, *step));
+            }
+        }
+        None
+    }
+
+    /// True if `op` heads its VM's queue and, if it reserves, its host's.
+    fn is_head(&self, op: OpId, step: &Step) -> bool {
+        let head = |q: Option<&VecDeque<OpId>>| q.and_then(|q| q.front()) == Some(&op);
+        head(self.by_vm.get(&step.vm())) && step.reserves().is_none_or(|(h, _)| head(self.by_host.get(&h)))
+    }
+
+    /// Removes `op`, which heads its queues; the next reservation on its
+    /// host becomes a candidate.
+    fn remove_head(&mut self, op: OpId, step: &Step) {
+        self.steps.remove(&op);
+        pop_front(&mut self.by_vm, step.vm());
+        if let Some((h, _)) = step.reserves() {
+            pop_front(&mut self.by_host, h);
+            self.host_freed(h);
+        }
+    }
+
+    /// `vm` went idle: its next step may start.
+    fn vm_idle(&mut self, vm: VmId) {
+        if let Some(&op) = self.by_vm.get(&vm).and_then(|q| q.front()) {
+            self.candidates.insert(op);
+        }
+    }
+
+    /// `host` has more room (or a new head): its next reservation may start.
+    fn host_freed(&mut self, host: HostId) {
+        if let Some(&op) = self.by_host.get(&host).and_then(|q| q.front()) {
+            self.candidates.insert(op);
+        }
+    }
+}
+
+fn pop_front<K: Ord + Copy>(map: &mut BTreeMap<K, VecDeque<OpId>>, key: K) {
+    if let Some(q) = map.get_mut(&key) {
+        q.pop_front();
+        if q.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
+/// What one VM adds to its guest's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Contribution {
+    promised: u64,
+    running: u64,
+    migrating: bool,
+}
+
+/// One guest's CPU as fidelity sees it (docs in [`super::fidelity`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestAccount {
+    /// CPU (millicores) of the guest's created, planned VMs: what it is promised.
+    pub promised: u64,
+    /// CPU its running VMs hold on their hosts.
+    pub running: u64,
+    /// Its planned VMs that are live-migrating: what they get depends on
+    /// the migration's phase, which the driver knows.
+    pub migrating: BTreeSet<VmId>,
+}
+
+/// Every guest's account, kept in step with the site's VMs: each change of
+/// a VM takes its old contribution out and puts the new one in, so reading
+/// a guest's fidelity costs O(its VMs in migration), not a pass over all VMs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestAccounts {
+    accounts: BTreeMap<GuestId, GuestAccount>,
+    /// Guests with a VM in migration.
+    moving: BTreeSet<GuestId>,
+    changed: BTreeSet<GuestId>,
+}
+
+impl GuestAccounts {
+    /// One guest's account (empty if it has no created VM).
+    pub fn get(&self, guest: GuestId) -> Option<&GuestAccount> {
+        self.accounts.get(&guest)
+    }
+
+    /// Guests with a VM in live migration now.
+    pub fn moving(&self) -> &BTreeSet<GuestId> {
+        &self.moving
+    }
+
+    fn apply(&mut self, g: GuestId, vm: VmId, c: Contribution, add: bool) {
+        let a = self.accounts.entry(g).or_default();
+        if add {
+            a.promised += c.promised;
+            a.running += c.running;
+            if c.migrating {
+                a.migrating.insert(vm);
+            }
+        } else {
+            a.promised -= c.promised;
+            a.running -= c.running;
+            if c.migrating {
+                a.migrating.remove(&vm);
+            }
+        }
+        if a.migrating.is_empty() {
+            self.moving.remove(&g);
+        } else {
+            self.moving.insert(g);
+        }
+        self.changed.insert(g);
     }
 }
 

@@ -9,6 +9,7 @@ use super::plot::{Curve, LinePlot, draw_lines};
 use super::{ReportError, write_atomic};
 use crate::engine::SimTime;
 use crate::experiment::RunResult;
+use crate::model::{FidelitySeries, SeriesForm};
 use crate::scenario::Scenario;
 
 /// The metric columns of a run, in order (after its identifying columns).
@@ -103,15 +104,24 @@ pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, Repo
 
 /// The cumulative migration count of each run as a step function:
 /// `(seconds, count)` at time zero, at each instant the count changes (the
-/// count after every migration starting then), and at the end.
-pub fn migration_steps(r: &RunResult) -> Vec<(f64, u64)> {
+/// count after every migration starting then), and at the end. In the
+/// per-period form ([`SeriesForm::Periods`]) only the last change of each
+/// period is kept, so the series has at most one point per period.
+pub fn migration_steps(r: &RunResult, form: SeriesForm) -> Vec<(f64, u64)> {
+    let bucket = |t: SimTime| match form {
+        SeriesForm::Changes => t.0,
+        SeriesForm::Periods(len) => t.0 / len.0.max(1),
+    };
     let mut pts: Vec<(f64, u64)> = vec![(0.0, 0)];
+    let mut last_bucket = None;
     for &(t, n) in &r.site.migration_series {
         let s = t.as_secs_f64();
+        let b = bucket(t);
         match pts.last_mut() {
-            Some(last) if last.0 == s => last.1 = n,
+            Some(last) if last.0 == s || last_bucket == Some(b) => *last = (s, n),
             _ => pts.push((s, n)),
         }
+        last_bucket = Some(b);
     }
     let end = r.end.as_secs_f64();
     if pts.last().is_some_and(|p| p.0 < end) {
@@ -121,7 +131,7 @@ pub fn migration_steps(r: &RunResult) -> Vec<(f64, u64)> {
 }
 
 /// `migrations.csv`: tidy (long) table `run,provisioning,placement,time_s,cumulative_migrations`.
-pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
+pub fn migrations(results: &[RunResult], form: SeriesForm) -> Result<Table, ReportError> {
     let mut t = Table::new(&[
         "run",
         "provisioning",
@@ -130,7 +140,7 @@ pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
         "cumulative_migrations",
     ]);
     for r in results {
-        for (s, n) in migration_steps(r) {
+        for (s, n) in migration_steps(r, form) {
             t.push(vec![
                 r.run.to_string(),
                 r.pair.provisioning.to_string(),
@@ -143,37 +153,101 @@ pub fn migrations(results: &[RunResult]) -> Result<Table, ReportError> {
     Ok(t)
 }
 
-/// `fidelity.csv`: every change of every guest's fidelity, tidy:
-/// `run,provisioning,placement,guest,time_s,fidelity`.
+/// `fidelity.csv`, tidy. In the scenario's series form: every change of
+/// every guest's fidelity, `run,provisioning,placement,guest,time_s,fidelity`;
+/// or per period, `run,provisioning,placement,guest,time_s,fidelity_mean,fidelity_min`
+/// with `time_s` the period's start.
 pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
-    let mut t = Table::new(&["run", "provisioning", "placement", "guest", "time_s", "fidelity"]);
+    let guest = |g: u32| scenario.guests.get(g as usize).map_or("?", |g| g.name()).to_string();
+    let mut t = match scenario.series {
+        SeriesForm::Changes => Table::new(&["run", "provisioning", "placement", "guest", "time_s", "fidelity"]),
+        SeriesForm::Periods(_) => Table::new(&[
+            "run",
+            "provisioning",
+            "placement",
+            "guest",
+            "time_s",
+            "fidelity_mean",
+            "fidelity_min",
+        ]),
+    };
     for r in results {
-        for &(at, g, v) in &r.fidelity_series {
-            let guest = scenario.guests.get(g as usize).map_or("?", |g| g.name());
-            t.push(vec![
+        let id = || {
+            vec![
                 r.run.to_string(),
                 r.pair.provisioning.to_string(),
                 r.pair.placement.to_string(),
-                guest.to_string(),
-                fmt_f64(at.as_secs_f64()),
-                fmt_f64(v),
-            ])?;
+            ]
+        };
+        match &r.fidelity_series {
+            FidelitySeries::Changes(changes) => {
+                for &(at, g, v) in changes {
+                    let mut row = id();
+                    row.extend([guest(g), fmt_f64(at.as_secs_f64()), fmt_f64(v)]);
+                    t.push(row)?;
+                }
+            }
+            FidelitySeries::Periods(periods) => {
+                for p in periods {
+                    let mut row = id();
+                    row.extend([
+                        guest(p.guest),
+                        fmt_f64(p.start.as_secs_f64()),
+                        fmt_f64(p.mean),
+                        fmt_f64(p.min),
+                    ]);
+                    t.push(row)?;
+                }
+            }
         }
     }
     Ok(t)
 }
 
-/// The fidelity plot (the idea of the paper's Figure 1, from the model):
-/// each guest's fidelity around the deepest drop of the run with the most
-/// site migrations: the level before the drop (at most 5 minutes of it)
-/// and the drop, plus a tenth of that span (at least 1 s) on each side.
-/// `None` if no run lowered any guest's fidelity.
-pub fn fidelity_window(results: &[RunResult], scenario: &Scenario) -> Option<(String, Vec<Curve>)> {
+/// The fidelity plot of the run with the most site migrations among those
+/// that lowered some guest's fidelity; `None` if none did. With every
+/// change kept, each guest's fidelity around the deepest drop (the idea of
+/// the paper's Figure 1); per period, each guest's lowest fidelity in each
+/// period over the whole run. Returns the title, the x label and the curves.
+pub fn fidelity_plot(results: &[RunResult], scenario: &Scenario) -> Option<(String, &'static str, Vec<Curve>)> {
     let r = results
         .iter()
-        .filter(|r| r.fidelity_series.iter().any(|p| p.2 < 1.0))
+        .filter(|r| r.fidelity_series.has_drop())
         .max_by_key(|r| (r.site.migrations(), std::cmp::Reverse(r.run)))?;
-    let series = &r.fidelity_series;
+    match &r.fidelity_series {
+        FidelitySeries::Changes(series) => {
+            let (title, curves) = fidelity_window(r, series, scenario)?;
+            Some((title, "seconds from the drop", curves))
+        }
+        FidelitySeries::Periods(periods) => {
+            let curves = scenario
+                .guests
+                .iter()
+                .enumerate()
+                .map(|(g, spec)| Curve {
+                    label: format!("{} (lowest per period)", spec.name()),
+                    points: periods
+                        .iter()
+                        .filter(|p| p.guest == g as u32)
+                        .map(|p| (p.start.as_secs_f64() / 86_400.0, p.min))
+                        .collect(),
+                    spread: None,
+                })
+                .collect();
+            let title = format!("Fidelity per period: {}", r.pair.label());
+            Some((title, "time (days)", curves))
+        }
+    }
+}
+
+/// Each guest's fidelity around the deepest drop of `series`: the level
+/// before the drop (at most 5 minutes of it) and the drop, plus a tenth of
+/// that span (at least 1 s) on each side.
+fn fidelity_window(
+    r: &RunResult,
+    series: &[(SimTime, u32, f64)],
+    scenario: &Scenario,
+) -> Option<(String, Vec<Curve>)> {
     // The deepest drop (the first of equals), and around it the level
     // before it (at most 5 minutes of it) and the drop itself.
     let (i, &(at, guest, _)) = series.iter().enumerate().min_by(|a, b| a.1.2.total_cmp(&b.1.2))?;
@@ -272,13 +346,13 @@ pub fn write_all(
         dir.join("manifest.toml"),
     ];
     summary(results, scenario)?.write(&files[0])?;
-    migrations(results)?.write(&files[1])?;
+    migrations(results, scenario.series)?.write(&files[1])?;
     fidelity(results, scenario)?.write(&files[2])?;
     let curves: Vec<Curve> = results
         .iter()
         .map(|r| Curve {
             label: r.pair.label(),
-            points: migration_steps(r)
+            points: migration_steps(r, scenario.series)
                 .into_iter()
                 .map(|(s, n)| (s / 86_400.0, n as f64))
                 .collect(),
@@ -301,12 +375,12 @@ pub fn write_all(
         &files[4],
     )?;
     write_atomic(&files[5], manifest(scenario).as_bytes())?;
-    if let Some((title, curves)) = fidelity_window(results, scenario) {
+    if let Some((title, x_label, curves)) = fidelity_plot(results, scenario) {
         let (png, svg) = (dir.join("fidelity.png"), dir.join("fidelity.svg"));
         draw_lines(
             &LinePlot {
                 title: &title,
-                x_label: "seconds from the drop",
+                x_label,
                 y_label: "fidelity",
                 curves: &curves,
                 step: true,

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use slivers_policy::{PlacementKind, ProvisioningKind, Resources};
 
 use crate::engine::SimTime;
-use crate::model::{MigrationParams, PowerParams, Quantum, WebSizing};
+use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm, WebSizing};
 use crate::rng::SimRng;
 use crate::trace::generate::{BatchParams, WebParams, generate_batch, generate_web};
 use crate::trace::{Series, SwfTrace, TraceError, read_series_csv, read_swf, time};
@@ -233,7 +233,12 @@ pub struct Scenario {
     pub guests: Vec<GuestSpec>,
     /// Policy pairs to run.
     pub pairs: Vec<Pair>,
+    /// The form of the fidelity and migration series (`series`).
+    pub series: SeriesForm,
 }
+
+/// Up to this many hosts, `series = "auto"` keeps every change.
+pub const FULL_SERIES_MAX_HOSTS: u32 = 1000;
 
 /// One guest's workload for one run, in simulated time.
 #[derive(Debug, Clone, PartialEq)]
@@ -623,6 +628,12 @@ impl Scenario {
                 })
                 .collect(),
         };
+        let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
+            raw::RawSeries::Changes => SeriesForm::Changes,
+            raw::RawSeries::Periods => SeriesForm::Periods(period),
+            raw::RawSeries::Auto if hosts <= FULL_SERIES_MAX_HOSTS => SeriesForm::Changes,
+            raw::RawSeries::Auto => SeriesForm::Periods(period),
+        };
 
         Ok(Scenario {
             name,
@@ -639,6 +650,7 @@ impl Scenario {
             power,
             guests,
             pairs,
+            series,
         })
     }
 

@@ -36,8 +36,21 @@ pub struct RawScenario {
     #[serde(default)]
     pub guest: Vec<RawGuest>,
     pub pairs: Option<Vec<RawPair>>,
+    pub series: Option<RawSeries>,
     /// Read by `slivers sweep` only; a scenario run directly must not have it.
     pub sweep: Option<toml::Table>,
+}
+
+/// `series`: the form of `fidelity.csv` and `migrations.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawSeries {
+    /// Every change up to 1,000 hosts, per period above.
+    Auto,
+    /// Every change.
+    Changes,
+    /// One row per period.
+    Periods,
 }
 
 /// `[hosts]`

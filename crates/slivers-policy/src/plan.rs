@@ -10,6 +10,8 @@
 //! (stop-and-copy, sec. 5). Since storage is unbounded, any feasible target is
 //! reached, and every VM moves at most once.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::{HostId, HostView, Resources, VmId};
 
 /// One VM's change: where and how big it is now, and where and how big it
@@ -200,13 +202,22 @@ enum Pending {
 /// Orders the steps from `hosts` (whose `used` includes every `from`) to the
 /// target of `changes`. Deterministic: ties follow the order of `changes`.
 pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
-    let mut used: Vec<Resources> = hosts.iter().map(|h| h.used).collect();
-    let cap: Vec<Resources> = hosts.iter().map(|h| h.capacity).collect();
+    plan_over(|h| hosts.get(h.index()).copied(), changes)
+}
+
+/// [`plan`] over a lookup instead of a slice: `host(h)` gives a host as it
+/// is before the changes (its `used` includes every `from` on it), or
+/// `None` if it does not exist. Only the hosts the changes name are looked
+/// up, so planning costs O(c log c) for c changes, whatever the cluster's
+/// size.
+pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) -> Result<Plan, PlanError> {
+    let mut hosts = Hosts(BTreeMap::new());
     for c in changes {
         for (h, _) in c.from.iter().chain(c.to.iter()) {
-            if h.index() >= hosts.len() {
+            let Some(view) = host(*h) else {
                 return Err(PlanError::UnknownHost { vm: c.vm, host: *h });
-            }
+            };
+            hosts.0.entry(*h).or_insert((view.used, view.capacity));
         }
     }
     let mut steps = Vec::new();
@@ -217,7 +228,7 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
         match (c.from, c.to) {
             (Some((host, size)), None) => {
                 steps.push(Step::Destroy { vm: c.vm, host, size });
-                used[host.index()] = used[host.index()].saturating_minus(&size);
+                hosts.free(host, &size);
             }
             (Some((from, mut size_from)), Some((to, size_to))) => {
                 if size_to != size_from && size_to.fits_in(&size_from) {
@@ -227,132 +238,208 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
                         from: size_from,
                         to: size_to,
                     });
-                    used[from.index()] = used[from.index()].saturating_minus(&size_from).plus(&size_to);
+                    hosts.free(from, &size_from);
+                    hosts.take(from, &size_to);
                     size_from = size_to;
                 }
                 if from != to {
-                    pending.push(Pending::Move {
+                    pending.push(Some(Pending::Move {
                         vm: c.vm,
                         from,
                         to,
                         size_from,
                         size_to,
-                    });
+                    }));
                 } else if size_from != size_to {
-                    pending.push(Pending::Grow {
+                    pending.push(Some(Pending::Grow {
                         vm: c.vm,
                         host: from,
                         from: size_from,
                         to: size_to,
-                    });
+                    }));
                 }
             }
-            (None, Some((host, size))) => pending.push(Pending::Arrive {
+            (None, Some((host, size))) => pending.push(Some(Pending::Arrive {
                 vm: c.vm,
                 host,
                 size,
                 restore: false,
-            }),
+            })),
             (None, None) => {}
         }
     }
 
     // Phase 2: the first pending step with room goes next; when none has
-    // room, the first pending move is suspended to storage.
-    let fits = |used: &[Resources], host: HostId, held: Resources, size: Resources| {
-        used[host.index()]
-            .saturating_minus(&held)
-            .plus(&size)
-            .fits_in(&cap[host.index()])
-    };
-    while !pending.is_empty() {
-        let ready = pending.iter().position(|p| match *p {
-            Pending::Arrive { host, size, .. } => fits(&used, host, Resources::ZERO, size),
-            Pending::Grow { host, from, to, .. } => fits(&used, host, from, to),
-            Pending::Move { to, size_to, .. } => fits(&used, to, Resources::ZERO, size_to),
-        });
+    // room, a pending move is suspended to storage.
+    //
+    // Pending steps are checked lazily. `unchecked` holds those that might
+    // have room; `blocked[h]` those known to have none on their target h.
+    // A blocked step stays blocked until something frees capacity on its
+    // target (a move's source, a mixed resize, a suspend), which puts it
+    // back among the unchecked. So the lowest unchecked step with room is
+    // the first pending step with room, as in a scan of the whole list,
+    // but each step is checked again only when its host changes.
+    let mut unchecked: BTreeSet<usize> = (0..pending.len()).collect();
+    let mut blocked: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
+    let mut left = pending.len();
+    while left > 0 {
+        let mut ready = None;
+        while let Some(i) = unchecked.pop_first() {
+            let Some(p) = pending[i] else { continue };
+            if hosts.room_for(&p) {
+                ready = Some(i);
+                break;
+            }
+            blocked.entry(p.target()).or_default().push(i);
+        }
         if let Some(i) = ready {
-            let step = match pending.remove(i) {
-                Pending::Arrive {
-                    vm,
-                    host,
-                    size,
-                    restore,
-                } => {
-                    used[host.index()] = used[host.index()].plus(&size);
-                    if restore {
-                        Step::Restore { vm, host, size }
-                    } else {
-                        Step::Create { vm, host, size }
-                    }
-                }
-                Pending::Grow { vm, host, from, to } => {
-                    used[host.index()] = used[host.index()].saturating_minus(&from).plus(&to);
-                    Step::Resize { vm, host, from, to }
-                }
-                Pending::Move {
-                    vm,
-                    from,
-                    to,
-                    size_from,
-                    size_to,
-                } => {
-                    used[to.index()] = used[to.index()].plus(&size_to);
-                    used[from.index()] = used[from.index()].saturating_minus(&size_from);
-                    Step::Migrate {
-                        vm,
-                        from,
-                        to,
-                        size_from,
-                        size_to,
-                    }
-                }
-            };
+            let Some(p) = pending[i].take() else { continue };
+            left -= 1;
+            let (step, freed) = hosts.apply(p);
             steps.push(step);
+            if let Some(h) = freed {
+                unchecked.extend(blocked.remove(&h).unwrap_or_default());
+            }
             continue;
         }
-        // Suspend a move whose source some blocked step is waiting for;
-        // failing that, the first pending move.
-        let wanted = |h: HostId| {
-            pending.iter().any(|p| match *p {
-                Pending::Arrive { host, .. } | Pending::Grow { host, .. } => host == h,
-                Pending::Move { to, .. } => to == h,
+        // Nothing has room. Suspend a move whose source some blocked step
+        // is waiting for; failing that, the first pending move.
+        let wanted = |h: HostId| blocked.get(&h).is_some_and(|b| !b.is_empty());
+        let moves = || {
+            pending.iter().enumerate().filter_map(|(i, p)| match *p {
+                Some(Pending::Move { from, .. }) => Some((i, from)),
+                _ => None,
             })
         };
-        let i = pending
-            .iter()
-            .position(|p| matches!(*p, Pending::Move { from, .. } if wanted(from)))
-            .or_else(|| pending.iter().position(|p| matches!(p, Pending::Move { .. })));
-        let Some(i) = i else {
-            let (vm, host) = match pending[0] {
-                Pending::Arrive { vm, host, .. } | Pending::Grow { vm, host, .. } => (vm, host),
-                Pending::Move { vm, to, .. } => (vm, to),
+        let chosen = moves()
+            .find(|&(_, from)| wanted(from))
+            .or_else(|| moves().next())
+            .map(|(i, _)| i);
+        let Some(i) = chosen else {
+            let first = pending.iter().flatten().next();
+            let (vm, host) = match first {
+                Some(Pending::Arrive { vm, host, .. } | Pending::Grow { vm, host, .. }) => (*vm, *host),
+                Some(Pending::Move { vm, to, .. }) => (*vm, *to),
+                None => break,
             };
             return Err(PlanError::Infeasible { vm, host });
         };
-        if let Pending::Move {
+        if let Some(Pending::Move {
             vm,
             from,
             to,
             size_from,
             size_to,
-        } = pending[i]
+        }) = pending[i]
         {
             steps.push(Step::Suspend {
                 vm,
                 host: from,
                 size: size_from,
             });
-            used[from.index()] = used[from.index()].saturating_minus(&size_from);
-            pending[i] = Pending::Arrive {
+            hosts.free(from, &size_from);
+            unchecked.extend(blocked.remove(&from).unwrap_or_default());
+            // It now waits for room on its target, as the move did, so it
+            // stays where it is blocked.
+            pending[i] = Some(Pending::Arrive {
                 vm,
                 host: to,
                 size: size_to,
                 restore: true,
-            };
+            });
         }
     }
     Ok(Plan { steps })
+}
+
+impl Pending {
+    /// The host the step needs room on.
+    fn target(&self) -> HostId {
+        match *self {
+            Pending::Arrive { host, .. } | Pending::Grow { host, .. } => host,
+            Pending::Move { to, .. } => to,
+        }
+    }
+}
+
+/// What the planner tracks of the hosts the changes name: `(used, capacity)`.
+struct Hosts(BTreeMap<HostId, (Resources, Resources)>);
+
+impl Hosts {
+    fn slot(&mut self, h: HostId) -> &mut (Resources, Resources) {
+        self.0.get_mut(&h).expect("every host a change names was looked up")
+    }
+
+    fn free(&mut self, h: HostId, size: &Resources) {
+        let s = self.slot(h);
+        s.0 = s.0.saturating_minus(size);
+    }
+
+    fn take(&mut self, h: HostId, size: &Resources) {
+        let s = self.slot(h);
+        s.0 = s.0.plus(size);
+    }
+
+    /// True if `size` fits on `h` once `held` (what the VM holds there) is freed.
+    fn fits(&self, h: HostId, held: Resources, size: Resources) -> bool {
+        self.0
+            .get(&h)
+            .is_some_and(|(used, cap)| used.saturating_minus(&held).plus(&size).fits_in(cap))
+    }
+
+    fn room_for(&self, p: &Pending) -> bool {
+        match *p {
+            Pending::Arrive { host, size, .. } => self.fits(host, Resources::ZERO, size),
+            Pending::Grow { host, from, to, .. } => self.fits(host, from, to),
+            Pending::Move { to, size_to, .. } => self.fits(to, Resources::ZERO, size_to),
+        }
+    }
+
+    /// Carries out a step that has room; returns it and the host it freed
+    /// capacity on, if any.
+    fn apply(&mut self, p: Pending) -> (Step, Option<HostId>) {
+        match p {
+            Pending::Arrive {
+                vm,
+                host,
+                size,
+                restore,
+            } => {
+                self.take(host, &size);
+                let step = if restore {
+                    Step::Restore { vm, host, size }
+                } else {
+                    Step::Create { vm, host, size }
+                };
+                (step, None)
+            }
+            Pending::Grow { vm, host, from, to } => {
+                self.free(host, &from);
+                self.take(host, &to);
+                // A mixed resize frees what it shrinks.
+                let freed = (!from.fits_in(&to)).then_some(host);
+                (Step::Resize { vm, host, from, to }, freed)
+            }
+            Pending::Move {
+                vm,
+                from,
+                to,
+                size_from,
+                size_to,
+            } => {
+                self.take(to, &size_to);
+                self.free(from, &size_from);
+                let step = Step::Migrate {
+                    vm,
+                    from,
+                    to,
+                    size_from,
+                    size_to,
+                };
+                (step, Some(from))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
