@@ -12,7 +12,7 @@
 //! Completion times are rounded up to the millisecond; a transfer is done
 //! once what is left is below [`EPSILON_MIB`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use slivers_policy::HostId;
 
@@ -55,6 +55,8 @@ impl Flow {
 pub struct Network {
     capacity: f64,
     flows: BTreeMap<FlowId, Flow>,
+    /// The transfers on each link.
+    on_link: BTreeMap<Link, BTreeSet<FlowId>>,
     at: SimTime,
 }
 
@@ -64,6 +66,7 @@ impl Network {
         Network {
             capacity: capacity_mibps,
             flows: BTreeMap::new(),
+            on_link: BTreeMap::new(),
             at: SimTime::ZERO,
         }
     }
@@ -71,15 +74,17 @@ impl Network {
     /// Starts sending `mib` along `path` at `now`.
     pub fn add(&mut self, now: SimTime, id: FlowId, path: Path, mib: f64) {
         self.advance(now);
-        self.flows.insert(
-            id,
-            Flow {
-                path,
-                left: mib.max(0.0),
-                rate: 0.0,
-            },
-        );
-        self.share();
+        let flow = Flow {
+            path,
+            left: mib.max(0.0),
+            rate: 0.0,
+        };
+        let links: Vec<Link> = flow.links().collect();
+        for l in &links {
+            self.on_link.entry(*l).or_default().insert(id);
+        }
+        self.flows.insert(id, flow);
+        self.share(links);
     }
 
     /// Removes the transfers that are done by `now` and returns them in id order.
@@ -92,10 +97,21 @@ impl Network {
             .map(|(id, _)| *id)
             .collect();
         if !done.is_empty() {
+            let mut links = Vec::new();
             for id in &done {
-                self.flows.remove(id);
+                if let Some(f) = self.flows.remove(id) {
+                    for l in f.links() {
+                        if let Some(set) = self.on_link.get_mut(&l) {
+                            set.remove(id);
+                            if set.is_empty() {
+                                self.on_link.remove(&l);
+                            }
+                        }
+                        links.push(l);
+                    }
+                }
             }
-            self.share();
+            self.share(links);
         }
         done
     }
@@ -139,19 +155,38 @@ impl Network {
         self.at = self.at.max(now);
     }
 
-    /// Max-min fair rates by progressive filling. Deterministic: links and
-    /// flows are visited in order, and ties between equally contended links
-    /// go to the lowest link.
-    fn share(&mut self) {
+    /// Max-min fair rates by progressive filling, for the transfers that
+    /// share links, directly or through others, with `changed` (the links of
+    /// a transfer that started or ended). Max-min fairness splits over these
+    /// connected components, so the rates elsewhere stay as they are, and
+    /// this costs what the component costs, not what the whole network does.
+    /// Deterministic: links and flows are visited in order, and ties between
+    /// equally contended links go to the lowest link; the component's rates
+    /// are the same, bit for bit, as those of a pass over every transfer.
+    fn share(&mut self, changed: Vec<Link>) {
+        // The component: every flow reachable from the changed links.
+        let mut seen_links: BTreeSet<Link> = BTreeSet::new();
+        let mut todo = changed;
+        let mut component: BTreeSet<FlowId> = BTreeSet::new();
+        while let Some(l) = todo.pop() {
+            if !seen_links.insert(l) {
+                continue;
+            }
+            for id in self.on_link.get(&l).into_iter().flatten() {
+                if component.insert(*id) {
+                    todo.extend(self.flows[id].links());
+                }
+            }
+        }
         let mut left: BTreeMap<Link, f64> = BTreeMap::new();
         let mut users: BTreeMap<Link, usize> = BTreeMap::new();
-        for f in self.flows.values() {
-            for l in f.links() {
+        for id in &component {
+            for l in self.flows[id].links() {
                 left.insert(l, self.capacity);
                 *users.entry(l).or_default() += 1;
             }
         }
-        let mut unfixed: Vec<FlowId> = self.flows.keys().copied().collect();
+        let mut unfixed: Vec<FlowId> = component.into_iter().collect();
         while !unfixed.is_empty() {
             let Some((link, fair)) = users
                 .iter()

@@ -228,7 +228,7 @@ impl Site {
         if grants.is_empty() {
             return Ok(Vec::new());
         }
-        let mut touched: Vec<(VmId, Option<(HostId, Resources)>)> = Vec::new();
+        let mut touched = Touched::default();
         for g in grants {
             match *g {
                 Grant::Release { vm } => {
@@ -262,6 +262,7 @@ impl Site {
             }
         }
         let changes: Vec<Change> = touched
+            .order
             .into_iter()
             .map(|(vm, from)| Change {
                 vm,
@@ -372,9 +373,9 @@ impl Site {
         }
     }
 
-    fn touch(&self, vm: VmId, touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>) {
-        if !touched.iter().any(|(v, _)| *v == vm) {
-            touched.push((vm, self.planned_at.get(&vm).copied()));
+    fn touch(&self, vm: VmId, touched: &mut Touched) {
+        if touched.seen.insert(vm) {
+            touched.order.push((vm, self.planned_at.get(&vm).copied()));
         }
     }
 
@@ -405,7 +406,7 @@ impl Site {
         size: Resources,
         current: Option<(HostId, Resources)>,
         homes: &BTreeMap<VmId, (HostId, Resources)>,
-        touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
+        touched: &mut Touched,
     ) -> Result<(), SiteError> {
         let home = homes.get(&vm).ok_or(SiteError::UnknownVm(vm))?.0;
         let req = PlaceRequest {
@@ -470,7 +471,7 @@ impl Site {
         host: HostId,
         size: &Resources,
         homes: &BTreeMap<VmId, (HostId, Resources)>,
-        touched: &mut Vec<(VmId, Option<(HostId, Resources)>)>,
+        touched: &mut Touched,
     ) -> Result<(), SiteError> {
         while !self.planned.host(host).has_room(size) {
             let stranger = self.on_host[host.index()]
@@ -666,6 +667,14 @@ impl Site {
         }
         Ok(())
     }
+}
+
+/// The VMs a batch of grants touched, in the order first touched, each
+/// with where it was planned before.
+#[derive(Debug, Default)]
+struct Touched {
+    order: Vec<(VmId, Option<(HostId, Resources)>)>,
+    seen: BTreeSet<VmId>,
 }
 
 /// The steps planned and not yet started, with what lets each start.
@@ -980,12 +989,12 @@ mod tests {
         // e on its home host 0, the stranger a (home host 1) must leave; host 1
         // has no room for a until its stranger d goes home to host 0.
         let (mut site, h) = fragmented();
-        let mut touched = Vec::new();
+        let mut touched = Touched::default();
         site.make_room(VmId(4), HostId(0), &U.times(2), &h, &mut touched)
             .unwrap();
         site.plan_at(VmId(4), HostId(0), U.times(2));
         assert_eq!(placement(&site), vec![1, 0, 1, 0, 0]);
-        assert_eq!(touched.iter().map(|(v, _)| v.0).collect::<Vec<_>>(), vec![0, 3]);
+        assert_eq!(touched.order.iter().map(|(v, _)| v.0).collect::<Vec<_>>(), vec![0, 3]);
         assert_eq!(site.stats().forced_moves, 2);
     }
 }
