@@ -7,7 +7,7 @@
 //! completed. It also knows each migrating VM's [`Availability`], which the
 //! fidelity meter reads, and it totals what migrations cost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use slivers_policy::VmId;
 use slivers_policy::plan::Step;
@@ -51,8 +51,6 @@ struct Running {
     started: SimTime,
     phase: Phase,
     phase_start: SimTime,
-    /// The fixed end of a wait phase; `None` while transferring.
-    until: Option<SimTime>,
 }
 
 /// The steps in flight.
@@ -60,6 +58,9 @@ pub struct Execution {
     model: Box<dyn MigrationModel>,
     network: Network,
     ops: BTreeMap<OpId, Running>,
+    /// The fixed ends of the wait phases in flight, in time order: what
+    /// [`Self::next_event`] and [`Self::advance`] look at instead of every op.
+    waits: BTreeSet<(SimTime, OpId)>,
     by_vm: BTreeMap<VmId, OpId>,
     /// Suspended VMs and when their suspend started (their downtime runs on).
     suspended_since: BTreeMap<VmId, SimTime>,
@@ -73,6 +74,7 @@ impl Execution {
             model,
             network: Network::new(capacity_mibps),
             ops: BTreeMap::new(),
+            waits: BTreeSet::new(),
             by_vm: BTreeMap::new(),
             suspended_since: BTreeMap::new(),
             cost: MigrationCost::default(),
@@ -134,7 +136,6 @@ impl Execution {
                     started: now,
                     phase,
                     phase_start: now,
-                    until: None,
                 };
                 self.ops.insert(op, r);
                 self.begin(now, op);
@@ -150,9 +151,9 @@ impl Execution {
                         vm: Availability::Up,
                     },
                     phase_start: now,
-                    until: Some(now),
                 };
                 self.ops.insert(op, r);
+                self.waits.insert((now, op));
             }
         }
     }
@@ -161,9 +162,10 @@ impl Execution {
         let r = self.ops.get_mut(&op).expect("begin is called on a running op");
         r.phase_start = now;
         match r.phase.work {
-            Work::Wait(t) => r.until = Some(now.plus(t)),
+            Work::Wait(t) => {
+                self.waits.insert((now.plus(t), op));
+            }
             Work::Transfer { mib, path } => {
-                r.until = None;
                 self.network.add(now, FlowId(op.0), path, mib);
             }
         }
@@ -171,7 +173,7 @@ impl Execution {
 
     /// When the next phase ends, if anything is in flight.
     pub fn next_event(&self) -> Option<SimTime> {
-        let waits = self.ops.values().filter_map(|r| r.until).min();
+        let waits = self.waits.first().map(|(t, _)| *t);
         match (waits, self.network.next_done()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -183,12 +185,14 @@ impl Execution {
     pub fn advance(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
         let mut completed = Vec::new();
         loop {
-            let mut due: Vec<OpId> = self
-                .ops
-                .iter()
-                .filter(|(_, r)| r.until.is_some_and(|t| t <= now))
-                .map(|(op, _)| *op)
-                .collect();
+            let mut due: Vec<OpId> = Vec::new();
+            while let Some(&(t, op)) = self.waits.first() {
+                if t > now {
+                    break;
+                }
+                self.waits.pop_first();
+                due.push(op);
+            }
             due.extend(self.network.take_done(now).into_iter().map(|f| OpId(f.0)));
             if due.is_empty() {
                 break;

@@ -167,7 +167,7 @@ impl Site {
             on_host: vec![BTreeSet::new(); hosts as usize],
             used: vec![Resources::ZERO; hosts as usize],
             vms: BTreeMap::new(),
-            queue: StepQueue::default(),
+            queue: StepQueue::new(hosts),
             in_flight: BTreeMap::new(),
             next_op: 0,
             stats: SiteStats::default(),
@@ -688,15 +688,25 @@ struct Touched {
 /// for a reason that has not changed. Candidates come out in op order, and
 /// a step started makes candidates only of later ops, so the steps start in
 /// the order one pass over the whole queue would start them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct StepQueue {
     steps: BTreeMap<OpId, Step>,
     by_vm: BTreeMap<VmId, VecDeque<OpId>>,
-    by_host: BTreeMap<HostId, VecDeque<OpId>>,
+    /// Indexed by host.
+    by_host: Vec<VecDeque<OpId>>,
     candidates: BTreeSet<OpId>,
 }
 
 impl StepQueue {
+    fn new(hosts: u32) -> Self {
+        StepQueue {
+            steps: BTreeMap::new(),
+            by_vm: BTreeMap::new(),
+            by_host: vec![VecDeque::new(); hosts as usize],
+            candidates: BTreeSet::new(),
+        }
+    }
+
     fn len(&self) -> usize {
         self.steps.len()
     }
@@ -704,7 +714,7 @@ impl StepQueue {
     fn push(&mut self, op: OpId, step: Step) {
         self.by_vm.entry(step.vm()).or_default().push_back(op);
         if let Some((h, _)) = step.reserves() {
-            self.by_host.entry(h).or_default().push_back(op);
+            self.by_host[h.index()].push_back(op);
         }
         self.steps.insert(op, step);
         self.candidates.insert(op);
@@ -723,16 +733,21 @@ impl StepQueue {
     /// True if `op` heads its VM's queue and, if it reserves, its host's.
     fn is_head(&self, op: OpId, step: &Step) -> bool {
         let head = |q: Option<&VecDeque<OpId>>| q.and_then(|q| q.front()) == Some(&op);
-        head(self.by_vm.get(&step.vm())) && step.reserves().is_none_or(|(h, _)| head(self.by_host.get(&h)))
+        head(self.by_vm.get(&step.vm())) && step.reserves().is_none_or(|(h, _)| head(self.by_host.get(h.index())))
     }
 
     /// Removes `op`, which heads its queues; the next reservation on its
     /// host becomes a candidate.
     fn remove_head(&mut self, op: OpId, step: &Step) {
         self.steps.remove(&op);
-        pop_front(&mut self.by_vm, step.vm());
+        if let Some(q) = self.by_vm.get_mut(&step.vm()) {
+            q.pop_front();
+            if q.is_empty() {
+                self.by_vm.remove(&step.vm());
+            }
+        }
         if let Some((h, _)) = step.reserves() {
-            pop_front(&mut self.by_host, h);
+            self.by_host[h.index()].pop_front();
             self.host_freed(h);
         }
     }
@@ -746,17 +761,8 @@ impl StepQueue {
 
     /// `host` has more room (or a new head): its next reservation may start.
     fn host_freed(&mut self, host: HostId) {
-        if let Some(&op) = self.by_host.get(&host).and_then(|q| q.front()) {
+        if let Some(&op) = self.by_host.get(host.index()).and_then(|q| q.front()) {
             self.candidates.insert(op);
-        }
-    }
-}
-
-fn pop_front<K: Ord + Copy>(map: &mut BTreeMap<K, VecDeque<OpId>>, key: K) {
-    if let Some(q) = map.get_mut(&key) {
-        q.pop_front();
-        if q.is_empty() {
-            map.remove(&key);
         }
     }
 }
