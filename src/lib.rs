@@ -54,7 +54,7 @@
 //! "#;
 //! let scenario = Scenario::parse(text, std::path::Path::new("example.toml")).unwrap();
 //! let [rfg_fb, _, _, _] = Pair::figure3()[..] else { unreachable!() };
-//! let result = run_pair(&scenario, rfg_fb, 0, 42, RunOptions { check_invariants: true }).unwrap();
+//! let result = run_pair(&scenario, rfg_fb, 0, 42, RunOptions { check_invariants: true, ..RunOptions::default() }).unwrap();
 //! // A site that follows a broker that never moves VMs never migrates.
 //! assert_eq!(result.site.migrations(), 0);
 //! assert!(result.broker.granted > 0);

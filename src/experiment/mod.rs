@@ -6,22 +6,42 @@ pub mod slurm;
 pub mod sweep;
 pub mod vmreq;
 
-pub use run::{Measured, Prepared, RunError, RunOptions, RunResult, prepare, run_pair};
+pub use run::{
+    Measured, PROGRESS_EVERY, Prepared, Progress, RunError, RunOptions, RunResult, prepare, run_pair,
+    run_pair_observed,
+};
+
+use rayon::prelude::*;
 
 use crate::scenario::Scenario;
 
-/// Runs every pair of `scenario` with the scenario's seed, in order, calling
-/// `progress` after each run. Results are in pair order.
+/// Runs every pair of `scenario` with the scenario's seed, the pairs in
+/// parallel (each run is independent and owns its RNG, so the results are
+/// the same whatever the thread count), calling `done` after each run.
+/// Results are in pair order.
 pub fn run_scenario(
     scenario: &Scenario,
     options: RunOptions,
-    mut progress: impl FnMut(&RunResult),
+    done: impl Fn(&RunResult) + Sync,
 ) -> Result<Vec<RunResult>, RunError> {
-    let mut out = Vec::with_capacity(scenario.pairs.len());
-    for (i, pair) in scenario.pairs.iter().enumerate() {
-        let r = run_pair(scenario, *pair, i, scenario.seed, options)?;
-        progress(&r);
-        out.push(r);
-    }
-    Ok(out)
+    run_scenario_observed(scenario, options, done, &|_| {})
+}
+
+/// [`run_scenario`], also reporting each run's [`Progress`].
+pub fn run_scenario_observed(
+    scenario: &Scenario,
+    options: RunOptions,
+    done: impl Fn(&RunResult) + Sync,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<RunResult>, RunError> {
+    scenario
+        .pairs
+        .par_iter()
+        .enumerate()
+        .map(|(i, pair)| {
+            let r = run_pair_observed(scenario, *pair, i, scenario.seed, options, progress)?;
+            done(&r);
+            Ok(r)
+        })
+        .collect()
 }

@@ -67,9 +67,27 @@ pub enum RunError {
 /// Options for a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RunOptions {
-    /// Check every invariant after every event (always on in debug builds).
+    /// Check every invariant (always on in debug builds).
     pub check_invariants: bool,
+    /// With checks on, check after every `check_every`-th event and at the
+    /// end; 0 and 1 check after every event. The check is O(hosts + VMs),
+    /// so runs of 10^4 hosts and more sample it.
+    pub check_every: u64,
 }
+
+/// How far a run has got, reported every [`PROGRESS_EVERY`] events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The run's index.
+    pub run: usize,
+    /// Simulated time reached.
+    pub now: SimTime,
+    /// Events handled so far.
+    pub events: u64,
+}
+
+/// Events between two [`Progress`] reports.
+pub const PROGRESS_EVERY: u64 = 1 << 14;
 
 /// What one run measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -270,6 +288,19 @@ pub fn run_pair(
     seed: u64,
     options: RunOptions,
 ) -> Result<RunResult, RunError> {
+    run_pair_observed(scenario, pair, run, seed, options, &|_| {})
+}
+
+/// [`run_pair`], calling `progress` every [`PROGRESS_EVERY`] events (the
+/// results do not depend on it).
+pub fn run_pair_observed(
+    scenario: &Scenario,
+    pair: Pair,
+    run: usize,
+    seed: u64,
+    options: RunOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunResult, RunError> {
     let label = pair.label();
     let Prepared {
         mut hosting,
@@ -296,9 +327,34 @@ pub fn run_pair(
         source,
     };
     let mut events = 0;
+    let mut popped: u64 = 0;
+    let every = options.check_every.max(1);
+    let invariant = |at: SimTime, hosting: &Hosting, exec: &Execution| {
+        let in_flight = hosting.site().in_flight();
+        let consistent = if in_flight == exec.len() {
+            hosting.check()
+        } else {
+            Err(format!(
+                "the site has {in_flight} steps in flight, the execution {}",
+                exec.len()
+            ))
+        };
+        consistent.map_err(|message| RunError::Invariant {
+            run,
+            pair: label.clone(),
+            at,
+            message,
+        })
+    };
+    let mut last = SimTime::ZERO;
     while let Some((now, event)) = queue.pop() {
         if now >= scenario.duration {
             break;
+        }
+        last = now;
+        popped += 1;
+        if popped % PROGRESS_EVERY == 0 {
+            progress(Progress { run, now, events });
         }
         let mut outputs: Vec<Output> = Vec::new();
         match event {
@@ -352,24 +408,18 @@ pub fn run_pair(
             }
         }
         hosting.meter_fidelity(now, |vm| exec.allotted_cpu(vm));
-        if check {
-            let in_flight = hosting.site().in_flight();
-            let consistent = if in_flight == exec.len() {
-                hosting.check()
-            } else {
-                Err(format!(
-                    "the site has {in_flight} steps in flight, the execution {}",
-                    exec.len()
-                ))
-            };
-            consistent.map_err(|message| RunError::Invariant {
-                run,
-                pair: label.clone(),
-                at: now,
-                message,
-            })?;
+        if check && popped % every == 0 {
+            invariant(now, &hosting, &exec)?;
         }
     }
+    if check {
+        invariant(last, &hosting, &exec)?;
+    }
+    progress(Progress {
+        run,
+        now: scenario.duration,
+        events,
+    });
     Ok(RunResult::collect(
         scenario,
         pair,

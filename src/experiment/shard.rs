@@ -296,6 +296,7 @@ fn run_one(
         r.seed,
         RunOptions {
             check_invariants: check,
+            ..RunOptions::default()
         },
     )?;
     let mut series = Table::new(&MIGRATIONS_HEADER);

@@ -12,7 +12,7 @@ pub mod guest;
 pub mod hosting;
 pub mod migration;
 pub mod network;
-pub mod site;
+mod site;
 
 pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
 pub use energy::PowerParams;

@@ -691,7 +691,9 @@ struct Touched {
 #[derive(Debug)]
 struct StepQueue {
     steps: BTreeMap<OpId, Step>,
-    by_vm: BTreeMap<VmId, VecDeque<OpId>>,
+    /// `(vm, op)` of every queued step: a VM's steps in op order, with no
+    /// allocation per VM.
+    by_vm: BTreeSet<(VmId, OpId)>,
     /// Indexed by host.
     by_host: Vec<VecDeque<OpId>>,
     candidates: BTreeSet<OpId>,
@@ -701,7 +703,7 @@ impl StepQueue {
     fn new(hosts: u32) -> Self {
         StepQueue {
             steps: BTreeMap::new(),
-            by_vm: BTreeMap::new(),
+            by_vm: BTreeSet::new(),
             by_host: vec![VecDeque::new(); hosts as usize],
             candidates: BTreeSet::new(),
         }
@@ -712,7 +714,7 @@ impl StepQueue {
     }
 
     fn push(&mut self, op: OpId, step: Step) {
-        self.by_vm.entry(step.vm()).or_default().push_back(op);
+        self.by_vm.insert((step.vm(), op));
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].push_back(op);
         }
@@ -730,22 +732,28 @@ impl StepQueue {
         None
     }
 
+    /// The first queued step of `vm`.
+    fn vm_head(&self, vm: VmId) -> Option<OpId> {
+        self.by_vm
+            .range((vm, OpId(0))..)
+            .next()
+            .filter(|(v, _)| *v == vm)
+            .map(|(_, op)| *op)
+    }
+
     /// True if `op` heads its VM's queue and, if it reserves, its host's.
     fn is_head(&self, op: OpId, step: &Step) -> bool {
-        let head = |q: Option<&VecDeque<OpId>>| q.and_then(|q| q.front()) == Some(&op);
-        head(self.by_vm.get(&step.vm())) && step.reserves().is_none_or(|(h, _)| head(self.by_host.get(h.index())))
+        self.vm_head(step.vm()) == Some(op)
+            && step
+                .reserves()
+                .is_none_or(|(h, _)| self.by_host.get(h.index()).and_then(|q| q.front()) == Some(&op))
     }
 
     /// Removes `op`, which heads its queues; the next reservation on its
     /// host becomes a candidate.
     fn remove_head(&mut self, op: OpId, step: &Step) {
         self.steps.remove(&op);
-        if let Some(q) = self.by_vm.get_mut(&step.vm()) {
-            q.pop_front();
-            if q.is_empty() {
-                self.by_vm.remove(&step.vm());
-            }
-        }
+        self.by_vm.remove(&(step.vm(), op));
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].pop_front();
             self.host_freed(h);
@@ -754,7 +762,7 @@ impl StepQueue {
 
     /// `vm` went idle: its next step may start.
     fn vm_idle(&mut self, vm: VmId) {
-        if let Some(&op) = self.by_vm.get(&vm).and_then(|q| q.front()) {
+        if let Some(op) = self.vm_head(vm) {
             self.candidates.insert(op);
         }
     }

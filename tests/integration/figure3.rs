@@ -14,6 +14,7 @@ fn migrations(file: &str) -> [u64; 4] {
         &s,
         RunOptions {
             check_invariants: true,
+            ..RunOptions::default()
         },
         |_| {},
     )

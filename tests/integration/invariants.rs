@@ -52,7 +52,7 @@ proptest! {
         let peak = ((units * peak_frac).ceil() as u32).max(1);
         let s = scenario(hosts, quantum, period_m, peak, load, bw);
         let pair = Pair { provisioning: ProvisioningKind::ALL[prov], placement: PlacementKind::ALL[place] };
-        let r = run_pair(&s, pair, 0, seed, RunOptions { check_invariants: true });
+        let r = run_pair(&s, pair, 0, seed, RunOptions { check_invariants: true, ..RunOptions::default() });
         prop_assert!(r.is_ok(), "{:?}", r.err());
         let r = r.unwrap();
         prop_assert!(r.broker.granted > 0 && r.events > 20, "a trivial run: {:?}", r);

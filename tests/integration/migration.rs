@@ -15,6 +15,7 @@ fn run_text(text: &str) -> Vec<RunResult> {
         &s,
         RunOptions {
             check_invariants: true,
+            ..RunOptions::default()
         },
         |_| {},
     )
