@@ -577,10 +577,8 @@ fn run_command(args: &RunArgs) -> Result<()> {
     } else {
         let b = indicatif::ProgressBar::new((runs as f64 * span) as u64);
         b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:30} {msg}  {elapsed} elapsed, {eta} left",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:30} {msg}  {elapsed} elapsed, {eta} left")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         b
     };

@@ -216,6 +216,14 @@ impl FidelityMeter {
 }
 
 impl FidelitySeries {
+    /// Every change, if the series kept them.
+    pub fn changes(&self) -> Option<&[(SimTime, u32, f64)]> {
+        match self {
+            FidelitySeries::Changes(c) => Some(c),
+            FidelitySeries::Periods(_) => None,
+        }
+    }
+
     /// True if some guest's fidelity fell below 1.
     pub fn has_drop(&self) -> bool {
         match self {
@@ -267,7 +275,10 @@ mod tests {
         let FidelitySeries::Periods(p) = m.series(SimTime::from_secs(150)) else {
             panic!("asked for periods")
         };
-        let rows: Vec<(u64, u32, f64, f64)> = p.iter().map(|p| (p.start.0 / 1000, p.guest, p.mean, p.min)).collect();
+        let rows: Vec<(u64, u32, f64, f64)> = p
+            .iter()
+            .map(|p| (p.start.0 / 1000, p.guest, p.mean, p.min))
+            .collect();
         assert_eq!(
             rows,
             vec![

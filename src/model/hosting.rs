@@ -200,8 +200,11 @@ impl Hosting {
                 ),
                 None => (0.0, 0.0),
             };
-            self.meter
-                .set(now, g.0 as usize, fidelity::fidelity(allotted, promised, demanded));
+            self.meter.set(
+                now,
+                g.0 as usize,
+                fidelity::fidelity(allotted, promised, demanded),
+            );
         }
     }
 

@@ -660,7 +660,10 @@ impl Site {
                 return Err(format!("{g}: account {a:?}, recomputed {fresh:?}"));
             }
         }
-        if accounts.accounts.keys().any(|g| !self.accounts.accounts.contains_key(g))
+        if accounts
+            .accounts
+            .keys()
+            .any(|g| !self.accounts.accounts.contains_key(g))
             || accounts.moving != self.accounts.moving
         {
             return Err("the guests' accounts differ from a recomputation".into());
@@ -1008,7 +1011,10 @@ mod tests {
             .unwrap();
         site.plan_at(VmId(4), HostId(0), U.times(2));
         assert_eq!(placement(&site), vec![1, 0, 1, 0, 0]);
-        assert_eq!(touched.order.iter().map(|(v, _)| v.0).collect::<Vec<_>>(), vec![0, 3]);
+        assert_eq!(
+            touched.order.iter().map(|(v, _)| v.0).collect::<Vec<_>>(),
+            vec![0, 3]
+        );
         assert_eq!(site.stats().forced_moves, 2);
     }
 }

@@ -158,9 +158,17 @@ pub fn migrations(results: &[RunResult], form: SeriesForm) -> Result<Table, Repo
 /// or per period, `run,provisioning,placement,guest,time_s,fidelity_mean,fidelity_min`
 /// with `time_s` the period's start.
 pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
-    let guest = |g: u32| scenario.guests.get(g as usize).map_or("?", |g| g.name()).to_string();
+    let guest = |g: u32| {
+        scenario
+            .guests
+            .get(g as usize)
+            .map_or("?", |g| g.name())
+            .to_string()
+    };
     let mut t = match scenario.series {
-        SeriesForm::Changes => Table::new(&["run", "provisioning", "placement", "guest", "time_s", "fidelity"]),
+        SeriesForm::Changes => {
+            Table::new(&["run", "provisioning", "placement", "guest", "time_s", "fidelity"])
+        }
         SeriesForm::Periods(_) => Table::new(&[
             "run",
             "provisioning",
@@ -209,7 +217,10 @@ pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, Rep
 /// change kept, each guest's fidelity around the deepest drop (the idea of
 /// the paper's Figure 1); per period, each guest's lowest fidelity in each
 /// period over the whole run. Returns the title, the x label and the curves.
-pub fn fidelity_plot(results: &[RunResult], scenario: &Scenario) -> Option<(String, &'static str, Vec<Curve>)> {
+pub fn fidelity_plot(
+    results: &[RunResult],
+    scenario: &Scenario,
+) -> Option<(String, &'static str, Vec<Curve>)> {
     let r = results
         .iter()
         .filter(|r| r.fidelity_series.has_drop())

@@ -82,6 +82,7 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         provisioning: ProvisioningKind::Migrating,
         placement: PlacementKind::EnergyAware,
         power: s.power,
+        series: s.series,
     };
     let mut h = Hosting::new(&config);
     let mut pending = std::collections::VecDeque::new();

@@ -5,6 +5,7 @@ mod cli;
 mod determinism;
 mod figure3;
 mod golden;
+mod hosting_scale;
 mod invariants;
 mod live;
 mod live_netns;

@@ -93,6 +93,8 @@ fn a_stop_and_copy_drops_fidelity_by_the_expected_amount() {
     assert_eq!(r.cost.bytes(), 1024 * 1024 * 1024);
     let web: Vec<(u64, f64)> = r
         .fidelity_series
+        .changes()
+        .expect("every change is kept on 2 hosts")
         .iter()
         .filter(|p| p.1 == 0)
         .map(|p| (p.0.as_millis(), p.2))
@@ -124,6 +126,8 @@ fn post_copy_degrades_instead_of_pausing() {
     assert_eq!(r.cost.degraded_ms, 8054);
     let web: Vec<(u64, f64)> = r
         .fidelity_series
+        .changes()
+        .expect("every change is kept on 2 hosts")
         .iter()
         .filter(|p| p.1 == 0)
         .map(|p| (p.0.as_millis(), p.2))

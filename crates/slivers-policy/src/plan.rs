@@ -367,7 +367,9 @@ struct Hosts(BTreeMap<HostId, (Resources, Resources)>);
 
 impl Hosts {
     fn slot(&mut self, h: HostId) -> &mut (Resources, Resources) {
-        self.0.get_mut(&h).expect("every host a change names was looked up")
+        self.0
+            .get_mut(&h)
+            .expect("every host a change names was looked up")
     }
 
     fn free(&mut self, h: HostId, size: &Resources) {
