@@ -82,7 +82,8 @@ pub struct WebGuest {
     quantum: Quantum,
     sizing: WebSizing,
     demand: f64,
-    /// VMs in creation order with their units.
+    /// VMs in creation order with their units. The broker numbers VMs in
+    /// grant order, so this is also id order: a VM is found by binary search.
     vms: Vec<(VmId, u32)>,
     /// VMs whose last grow the broker refused: the guest scales out with new
     /// VMs instead of asking again, until the VM shrinks.
@@ -186,12 +187,17 @@ impl WebGuest {
             .collect()
     }
 
+    /// Where `vm` is in [`Self::vms`].
+    fn slot(&self, vm: VmId) -> Option<usize> {
+        self.vms.binary_search_by_key(&vm, |(v, _)| *v).ok()
+    }
+
     /// The broker's answers to this period's requests, aligned with them.
     pub fn on_outcomes(&mut self, outcomes: &[Outcome]) {
         for (a, o) in self.asked.iter().zip(outcomes) {
             match (*a, o) {
                 (WebAction::Grow(vm, u) | WebAction::Shrink(vm, u), Outcome::Done) => {
-                    if let Some(slot) = self.vms.iter_mut().find(|(v, _)| *v == vm) {
+                    if let Some(slot) = self.slot(vm).map(|i| &mut self.vms[i]) {
                         if u < slot.1 {
                             self.capped.remove(&vm);
                         }
@@ -202,13 +208,16 @@ impl WebGuest {
                     self.capped.insert(vm);
                 }
                 (WebAction::Release(vm), Outcome::Done) => {
-                    self.vms.retain(|(v, _)| *v != vm);
+                    if let Some(i) = self.slot(vm) {
+                        self.vms.remove(i);
+                    }
                     self.capped.remove(&vm);
                 }
                 (WebAction::New(u), Outcome::Granted(ids)) => self.vms.extend(ids.iter().map(|&id| (id, u))),
                 _ => {}
             }
         }
+        debug_assert!(self.vms.windows(2).all(|w| w[0].0 < w[1].0), "VMs in id order");
         self.asked.clear();
     }
 }
