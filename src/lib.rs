@@ -19,9 +19,14 @@
 //!   traces, so file traces make a run independent of the seed. Every
 //!   collection a decision iterates is ordered (`Vec`, `BTreeMap`).
 //! * **Determinism**: the same scenario and seed give byte-identical
-//!   outputs.
+//!   outputs, whatever the thread count: the pairs of a scenario (and the
+//!   runs of a sweep) run in parallel, each with its own RNG, and results
+//!   are collected in run order.
+//! * **Cost**: each event costs what it touches, not the size of the
+//!   cluster (docs/model.md, "Scale").
 //! * **Invariants** ([`model::Hosting::check`]), checked after every event
-//!   in debug builds and with `slivers run --check`: no host exceeds its
+//!   in debug builds and with `slivers run --check` (sampled with
+//!   [`experiment::RunOptions::check_every`], and always at the end): no host exceeds its
 //!   capacity in any dimension, every VM is pending, running, migrating,
 //!   suspended or finished, the broker's logical assignment is feasible, and
 //!   broker and site agree on every VM.

@@ -15,8 +15,10 @@
 //! stored. See `queue.rs` for the details and where the tie-break is enforced.
 
 mod queue;
+pub mod slab;
 
 pub use queue::{EventQueue, ScheduleError};
+pub use slab::{DenseId, IdSlab};
 
 use std::fmt;
 

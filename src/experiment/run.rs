@@ -6,14 +6,12 @@
 //! model over the shared network ([`Execution`]), reports each completed
 //! step back, and meters fidelity after every event.
 
-use std::collections::BTreeMap;
 
-use slivers_policy::VmId;
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::model::{
     BrokerStats, Execution, FidelitySeries, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,
-    MigrationCost, ModelError, Output, SiteStats,
+    MigrationCost, ModelError, Output, SiteStats, VmMap,
 };
 use crate::rng::SimRng;
 use crate::scenario::{DirtyRate, Pair, Scenario, Workload};
@@ -318,7 +316,7 @@ pub fn run_pair_observed(
     let model = scenario.migration;
     let mut exec = Execution::new(Box::new(model), model.bandwidth_mibps());
     let dirty_rates: Vec<DirtyRate> = scenario.guests.iter().map(|g| g.dirty()).collect();
-    let mut dirty: BTreeMap<VmId, f64> = BTreeMap::new();
+    let mut dirty: VmMap<f64> = VmMap::new();
     // The earliest Wake in the queue that the execution asked for.
     let mut wake_at: Option<SimTime> = None;
     let model_err = |source| RunError::Model {
@@ -374,10 +372,10 @@ pub fn run_pair_observed(
             for out in outputs.drain(..) {
                 for (op, step) in out.started {
                     let vm = step.vm();
-                    let rate = match dirty.get(&vm) {
+                    let rate = match dirty.get(vm) {
                         Some(r) => *r,
                         None => {
-                            let g = hosting.site().vms().get(&vm).map_or(0, |r| r.guest.0 as usize);
+                            let g = hosting.site().vms().get(vm).map_or(0, |r| r.guest.0 as usize);
                             let r = dirty_rates.get(g).map_or(0.0, |d| d.draw(&mut rng));
                             dirty.insert(vm, r);
                             r
@@ -395,7 +393,7 @@ pub fn run_pair_observed(
             }
             for (op, step) in done {
                 if let slivers_policy::plan::Step::Destroy { vm, .. } = step {
-                    dirty.remove(&vm);
+                    dirty.remove(vm);
                 }
                 events += 1;
                 outputs.push(hosting.handle(now, Input::OpDone(op)).map_err(model_err)?);

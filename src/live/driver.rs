@@ -371,7 +371,7 @@ impl Driver<'_> {
             .hosting
             .site()
             .vms()
-            .get(&vm)
+            .get(vm)
             .map_or(0, |r| r.guest.0 as usize);
         self.scenario
             .guests

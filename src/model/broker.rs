@@ -7,7 +7,7 @@
 //! assignment it keeps is always feasible, and it is the "home" the site
 //! falls back to when its own placement has no room.
 
-use std::collections::BTreeMap;
+use super::VmMap;
 
 use slivers_policy::{ClusterView, GrowDecision, GuestId, HostId, HostTable, Provisioning, Resources, VmId};
 
@@ -97,7 +97,7 @@ pub enum BrokerError {
 pub struct Broker {
     policy: Box<dyn Provisioning>,
     hosts: HostTable,
-    vms: BTreeMap<VmId, (HostId, Resources)>,
+    vms: VmMap<(HostId, Resources)>,
     next_vm: u64,
     stats: BrokerStats,
 }
@@ -108,7 +108,7 @@ impl Broker {
         Broker {
             policy,
             hosts: HostTable::new(hosts, capacity),
-            vms: BTreeMap::new(),
+            vms: VmMap::new(),
             next_vm: 0,
             stats: BrokerStats::default(),
         }
@@ -116,7 +116,7 @@ impl Broker {
 
     /// The logical host and size of a VM.
     pub fn home(&self, vm: VmId) -> Option<(HostId, Resources)> {
-        self.vms.get(&vm).copied()
+        self.vms.get(vm).copied()
     }
 
     /// The logical inventory.
@@ -125,7 +125,7 @@ impl Broker {
     }
 
     /// Every provisioned VM with its logical host and size.
-    pub fn assignment(&self) -> &BTreeMap<VmId, (HostId, Resources)> {
+    pub fn assignment(&self) -> &VmMap<(HostId, Resources)> {
         &self.vms
     }
 
@@ -168,7 +168,7 @@ impl Broker {
     fn class_of(&self, r: &Request) -> u8 {
         match r {
             Request::Release { .. } => 0,
-            Request::Resize { vm, size } => match self.vms.get(vm) {
+            Request::Resize { vm, size } => match self.vms.get(*vm) {
                 Some((_, cur)) if size.fits_in(cur) => 1,
                 _ => 2,
             },
@@ -184,14 +184,14 @@ impl Broker {
     ) -> Result<Outcome, BrokerError> {
         match r {
             Request::Release { vm } => {
-                let (host, size) = self.vms.remove(vm).ok_or(BrokerError::UnknownVm(*vm))?;
+                let (host, size) = self.vms.remove(*vm).ok_or(BrokerError::UnknownVm(*vm))?;
                 self.unuse(host, size);
                 grants.push(Grant::Release { vm: *vm });
                 Ok(Outcome::Done)
             }
             Request::Resize { vm, size } => {
                 self.stats.requests += 1;
-                let (host, cur) = *self.vms.get(vm).ok_or(BrokerError::UnknownVm(*vm))?;
+                let (host, cur) = *self.vms.get(*vm).ok_or(BrokerError::UnknownVm(*vm))?;
                 let target = if self.inventory().fits(host, cur, size) {
                     Some(host)
                 } else {

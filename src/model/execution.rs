@@ -7,7 +7,7 @@
 //! completed. It also knows each migrating VM's [`Availability`], which the
 //! fidelity meter reads, and it totals what migrations cost.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use slivers_policy::VmId;
 use slivers_policy::plan::Step;
@@ -15,7 +15,8 @@ use slivers_policy::plan::Step;
 use super::migration::{Availability, MigrationModel, Phase, Process, Work};
 use super::network::{FlowId, Network};
 use super::site::OpId;
-use crate::engine::SimTime;
+use super::VmMap;
+use crate::engine::{IdSlab, SimTime};
 
 /// What the migrations of a run cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -57,13 +58,13 @@ struct Running {
 pub struct Execution {
     model: Box<dyn MigrationModel>,
     network: Network,
-    ops: BTreeMap<OpId, Running>,
+    ops: IdSlab<OpId, Running>,
     /// The fixed ends of the wait phases in flight, in time order: what
     /// [`Self::next_event`] and [`Self::advance`] look at instead of every op.
     waits: BTreeSet<(SimTime, OpId)>,
-    by_vm: BTreeMap<VmId, OpId>,
+    by_vm: VmMap<OpId>,
     /// Suspended VMs and when their suspend started (their downtime runs on).
-    suspended_since: BTreeMap<VmId, SimTime>,
+    suspended_since: VmMap<SimTime>,
     cost: MigrationCost,
 }
 
@@ -73,10 +74,10 @@ impl Execution {
         Execution {
             model,
             network: Network::new(capacity_mibps),
-            ops: BTreeMap::new(),
+            ops: IdSlab::new(),
             waits: BTreeSet::new(),
-            by_vm: BTreeMap::new(),
-            suspended_since: BTreeMap::new(),
+            by_vm: VmMap::new(),
+            suspended_since: VmMap::new(),
             cost: MigrationCost::default(),
         }
     }
@@ -88,7 +89,7 @@ impl Execution {
 
     /// The availability of a VM whose step is in flight, if any.
     pub fn availability(&self, vm: VmId) -> Option<Availability> {
-        self.by_vm.get(&vm).map(|op| self.ops[op].phase.vm)
+        self.by_vm.get(vm).and_then(|op| self.ops.get(*op)).map(|r| r.phase.vm)
     }
 
     /// The CPU a VM gets now if a migration step of it is in flight: its
@@ -96,7 +97,7 @@ impl Execution {
     /// target sliver less the slowdown while it pulls pages after a
     /// post-copy switch. `None` if no migration step of it is in flight.
     pub fn allotted_cpu(&self, vm: VmId) -> Option<f64> {
-        let r = self.ops.get(self.by_vm.get(&vm)?)?;
+        let r = self.ops.get(*self.by_vm.get(vm)?)?;
         match r.step {
             Step::Migrate {
                 size_from, size_to, ..
@@ -159,7 +160,7 @@ impl Execution {
     }
 
     fn begin(&mut self, now: SimTime, op: OpId) {
-        let r = self.ops.get_mut(&op).expect("begin is called on a running op");
+        let r = self.ops.get_mut(op).expect("begin is called on a running op");
         r.phase_start = now;
         match r.phase.work {
             Work::Wait(t) => {
@@ -210,7 +211,7 @@ impl Execution {
 
     /// Ends the current phase of `op` at `now`; returns its step if it was the last.
     fn end_phase(&mut self, now: SimTime, op: OpId) -> Option<Step> {
-        let r = self.ops.get_mut(&op)?;
+        let r = self.ops.get_mut(op)?;
         let elapsed = SimTime(now.0.saturating_sub(r.phase_start.0));
         let migrating = matches!(
             r.step,
@@ -235,9 +236,9 @@ impl Execution {
                 None
             }
             None => {
-                let r = self.ops.remove(&op)?;
+                let r = self.ops.remove(op)?;
                 let vm = r.step.vm();
-                self.by_vm.remove(&vm);
+                self.by_vm.remove(vm);
                 if migrating {
                     self.cost.migration_ms += now.0.saturating_sub(r.started.0);
                 }
@@ -248,7 +249,7 @@ impl Execution {
                     }
                 }
                 if let Step::Restore { .. } = r.step {
-                    if let Some(since) = self.suspended_since.remove(&vm) {
+                    if let Some(since) = self.suspended_since.remove(vm) {
                         self.cost.downtime_ms += now.0.saturating_sub(since.0);
                     }
                 }

@@ -4,6 +4,10 @@
 //! Everything here is driven by events and returns commands; nothing reads
 //! a clock or touches an event queue (see [`hosting`]).
 
+use slivers_policy::VmId;
+
+use crate::engine::{DenseId, IdSlab};
+
 pub mod broker;
 pub mod energy;
 pub mod execution;
@@ -21,4 +25,16 @@ pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity,
 pub use guest::{BatchJob, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
 pub use migration::{Availability, LiveMode, MigrationModel, MigrationParams, NonConvergence};
+/// Values per VM, in VM-id order, with O(1) lookups ([`IdSlab`]).
+pub type VmMap<V> = IdSlab<VmId, V>;
+
+impl DenseId for VmId {
+    fn number(self) -> u64 {
+        self.0
+    }
+    fn from_number(n: u64) -> Self {
+        VmId(n)
+    }
+}
+
 pub use site::{GuestAccount, GuestAccounts, OpId, Site, SiteStats, VmState};

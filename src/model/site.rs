@@ -21,12 +21,22 @@ use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
 
 use super::broker::Grant;
+use super::VmMap;
 use super::energy::{EnergyMeter, PowerParams};
-use crate::engine::SimTime;
+use crate::engine::{DenseId, IdSlab, SimTime};
 
 /// An operation the site started, to be reported back when complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OpId(pub u64);
+
+impl DenseId for OpId {
+    fn number(self) -> u64 {
+        self.0
+    }
+    fn from_number(n: u64) -> Self {
+        OpId(n)
+    }
+}
 
 /// The life of a live VM at the site. Every VM the broker ever granted is
 /// in exactly one of these states, or finished: a destroyed VM leaves the
@@ -142,14 +152,14 @@ pub enum SiteError {
 pub struct Site {
     policy: Box<dyn Placement>,
     planned: HostTable,
-    planned_at: BTreeMap<VmId, (HostId, Resources)>,
+    planned_at: VmMap<(HostId, Resources)>,
     /// The planned VMs of each host, smallest first: what a forced
     /// placement looks through, without a pass over every VM.
     on_host: Vec<BTreeSet<(Resources, VmId)>>,
     used: Vec<Resources>,
-    vms: BTreeMap<VmId, VmRecord>,
+    vms: VmMap<VmRecord>,
     queue: StepQueue,
-    in_flight: BTreeMap<OpId, Step>,
+    in_flight: IdSlab<OpId, Step>,
     next_op: u64,
     stats: SiteStats,
     energy: EnergyMeter,
@@ -163,12 +173,12 @@ impl Site {
         Site {
             policy,
             planned: HostTable::new(hosts, capacity),
-            planned_at: BTreeMap::new(),
+            planned_at: VmMap::new(),
             on_host: vec![BTreeSet::new(); hosts as usize],
             used: vec![Resources::ZERO; hosts as usize],
-            vms: BTreeMap::new(),
+            vms: VmMap::new(),
             queue: StepQueue::new(hosts),
-            in_flight: BTreeMap::new(),
+            in_flight: IdSlab::new(),
             next_op: 0,
             stats: SiteStats::default(),
             energy: EnergyMeter::new(power, capacity),
@@ -197,12 +207,12 @@ impl Site {
     }
 
     /// Every live VM (granted and not yet destroyed).
-    pub fn vms(&self) -> &BTreeMap<VmId, VmRecord> {
+    pub fn vms(&self) -> &VmMap<VmRecord> {
         &self.vms
     }
 
     /// Where each live VM will be once the queued steps are done.
-    pub fn planned(&self) -> &BTreeMap<VmId, (HostId, Resources)> {
+    pub fn planned(&self) -> &VmMap<(HostId, Resources)> {
         &self.planned_at
     }
 
@@ -223,7 +233,7 @@ impl Site {
         &mut self,
         now: SimTime,
         grants: &[Grant],
-        homes: &BTreeMap<VmId, (HostId, Resources)>,
+        homes: &VmMap<(HostId, Resources)>,
     ) -> Result<Vec<(OpId, Step)>, SiteError> {
         if grants.is_empty() {
             return Ok(Vec::new());
@@ -237,7 +247,7 @@ impl Site {
                 }
                 Grant::Resize { vm, size } => {
                     self.touch(vm, &mut touched);
-                    let (host, cur) = *self.planned_at.get(&vm).ok_or(SiteError::UnknownVm(vm))?;
+                    let (host, cur) = *self.planned_at.get(vm).ok_or(SiteError::UnknownVm(vm))?;
                     if size.fits_in(&cur) {
                         self.unplan(vm);
                         self.plan_at(vm, host, size);
@@ -267,7 +277,7 @@ impl Site {
             .map(|(vm, from)| Change {
                 vm,
                 from,
-                to: self.planned_at.get(&vm).copied(),
+                to: self.planned_at.get(vm).copied(),
             })
             .filter(|c| c.from != c.to)
             .collect();
@@ -307,9 +317,9 @@ impl Site {
 
     /// Marks `op` complete and starts whatever can start now.
     pub fn complete(&mut self, now: SimTime, op: OpId) -> Result<Vec<(OpId, Step)>, SiteError> {
-        let step = self.in_flight.remove(&op).ok_or(SiteError::UnknownOp(op))?;
+        let step = self.in_flight.remove(op).ok_or(SiteError::UnknownOp(op))?;
         let vm = step.vm();
-        if !self.vms.contains_key(&vm) {
+        if !self.vms.contains(vm) {
             return Err(SiteError::UnknownVm(vm));
         }
         let freed = step.frees();
@@ -319,7 +329,7 @@ impl Site {
             self.queue.host_freed(h);
         }
         self.unaccount(vm);
-        let rec = self.vms.get_mut(&vm).ok_or(SiteError::UnknownVm(vm))?;
+        let rec = self.vms.get_mut(vm).ok_or(SiteError::UnknownVm(vm))?;
         rec.busy = false;
         if let Some((h, amount)) = freed {
             rec.release(h, amount);
@@ -327,7 +337,7 @@ impl Site {
         match step {
             Step::Suspend { .. } => rec.state = VmState::Suspended,
             Step::Destroy { .. } => {
-                self.vms.remove(&vm);
+                self.vms.remove(vm);
                 self.stats.finished_vms += 1;
             }
             _ => rec.state = VmState::Running,
@@ -340,8 +350,8 @@ impl Site {
     /// What `vm` adds to its guest's account now: nothing unless it is
     /// planned (a released VM is owed nothing) and created.
     fn contribution(&self, vm: VmId) -> Option<(GuestId, Contribution)> {
-        let rec = self.vms.get(&vm)?;
-        let (_, size) = self.planned_at.get(&vm)?;
+        let rec = self.vms.get(vm)?;
+        let (_, size) = self.planned_at.get(vm)?;
         if rec.state == VmState::Pending {
             return None;
         }
@@ -375,13 +385,13 @@ impl Site {
 
     fn touch(&self, vm: VmId, touched: &mut Touched) {
         if touched.seen.insert(vm) {
-            touched.order.push((vm, self.planned_at.get(&vm).copied()));
+            touched.order.push((vm, self.planned_at.get(vm).copied()));
         }
     }
 
     fn unplan(&mut self, vm: VmId) -> Option<(HostId, Resources)> {
         self.unaccount(vm);
-        let (h, s) = self.planned_at.remove(&vm)?;
+        let (h, s) = self.planned_at.remove(vm)?;
         self.planned.remove(h, &s);
         self.on_host[h.index()].remove(&(s, vm));
         Some((h, s))
@@ -405,10 +415,10 @@ impl Site {
         vm: VmId,
         size: Resources,
         current: Option<(HostId, Resources)>,
-        homes: &BTreeMap<VmId, (HostId, Resources)>,
+        homes: &VmMap<(HostId, Resources)>,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
-        let home = homes.get(&vm).ok_or(SiteError::UnknownVm(vm))?.0;
+        let home = homes.get(vm).ok_or(SiteError::UnknownVm(vm))?.0;
         let req = PlaceRequest {
             vm,
             size,
@@ -470,14 +480,14 @@ impl Site {
         for_vm: VmId,
         host: HostId,
         size: &Resources,
-        homes: &BTreeMap<VmId, (HostId, Resources)>,
+        homes: &VmMap<(HostId, Resources)>,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
         while !self.planned.host(host).has_room(size) {
             let stranger = self.on_host[host.index()]
                 .iter()
                 .filter_map(|(s, v)| {
-                    let home = homes.get(v)?.0;
+                    let home = homes.get(*v)?.0;
                     (home != host).then(|| {
                         let cascades = !self.planned.host(home).has_room(s);
                         ((cascades, std::cmp::Reverse(*s), *v), *s)
@@ -491,7 +501,7 @@ impl Site {
             self.touch(s, touched);
             self.unplan(s);
             self.stats.forced_moves += 1;
-            let s_home = homes[&s].0;
+            let s_home = homes.get(s).ok_or(SiteError::UnknownVm(s))?.0;
             self.make_room(s, s_home, &s_size, homes, touched)?;
             self.plan_at(s, s_home, s_size);
         }
@@ -516,7 +526,7 @@ impl Site {
         while let Some((op, step)) = self.queue.next_candidate() {
             let vm = step.vm();
             let reserve = step.reserves();
-            let idle = self.vms.get(&vm).is_some_and(|r| !r.busy);
+            let idle = self.vms.get(vm).is_some_and(|r| !r.busy);
             let fits = reserve.is_none_or(|(h, amount)| {
                 self.used[h.index()]
                     .plus(&amount)
@@ -531,7 +541,7 @@ impl Site {
                 self.set_used(now, h, more);
             }
             self.unaccount(vm);
-            let Some(rec) = self.vms.get_mut(&vm) else {
+            let Some(rec) = self.vms.get_mut(vm) else {
                 continue;
             };
             if let Some((h, amount)) = reserve {
@@ -626,7 +636,7 @@ impl Site {
         }
         let mut planned = vec![Resources::ZERO; n];
         for (vm, (h, s)) in &self.planned_at {
-            if !self.vms.contains_key(vm) {
+            if !self.vms.contains(vm) {
                 return Err(format!("{vm} is planned but unknown"));
             }
             planned[h.index()] = planned[h.index()].plus(s);
@@ -644,28 +654,25 @@ impl Site {
             || self
                 .planned_at
                 .iter()
-                .any(|(vm, (h, s))| !self.on_host[h.index()].contains(&(*s, *vm)))
+                .any(|(vm, (h, s))| !self.on_host[h.index()].contains(&(*s, vm)))
         {
             return Err("the per-host lists of planned VMs differ from the plan".into());
         }
         let mut accounts = GuestAccounts::default();
-        for vm in self.vms.keys() {
-            if let Some((g, c)) = self.contribution(*vm) {
-                accounts.apply(g, *vm, c, true);
+        for (vm, _) in &self.vms {
+            if let Some((g, c)) = self.contribution(vm) {
+                accounts.apply(g, vm, c, true);
             }
         }
-        for (g, a) in &self.accounts.accounts {
+        let n = self.accounts.accounts.len().max(accounts.accounts.len());
+        for g in 0..n {
+            let kept = self.accounts.accounts.get(g).cloned().unwrap_or_default();
             let fresh = accounts.accounts.get(g).cloned().unwrap_or_default();
-            if *a != fresh {
-                return Err(format!("{g}: account {a:?}, recomputed {fresh:?}"));
+            if kept != fresh {
+                return Err(format!("guest{g}: account {kept:?}, recomputed {fresh:?}"));
             }
         }
-        if accounts
-            .accounts
-            .keys()
-            .any(|g| !self.accounts.accounts.contains_key(g))
-            || accounts.moving != self.accounts.moving
-        {
+        if accounts.moving != self.accounts.moving {
             return Err("the guests' accounts differ from a recomputation".into());
         }
         Ok(())
@@ -693,7 +700,7 @@ struct Touched {
 /// the order one pass over the whole queue would start them.
 #[derive(Debug)]
 struct StepQueue {
-    steps: BTreeMap<OpId, Step>,
+    steps: IdSlab<OpId, Step>,
     /// `(vm, op)` of every queued step: a VM's steps in op order, with no
     /// allocation per VM.
     by_vm: BTreeSet<(VmId, OpId)>,
@@ -705,7 +712,7 @@ struct StepQueue {
 impl StepQueue {
     fn new(hosts: u32) -> Self {
         StepQueue {
-            steps: BTreeMap::new(),
+            steps: IdSlab::new(),
             by_vm: BTreeSet::new(),
             by_host: vec![VecDeque::new(); hosts as usize],
             candidates: BTreeSet::new(),
@@ -728,7 +735,7 @@ impl StepQueue {
     /// The next candidate in op order, if it is still queued.
     fn next_candidate(&mut self) -> Option<(OpId, Step)> {
         while let Some(op) = self.candidates.pop_first() {
-            if let Some(step) = self.steps.get(&op) {
+            if let Some(step) = self.steps.get(op) {
                 return Some((op, *step));
             }
         }
@@ -755,7 +762,7 @@ impl StepQueue {
     /// Removes `op`, which heads its queues; the next reservation on its
     /// host becomes a candidate.
     fn remove_head(&mut self, op: OpId, step: &Step) {
-        self.steps.remove(&op);
+        self.steps.remove(op);
         self.by_vm.remove(&(step.vm(), op));
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].pop_front();
@@ -803,7 +810,8 @@ pub struct GuestAccount {
 /// a guest's fidelity costs O(its VMs in migration), not a pass over all VMs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GuestAccounts {
-    accounts: BTreeMap<GuestId, GuestAccount>,
+    /// Indexed by guest.
+    accounts: Vec<GuestAccount>,
     /// Guests with a VM in migration.
     moving: BTreeSet<GuestId>,
     changed: BTreeSet<GuestId>,
@@ -812,7 +820,7 @@ pub struct GuestAccounts {
 impl GuestAccounts {
     /// One guest's account (empty if it has no created VM).
     pub fn get(&self, guest: GuestId) -> Option<&GuestAccount> {
-        self.accounts.get(&guest)
+        self.accounts.get(guest.0 as usize)
     }
 
     /// Guests with a VM in live migration now.
@@ -821,7 +829,11 @@ impl GuestAccounts {
     }
 
     fn apply(&mut self, g: GuestId, vm: VmId, c: Contribution, add: bool) {
-        let a = self.accounts.entry(g).or_default();
+        let i = g.0 as usize;
+        if self.accounts.len() <= i {
+            self.accounts.resize_with(i + 1, GuestAccount::default);
+        }
+        let a = &mut self.accounts[i];
         if add {
             a.promised += c.promised;
             a.running += c.running;
@@ -835,10 +847,12 @@ impl GuestAccounts {
                 a.migrating.remove(&vm);
             }
         }
-        if a.migrating.is_empty() {
-            self.moving.remove(&g);
-        } else {
-            self.moving.insert(g);
+        if c.migrating {
+            if a.migrating.is_empty() {
+                self.moving.remove(&g);
+            } else {
+                self.moving.insert(g);
+            }
         }
         self.changed.insert(g);
     }
