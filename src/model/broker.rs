@@ -209,8 +209,12 @@ impl Broker {
                     self.stats.rejected += 1;
                     return Ok(Outcome::Rejected);
                 };
-                self.unuse(host, cur);
-                self.hosts.add(to, size);
+                if to == host {
+                    self.hosts.replace(host, &cur, size);
+                } else {
+                    self.unuse(host, cur);
+                    self.hosts.add(to, size);
+                }
                 self.vms.insert(*vm, (to, *size));
                 self.stats.granted += 1;
                 self.stats.resizes += 1;

@@ -249,7 +249,6 @@ impl Site {
                     self.touch(vm, &mut touched);
                     let (host, cur) = *self.planned_at.get(vm).ok_or(SiteError::UnknownVm(vm))?;
                     if size.fits_in(&cur) {
-                        self.unplan(vm);
                         self.plan_at(vm, host, size);
                     } else {
                         self.place(vm, size, Some((host, cur)), homes, &mut touched)?;
@@ -397,11 +396,20 @@ impl Site {
         Some((h, s))
     }
 
+    /// Plans `vm` at `size` on `host`, wherever it was planned before.
     fn plan_at(&mut self, vm: VmId, host: HostId, size: Resources) {
         self.unaccount(vm);
-        self.planned.add(host, &size);
-        if let Some((h, s)) = self.planned_at.insert(vm, (host, size)) {
-            self.on_host[h.index()].remove(&(s, vm));
+        match self.planned_at.insert(vm, (host, size)) {
+            Some((h, s)) => {
+                self.on_host[h.index()].remove(&(s, vm));
+                if h == host {
+                    self.planned.replace(host, &s, &size);
+                } else {
+                    self.planned.remove(h, &s);
+                    self.planned.add(host, &size);
+                }
+            }
+            None => self.planned.add(host, &size),
         }
         self.on_host[host.index()].insert((size, vm));
         self.account(vm);
@@ -427,10 +435,10 @@ impl Site {
         };
         let view = self.planned.view();
         let target = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
-        self.unplan(vm);
         let host = match target {
             Some(h) => h,
             None => {
+                self.unplan(vm);
                 self.stats.forced_placements += 1;
                 match self.evict_one(&size) {
                     Some((host, other, to)) => {

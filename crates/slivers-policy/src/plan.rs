@@ -211,14 +211,19 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
 /// up, so planning costs O(c log c) for c changes, whatever the cluster's
 /// size.
 pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) -> Result<Plan, PlanError> {
-    let mut hosts = Hosts(BTreeMap::new());
-    for c in changes {
-        for (h, _) in c.from.iter().chain(c.to.iter()) {
-            let Some(view) = host(*h) else {
-                return Err(PlanError::UnknownHost { vm: c.vm, host: *h });
-            };
-            hosts.0.entry(*h).or_insert((view.used, view.capacity));
-        }
+    let mut named: Vec<(HostId, VmId)> = changes
+        .iter()
+        .flat_map(|c| c.from.iter().chain(c.to.iter()).map(move |(h, _)| (*h, c.vm)))
+        .collect();
+    // Stable: of a host's names, the first change's VM is kept (for the error).
+    named.sort_by_key(|(h, _)| *h);
+    named.dedup_by_key(|(h, _)| *h);
+    let mut hosts = Hosts(Vec::with_capacity(named.len()));
+    for (h, vm) in named {
+        let Some(view) = host(h) else {
+            return Err(PlanError::UnknownHost { vm, host: h });
+        };
+        hosts.0.push((h, view.used, view.capacity));
     }
     let mut steps = Vec::new();
     let mut pending = Vec::new();
@@ -362,31 +367,34 @@ impl Pending {
     }
 }
 
-/// What the planner tracks of the hosts the changes name: `(used, capacity)`.
-struct Hosts(BTreeMap<HostId, (Resources, Resources)>);
+/// What the planner tracks of the hosts the changes name, in id order:
+/// `(host, used, capacity)`.
+struct Hosts(Vec<(HostId, Resources, Resources)>);
 
 impl Hosts {
-    fn slot(&mut self, h: HostId) -> &mut (Resources, Resources) {
-        self.0
-            .get_mut(&h)
-            .expect("every host a change names was looked up")
+    fn slot(&mut self, h: HostId) -> &mut Resources {
+        let i = self
+            .0
+            .binary_search_by_key(&h, |s| s.0)
+            .expect("every host a change names was looked up");
+        &mut self.0[i].1
     }
 
     fn free(&mut self, h: HostId, size: &Resources) {
-        let s = self.slot(h);
-        s.0 = s.0.saturating_minus(size);
+        let used = self.slot(h);
+        *used = used.saturating_minus(size);
     }
 
     fn take(&mut self, h: HostId, size: &Resources) {
-        let s = self.slot(h);
-        s.0 = s.0.plus(size);
+        let used = self.slot(h);
+        *used = used.plus(size);
     }
 
     /// True if `size` fits on `h` once `held` (what the VM holds there) is freed.
     fn fits(&self, h: HostId, held: Resources, size: Resources) -> bool {
         self.0
-            .get(&h)
-            .is_some_and(|(used, cap)| used.saturating_minus(&held).plus(&size).fits_in(cap))
+            .binary_search_by_key(&h, |s| s.0)
+            .is_ok_and(|i| self.0[i].1.saturating_minus(&held).plus(&size).fits_in(&self.0[i].2))
     }
 
     fn room_for(&self, p: &Pending) -> bool {

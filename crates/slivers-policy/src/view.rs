@@ -120,6 +120,12 @@ impl HostTable {
         self.set(host, used);
     }
 
+    /// Replaces `old` by `new` on `host` (one update of the index).
+    pub fn replace(&mut self, host: HostId, old: &Resources, new: &Resources) {
+        let used = self.hosts[host.index()].used.saturating_minus(old).plus(new);
+        self.set(host, used);
+    }
+
     fn set(&mut self, host: HostId, used: Resources) {
         self.hosts[host.index()].used = used;
         if let Some(ix) = &mut self.index {
