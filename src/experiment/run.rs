@@ -345,6 +345,7 @@ pub fn run_pair_observed(
         })
     };
     let mut last = SimTime::ZERO;
+    let mut outputs: Vec<Output> = Vec::new();
     while let Some((now, event)) = queue.pop() {
         if now >= scenario.duration {
             break;
@@ -354,7 +355,7 @@ pub fn run_pair_observed(
         if popped % PROGRESS_EVERY == 0 {
             progress(Progress { run, now, events });
         }
-        let mut outputs: Vec<Output> = Vec::new();
+        outputs.clear();
         match event {
             Event::Input(input) => {
                 events += 1;

@@ -113,6 +113,8 @@ pub struct Hosting {
     meter: FidelityMeter,
     /// Web guests whose demand changed since fidelity was last metered.
     demand_changed: BTreeSet<GuestId>,
+    /// The guests to meter, kept to reuse its allocation.
+    scratch: Vec<GuestId>,
 }
 
 impl Hosting {
@@ -131,6 +133,7 @@ impl Hosting {
             unit: config.quantum.unit,
             meter: FidelityMeter::new(config.guests.len(), config.series),
             demand_changed: BTreeSet::new(),
+            scratch: Vec::new(),
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: Site::new(
@@ -180,10 +183,13 @@ impl Hosting {
     /// that is not running). Costs O(guests touched + their VMs in
     /// migration), not a pass over the VMs.
     pub fn meter_fidelity(&mut self, now: SimTime, in_flight: impl Fn(VmId) -> Option<f64>) {
-        let mut guests = self.site.take_changed_guests();
-        guests.append(&mut self.demand_changed);
+        let mut guests = std::mem::take(&mut self.scratch);
+        self.site.drain_changed_guests(&mut guests);
+        guests.extend(std::mem::take(&mut self.demand_changed));
         guests.extend(self.site.accounts().moving().iter().copied());
-        for g in guests {
+        guests.sort_unstable();
+        guests.dedup();
+        for &g in &guests {
             let Some(guest) = self.guests.get(g.0 as usize) else {
                 continue;
             };
@@ -206,6 +212,8 @@ impl Hosting {
                 fidelity::fidelity(allotted, promised, demanded),
             );
         }
+        guests.clear();
+        self.scratch = guests;
     }
 
     /// Handles one input at time `now`.

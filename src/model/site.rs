@@ -191,9 +191,10 @@ impl Site {
         &self.accounts
     }
 
-    /// Takes the guests whose account changed since the last call.
-    pub fn take_changed_guests(&mut self) -> BTreeSet<GuestId> {
-        std::mem::take(&mut self.accounts.changed)
+    /// Moves the guests whose account changed since the last call into
+    /// `out` (unsorted, possibly repeated).
+    pub fn drain_changed_guests(&mut self, out: &mut Vec<GuestId>) {
+        out.append(&mut self.accounts.changed);
     }
 
     /// The energy used so far.
@@ -822,7 +823,9 @@ pub struct GuestAccounts {
     accounts: Vec<GuestAccount>,
     /// Guests with a VM in migration.
     moving: BTreeSet<GuestId>,
-    changed: BTreeSet<GuestId>,
+    /// Guests changed since the driver last looked (repeats are dropped
+    /// when it looks).
+    changed: Vec<GuestId>,
 }
 
 impl GuestAccounts {
@@ -862,7 +865,9 @@ impl GuestAccounts {
                 self.moving.insert(g);
             }
         }
-        self.changed.insert(g);
+        if self.changed.last() != Some(&g) {
+            self.changed.push(g);
+        }
     }
 }
 
