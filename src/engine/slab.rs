@@ -29,7 +29,6 @@ impl DenseId for u64 {
     }
 }
 
-
 struct Page<V> {
     slots: Vec<Option<V>>,
     live: usize,
@@ -81,7 +80,11 @@ impl<K, V: Clone> Clone for IdSlab<K, V> {
 
 impl<K: DenseId, V: PartialEq> PartialEq for IdSlab<K, V> {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().map(|(k, v)| (k.number(), v)).eq(other.iter().map(|(k, v)| (k.number(), v)))
+        self.len == other.len
+            && self
+                .iter()
+                .map(|(k, v)| (k.number(), v))
+                .eq(other.iter().map(|(k, v)| (k.number(), v)))
     }
 }
 
@@ -171,6 +174,25 @@ impl<K: DenseId, V> IdSlab<K, V> {
     /// Every value, in id order.
     pub fn values(&self) -> impl Iterator<Item = &V> + '_ {
         self.iter().map(|(_, v)| v)
+    }
+}
+
+impl<K: DenseId, V> FromIterator<(K, V)> for IdSlab<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut slab = IdSlab::new();
+        for (k, v) in iter {
+            slab.insert(k, v);
+        }
+        slab
+    }
+}
+
+/// Panics if `id` has no value, as `BTreeMap`'s indexing does.
+impl<K: DenseId, V> std::ops::Index<K> for IdSlab<K, V> {
+    type Output = V;
+
+    fn index(&self, id: K) -> &V {
+        self.get(id).expect("no value for this id")
     }
 }
 

@@ -6,8 +6,6 @@
 //! model over the shared network ([`Execution`]), reports each completed
 //! step back, and meters fidelity after every event.
 
-
-
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::model::{
     BrokerStats, Execution, FidelitySeries, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,

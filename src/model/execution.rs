@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use slivers_policy::VmId;
 use slivers_policy::plan::Step;
 
+use super::VmMap;
 use super::migration::{Availability, MigrationModel, Phase, Process, Work};
 use super::network::{FlowId, Network};
 use super::site::OpId;
-use super::VmMap;
 use crate::engine::{IdSlab, SimTime};
 
 /// What the migrations of a run cost.
@@ -89,7 +89,10 @@ impl Execution {
 
     /// The availability of a VM whose step is in flight, if any.
     pub fn availability(&self, vm: VmId) -> Option<Availability> {
-        self.by_vm.get(vm).and_then(|op| self.ops.get(*op)).map(|r| r.phase.vm)
+        self.by_vm
+            .get(vm)
+            .and_then(|op| self.ops.get(*op))
+            .map(|r| r.phase.vm)
     }
 
     /// The CPU a VM gets now if a migration step of it is in flight: its

@@ -20,8 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
 
-use super::broker::Grant;
 use super::VmMap;
+use super::broker::Grant;
 use super::energy::{EnergyMeter, PowerParams};
 use crate::engine::{DenseId, IdSlab, SimTime};
 
@@ -878,7 +878,7 @@ mod tests {
 
     const U: Resources = Resources([1; 4]);
 
-    fn homes(list: &[(u64, u32, u64)]) -> BTreeMap<VmId, (HostId, Resources)> {
+    fn homes(list: &[(u64, u32, u64)]) -> VmMap<(HostId, Resources)> {
         list.iter()
             .map(|&(v, h, u)| (VmId(v), (HostId(h), U.times(u))))
             .collect()
@@ -927,8 +927,8 @@ mod tests {
             )
             .unwrap();
         finish_all(&mut site, ops);
-        assert_eq!(site.planned()[&VmId(0)].0, HostId(0));
-        assert_eq!(site.planned()[&VmId(1)].0, HostId(0));
+        assert_eq!(site.planned()[VmId(0)].0, HostId(0));
+        assert_eq!(site.planned()[VmId(1)].0, HostId(0));
         assert_eq!(site.stats().peak_active_hosts, 1);
         // vm1 grows to a whole host (its logical host 1 has room): energy-aware
         // cannot grow it in place, so it moves it live to the idle host 1.
@@ -952,7 +952,7 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(site.vms()[&VmId(1)].state, VmState::Migrating);
+        assert_eq!(site.vms()[VmId(1)].state, VmState::Migrating);
         // During the move vm1 holds capacity on both hosts.
         assert_eq!(site.used(), &[U.times(2), U.times(2)]);
         finish_all(&mut site, ops);
@@ -963,7 +963,7 @@ mod tests {
     /// Worst-fit puts a(2) = vm0 and b(1) = vm1 on host 0, c(2) = vm2 and
     /// d(1) = vm3 on host 1 (each host holds 3 of 4). The broker's homes are
     /// host 0 for b, d and the new e(2) = vm4, host 1 for a and c.
-    fn fragmented() -> (Site, BTreeMap<VmId, (HostId, Resources)>) {
+    fn fragmented() -> (Site, VmMap<(HostId, Resources)>) {
         let mut site = Site::new(
             PlacementKind::WorstFit.build(),
             2,

@@ -392,9 +392,13 @@ impl Hosts {
 
     /// True if `size` fits on `h` once `held` (what the VM holds there) is freed.
     fn fits(&self, h: HostId, held: Resources, size: Resources) -> bool {
-        self.0
-            .binary_search_by_key(&h, |s| s.0)
-            .is_ok_and(|i| self.0[i].1.saturating_minus(&held).plus(&size).fits_in(&self.0[i].2))
+        self.0.binary_search_by_key(&h, |s| s.0).is_ok_and(|i| {
+            self.0[i]
+                .1
+                .saturating_minus(&held)
+                .plus(&size)
+                .fits_in(&self.0[i].2)
+        })
     }
 
     fn room_for(&self, p: &Pending) -> bool {
