@@ -7,7 +7,8 @@
 //! completed. It also knows each migrating VM's [`Availability`], which the
 //! fidelity meter reads, and it totals what migrations cost.
 
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use slivers_policy::VmId;
 use slivers_policy::plan::Step;
@@ -61,7 +62,7 @@ pub struct Execution {
     ops: IdSlab<OpId, Running>,
     /// The fixed ends of the wait phases in flight, in time order: what
     /// [`Self::next_event`] and [`Self::advance`] look at instead of every op.
-    waits: BTreeSet<(SimTime, OpId)>,
+    waits: BinaryHeap<Reverse<(SimTime, OpId)>>,
     by_vm: VmMap<OpId>,
     /// Suspended VMs and when their suspend started (their downtime runs on).
     suspended_since: VmMap<SimTime>,
@@ -75,7 +76,7 @@ impl Execution {
             model,
             network: Network::new(capacity_mibps),
             ops: IdSlab::new(),
-            waits: BTreeSet::new(),
+            waits: BinaryHeap::new(),
             by_vm: VmMap::new(),
             suspended_since: VmMap::new(),
             cost: MigrationCost::default(),
@@ -157,7 +158,7 @@ impl Execution {
                     phase_start: now,
                 };
                 self.ops.insert(op, r);
-                self.waits.insert((now, op));
+                self.waits.push(Reverse((now, op)));
             }
         }
     }
@@ -167,7 +168,7 @@ impl Execution {
         r.phase_start = now;
         match r.phase.work {
             Work::Wait(t) => {
-                self.waits.insert((now.plus(t), op));
+                self.waits.push(Reverse((now.plus(t), op)));
             }
             Work::Transfer { mib, path } => {
                 self.network.add(now, FlowId(op.0), path, mib);
@@ -177,7 +178,7 @@ impl Execution {
 
     /// When the next phase ends, if anything is in flight.
     pub fn next_event(&self) -> Option<SimTime> {
-        let waits = self.waits.first().map(|(t, _)| *t);
+        let waits = self.waits.peek().map(|Reverse((t, _))| *t);
         match (waits, self.network.next_done()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -190,11 +191,11 @@ impl Execution {
         let mut completed = Vec::new();
         loop {
             let mut due: Vec<OpId> = Vec::new();
-            while let Some(&(t, op)) = self.waits.first() {
+            while let Some(&Reverse((t, op))) = self.waits.peek() {
                 if t > now {
                     break;
                 }
-                self.waits.pop_first();
+                self.waits.pop();
                 due.push(op);
             }
             due.extend(self.network.take_done(now).into_iter().map(|f| OpId(f.0)));

@@ -15,7 +15,8 @@
 //! head step always fits once the steps ahead of it complete: nothing
 //! deadlocks, and no host is ever over capacity.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
@@ -153,9 +154,9 @@ pub struct Site {
     policy: Box<dyn Placement>,
     planned: HostTable,
     planned_at: VmMap<(HostId, Resources)>,
-    /// The planned VMs of each host, smallest first: what a forced
-    /// placement looks through, without a pass over every VM.
-    on_host: Vec<BTreeSet<(Resources, VmId)>>,
+    /// The planned VMs of each host, in no order: what a forced placement
+    /// looks through, without a pass over every VM.
+    on_host: HostLists,
     used: Vec<Resources>,
     vms: VmMap<VmRecord>,
     queue: StepQueue,
@@ -174,7 +175,7 @@ impl Site {
             policy,
             planned: HostTable::new(hosts, capacity),
             planned_at: VmMap::new(),
-            on_host: vec![BTreeSet::new(); hosts as usize],
+            on_host: HostLists::new(hosts),
             used: vec![Resources::ZERO; hosts as usize],
             vms: VmMap::new(),
             queue: StepQueue::new(hosts),
@@ -393,7 +394,7 @@ impl Site {
         self.unaccount(vm);
         let (h, s) = self.planned_at.remove(vm)?;
         self.planned.remove(h, &s);
-        self.on_host[h.index()].remove(&(s, vm));
+        self.on_host.remove(h, vm);
         Some((h, s))
     }
 
@@ -402,7 +403,7 @@ impl Site {
         self.unaccount(vm);
         match self.planned_at.insert(vm, (host, size)) {
             Some((h, s)) => {
-                self.on_host[h.index()].remove(&(s, vm));
+                self.on_host.remove(h, vm);
                 if h == host {
                     self.planned.replace(host, &s, &size);
                 } else {
@@ -412,7 +413,7 @@ impl Site {
             }
             None => self.planned.add(host, &size),
         }
-        self.on_host[host.index()].insert((size, vm));
+        self.on_host.add(host, vm);
         self.account(vm);
     }
 
@@ -466,9 +467,14 @@ impl Site {
     /// first, its new host by best fit. `None` if one move is not enough.
     fn evict_one(&self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
         let view = self.planned.view();
-        for (h, vms) in self.on_host.iter().enumerate() {
+        for (h, vms) in self.on_host.lists.iter().enumerate() {
             let host = HostId(h as u32);
-            for &(s, v) in vms {
+            let mut vms: Vec<(Resources, VmId)> = vms
+                .iter()
+                .filter_map(|v| self.planned_at.get(*v).map(|(_, s)| (*s, *v)))
+                .collect();
+            vms.sort();
+            for (s, v) in vms {
                 if view.fits(host, s, size) {
                     if let Some(to) = fit::best_fit(&view, &s, Some(host)) {
                         return Some((host, v, to));
@@ -493,9 +499,10 @@ impl Site {
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
         while !self.planned.host(host).has_room(size) {
-            let stranger = self.on_host[host.index()]
+            let stranger = self.on_host.lists[host.index()]
                 .iter()
-                .filter_map(|(s, v)| {
+                .filter_map(|v| {
+                    let s = &self.planned_at.get(*v)?.1;
                     let home = homes.get(*v)?.0;
                     (home != host).then(|| {
                         let cascades = !self.planned.host(home).has_room(s);
@@ -658,12 +665,15 @@ impl Site {
                 ));
             }
         }
-        let listed: usize = self.on_host.iter().map(BTreeSet::len).sum();
+        let listed: usize = self.on_host.lists.iter().map(Vec::len).sum();
         if listed != self.planned_at.len()
-            || self
-                .planned_at
-                .iter()
-                .any(|(vm, (h, s))| !self.on_host[h.index()].contains(&(*s, vm)))
+            || self.planned_at.iter().any(|(vm, (h, _))| {
+                self.on_host
+                    .at
+                    .get(vm)
+                    .and_then(|i| self.on_host.lists[h.index()].get(*i as usize))
+                    != Some(&vm)
+            })
         {
             return Err("the per-host lists of planned VMs differ from the plan".into());
         }
@@ -685,6 +695,38 @@ impl Site {
             return Err("the guests' accounts differ from a recomputation".into());
         }
         Ok(())
+    }
+}
+
+/// The planned VMs of each host, unordered, with each VM's place in its
+/// host's list: adding and removing are O(1).
+#[derive(Debug)]
+struct HostLists {
+    lists: Vec<Vec<VmId>>,
+    at: VmMap<u32>,
+}
+
+impl HostLists {
+    fn new(hosts: u32) -> Self {
+        HostLists {
+            lists: vec![Vec::new(); hosts as usize],
+            at: VmMap::new(),
+        }
+    }
+
+    fn add(&mut self, host: HostId, vm: VmId) {
+        let list = &mut self.lists[host.index()];
+        self.at.insert(vm, list.len() as u32);
+        list.push(vm);
+    }
+
+    fn remove(&mut self, host: HostId, vm: VmId) {
+        let Some(i) = self.at.remove(vm) else { return };
+        let list = &mut self.lists[host.index()];
+        list.swap_remove(i as usize);
+        if let Some(&moved) = list.get(i as usize) {
+            self.at.insert(moved, i);
+        }
     }
 }
 
@@ -715,7 +757,9 @@ struct StepQueue {
     by_vm: BTreeSet<(VmId, OpId)>,
     /// Indexed by host.
     by_host: Vec<VecDeque<OpId>>,
-    candidates: BTreeSet<OpId>,
+    /// Smallest op first; an op may be in twice (checking it again is
+    /// harmless: a started op is no longer queued, a blocked one stays so).
+    candidates: BinaryHeap<Reverse<OpId>>,
 }
 
 impl StepQueue {
@@ -724,7 +768,7 @@ impl StepQueue {
             steps: IdSlab::new(),
             by_vm: BTreeSet::new(),
             by_host: vec![VecDeque::new(); hosts as usize],
-            candidates: BTreeSet::new(),
+            candidates: BinaryHeap::new(),
         }
     }
 
@@ -738,12 +782,12 @@ impl StepQueue {
             self.by_host[h.index()].push_back(op);
         }
         self.steps.insert(op, step);
-        self.candidates.insert(op);
+        self.candidates.push(Reverse(op));
     }
 
     /// The next candidate in op order, if it is still queued.
     fn next_candidate(&mut self) -> Option<(OpId, Step)> {
-        while let Some(op) = self.candidates.pop_first() {
+        while let Some(Reverse(op)) = self.candidates.pop() {
             if let Some(step) = self.steps.get(op) {
                 return Some((op, *step));
             }
@@ -782,14 +826,14 @@ impl StepQueue {
     /// `vm` went idle: its next step may start.
     fn vm_idle(&mut self, vm: VmId) {
         if let Some(op) = self.vm_head(vm) {
-            self.candidates.insert(op);
+            self.candidates.push(Reverse(op));
         }
     }
 
     /// `host` has more room (or a new head): its next reservation may start.
     fn host_freed(&mut self, host: HostId) {
         if let Some(&op) = self.by_host.get(host.index()).and_then(|q| q.front()) {
-            self.candidates.insert(op);
+            self.candidates.push(Reverse(op));
         }
     }
 }
