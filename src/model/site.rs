@@ -285,20 +285,16 @@ impl Site {
         // The planner sees the touched hosts as they were before the
         // grants: what is planned there now, less the changes' targets,
         // plus their origins.
+        // (What is planned now holds every target, so nothing saturates.)
         let mut before: BTreeMap<HostId, Resources> = BTreeMap::new();
         for c in &changes {
-            for (h, _) in c.from.iter().chain(c.to.iter()) {
-                before.entry(*h).or_insert_with(|| self.planned.host(*h).used);
-            }
-        }
-        for c in &changes {
             if let Some((h, s)) = c.from {
-                before.entry(h).and_modify(|u| *u = u.plus(&s));
+                let u = before.entry(h).or_insert_with(|| self.planned.host(h).used);
+                *u = u.plus(&s);
             }
-        }
-        for c in &changes {
             if let Some((h, s)) = c.to {
-                before.entry(h).and_modify(|u| *u = u.saturating_minus(&s));
+                let u = before.entry(h).or_insert_with(|| self.planned.host(h).used);
+                *u = u.saturating_minus(&s);
             }
         }
         let planned = &self.planned;
