@@ -112,13 +112,6 @@ impl FidelityMeter {
         }
     }
 
-    /// Records each guest's fidelity from `now` on.
-    pub fn observe(&mut self, now: SimTime, values: &[f64]) {
-        for (g, &v) in values.iter().enumerate() {
-            self.set(now, g, v);
-        }
-    }
-
     /// Records guest `g`'s fidelity from `now` on.
     pub fn set(&mut self, now: SimTime, g: usize, v: f64) {
         if g >= self.value.len() || v == self.value[g] {
@@ -252,8 +245,10 @@ mod tests {
     fn mean_and_min_of_a_step_function() {
         let mut m = FidelityMeter::new(2, SeriesForm::Changes);
         // Guest 0 drops to 0.5 for 10 s out of 100 s, guest 1 stays at 1.
-        m.observe(SimTime::from_secs(40), &[0.5, 1.0]);
-        m.observe(SimTime::from_secs(50), &[1.0, 1.0]);
+        m.set(SimTime::from_secs(40), 0, 0.5);
+        m.set(SimTime::from_secs(40), 1, 1.0);
+        m.set(SimTime::from_secs(50), 0, 1.0);
+        m.set(SimTime::from_secs(50), 1, 1.0);
         let s = m.summary(SimTime::from_secs(100));
         assert_eq!(s[0].min, 0.5);
         assert!((s[0].mean - 0.95).abs() < 1e-12);

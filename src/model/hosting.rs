@@ -7,8 +7,6 @@
 //! durations; a live driver can feed it from a wall clock and apply the
 //! steps through an executor. Both call this code.
 
-use std::collections::BTreeSet;
-
 use slivers_policy::plan::Step;
 use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources, VmId};
 
@@ -111,10 +109,9 @@ pub struct Hosting {
     broker: Broker,
     site: Site,
     meter: FidelityMeter,
-    /// Web guests whose demand changed since fidelity was last metered.
-    demand_changed: BTreeSet<GuestId>,
-    /// The guests to meter, kept to reuse its allocation.
-    scratch: Vec<GuestId>,
+    /// Guests to meter at the next [`Self::meter_fidelity`] (web guests
+    /// whose demand changed; possibly repeated), kept to reuse its allocation.
+    to_meter: Vec<GuestId>,
 }
 
 impl Hosting {
@@ -132,8 +129,7 @@ impl Hosting {
             follows_broker: config.placement == PlacementKind::FollowBroker,
             unit: config.quantum.unit,
             meter: FidelityMeter::new(config.guests.len(), config.series),
-            demand_changed: BTreeSet::new(),
-            scratch: Vec::new(),
+            to_meter: Vec::new(),
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: Site::new(
@@ -183,9 +179,8 @@ impl Hosting {
     /// that is not running). Costs O(guests touched + their VMs in
     /// migration), not a pass over the VMs.
     pub fn meter_fidelity(&mut self, now: SimTime, in_flight: impl Fn(VmId) -> Option<f64>) {
-        let mut guests = std::mem::take(&mut self.scratch);
+        let mut guests = std::mem::take(&mut self.to_meter);
         self.site.drain_changed_guests(&mut guests);
-        guests.extend(std::mem::take(&mut self.demand_changed));
         guests.extend(self.site.accounts().moving().iter().copied());
         guests.sort_unstable();
         guests.dedup();
@@ -213,7 +208,7 @@ impl Hosting {
             );
         }
         guests.clear();
-        self.scratch = guests;
+        self.to_meter = guests;
     }
 
     /// Handles one input at time `now`.
@@ -248,7 +243,7 @@ impl Hosting {
             Input::Demand { guest, rate } => match self.guests.get_mut(guest.0 as usize) {
                 Some(Guest::Web(w)) => {
                     w.observe(rate);
-                    self.demand_changed.insert(guest);
+                    self.to_meter.push(guest);
                 }
                 _ => return Err(ModelError::WrongGuest(guest)),
             },
