@@ -14,6 +14,7 @@ use slivers::experiment::vmreq::{
     VmRunConfig, run_vm_requests, summary_table as vm_summary_table, write_outputs as write_vm_outputs,
 };
 use slivers::experiment::{RunOptions, run_scenario_observed};
+use slivers::report::folder::{OutputLock, replace_folder};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
@@ -223,6 +224,10 @@ pub struct SweepArgs {
     /// Skip runs already complete in the output folder.
     #[arg(long)]
     pub resume: bool,
+    /// Start afresh in an output folder that holds another sweep's results
+    /// (without it such a folder is refused).
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Run one deterministic slice I/N of the runs (join with `slivers merge`).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -384,6 +389,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep_command(&args),
         Command::Merge { dirs, out } => {
             let out = out.unwrap_or_else(|| dirs[0].clone());
+            let _lock = OutputLock::acquire(&out)?;
             let files = merge(&dirs, &out)?;
             println!(
                 "merged {} folders into {}: {} files",
@@ -394,6 +400,7 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plot { dir } => {
+            let _lock = OutputLock::acquire(&dir)?;
             let files = plot(&dir)?;
             println!("wrote {} figures in {}", files.len(), dir.display());
             Ok(())
@@ -443,6 +450,7 @@ fn live(a: &LiveArgs) -> Result<()> {
         a.hosts.clone()
     };
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
+    slivers::report::folder::check_output_path(&out)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let defaults = XenConfig::default();
     let config = XenConfig {
@@ -568,6 +576,7 @@ fn run_command(args: &RunArgs) -> Result<()> {
         scenario.seed = seed;
     }
     let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
+    let _lock = OutputLock::acquire(&out)?;
     // One bar over the simulated time of every run (the runs go in
     // parallel): days done, events per second, and the time left.
     let runs = scenario.pairs.len();
@@ -613,7 +622,7 @@ fn run_command(args: &RunArgs) -> Result<()> {
         &show,
     )?;
     bar.finish_and_clear();
-    let written = outputs::write_all(&scenario, &results, &out)
+    let written = replace_folder(&out, |dir| outputs::write_all(&scenario, &results, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
     if !args.quiet {
         print!("{}", outputs::summary_table(&results));
@@ -638,12 +647,13 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
         scenario.seed = seed;
     }
     let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
+    let _lock = OutputLock::acquire(&out)?;
     let started = std::time::Instant::now();
     let trace = scenario.trace(scenario.seed);
     let loaded = started.elapsed();
     let r = run_vm_requests(&trace, &VmRunConfig::of(&scenario, args.check))?;
     let ran = started.elapsed() - loaded;
-    let written = write_vm_outputs(&scenario, &r, &out)
+    let written = replace_folder(&out, |dir| write_vm_outputs(&scenario, &r, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
     if !args.quiet {
         print!("{}", vm_summary_table(&scenario, &r));
@@ -717,6 +727,12 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
     }
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let out = args.out.clone().unwrap_or_else(|| sweep.output.clone());
+    // The shards of one sweep may share a folder and run at once: only a
+    // whole sweep claims the folder.
+    let _lock = match shard {
+        None => Some(OutputLock::acquire(&out)?),
+        Some(_) => None,
+    };
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -730,6 +746,7 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
             resume: args.resume,
             shard,
             check_invariants: args.check,
+            overwrite: args.overwrite,
         },
         |done, total| {
             bar.set_length(total as u64);
@@ -757,6 +774,7 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
 fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
     use slivers::experiment::slurm::{SlurmOptions, SlurmOutcome, Tools, run_slurm};
     let out = args.out.clone().unwrap_or_else(|| sweep.output.clone());
+    let _lock = OutputLock::acquire(&out)?;
     let options = SlurmOptions {
         shards: args.shards,
         partition: args.partition.clone(),
@@ -766,6 +784,7 @@ fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
         dry_run: args.dry_run,
         resume: args.resume,
         check: args.check,
+        overwrite: args.overwrite,
     };
     let binary = std::env::current_exe().context("finding the slivers binary for the Slurm tasks")?;
     let quiet = args.quiet;

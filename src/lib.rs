@@ -78,3 +78,18 @@ pub mod scenario;
 pub mod trace;
 
 pub use slivers_policy;
+
+/// An error followed by its causes, `error: cause: cause...`, as the binary
+/// prints it. Every error type of the crate says in its message only what
+/// failed at its own level and leaves the cause to `source()` (never both),
+/// so library code that keeps an error as text uses this, not `to_string`.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cause = c.source();
+    }
+    s
+}

@@ -27,7 +27,7 @@ enum Event {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RunError {
     /// The model broke its protocol (a bug).
-    #[error("run {run} ({pair}): {source}")]
+    #[error("run {run} ({pair})")]
     Model {
         /// Run index.
         run: usize,
@@ -50,7 +50,7 @@ pub enum RunError {
         message: String,
     },
     /// Something was scheduled in the past (a bug).
-    #[error("run {run}: {source}")]
+    #[error("run {run}")]
     Schedule {
         /// Run index.
         run: usize,

@@ -38,7 +38,7 @@ pub enum ShardError {
     #[error(transparent)]
     Report(#[from] ReportError),
     /// Reading a results folder failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,
@@ -99,6 +99,8 @@ pub struct SweepOptions {
     pub shard: Option<Shard>,
     /// Check invariants after every event.
     pub check_invariants: bool,
+    /// Start afresh in a folder holding another sweep's results.
+    pub overwrite: bool,
 }
 
 /// What a sweep invocation did.
@@ -130,35 +132,81 @@ pub fn runs_header(sweep: &Sweep) -> Vec<String> {
 
 const MIGRATIONS_HEADER: [&str; 3] = ["run", "time_s", "cumulative_migrations"];
 
-/// The manifest of a sweep's folder.
-pub fn manifest(sweep: &Sweep) -> String {
-    let params: Vec<String> = sweep.params.iter().map(|p| format!("{p:?}")).collect();
-    format!(
-        "# Written by slivers sweep.\n\
-         sweep = {:?}\n\
-         sweep_sha256 = \"{}\"\n\
-         name = {:?}\n\
-         mode = \"{}\"\n\
-         replicates = {}\n\
-         params = [{}]\n\
-         points = {}\n\
-         runs = {}\n\
-         slivers_version = \"{}\"\n\
-         git_revision = \"{}\"\n",
-        sweep.file.display().to_string(),
-        sweep.sha256,
-        sweep.name,
-        match sweep.mode {
-            super::sweep::Mode::Grid => "grid",
-            super::sweep::Mode::Zip => "zip",
-        },
-        sweep.replicates,
-        params.join(", "),
-        sweep.points.len(),
-        sweep.runs.len(),
-        env!("CARGO_PKG_VERSION"),
-        env!("SLIVERS_GIT_REVISION"),
-    )
+/// `manifest.toml` of a sweep's folder, what produced its files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SweepManifest {
+    /// The sweep file, as given.
+    pub sweep: String,
+    /// Its SHA-256: the folder's identity.
+    pub sweep_sha256: String,
+    /// The sweep's name.
+    pub name: String,
+    /// `grid` or `zip`.
+    pub mode: String,
+    /// Seeds per point.
+    pub replicates: u32,
+    /// The swept keys.
+    pub params: Vec<String>,
+    /// Points of the grid.
+    pub points: usize,
+    /// Runs in all.
+    pub runs: usize,
+    /// The slivers version.
+    pub slivers_version: String,
+    /// The git revision the binary was built from.
+    pub git_revision: String,
+}
+
+/// `shards/I-of-N.toml`: shard `I` of `N` finished its runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardMarker {
+    /// The sweep file's SHA-256.
+    pub sweep_sha256: String,
+    /// 1-based shard number.
+    pub shard: usize,
+    /// Number of shards.
+    pub of: usize,
+    /// Runs in the shard.
+    pub runs: usize,
+}
+
+impl SweepManifest {
+    /// The manifest of `sweep`, for this binary.
+    pub fn of(sweep: &Sweep) -> SweepManifest {
+        SweepManifest {
+            sweep: sweep.file.display().to_string(),
+            sweep_sha256: sweep.sha256.clone(),
+            name: sweep.name.clone(),
+            mode: match sweep.mode {
+                super::sweep::Mode::Grid => "grid",
+                super::sweep::Mode::Zip => "zip",
+            }
+            .to_string(),
+            replicates: sweep.replicates,
+            params: sweep.params.clone(),
+            points: sweep.points.len(),
+            runs: sweep.runs.len(),
+            slivers_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
+        }
+    }
+}
+
+/// The manifest of a sweep's folder, as TOML.
+pub fn manifest(sweep: &Sweep) -> Result<String, ReportError> {
+    crate::report::toml_file("# Written by slivers sweep.\n", &SweepManifest::of(sweep))
+}
+
+/// Reads and deserialises the TOML file `path`; `None` if it does not exist.
+pub fn read_toml<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> Result<Option<T>, ShardError> {
+    let Some(text) = read(path)? else { return Ok(None) };
+    toml::from_str(&text).map(Some).map_err(|e| {
+        ShardError::Inconsistent(format!(
+            "{}: expected {what}, found a file that is not one ({})",
+            path.display(),
+            e.message()
+        ))
+    })
 }
 
 fn read(path: &Path) -> Result<Option<String>, ShardError> {
@@ -172,12 +220,79 @@ fn read(path: &Path) -> Result<Option<String>, ShardError> {
     }
 }
 
-/// `key = "value"` or `key = number` from a manifest line.
-fn manifest_field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once(" = ")?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
+/// What `dir/manifest.toml` says about the folder: `None` if there is no
+/// manifest, `Some(None)` if it is not a sweep's, else the sweep file's hash.
+fn folder_sweep(dir: &Path) -> Result<Option<Option<String>>, ShardError> {
+    Ok(read(&dir.join("manifest.toml"))?.map(|text| {
+        toml::from_str::<SweepManifest>(&text)
+            .ok()
+            .map(|m| m.sweep_sha256)
+    }))
+}
+
+/// Refuses a folder holding results of another sweep file (or a manifest
+/// that is not a sweep's): always when `continuing` (`--resume`,
+/// `--shard`), and for a fresh sweep unless `overwrite`.
+pub fn check_sweep_folder(
+    dir: &Path,
+    sweep: &Sweep,
+    continuing: bool,
+    overwrite: bool,
+) -> Result<(), ShardError> {
+    let what = match folder_sweep(dir)? {
+        None => return Ok(()),
+        Some(Some(sha)) if sha == sweep.sha256 => return Ok(()),
+        Some(Some(sha)) => format!(
+            "results of a different sweep file (sha256 {sha}, this one is {})",
+            sweep.sha256
+        ),
+        Some(None) => "a manifest.toml that is not a sweep's (the results of slivers run?)".to_string(),
+    };
+    if continuing {
+        return Err(ShardError::Inconsistent(format!(
+            "{} holds {what}; refusing to mix them: choose another --out, \
+             or start afresh (without --resume or --shard) with --overwrite",
+            dir.display()
+        )));
+    }
+    if !overwrite {
+        return Err(ShardError::Inconsistent(format!(
+            "{} holds {what}; refusing to replace them: choose another --out, or pass --overwrite",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Empties `dir` of a sweep's files before a fresh start: `runs/`,
+/// `shards/`, the assembled CSVs, the figures and the manifest (so no file
+/// of an earlier sweep is left beside the new manifest). Other files stay.
+pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
+    let io = |p: &Path, source| ShardError::Io {
+        path: p.display().to_string(),
+        source,
+    };
+    for sub in ["runs", "shards"] {
+        let d = dir.join(sub);
+        match std::fs::remove_dir_all(&d) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&d, e)),
+            _ => {}
+        }
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(dir, e)),
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let figure = (name.starts_with("curves-point") || name.starts_with("total-vs-"))
+            && (name.ends_with(".png") || name.ends_with(".svg"));
+        if figure || ["runs.csv", "migrations.csv", "manifest.toml"].contains(&name.as_str()) {
+            std::fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs the sweep (or one shard of it) into `dir`, calling `progress` after
@@ -189,31 +304,16 @@ pub fn run_sweep(
     progress: impl Fn(usize, usize) + Sync,
 ) -> Result<SweepReport, ShardError> {
     let manifest_path = dir.join("manifest.toml");
-    if let Some(old) = read(&manifest_path)? {
-        let old_sha = manifest_field(&old, "sweep_sha256").unwrap_or_default();
-        if old_sha != sweep.sha256 && (options.resume || options.shard.is_some()) {
-            return Err(ShardError::Inconsistent(format!(
-                "{} holds results of a different sweep file (sha256 {old_sha}, this one is {}); \
-                 refusing to mix them: choose another --out or run without --resume",
-                dir.display(),
-                sweep.sha256
-            )));
-        }
-    }
+    check_sweep_folder(
+        dir,
+        sweep,
+        options.resume || options.shard.is_some(),
+        options.overwrite,
+    )?;
     if !options.resume && options.shard.is_none() {
-        for sub in ["runs", "shards"] {
-            match std::fs::remove_dir_all(dir.join(sub)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(ShardError::Io {
-                        path: dir.join(sub).display().to_string(),
-                        source: e,
-                    });
-                }
-                _ => {}
-            }
-        }
+        clear_sweep_folder(dir)?;
     }
-    write_atomic(&manifest_path, manifest(sweep).as_bytes())?;
+    write_atomic(&manifest_path, manifest(sweep)?.as_bytes())?;
     if let Some(shard) = options.shard {
         // A rerun of a shard must finish again before merge trusts it.
         let _ = std::fs::remove_file(shard.marker(dir));
@@ -262,14 +362,16 @@ pub fn run_sweep(
     }
     let assembled = match options.shard {
         Some(shard) => {
-            let marker = format!(
-                "sweep_sha256 = \"{}\"\nshard = {}\nof = {}\nruns = {}\n",
-                sweep.sha256,
-                shard.i,
-                shard.n,
-                mine.len()
-            );
-            write_atomic(&shard.marker(dir), marker.as_bytes())?;
+            let marker = ShardMarker {
+                sweep_sha256: sweep.sha256.clone(),
+                shard: shard.i,
+                of: shard.n,
+                runs: mine.len(),
+            };
+            write_atomic(
+                &shard.marker(dir),
+                crate::report::toml_file("", &marker)?.as_bytes(),
+            )?;
             Vec::new()
         }
         None => assemble(dir, &[dir.to_path_buf()], &header, sweep.runs.len())?,
@@ -389,29 +491,30 @@ pub fn plot(dir: &Path) -> Result<Vec<PathBuf>, ShardError> {
 /// one sweep file, that every shard 1..N finished and every run is present,
 /// then writes the same files as an unsharded sweep.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
-    let mut sha: Option<(String, PathBuf)> = None;
-    let mut manifest_text = String::new();
+    let mut first: Option<(SweepManifest, PathBuf)> = None;
     let mut shards: Vec<(usize, usize, PathBuf)> = Vec::new();
     for d in dirs {
         let m = d.join("manifest.toml");
-        let text = read(&m)?.ok_or_else(|| {
+        let this: SweepManifest = read_toml(&m, "a sweep's manifest")?.ok_or_else(|| {
             ShardError::Inconsistent(format!("{} is missing: not a sweep folder", m.display()))
         })?;
-        let this = manifest_field(&text, "sweep_sha256").unwrap_or_default();
-        match &sha {
-            None => {
-                sha = Some((this, d.clone()));
-                manifest_text = text;
-            }
-            Some((s, first)) if *s != this => {
+        match &first {
+            None => first = Some((this, d.clone())),
+            Some((f, dir)) if f.sweep_sha256 != this.sweep_sha256 => {
                 return Err(ShardError::Inconsistent(format!(
-                    "{} and {} come from different sweep files (sha256 {s} and {this}); refusing to merge",
-                    first.display(),
-                    d.display()
+                    "{} and {} come from different sweep files (sha256 {} and {}); refusing to merge",
+                    dir.display(),
+                    d.display(),
+                    f.sweep_sha256,
+                    this.sweep_sha256
                 )));
             }
             _ => {}
         }
+        let sha = first
+            .as_ref()
+            .map(|f| f.0.sweep_sha256.clone())
+            .unwrap_or_default();
         let shard_dir = d.join("shards");
         let entries = match std::fs::read_dir(&shard_dir) {
             Ok(e) => e,
@@ -426,30 +529,27 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
         let mut names: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         names.sort();
         for p in names {
-            let Some(text) = read(&p)? else { continue };
-            let num = |k: &str| manifest_field(&text, k).and_then(|v| v.parse::<usize>().ok());
-            match (num("shard"), num("of"), manifest_field(&text, "sweep_sha256")) {
-                (Some(i), Some(n), Some(s)) if Some(&s) == sha.as_ref().map(|x| &x.0) => {
-                    shards.push((i, n, d.clone()))
-                }
-                (Some(_), Some(_), Some(s)) => {
-                    return Err(ShardError::Inconsistent(format!(
-                        "{} belongs to another sweep file (sha256 {s}); refusing to merge",
-                        p.display()
-                    )));
-                }
-                _ => {
-                    return Err(ShardError::Inconsistent(format!(
-                        "{}: not a shard marker",
-                        p.display()
-                    )));
-                }
+            if p.extension().is_some_and(|e| e == "tmp") {
+                continue;
             }
+            let Some(marker) =
+                read_toml::<ShardMarker>(&p, "a shard marker (sweep_sha256, shard, of, runs)")?
+            else {
+                continue;
+            };
+            if marker.sweep_sha256 != sha {
+                return Err(ShardError::Inconsistent(format!(
+                    "{} belongs to another sweep file (sha256 {}); refusing to merge",
+                    p.display(),
+                    marker.sweep_sha256
+                )));
+            }
+            shards.push((marker.shard, marker.of, d.clone()));
         }
     }
-    if sha.is_none() {
+    let Some((manifest, _)) = first else {
         return Err(ShardError::Inconsistent("no folders to merge".into()));
-    }
+    };
     let n = shards.first().map(|s| s.1).ok_or_else(|| {
         ShardError::Inconsistent("no finished shards (shards/I-of-N.toml) in the folders given".into())
     })?;
@@ -471,14 +571,13 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
             missing.join(", ")
         )));
     }
-    let total: usize = manifest_field(&manifest_text, "runs")
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ShardError::Inconsistent("manifest.toml has no run count".into()))?;
+    let total = manifest.runs;
     // The header comes from any run file; all must agree with it.
     let mut sources: Vec<PathBuf> = dirs.to_vec();
     sources.dedup();
     let header = first_header(&sources, total)?;
-    write_atomic(&out.join("manifest.toml"), manifest_text.as_bytes())?;
+    let text = crate::report::toml_file("# Written by slivers sweep.\n", &manifest)?;
+    write_atomic(&out.join("manifest.toml"), text.as_bytes())?;
     let mut files = vec![out.join("manifest.toml")];
     files.extend(assemble(out, &sources, &header, total)?);
     Ok(files)

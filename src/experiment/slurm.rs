@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::shard::{ShardError, manifest, merge};
+use super::shard::{
+    ShardError, ShardMarker, check_sweep_folder, clear_sweep_folder, manifest, merge, read_toml,
+};
 use super::sweep::Sweep;
 use crate::report::{ReportError, write_atomic};
 
@@ -91,7 +93,7 @@ pub enum SlurmError {
         resume: String,
     },
     /// Reading the output folder failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,
@@ -162,6 +164,8 @@ pub struct SlurmOptions {
     pub resume: bool,
     /// Tasks check invariants after every event.
     pub check: bool,
+    /// A fresh submission may replace another sweep's results.
+    pub overwrite: bool,
 }
 
 /// The Slurm commands to call and how often to poll.
@@ -327,25 +331,25 @@ fn marker(out: &Path, i: usize, n: usize) -> PathBuf {
     out.join("shards").join(format!("{i}-of-{n}.toml"))
 }
 
-fn field(text: &str, key: &str) -> Option<String> {
-    text.lines().find_map(|l| {
-        let (k, v) = l.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-    })
-}
-
-fn read_opt(path: &Path) -> Result<Option<String>, SlurmError> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_err(path, e)),
-    }
+/// `<out>/slurm/job.toml`: the last submission.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct JobState {
+    /// Slurm's job id.
+    job_id: String,
+    /// The sweep file's SHA-256.
+    sweep_sha256: String,
+    /// The split: shards `1..=shards`.
+    shards: usize,
+    /// The array submitted, e.g. `1-16` or `3,7`.
+    array: String,
+    /// The script submitted.
+    script: String,
 }
 
 /// True if shard `i` of `n` has a marker from this sweep file.
 fn finished(sweep: &Sweep, out: &Path, i: usize, n: usize) -> Result<bool, SlurmError> {
-    Ok(read_opt(&marker(out, i, n))?
-        .is_some_and(|t| field(&t, "sweep_sha256").as_deref() == Some(&sweep.sha256)))
+    let m: Option<ShardMarker> = read_toml(&marker(out, i, n), "a shard marker")?;
+    Ok(m.is_some_and(|m| m.sweep_sha256 == sweep.sha256))
 }
 
 /// The split counts of the markers in `<out>/shards`.
@@ -598,30 +602,23 @@ pub fn run_slurm(
     let (file, out_abs, binary) = (abs(&sweep.file)?, abs(out)?, abs(binary)?);
     std::fs::create_dir_all(&out_abs).map_err(|e| io_err(&out_abs, e))?;
 
-    // A folder holding another sweep file is only replaced by a fresh submission.
-    let manifest_path = out_abs.join("manifest.toml");
-    let old = read_opt(&manifest_path)?;
-    let old_sha = old.as_deref().and_then(|t| field(t, "sweep_sha256"));
-    if options.resume && old_sha.as_ref().is_some_and(|s| *s != sweep.sha256) {
-        return Err(ShardError::Inconsistent(format!(
-            "{} holds results of a different sweep file (sha256 {}, this one is {}); \
-             refusing to mix them: choose another --out or run without --resume",
-            out_abs.display(),
-            old_sha.unwrap_or_default(),
-            sweep.sha256
-        ))
-        .into());
-    }
+    // A folder holding another sweep file is only replaced by a fresh
+    // submission with --overwrite (a dry run touches no results).
+    check_sweep_folder(
+        &out_abs,
+        sweep,
+        options.resume,
+        options.overwrite || options.dry_run,
+    )?;
 
     // The split: --shards, else that of the last submission or of the markers.
-    let state = read_opt(&state_path(&out_abs))?;
+    let state: Option<JobState> = read_toml(&state_path(&out_abs), "the state of a Slurm submission")?;
     let splits = marker_splits(&out_abs)?;
     let n = match options.shards {
         Some(n) => n,
         None if options.resume => state
-            .as_deref()
-            .and_then(|t| field(t, "shards"))
-            .and_then(|v| v.parse().ok())
+            .as_ref()
+            .map(|s| s.shards)
             .or_else(|| (splits.len() == 1).then(|| splits[0]))
             .unwrap_or_else(|| default_shards(runs)),
         None => default_shards(runs),
@@ -686,10 +683,7 @@ pub fn run_slurm(
     }
 
     // Never race (or wipe the folder under) the tasks of the previous submission.
-    if let Some(job) = state
-        .as_deref()
-        .and_then(|t| field(t, "job_id"))
-        .filter(|j| !j.is_empty())
+    if let Some(job) = state.as_ref().map(|s| s.job_id.clone()).filter(|j| !j.is_empty())
         && let Ok(Some(tasks)) = tasks_left(tools, &job)
         && tasks > 0
     {
@@ -697,14 +691,8 @@ pub fn run_slurm(
     }
     if !options.resume {
         // A fresh submission starts from an empty folder, as a plain sweep does.
-        for sub in ["runs", "shards"] {
-            let d = out_abs.join(sub);
-            match std::fs::remove_dir_all(&d) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&d, e)),
-                _ => {}
-            }
-        }
-        write_atomic(&manifest_path, manifest(sweep).as_bytes())?;
+        clear_sweep_folder(&out_abs)?;
+        write_atomic(&out_abs.join("manifest.toml"), manifest(sweep)?.as_bytes())?;
     }
 
     let output = call(&tools.sbatch, &sbatch_args)?.ok_or_else(|| SlurmError::SbatchNotFound {
@@ -722,13 +710,17 @@ pub fn run_slurm(
         command: command.clone(),
         output: stdout.trim().to_string(),
     })?;
-    let state_text = format!(
-        "# Written by slivers sweep --slurm: the last submission.\n\
-         job_id = \"{job}\"\nsweep_sha256 = \"{}\"\nshards = {n}\narray = \"{}\"\nscript = {:?}\n",
-        sweep.sha256,
-        array_spec(&todo),
-        script_str
-    );
+    let state = JobState {
+        job_id: job.clone(),
+        sweep_sha256: sweep.sha256.clone(),
+        shards: n,
+        array: array_spec(&todo),
+        script: script_str.to_string(),
+    };
+    let state_text = crate::report::toml_file(
+        "# Written by slivers sweep --slurm: the last submission.\n",
+        &state,
+    )?;
     write_atomic(&state_path(&out_abs), state_text.as_bytes())?;
     log(&format!(
         "submitted Slurm job {job}: {} of {n} shards (--array={}); logs in {}",

@@ -28,7 +28,7 @@ use crate::scenario::{Pair, Scenario, ScenarioError, TraceCache, hex};
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,
@@ -49,7 +49,7 @@ pub enum SweepError {
         found: String,
     },
     /// A point of the sweep is not a valid scenario.
-    #[error("{path}: sweep point {point} ({values}): {source}")]
+    #[error("{path}: sweep point {point} ({values})")]
     Point {
         /// The file.
         path: String,

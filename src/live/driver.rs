@@ -103,7 +103,7 @@ pub enum LiveError {
     #[error(transparent)]
     Journal(#[from] JournalError),
     /// The model broke its protocol (a bug).
-    #[error("model: {0}")]
+    #[error("model")]
     Model(#[from] ModelError),
     /// Scheduling in the past (a bug).
     #[error(transparent)]
@@ -439,7 +439,7 @@ impl Driver<'_> {
         if let Some(j) = &mut self.journal {
             let _ = j.append(&Record::Fail {
                 fail: job.op.0,
-                error: e.to_string(),
+                error: crate::error_chain(&e),
             });
         }
         let step = format!("{:?}", job.step);

@@ -208,7 +208,7 @@ pub enum ExecError {
         message: String,
     },
     /// A local I/O error (spawning a command, writing a config file).
-    #[error("{host}: {context}: {source}")]
+    #[error("{host}: {context}")]
     Io {
         /// The host.
         host: String,

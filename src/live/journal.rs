@@ -30,7 +30,7 @@ use crate::model::{BatchJob, Input, OpId};
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// Reading or writing failed.
-    #[error("journal {path}: {source}")]
+    #[error("journal {path}")]
     Io {
         /// The file.
         path: PathBuf,

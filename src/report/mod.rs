@@ -6,6 +6,7 @@
 //! directory, which is flushed, synced and then renamed over the target.
 
 pub mod csv;
+pub mod folder;
 pub mod outputs;
 pub mod plot;
 mod png;
@@ -17,7 +18,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file or directory could not be created, written, synced or renamed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Io {
         /// The file or directory.
         path: String,
@@ -34,7 +35,7 @@ pub enum ReportError {
         message: String,
     },
     /// An input file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: String,
@@ -53,6 +54,49 @@ pub enum ReportError {
         /// What is wrong.
         message: String,
     },
+    /// An output folder path is empty (`--out ""`).
+    #[error("the output folder is an empty path: expected a folder such as results/NAME")]
+    EmptyOutput,
+    /// An output path that names no folder (`.`, `..`, `/`).
+    #[error("{path}: expected an output folder with a name, found a path ending in `.`, `..` or the root")]
+    NotAFolderName {
+        /// The path given.
+        path: String,
+    },
+    /// Another process holds the folder's lock.
+    #[error(
+        "{folder} is in use by slivers process {pid} (lock file {lock}); wait for it to finish, \
+         or if that process is gone remove {lock}"
+    )]
+    InUse {
+        /// The output folder.
+        folder: String,
+        /// The lock file.
+        lock: String,
+        /// The pid the lock file holds.
+        pid: String,
+    },
+    /// An existing output folder holds files a run does not write, which
+    /// replacing the folder would lose.
+    #[error(
+        "{folder} holds `{entry}`{}, which slivers run does not write: replacing the folder would lose it; \
+         choose another --out or move it away",
+        if *more > 0 { format!(" and {more} more") } else { String::new() }
+    )]
+    Foreign {
+        /// The output folder.
+        folder: String,
+        /// The first such entry (by name).
+        entry: String,
+        /// How many more there are.
+        more: usize,
+    },
+    /// A manifest could not be represented as TOML.
+    #[error("cannot write a manifest as TOML: {message}")]
+    Toml {
+        /// The serialiser's message.
+        message: String,
+    },
     /// A CSV row does not have as many fields as the header.
     #[error("CSV row {row} has {got} fields but the header has {expected}")]
     RowLength {
@@ -66,12 +110,22 @@ pub enum ReportError {
 }
 
 impl ReportError {
-    fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         ReportError::Io {
             path: path.display().to_string(),
             source,
         }
     }
+}
+
+/// A TOML file: the comment `header` (lines starting with `#`), then
+/// `value` serialised by the `toml` crate (so strings and paths are escaped
+/// as TOML, whatever they hold).
+pub fn toml_file<T: serde::Serialize>(header: &str, value: &T) -> Result<String, ReportError> {
+    let body = toml::to_string(value).map_err(|e| ReportError::Toml {
+        message: e.to_string(),
+    })?;
+    Ok(format!("{header}{body}"))
 }
 
 /// Write bytes atomically (temp file in the same dir, fsync, rename), via

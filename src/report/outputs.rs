@@ -316,29 +316,40 @@ fn fidelity_window(
     Some((title, curves))
 }
 
-/// `manifest.toml`: what produced these files.
-pub fn manifest(scenario: &Scenario) -> String {
-    let pairs: Vec<String> = scenario
-        .pairs
-        .iter()
-        .map(|p| format!("\"{}\"", p.label()))
-        .collect();
-    format!(
-        "# Written by slivers; enough to reproduce the results in this folder.\n\
-         scenario = {:?}\n\
-         scenario_sha256 = \"{}\"\n\
-         name = {:?}\n\
-         seed = {}\n\
-         pairs = [{}]\n\
-         slivers_version = \"{}\"\n\
-         git_revision = \"{}\"\n",
-        scenario.file.display().to_string(),
-        scenario.sha256,
-        scenario.name,
-        scenario.seed,
-        pairs.join(", "),
-        env!("CARGO_PKG_VERSION"),
-        env!("SLIVERS_GIT_REVISION"),
+/// `manifest.toml` of a run's folder: what produced its files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunManifest {
+    /// The scenario file, as given.
+    pub scenario: String,
+    /// Its SHA-256.
+    pub scenario_sha256: String,
+    /// The scenario's name.
+    pub name: String,
+    /// The seed.
+    pub seed: u64,
+    /// The policy pairs, `provisioning/placement`.
+    pub pairs: Vec<String>,
+    /// The slivers version.
+    pub slivers_version: String,
+    /// The git revision the binary was built from (with `-dirty` if its
+    /// sources differed from that commit).
+    pub git_revision: String,
+}
+
+/// `manifest.toml`: what produced these files, as TOML.
+pub fn manifest(scenario: &Scenario) -> Result<String, ReportError> {
+    let m = RunManifest {
+        scenario: scenario.file.display().to_string(),
+        scenario_sha256: scenario.sha256.clone(),
+        name: scenario.name.clone(),
+        seed: scenario.seed,
+        pairs: scenario.pairs.iter().map(|p| p.label()).collect(),
+        slivers_version: env!("CARGO_PKG_VERSION").to_string(),
+        git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
+    };
+    super::toml_file(
+        "# Written by slivers; enough to reproduce the results in this folder.\n",
+        &m,
     )
 }
 
@@ -385,7 +396,7 @@ pub fn write_all(
         &files[3],
         &files[4],
     )?;
-    write_atomic(&files[5], manifest(scenario).as_bytes())?;
+    write_atomic(&files[5], manifest(scenario)?.as_bytes())?;
     if let Some((title, x_label, curves)) = fidelity_plot(results, scenario) {
         let (png, svg) = (dir.join("fidelity.png"), dir.join("fidelity.svg"));
         draw_lines(

@@ -25,7 +25,7 @@ use raw::{RawDuration, RawGenerate, RawGuest, RawScenario, RawTrace};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: String,
@@ -327,6 +327,9 @@ impl Ctx<'_> {
             Some(s) => s as u64,
             None => 1,
         };
+        if output.is_some_and(|o| o.trim().is_empty()) {
+            return Err(self.invalid("output", "a folder path", "an empty string"));
+        }
         let output = PathBuf::from(
             output
                 .map(str::to_string)

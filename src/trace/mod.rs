@@ -37,7 +37,7 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     /// The file could not be opened, read, decompressed or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file concerned.
         path: String,

@@ -652,7 +652,8 @@ mod tests {
     fn missing_file_is_io_error_naming_it() {
         let e = read_swf(Path::new("/nonexistent/x.swf")).unwrap_err();
         assert!(matches!(e, TraceError::Io { .. }));
-        assert!(e.to_string().starts_with("/nonexistent/x.swf: "), "{e}");
+        let shown = crate::error_chain(&e);
+        assert!(shown.starts_with("/nonexistent/x.swf: "), "{shown}");
     }
 
     #[test]
