@@ -6,7 +6,7 @@ use crate::{golden_scenario_text, slivers, temp_dir};
 
 /// The golden scenario with absolute trace paths and a small grid sweep:
 /// 2 host counts x 2 web scalings x 3 replicates x 4 pairs = 48 runs.
-fn sweep_file(dir: &Path, extra: &str) -> String {
+pub(crate) fn sweep_file(dir: &Path, extra: &str) -> String {
     let text = golden_scenario_text();
     let text = format!(
         "{text}\n[sweep]\nmode = \"grid\"\nreplicates = 3\n\"hosts.count\" = {{ from = 2, to = 3, step = 1 }}\n\
@@ -21,7 +21,7 @@ fn read(dir: &Path, f: &str) -> Vec<u8> {
     std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
 }
 
-fn sweep(args: &[&str]) -> String {
+pub(crate) fn sweep(args: &[&str]) -> String {
     let (ok, out, err) = slivers(args);
     assert!(ok, "slivers {args:?} failed: {err}");
     out

@@ -1,0 +1,244 @@
+//! Output folders: one writer at a time, a run's files replaced as a set,
+//! interrupted sweeps resumed to the same bytes, and the errors of each.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use slivers::report::ReportError;
+use slivers::report::folder::OutputLock;
+
+use crate::sweep::{sweep as succeed, sweep_file};
+use crate::{golden_scenario_text, slivers, temp_dir};
+
+/// A temporary folder holding the golden scenario, and an output folder in it.
+fn run_setup(tag: &str) -> (crate::TempDir, String, std::path::PathBuf) {
+    let d = temp_dir(tag);
+    let s = scenario(&d, "");
+    let out = d.join("out");
+    (d, s, out)
+}
+
+fn scenario(dir: &Path, extra: &str) -> String {
+    let p = dir.join("scenario.toml");
+    std::fs::write(&p, format!("{extra}\n{}", golden_scenario_text())).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_folder_is_locked_once_and_a_dead_holders_lock_is_taken_over() {
+    let d = temp_dir("lock");
+    let out = d.join("out");
+    let lock = OutputLock::acquire(&out).unwrap();
+    let lock_file = d.join("out.lock");
+    assert_eq!(
+        std::fs::read_to_string(&lock_file).unwrap().trim(),
+        std::process::id().to_string()
+    );
+    let err = OutputLock::acquire(&out).unwrap_err();
+    assert!(matches!(err, ReportError::InUse { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("process {}", std::process::id())), "{msg}");
+    assert!(msg.contains("out.lock"), "{msg}");
+
+    // Another process is refused too, and names the holder.
+    let s = scenario(&d, "");
+    let (ok, _, err) = slivers(&["run", &s, "--out", out.to_str().unwrap(), "-q"]);
+    assert!(!ok);
+    assert!(err.contains("is in use by slivers process"), "{err}");
+    assert!(!out.exists(), "the refused run wrote nothing");
+
+    drop(lock);
+    assert!(!lock_file.exists(), "the lock is removed on drop");
+    drop(OutputLock::acquire(&out).unwrap());
+
+    // A lock left by a killed process (a pid with no /proc entry) is stale.
+    std::fs::write(&lock_file, "4294967\n").unwrap();
+    let again = OutputLock::acquire(&out);
+    if cfg!(target_os = "linux") {
+        assert!(again.is_ok(), "{again:?}");
+    } else {
+        assert!(again.is_err());
+    }
+}
+
+#[test]
+fn a_run_replaces_its_folder_as_a_set_and_refuses_foreign_files() {
+    let (d, s, out) = run_setup("set");
+    let o = out.to_str().unwrap();
+    succeed(&["run", &s, "--out", o, "-q"]);
+    let first = std::fs::read(out.join("summary.csv")).unwrap();
+    // A stale file of an earlier set is not kept beside the new set.
+    std::fs::write(out.join("fidelity.png"), b"old").unwrap();
+    succeed(&["run", &s, "--out", o, "-q"]);
+    assert_eq!(std::fs::read(out.join("summary.csv")).unwrap(), first);
+    assert_ne!(std::fs::read(out.join("fidelity.png")).unwrap(), b"old");
+    // Nothing but the folder and no lock is left beside it.
+    let left: Vec<_> = std::fs::read_dir(&*d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "out" && n != "scenario.toml")
+        .collect();
+    assert!(left.is_empty(), "left beside the folder: {left:?}");
+
+    // A folder holding something a run does not write is refused, untouched.
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    let (ok, _, err) = slivers(&["run", &s, "--out", o, "-q"]);
+    assert!(!ok);
+    assert!(err.contains("holds `notes.txt`"), "{err}");
+    assert_eq!(std::fs::read(out.join("notes.txt")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(out.join("summary.csv")).unwrap(), first);
+}
+
+#[test]
+fn a_rerun_that_reproduces_the_bytes_keeps_the_old_revision() {
+    let (_d, s, out) = run_setup("same");
+    let o = out.to_str().unwrap();
+    assert!(slivers(&["run", &s, "--out", o, "-q"]).0);
+    let m = out.join("manifest.toml");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let table: toml::Table = text.parse().unwrap();
+    let rev = table["git_revision"].as_str().unwrap().to_string();
+    std::fs::write(&m, text.replace(&rev, "0123456789ab")).unwrap();
+    assert!(slivers(&["run", &s, "--out", o, "-q"]).0);
+    let after = std::fs::read_to_string(&m).unwrap();
+    assert!(after.contains("git_revision = \"0123456789ab\""), "{after}");
+    // A different result is a new set, with this binary's revision.
+    assert!(slivers(&["run", &s, "--out", o, "--seed", "7", "-q"]).0);
+    let after = std::fs::read_to_string(&m).unwrap();
+    assert!(after.contains(&format!("git_revision = \"{rev}\"")), "{after}");
+}
+
+#[test]
+fn manifest_paths_are_toml_strings() {
+    let d = temp_dir("toml-path");
+    let odd = d.join("a \"quoted\" \\ dir");
+    std::fs::create_dir_all(&odd).unwrap();
+    let s = scenario(&odd, "");
+    let out = d.join("out");
+    assert!(slivers(&["run", &s, "--out", out.to_str().unwrap(), "-q"]).0);
+    let m: slivers::report::outputs::RunManifest =
+        toml::from_str(&std::fs::read_to_string(out.join("manifest.toml")).unwrap()).unwrap();
+    assert_eq!(m.scenario, s);
+}
+
+#[test]
+fn an_empty_output_path_is_an_error() {
+    let d = temp_dir("empty-out");
+    let s = scenario(&d, "output = \"\"");
+    let (ok, _, err) = slivers(&["run", &s]);
+    assert!(!ok);
+    assert!(
+        err.contains("key `output`: expected a folder path, found an empty string"),
+        "{err}"
+    );
+    let s = scenario(&d, "");
+    let (ok, _, err) = slivers(&["run", &s, "--out="]);
+    assert!(!ok, "{err}");
+    assert_eq!(
+        OutputLock::acquire(Path::new("")).unwrap_err().to_string(),
+        ReportError::EmptyOutput.to_string()
+    );
+}
+
+#[test]
+fn an_os_error_is_printed_once() {
+    let (ok, _, err) = slivers(&["run", "/nonexistent/slivers.toml"]);
+    assert!(!ok);
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/slivers.toml"), "{err}");
+}
+
+#[test]
+fn a_fresh_sweep_refuses_another_sweeps_folder_unless_overwrite() {
+    let d = temp_dir("sw-other");
+    let f = sweep_file(&d, "");
+    let other_dir = temp_dir("sw-other-2");
+    let other = sweep_file(&other_dir, "# changed\n");
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    succeed(&["sweep", &f, "--out", o, "-q"]);
+    let runs = std::fs::read(out.join("runs.csv")).unwrap();
+    let (ok, _, err) = slivers(&["sweep", &other, "--out", o, "-q"]);
+    assert!(!ok);
+    assert!(
+        err.contains("different sweep file") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("runs.csv")).unwrap(), runs, "untouched");
+    // The same sweep file starts afresh without the flag.
+    succeed(&["sweep", &f, "--out", o, "-q"]);
+    succeed(&["sweep", &other, "--out", o, "-q", "--overwrite"]);
+    // A run's folder is not a sweep's.
+    let run_out = d.join("run");
+    let s = scenario(&d, "");
+    assert!(slivers(&["run", &s, "--out", run_out.to_str().unwrap(), "-q"]).0);
+    let (ok, _, err) = slivers(&["sweep", &f, "--out", run_out.to_str().unwrap(), "-q"]);
+    assert!(!ok);
+    assert!(err.contains("not a sweep's"), "{err}");
+}
+
+/// Kills `slivers sweep` with `signal` after `after`, then resumes it.
+fn interrupted_then_resumed(f: &str, out: &Path, signal: &str, after: Duration) {
+    let o = out.to_str().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slivers"))
+        .args(["sweep", f, "--out", o, "-q", "--jobs", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    // Only whole files: no CSV under its final name lacks its last newline.
+    for dir in [out.to_path_buf(), out.join("runs")] {
+        let Ok(names) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in names.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "csv") {
+                let b = std::fs::read(&p).unwrap();
+                assert!(b.ends_with(b"\n"), "{} is cut short", p.display());
+            }
+        }
+    }
+    let (ok, _, err) = slivers(&["sweep", f, "--out", o, "-q", "--resume"]);
+    assert!(ok, "resume after {signal} at {after:?}: {err}");
+}
+
+#[test]
+fn an_interrupted_sweep_resumes_to_the_same_bytes() {
+    let d = temp_dir("sw-kill");
+    let (f, whole) = (sweep_file(&d, ""), d.join("whole"));
+    succeed(&["sweep", &f, "--out", whole.to_str().unwrap(), "-q"]);
+    for (i, (signal, ms)) in [
+        ("KILL", 30),
+        ("TERM", 80),
+        ("KILL", 150),
+        ("TERM", 300),
+        ("KILL", 600),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = d.join(format!("cut{i}"));
+        interrupted_then_resumed(&f, &out, signal, Duration::from_millis(ms));
+        let lock = d.join(format!("cut{i}.lock"));
+        for file in [
+            "runs.csv",
+            "migrations.csv",
+            "curves-point0.svg",
+            "curves-point0.png",
+        ] {
+            assert!(
+                std::fs::read(whole.join(file)).unwrap() == std::fs::read(out.join(file)).unwrap(),
+                "{file} differs after {signal} at {ms} ms and --resume"
+            );
+        }
+        assert!(!lock.exists(), "the resumed sweep released the lock");
+    }
+}
