@@ -3,9 +3,12 @@
 //!
 //! The simulator numbers VMs and operations in the order it creates them,
 //! and most of them are short-lived. The slab stores values in pages of
-//! [`PAGE`] consecutive ids, indexed by `id / PAGE`; a page is freed when its
-//! last value is removed, so memory follows the ids that are live, not every
-//! id ever issued. Iteration is in id order, like a `BTreeMap`'s, so the
+//! [`PAGE`] consecutive ids, indexed by `id / PAGE`; a page is released when
+//! its last value is removed, so memory follows the ids that are live, not
+//! every id ever issued. The last page released is kept as a spare for the
+//! next page needed: a slab whose few live ids keep crossing a page boundary
+//! (the steps in flight, say) would otherwise allocate and free a page every
+//! [`PAGE`] ids. Iteration is in id order, like a `BTreeMap`'s, so the
 //! slab can stand wherever an ordered map of ids stood; it only costs an
 //! index computation per lookup instead of a search down a tree.
 
@@ -37,6 +40,8 @@ struct Page<V> {
 /// Values keyed by dense ids (see the [module documentation](self)).
 pub struct IdSlab<K, V> {
     pages: Vec<Option<Box<Page<V>>>>,
+    /// An empty page to reuse (see the [module documentation](self)).
+    spare: Option<Box<Page<V>>>,
     len: usize,
     key: std::marker::PhantomData<K>,
 }
@@ -45,6 +50,7 @@ impl<K, V> Default for IdSlab<K, V> {
     fn default() -> Self {
         IdSlab {
             pages: Vec::new(),
+            spare: None,
             len: 0,
             key: std::marker::PhantomData,
         }
@@ -72,6 +78,7 @@ impl<K, V: Clone> Clone for IdSlab<K, V> {
                     })
                 })
                 .collect(),
+            spare: None,
             len: self.len,
             key: std::marker::PhantomData,
         }
@@ -132,10 +139,13 @@ impl<K: DenseId, V> IdSlab<K, V> {
         if self.pages.len() <= p {
             self.pages.resize_with(p + 1, || None);
         }
+        let spare = &mut self.spare;
         let page = self.pages[p].get_or_insert_with(|| {
-            Box::new(Page {
-                slots: std::iter::repeat_with(|| None).take(PAGE).collect(),
-                live: 0,
+            spare.take().unwrap_or_else(|| {
+                Box::new(Page {
+                    slots: std::iter::repeat_with(|| None).take(PAGE).collect(),
+                    live: 0,
+                })
             })
         });
         let old = page.slots[s].replace(value);
@@ -146,7 +156,7 @@ impl<K: DenseId, V> IdSlab<K, V> {
         old
     }
 
-    /// Removes the value of `id`, freeing its page if it was the last.
+    /// Removes the value of `id`, releasing its page if it was the last.
     pub fn remove(&mut self, id: K) -> Option<V> {
         let (p, s) = split(id);
         let page = self.pages.get_mut(p)?.as_mut()?;
@@ -154,7 +164,7 @@ impl<K: DenseId, V> IdSlab<K, V> {
         page.live -= 1;
         self.len -= 1;
         if page.live == 0 {
-            self.pages[p] = None;
+            self.spare = self.pages[p].take();
         }
         Some(old)
     }
@@ -230,7 +240,7 @@ mod tests {
             let a: Vec<(u64, u32)> = slab.iter().map(|(k, v)| (k, *v)).collect();
             let b: Vec<(u64, u32)> = model.iter().map(|(k, v)| (*k, *v)).collect();
             prop_assert_eq!(a, b);
-            // Pages of ids with nothing left are freed.
+            // Pages of ids with nothing left are released (one kept spare).
             let live_pages = slab.pages.iter().filter(|p| p.is_some()).count();
             let expected: std::collections::BTreeSet<u64> = model.keys().map(|k| k / PAGE as u64).collect();
             prop_assert_eq!(live_pages, expected.len());

@@ -343,7 +343,9 @@ pub fn run_pair_observed(
         })
     };
     let mut last = SimTime::ZERO;
-    let mut outputs: Vec<Output> = Vec::new();
+    // What the model asked for since the last pass (reused buffers).
+    let mut out = Output::default();
+    let mut done = Vec::new();
     while let Some((now, event)) = queue.pop() {
         if now >= scenario.duration {
             break;
@@ -353,11 +355,10 @@ pub fn run_pair_observed(
         if popped % PROGRESS_EVERY == 0 {
             progress(Progress { run, now, events });
         }
-        outputs.clear();
         match event {
             Event::Input(input) => {
                 events += 1;
-                outputs.push(hosting.handle(now, input).map_err(model_err)?);
+                hosting.handle_into(now, input, &mut out).map_err(model_err)?;
             }
             Event::Wake => {
                 if wake_at == Some(now) {
@@ -368,34 +369,35 @@ pub fn run_pair_observed(
         // Start what the site started; report what completed, at once, until
         // nothing more completes at this instant.
         loop {
-            for out in outputs.drain(..) {
-                for (op, step) in out.started {
-                    let vm = step.vm();
-                    let rate = match dirty.get(vm) {
-                        Some(r) => *r,
-                        None => {
-                            let g = hosting.site().vms().get(vm).map_or(0, |r| r.guest.0 as usize);
-                            let r = dirty_rates.get(g).map_or(0.0, |d| d.draw(&mut rng));
-                            dirty.insert(vm, r);
-                            r
-                        }
-                    };
-                    exec.start(now, op, step, rate);
-                }
-                for (at, input) in out.timers {
-                    queue.schedule(at, Event::Input(input)).map_err(sched)?;
-                }
+            for (op, step) in out.started.drain(..) {
+                let vm = step.vm();
+                let rate = match dirty.get(vm) {
+                    Some(r) => *r,
+                    None => {
+                        let g = hosting.site().vms().get(vm).map_or(0, |r| r.guest.0 as usize);
+                        let r = dirty_rates.get(g).map_or(0.0, |d| d.draw(&mut rng));
+                        dirty.insert(vm, r);
+                        r
+                    }
+                };
+                exec.start(now, op, step, rate);
             }
-            let done = exec.advance(now);
+            for (at, input) in out.timers.drain(..) {
+                queue.schedule(at, Event::Input(input)).map_err(sched)?;
+            }
+            done.clear();
+            exec.advance(now, &mut done);
             if done.is_empty() {
                 break;
             }
-            for (op, step) in done {
+            for &(op, step) in &done {
                 if let slivers_policy::plan::Step::Destroy { vm, .. } = step {
                     dirty.remove(vm);
                 }
                 events += 1;
-                outputs.push(hosting.handle(now, Input::OpDone(op)).map_err(model_err)?);
+                hosting
+                    .handle_into(now, Input::OpDone(op), &mut out)
+                    .map_err(model_err)?;
             }
         }
         if let Some(next) = exec.next_event() {

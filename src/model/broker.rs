@@ -120,7 +120,7 @@ impl Broker {
     }
 
     /// The logical inventory.
-    pub fn inventory(&self) -> ClusterView<'_> {
+    pub fn inventory(&mut self) -> ClusterView<'_> {
         self.hosts.view()
     }
 
@@ -192,13 +192,12 @@ impl Broker {
             Request::Resize { vm, size } => {
                 self.stats.requests += 1;
                 let (host, cur) = *self.vms.get(*vm).ok_or(BrokerError::UnknownVm(*vm))?;
-                let target = if self.inventory().fits(host, cur, size) {
+                let view = self.hosts.view();
+                let target = if view.fits(host, cur, size) {
                     Some(host)
                 } else {
-                    match self.policy.on_grow_overflow(&self.inventory(), host, size) {
-                        GrowDecision::Move(to)
-                            if to != host && self.inventory().fits(to, Resources::ZERO, size) =>
-                        {
+                    match self.policy.on_grow_overflow(&view, host, size) {
+                        GrowDecision::Move(to) if to != host && view.fits(to, Resources::ZERO, size) => {
                             self.stats.broker_migrations += 1;
                             Some(to)
                         }
@@ -226,10 +225,11 @@ impl Broker {
                 // Tentatively place every VM of the lease; undo all on failure.
                 let mut placed: Vec<(VmId, HostId, Resources)> = Vec::with_capacity(sizes.len());
                 for size in sizes {
+                    let view = self.hosts.view();
                     let host = self
                         .policy
-                        .place_new(&self.inventory(), size)
-                        .filter(|&h| self.inventory().fits(h, Resources::ZERO, size));
+                        .place_new(&view, size)
+                        .filter(|&h| view.fits(h, Resources::ZERO, size));
                     let Some(host) = host else {
                         for (_, h, s) in placed {
                             self.unuse(h, s);

@@ -67,6 +67,8 @@ pub struct Execution {
     /// Suspended VMs and when their suspend started (their downtime runs on).
     suspended_since: VmMap<SimTime>,
     cost: MigrationCost,
+    /// [`Self::advance`]'s list of phases due, kept to reuse its buffer.
+    due: Vec<OpId>,
 }
 
 impl Execution {
@@ -80,6 +82,7 @@ impl Execution {
             by_vm: VmMap::new(),
             suspended_since: VmMap::new(),
             cost: MigrationCost::default(),
+            due: Vec::new(),
         }
     }
 
@@ -185,12 +188,13 @@ impl Execution {
         }
     }
 
-    /// Ends every phase due by `now` (starting the next ones) and returns
-    /// the steps that completed, in op order.
-    pub fn advance(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
-        let mut completed = Vec::new();
+    /// Ends every phase due by `now` (starting the next ones) and appends
+    /// the steps that completed to `completed`, in op order.
+    pub fn advance(&mut self, now: SimTime, completed: &mut Vec<(OpId, Step)>) {
+        let first = completed.len();
+        let mut due = std::mem::take(&mut self.due);
         loop {
-            let mut due: Vec<OpId> = Vec::new();
+            due.clear();
             while let Some(&Reverse((t, op))) = self.waits.peek() {
                 if t > now {
                     break;
@@ -203,14 +207,14 @@ impl Execution {
                 break;
             }
             due.sort();
-            for op in due {
+            for &op in &due {
                 if let Some(step) = self.end_phase(now, op) {
                     completed.push((op, step));
                 }
             }
         }
-        completed.sort_by_key(|(op, _)| *op);
-        completed
+        self.due = due;
+        completed[first..].sort_by_key(|(op, _)| *op);
     }
 
     /// Ends the current phase of `op` at `now`; returns its step if it was the last.
@@ -291,8 +295,11 @@ mod tests {
 
     fn finish(e: &mut Execution) -> Vec<(SimTime, OpId)> {
         let mut out = Vec::new();
+        let mut done = Vec::new();
         while let Some(t) = e.next_event() {
-            out.extend(e.advance(t).into_iter().map(|(op, _)| (t, op)));
+            done.clear();
+            e.advance(t, &mut done);
+            out.extend(done.iter().map(|&(op, _)| (t, op)));
         }
         out
     }

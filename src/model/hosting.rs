@@ -214,6 +214,14 @@ impl Hosting {
     /// Handles one input at time `now`.
     pub fn handle(&mut self, now: SimTime, input: Input) -> Result<Output, ModelError> {
         let mut out = Output::default();
+        self.handle_into(now, input, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::handle`], appending to `out`: a driver that handles many
+    /// inputs reuses one buffer. What one input appends is in the order
+    /// `handle` would return it.
+    pub fn handle_into(&mut self, now: SimTime, input: Input, out: &mut Output) -> Result<(), ModelError> {
         match input {
             Input::Tick => {
                 let requests: Vec<(GuestId, Vec<Request>)> = self
@@ -228,7 +236,7 @@ impl Hosting {
                         (GuestId(i as u32), rs)
                     })
                     .collect();
-                let outcomes = self.serve(now, &requests, &mut out)?;
+                let outcomes = self.serve(now, &requests, out)?;
                 for ((guest, _), outs) in requests.iter().zip(outcomes) {
                     match &mut self.guests[guest.0 as usize] {
                         Guest::Web(w) => w.on_outcomes(&outs),
@@ -256,11 +264,11 @@ impl Hosting {
                     Some(Guest::Batch(b)) => b.on_lease_end(lease),
                     _ => return Err(ModelError::WrongGuest(guest)),
                 };
-                self.serve(now, &[(guest, releases)], &mut out)?;
+                self.serve(now, &[(guest, releases)], out)?;
             }
-            Input::OpDone(op) => out.started = self.site.complete(now, op)?,
+            Input::OpDone(op) => self.site.complete(now, op, &mut out.started)?,
         }
-        Ok(out)
+        Ok(())
     }
 
     fn serve(
@@ -270,8 +278,8 @@ impl Hosting {
         out: &mut Output,
     ) -> Result<Vec<Vec<Outcome>>, ModelError> {
         let (outcomes, grants) = self.broker.serve(requests)?;
-        out.started
-            .extend(self.site.apply(now, &grants, self.broker.assignment())?);
+        self.site
+            .apply(now, &grants, self.broker.assignment(), &mut out.started)?;
         Ok(outcomes)
     }
 

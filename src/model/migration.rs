@@ -132,7 +132,7 @@ impl MigrationParams {
         let ws = (self.postcopy_working_set_mib as f64).min(memory);
         Process {
             converged,
-            ..Process::fixed(vec![
+            ..Process::fixed([
                 Phase::transfer(ws, path, Availability::Down),
                 Phase::wait(self.switchover, Availability::Down),
                 Phase::transfer(memory - ws, path, Availability::Degraded(self.postcopy_slowdown)),
@@ -151,9 +151,9 @@ impl MigrationModel for MigrationParams {
     fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
         match *step {
             Step::Create { .. } | Step::Resize { .. } | Step::Destroy { .. } => {
-                Process::fixed(vec![Phase::wait(self.op_latency, Availability::Up)])
+                Process::fixed([Phase::wait(self.op_latency, Availability::Up)])
             }
-            Step::Suspend { host, size, .. } => Process::fixed(vec![
+            Step::Suspend { host, size, .. } => Process::fixed([
                 Phase::wait(self.suspend, Availability::Down),
                 Phase::transfer(
                     size.memory_mib() as f64,
@@ -161,7 +161,7 @@ impl MigrationModel for MigrationParams {
                     Availability::Down,
                 ),
             ]),
-            Step::Restore { host, size, .. } => Process::fixed(vec![
+            Step::Restore { host, size, .. } => Process::fixed([
                 Phase::transfer(
                     size.memory_mib() as f64,
                     Path::FromStorage(host),
@@ -185,7 +185,7 @@ impl MigrationModel for MigrationParams {
                     }
                     (LiveMode::PreCopy, false, NonConvergence::StopCopy) => Process {
                         converged: false,
-                        ..Process::fixed(vec![
+                        ..Process::fixed([
                             Phase::transfer(memory, path, Availability::Down),
                             Phase::wait(self.switchover, Availability::Down),
                         ])
@@ -310,9 +310,20 @@ pub struct Process {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Kind {
-    /// Fixed phases, in reverse order (popped from the back).
-    Fixed(Vec<Phase>),
+    Fixed(FixedPhases),
     PreCopy(PreCopy),
+}
+
+/// The most phases a fixed process has (post-copy's three).
+const MAX_FIXED: usize = 3;
+
+/// Fixed phases, inline: a process is built for every step, so this list
+/// costs no allocation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FixedPhases {
+    phases: [Phase; MAX_FIXED],
+    len: usize,
+    next: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -338,10 +349,16 @@ enum Stage {
 }
 
 impl Process {
-    fn fixed(mut phases: Vec<Phase>) -> Process {
-        phases.reverse();
+    fn fixed<const N: usize>(list: [Phase; N]) -> Process {
+        const { assert!(N <= MAX_FIXED) };
+        let mut phases = [Phase::wait(SimTime::ZERO, Availability::Up); MAX_FIXED];
+        phases[..N].copy_from_slice(&list);
         Process {
-            kind: Kind::Fixed(phases),
+            kind: Kind::Fixed(FixedPhases {
+                phases,
+                len: N,
+                next: 0,
+            }),
             converged: true,
             rounds: 0,
             sent: 0.0,
@@ -360,7 +377,11 @@ impl Process {
             self.sent += mib;
         }
         match &mut self.kind {
-            Kind::Fixed(phases) => phases.pop(),
+            Kind::Fixed(f) => {
+                let phase = f.phases[..f.len].get(f.next).copied();
+                f.next += usize::from(phase.is_some());
+                phase
+            }
             Kind::PreCopy(p) => match (p.stage, last) {
                 (Stage::Rounds, None) => {
                     self.rounds = 1;

@@ -229,16 +229,17 @@ impl Site {
     }
 
     /// Applies the broker's grants (in its decision order), plans the steps
-    /// and starts those that can start now. `homes` is the broker's logical
-    /// assignment after the grants.
+    /// and starts those that can start now, appending them to `started`.
+    /// `homes` is the broker's logical assignment after the grants.
     pub fn apply(
         &mut self,
         now: SimTime,
         grants: &[Grant],
         homes: &VmMap<(HostId, Resources)>,
-    ) -> Result<Vec<(OpId, Step)>, SiteError> {
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
         if grants.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let mut touched = Touched::default();
         for g in grants {
@@ -309,11 +310,18 @@ impl Site {
             self.queue.push(OpId(self.next_op), step);
             self.next_op += 1;
         }
-        Ok(self.start_ready(now))
+        self.start_ready(now, started);
+        Ok(())
     }
 
-    /// Marks `op` complete and starts whatever can start now.
-    pub fn complete(&mut self, now: SimTime, op: OpId) -> Result<Vec<(OpId, Step)>, SiteError> {
+    /// Marks `op` complete and starts whatever can start now, appending it
+    /// to `started`.
+    pub fn complete(
+        &mut self,
+        now: SimTime,
+        op: OpId,
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
         let step = self.in_flight.remove(op).ok_or(SiteError::UnknownOp(op))?;
         let vm = step.vm();
         if !self.vms.contains(vm) {
@@ -341,7 +349,8 @@ impl Site {
         }
         self.account(vm);
         self.queue.vm_idle(vm);
-        Ok(self.start_ready(now))
+        self.start_ready(now, started);
+        Ok(())
     }
 
     /// What `vm` adds to its guest's account now: nothing unless it is
@@ -461,7 +470,7 @@ impl Site {
     /// its VMs moved to another host that has room for it now. Returns
     /// `(host, vm to move, where to)`: hosts in id order, the smallest VM
     /// first, its new host by best fit. `None` if one move is not enough.
-    fn evict_one(&self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
+    fn evict_one(&mut self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
         let view = self.planned.view();
         for (h, vms) in self.on_host.lists.iter().enumerate() {
             let host = HostId(h as u32);
@@ -533,8 +542,7 @@ impl Site {
     ///
     /// Only the steps some change may have unblocked are looked at (see
     /// [`StepQueue`]); they start in op order, which is plan order.
-    fn start_ready(&mut self, now: SimTime) -> Vec<(OpId, Step)> {
-        let mut started = Vec::new();
+    fn start_ready(&mut self, now: SimTime, started: &mut Vec<(OpId, Step)>) {
         while let Some((op, step)) = self.queue.next_candidate() {
             let vm = step.vm();
             let reserve = step.reserves();
@@ -579,7 +587,6 @@ impl Site {
             self.in_flight.insert(op, step);
             started.push((op, step));
         }
-        started
     }
 
     /// Steps started and not yet complete.
@@ -924,13 +931,24 @@ mod tests {
             .collect()
     }
 
+    fn apply(
+        site: &mut Site,
+        now: SimTime,
+        grants: &[Grant],
+        homes: &VmMap<(HostId, Resources)>,
+    ) -> Vec<(OpId, Step)> {
+        let mut ops = Vec::new();
+        site.apply(now, grants, homes, &mut ops).unwrap();
+        ops
+    }
+
     fn finish_all(site: &mut Site, mut ops: Vec<(OpId, Step)>) -> Vec<Step> {
         let mut done = Vec::new();
         let mut t = 0;
         while let Some((op, step)) = ops.first().copied() {
             ops.remove(0);
             t += 1;
-            ops.extend(site.complete(SimTime(t), op).unwrap());
+            site.complete(SimTime(t), op, &mut ops).unwrap();
             site.check().unwrap();
             done.push(step);
         }
@@ -948,24 +966,23 @@ mod tests {
         // The broker spread vm0 and vm1 over both hosts; the site packs them.
         let h = homes(&[(0, 0, 1), (1, 1, 1)]);
         let g = GuestId(0);
-        let ops = site
-            .apply(
-                SimTime(0),
-                &[
-                    Grant::New {
-                        vm: VmId(0),
-                        guest: g,
-                        size: U,
-                    },
-                    Grant::New {
-                        vm: VmId(1),
-                        guest: g,
-                        size: U,
-                    },
-                ],
-                &h,
-            )
-            .unwrap();
+        let ops = apply(
+            &mut site,
+            SimTime(0),
+            &[
+                Grant::New {
+                    vm: VmId(0),
+                    guest: g,
+                    size: U,
+                },
+                Grant::New {
+                    vm: VmId(1),
+                    guest: g,
+                    size: U,
+                },
+            ],
+            &h,
+        );
         finish_all(&mut site, ops);
         assert_eq!(site.planned()[VmId(0)].0, HostId(0));
         assert_eq!(site.planned()[VmId(1)].0, HostId(0));
@@ -973,16 +990,15 @@ mod tests {
         // vm1 grows to a whole host (its logical host 1 has room): energy-aware
         // cannot grow it in place, so it moves it live to the idle host 1.
         let h = homes(&[(0, 0, 1), (1, 1, 2)]);
-        let ops = site
-            .apply(
-                SimTime(10),
-                &[Grant::Resize {
-                    vm: VmId(1),
-                    size: U.times(2),
-                }],
-                &h,
-            )
-            .unwrap();
+        let ops = apply(
+            &mut site,
+            SimTime(10),
+            &[Grant::Resize {
+                vm: VmId(1),
+                size: U.times(2),
+            }],
+            &h,
+        );
         assert_eq!(ops.len(), 1);
         assert!(matches!(
             ops[0].1,
@@ -1011,9 +1027,12 @@ mod tests {
             PowerParams::default(),
         );
         let h = homes(&[(0, 1, 2), (1, 0, 1), (2, 1, 2), (3, 0, 1), (4, 0, 2)]);
-        let ops = site
-            .apply(SimTime(0), &[new(0, 2), new(2, 2), new(1, 1), new(3, 1)], &h)
-            .unwrap();
+        let ops = apply(
+            &mut site,
+            SimTime(0),
+            &[new(0, 2), new(2, 2), new(1, 1), new(3, 1)],
+            &h,
+        );
         finish_all(&mut site, ops);
         assert_eq!(placement(&site), vec![0, 0, 1, 1]);
         (site, h)
@@ -1036,7 +1055,7 @@ mod tests {
         // No host has 2 free for e; moving b (the smallest VM that makes
         // room) to host 1 is enough: one live migration, then the create.
         let (mut site, h) = fragmented();
-        let ops = site.apply(SimTime(5), &[new(4, 2)], &h).unwrap();
+        let ops = apply(&mut site, SimTime(5), &[new(4, 2)], &h);
         let steps = finish_all(&mut site, ops);
         assert_eq!(placement(&site), vec![0, 1, 1, 1, 0]);
         assert_eq!(

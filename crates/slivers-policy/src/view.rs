@@ -66,13 +66,23 @@ impl<'a> ClusterView<'a> {
     }
 }
 
-/// Hosts with what is committed on each, and a [`HostIndex`] kept in step
+/// Hosts with what is committed on each, and a [`HostIndex`] over them
 /// (when the hosts share a capacity the index can represent): the one
 /// place a broker or a site changes its hosts' use.
+///
+/// The hosts are always current; the index catches up lazily. A change
+/// marks its host stale, and [`Self::view`] brings the stale hosts into the
+/// index before lending it out. A host changed many times between two
+/// decisions costs one index update, and a table whose policy never asks
+/// the index (a site that follows the broker) costs none.
 #[derive(Debug, Clone)]
 pub struct HostTable {
     hosts: Vec<HostView>,
     index: Option<HostIndex>,
+    /// Hosts changed since the index last saw them, each once.
+    stale: Vec<HostId>,
+    /// Per host, true if it is in `stale`.
+    is_stale: Vec<bool>,
 }
 
 impl HostTable {
@@ -87,11 +97,19 @@ impl HostTable {
                 })
                 .collect(),
             index: HostIndex::new(n as usize, capacity).ok(),
+            stale: Vec::new(),
+            is_stale: vec![false; n as usize],
         }
     }
 
-    /// A view for policies, with the index.
-    pub fn view(&self) -> ClusterView<'_> {
+    /// A view for policies, with the index brought up to date.
+    pub fn view(&mut self) -> ClusterView<'_> {
+        if let Some(ix) = &mut self.index {
+            for h in self.stale.drain(..) {
+                self.is_stale[h.index()] = false;
+                ix.update(h, self.hosts[h.index()].used);
+            }
+        }
         ClusterView {
             hosts: &self.hosts,
             index: self.index.as_ref(),
@@ -128,8 +146,57 @@ impl HostTable {
 
     fn set(&mut self, host: HostId, used: Resources) {
         self.hosts[host.index()].used = used;
-        if let Some(ix) = &mut self.index {
-            ix.update(host, used);
+        if self.index.is_some() && !std::mem::replace(&mut self.is_stale[host.index()], true) {
+            self.stale.push(host);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FitKind;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However changes and views interleave, a view's index agrees with
+        /// its hosts, and the indexed fits answer as the linear scans.
+        #[test]
+        fn the_lazy_index_is_current_in_every_view(
+            ops in prop::collection::vec((0u8..4, 0u32..6, 0u64..3), 0..200)
+        ) {
+            let capacity = Resources([4, 4, 4, 4]);
+            let mut table = HostTable::new(6, capacity);
+            for (op, h, u) in ops {
+                let host = HostId(h);
+                let amount = Resources([u, u, u, u]);
+                match op {
+                    0 => {
+                        if table.host(host).has_room(&amount) {
+                            table.add(host, &amount);
+                        }
+                    }
+                    1 => table.remove(host, &amount),
+                    2 => {
+                        let used = table.host(host).used;
+                        if amount.fits_in(&capacity) {
+                            table.replace(host, &used, &amount);
+                        }
+                    }
+                    _ => {
+                        let view = table.view();
+                        let ix = view.index().expect("one capacity is indexed");
+                        prop_assert_eq!(ix.check(), Ok(()));
+                        for v in view.hosts {
+                            prop_assert_eq!(ix.used(v.id), v.used);
+                        }
+                        let plain = ClusterView::new(view.hosts);
+                        for kind in FitKind::ALL {
+                            prop_assert_eq!(ix.choose(kind, &amount, None), kind.linear(&plain, &amount, None));
+                        }
+                    }
+                }
+            }
         }
     }
 }
