@@ -290,21 +290,33 @@ impl BatchShape {
         procs.div_ceil(self.procs_per_vm).max(1) as u64
     }
 
-    /// VMs of the machine the log was recorded on (`MaxProcs`, else
-    /// `MaxNodes`), if the header says.
-    fn machine(&self, fit: &mut GuestFit, procs: Option<u32>, label: &str) -> String {
-        let Some(p) = procs else {
-            return "no MaxProcs in the header".to_string();
-        };
-        let vms = self.vms(p);
+    /// The peak check of a batch guest: `top` VMs at once in the window
+    /// (if known) and the machine the log was recorded on (`label procs`,
+    /// e.g. `MaxProcs 100`, if the header says), whichever is larger,
+    /// against the cluster. Returns the machine's part of the report.
+    fn peak(&self, fit: &mut GuestFit, top: Option<u64>, procs: Option<u32>, label: &str) -> String {
+        let machine = procs.map(|p| (p, self.vms(p)));
+        let mut what = Vec::new();
+        if let Some(t) = top {
+            what.push(format!(
+                "the window's jobs need {t} VMs at once (as the trace scheduled them)"
+            ));
+        }
+        if let Some((p, vms)) = machine {
+            what.push(format!("the log's machine ({label} {p}) is {vms} VMs"));
+        }
+        let need = top.into_iter().chain(machine.map(|m| m.1)).max().unwrap_or(0);
         peak(
             fit,
-            vms as f64,
+            need as f64,
             self.cluster_vms as f64,
             "VMs",
-            &format!("the log's machine ({label} {p})"),
+            &format!("{}; at most", what.join(" and ")),
         );
-        format!("{label} {p} = {vms} VMs")
+        match machine {
+            Some((p, vms)) => format!("{label} {p} = {vms} VMs"),
+            None => format!("no {label} in the header"),
+        }
     }
 }
 
@@ -388,18 +400,11 @@ pub(super) fn batch_file(
             ),
         );
     }
-    peak(
-        fit,
-        top as f64,
-        shape.cluster_vms as f64,
-        "VMs",
-        "the window's jobs at once (as the trace scheduled them)",
-    );
     let (procs, label) = match (trace.max_procs, trace.max_nodes) {
         (Some(p), _) => (Some(p), "MaxProcs"),
         (None, n) => (n, "MaxNodes"),
     };
-    let machine = shape.machine(fit, procs, label);
+    let machine = shape.peak(fit, Some(top as u64), procs, label);
     fit.report = format!(
         "jobs {} .. {}; {}: covered {covered}, {jobs} jobs ({short} shorter than the period, {too_large} too large); peak {top} VMs at once, {machine}, cluster {} VMs of {} unit(s)",
         format_datetime(first),
@@ -413,7 +418,7 @@ pub(super) fn batch_file(
 
 /// A generated batch trace of `nodes` processors.
 pub(super) fn batch_generated(fit: &mut GuestFit, w: Window, shape: &BatchShape, nodes: u32, load: f64) {
-    let machine = shape.machine(fit, Some(nodes), "nodes");
+    let machine = shape.peak(fit, None, Some(nodes), "nodes");
     generated(fit, w, format!("{machine}, target load {load}"));
     fit.report += &format!(
         ", cluster {} VMs of {} unit(s)",

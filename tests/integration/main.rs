@@ -14,6 +14,7 @@ mod migration;
 mod scale;
 mod slurm;
 mod sweep;
+mod trace_fit;
 
 use std::path::{Path, PathBuf};
 
