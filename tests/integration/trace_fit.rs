@@ -68,6 +68,16 @@ fn validate(path: &str) -> (bool, String, String) {
 
 /// A web guest on `web.csv`, sized to 2 units at its peak unless `extra`
 /// sizes it by `requests_per_unit`.
+/// Validates `path`, which must fail with an error containing each of `wants`.
+fn fails_with(path: &str, wants: &[&str]) -> String {
+    let (ok, out, err) = validate(path);
+    assert!(!ok, "expected an error, got: {out}");
+    for w in wants {
+        assert!(err.contains(w), "{w:?} not in: {err}");
+    }
+    err
+}
+
 fn web_guest(extra: &str) -> String {
     let sizing = if extra.contains("requests_per_unit") {
         ""
@@ -126,12 +136,7 @@ fn an_empty_batch_window_is_an_error_and_a_start_outside_names_the_span() {
     // Jobs on day 0 and day 10; a window on day 3 is empty.
     write(&d, "b.swf", &swf(4, &[(0, 0, 60, 1), (10 * 86_400, 0, 60, 1)]));
     let s = scenario(&d, "duration = \"1d\"", &batch_guest("start = \"2026-01-08\""));
-    let (ok, _, err) = validate(&s);
-    assert!(!ok);
-    assert!(
-        err.contains("no job arrives") && err.contains("accept = [\"empty\"]"),
-        "{err}"
-    );
+    fails_with(&s, &["no job arrives", "accept = [\"empty\"]"]);
     let s = scenario(
         &d,
         "duration = \"1d\"",
@@ -162,12 +167,7 @@ fn a_web_trace_covering_a_week_of_a_month_is_an_error_and_gaps_are_warned() {
     let d = temp_dir("fit-cover");
     write(&d, "web.csv", &series(3600, 7 * 24, |_| Some(100)));
     let s = scenario(&d, "duration = \"30d\"", &web_guest(""));
-    let (ok, _, err) = validate(&s);
-    assert!(!ok);
-    assert!(
-        err.contains("guest[0].trace") && err.contains("23.3 % (7.0 days of 30.0 days)"),
-        "{err}"
-    );
+    fails_with(&s, &["guest[0].trace", "23.3 % (7.0 days of 30.0 days)"]);
     let s = scenario(&d, "duration = \"30d\"", &web_guest("accept = [\"coverage\"]"));
     let (ok, _, err) = validate(&s);
     assert!(ok && err.contains("warning:") && err.contains("23.3 %"), "{err}");
