@@ -384,6 +384,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 s.period,
                 s.name
             );
+            for f in &s.fit {
+                println!("{} \"{}\": {}", f.key, f.guest, f.report);
+            }
+            print_fit_warnings(&s);
             Ok(())
         }
         Command::Sweep(args) => sweep_command(&args),
@@ -575,6 +579,12 @@ fn run_command(args: &RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
+    if !args.quiet {
+        for f in &scenario.fit {
+            eprintln!("{} \"{}\": {}", f.key, f.guest, f.report);
+        }
+    }
+    print_fit_warnings(&scenario);
     let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
     let _lock = OutputLock::acquire(&out)?;
     // One bar over the simulated time of every run (the runs go in
@@ -624,6 +634,17 @@ fn run_command(args: &RunArgs) -> Result<()> {
     bar.finish_and_clear();
     let written = replace_folder(&out, |dir| outputs::write_all(&scenario, &results, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
+    for r in &results {
+        if r.jobs_never_started() > 0 || r.jobs_too_large > 0 {
+            eprintln!(
+                "warning: {}: {} of {} batch jobs never started and {} were dropped as larger than the cluster (summary.csv: jobs_arrived, jobs_started, jobs_too_large)",
+                r.pair.label(),
+                r.jobs_never_started(),
+                r.jobs_arrived + r.jobs_too_large,
+                r.jobs_too_large
+            );
+        }
+    }
     if !args.quiet {
         print!("{}", outputs::summary_table(&results));
         println!(
@@ -672,6 +693,14 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Prints the scenario's trace-fit warnings to stderr (even with
+/// `--quiet`: a warning is never hidden).
+fn print_fit_warnings(s: &Scenario) {
+    for w in s.fit.iter().flat_map(|f| f.warnings()) {
+        eprintln!("warning: {}: {w}", s.file.display());
+    }
 }
 
 /// Prints `text`; a closed pipe (`slivers ... | head`) ends quietly.

@@ -128,6 +128,11 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// Batch jobs that arrived in the window but were never granted.
+    pub fn jobs_never_started(&self) -> u64 {
+        self.jobs_arrived.saturating_sub(self.jobs_started)
+    }
+
     /// The mean over guests of each guest's time-weighted mean fidelity.
     pub fn fidelity_mean(&self) -> f64 {
         if self.fidelity.is_empty() {

@@ -418,7 +418,7 @@ pub fn write_all(
 /// A fixed-width table for the terminal.
 pub fn summary_table(results: &[RunResult]) -> String {
     let mut s = format!(
-        "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6} {:>10} {:>9} {:>8}\n",
+        "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6} {:>10} {:>9} {:>8} {:>9} {:>9}\n",
         "provisioning/placement",
         "migrations",
         "live",
@@ -430,11 +430,13 @@ pub fn summary_table(results: &[RunResult]) -> String {
         "mean",
         "downtime_s",
         "fidelity",
-        "kWh"
+        "kWh",
+        "unstarted",
+        "too_large"
     );
     for r in results {
         s += &format!(
-            "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6.1} {:>10.1} {:>9.6} {:>8.0}\n",
+            "{:<34} {:>10} {:>6} {:>9} {:>7} {:>9} {:>8} {:>8} {:>6.1} {:>10.1} {:>9.6} {:>8.0} {:>9} {:>9}\n",
             r.pair.label(),
             r.site.migrations(),
             r.site.live_migrations,
@@ -447,6 +449,8 @@ pub fn summary_table(results: &[RunResult]) -> String {
             r.cost.downtime_ms as f64 / 1000.0,
             r.fidelity_mean(),
             r.energy_kwh,
+            r.jobs_never_started(),
+            r.jobs_too_large,
         );
     }
     s

@@ -5,6 +5,7 @@
 //! expected and what was found. Trace paths are relative to the scenario
 //! file; the output folder is relative to the current directory.
 
+pub mod fit;
 pub mod raw;
 pub mod vmreq;
 
@@ -18,7 +19,7 @@ use crate::engine::SimTime;
 use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm, WebSizing};
 use crate::rng::SimRng;
 use crate::trace::generate::{BatchParams, WebParams, generate_batch, generate_web};
-use crate::trace::{Series, SwfTrace, TraceError, read_series_csv, read_swf, time};
+use crate::trace::{Gap, Series, SwfTrace, TraceError, read_series_csv_gaps, read_swf, time};
 use raw::{RawDuration, RawGenerate, RawGuest, RawScenario, RawTrace};
 
 /// Everything wrong a scenario can be.
@@ -235,6 +236,8 @@ pub struct Scenario {
     pub pairs: Vec<Pair>,
     /// The form of the fidelity and migration series (`series`).
     pub series: SeriesForm,
+    /// How each guest's trace window fits the scenario, in guest order.
+    pub fit: Vec<fit::GuestFit>,
 }
 
 /// Up to this many hosts, `series = "auto"` keeps every change.
@@ -267,6 +270,7 @@ pub fn parse_duration(d: &RawDuration) -> Result<SimTime, String> {
     match d {
         RawDuration::Secs(s) if (0..=1_000_000_000_000).contains(s) => Ok(SimTime::from_secs(*s as u64)),
         RawDuration::Secs(s) => Err(format!("{s}")),
+        RawDuration::Other(v) => Err(raw::describe_value(v)),
         RawDuration::Text(t) => {
             let t = t.trim();
             let split = t
@@ -604,9 +608,22 @@ impl Scenario {
         if raw.guest.is_empty() {
             return Err(cx.invalid("guest", "at least one [[guest]] table", "none"));
         }
+        let cluster = Cluster {
+            hosts,
+            capacity,
+            quantum,
+            duration,
+            period,
+        };
         let mut guests = Vec::new();
+        let mut fits = Vec::new();
         for (i, g) in raw.guest.iter().enumerate() {
-            guests.push(validate_guest(&cx, base, i, g, duration, max_units, cache)?);
+            let (guest, fit) = validate_guest(&cx, base, i, g, &cluster, cache)?;
+            if let Some((_, expected, found)) = fit.error() {
+                return Err(cx.invalid(format!("guest[{i}].trace"), expected, found));
+            }
+            guests.push(guest);
+            fits.push(fit);
         }
         let mut names: Vec<&str> = guests.iter().map(|g| g.name()).collect();
         names.sort();
@@ -654,6 +671,7 @@ impl Scenario {
             guests,
             pairs,
             series,
+            fit: fits,
         })
     }
 
@@ -712,13 +730,7 @@ impl Scenario {
                         &generated
                     }
                 };
-                // VMs of `vm_units` that fit one host, in every dimension.
-                let vm = self.quantum.size(w.vm_units);
-                let per_host = (0..4)
-                    .map(|d| self.capacity.0[d].checked_div(vm.0[d]).unwrap_or(u64::MAX))
-                    .min()
-                    .unwrap_or(0);
-                let cluster_vms = per_host.saturating_mul(self.hosts as u64);
+                let cluster_vms = cluster_vms(&self.capacity, &self.quantum, self.hosts, w.vm_units);
                 let mut jobs = Vec::new();
                 let mut too_large = 0;
                 for j in &trace.jobs {
@@ -746,6 +758,26 @@ impl Scenario {
     }
 }
 
+/// VMs of `vm_units` the whole cluster holds: those that fit one host in
+/// every dimension, times the hosts.
+fn cluster_vms(capacity: &Resources, quantum: &Quantum, hosts: u32, vm_units: u32) -> u64 {
+    let vm = quantum.size(vm_units);
+    let per_host = (0..4)
+        .map(|d| capacity.0[d].checked_div(vm.0[d]).unwrap_or(u64::MAX))
+        .min()
+        .unwrap_or(0);
+    per_host.saturating_mul(hosts as u64)
+}
+
+/// What validating a guest needs to know of the rest of the scenario.
+struct Cluster {
+    hosts: u32,
+    capacity: Resources,
+    quantum: Quantum,
+    duration: SimTime,
+    period: SimTime,
+}
+
 /// The largest value among the points of `series` whose interval
 /// `[t, t + step)` overlaps `[from_ms, to_ms)` (milliseconds since the
 /// epoch); 0 if none does.
@@ -768,16 +800,17 @@ fn peak_overlapping(series: &Series, from_ms: i128, to_ms: i128) -> f64 {
 /// Traces already read, by path.
 #[derive(Debug, Default)]
 pub struct TraceCache {
-    series: BTreeMap<PathBuf, Series>,
+    series: BTreeMap<PathBuf, (Series, Vec<Gap>)>,
     swf: BTreeMap<PathBuf, SwfTrace>,
 }
 
 impl TraceCache {
-    fn series(&mut self, path: &Path) -> Result<Series, TraceError> {
+    /// The series as read, and the points missing from the file.
+    fn series(&mut self, path: &Path) -> Result<(Series, Vec<Gap>), TraceError> {
         if let Some(s) = self.series.get(path) {
             return Ok(s.clone());
         }
-        let s = read_series_csv(path)?;
+        let s = read_series_csv_gaps(path)?;
         self.series.insert(path.to_path_buf(), s.clone());
         Ok(s)
     }
@@ -822,6 +855,11 @@ fn generator<'a>(
     match t {
         None => Err(cx.invalid(key, "a trace path or { generate = \"...\" }", "nothing")),
         Some(RawTrace::Path(_)) => Ok(None),
+        Some(RawTrace::Other(v)) => Err(cx.invalid(
+            key,
+            format!("a trace path (a string) or a generator table {{ generate = \"{kind}\", ... }}"),
+            raw::describe_mismatch::<RawGenerate>(v),
+        )),
         Some(RawTrace::Generate(g)) if g.generate == kind => Ok(Some(g)),
         Some(RawTrace::Generate(g)) => Err(cx.invalid(
             format!("{key}.generate"),
@@ -836,17 +874,24 @@ fn validate_guest(
     base: &Path,
     i: usize,
     g: &RawGuest,
-    duration: SimTime,
-    max_units: u32,
+    cluster: &Cluster,
     cache: &mut TraceCache,
-) -> Result<GuestSpec, ScenarioError> {
+) -> Result<(GuestSpec, fit::GuestFit), ScenarioError> {
+    let (duration, max_units) = (cluster.duration, cluster.quantum.max_units);
     let key = |k: &str| format!("guest[{i}].{k}");
+    let mut report = fit::GuestFit {
+        key: format!("guest[{i}]"),
+        guest: String::new(),
+        report: String::new(),
+        findings: Vec::new(),
+    };
     let days = duration.as_millis().div_ceil(86_400_000) as u32;
     let span = (duration.as_millis() / 1000) as i64;
     let resolve = |p: &str| base.join(p);
     match g {
         RawGuest::Web(w) => {
             let name = w.name.clone().unwrap_or_else(|| "web".into());
+            let mut read = None;
             let (source, data, start) = match generator(cx, &key("trace"), &w.trace, "web")? {
                 Some(gen_) => {
                     let p = WebParams {
@@ -873,8 +918,10 @@ fn validate_guest(
                         unreachable!()
                     };
                     let file = resolve(p);
-                    let series = cache.series(&file)?;
-                    let start = default_start(cx, &key("start"), &w.start, series.start)?;
+                    let (raw, gaps) = cache.series(&file)?;
+                    // Demand is requests per minute whatever the file's step.
+                    let series = raw.per_minute();
+                    let start = default_start(cx, &key("start"), &w.start, raw.start)?;
                     if series.max_in(start, start + span) <= 0.0 {
                         return Err(cx.invalid(
                             key("start"),
@@ -886,6 +933,7 @@ fn validate_guest(
                             time::format_datetime(start),
                         ));
                     }
+                    read = Some((raw, gaps));
                     (TraceSource::File(file), WebData::Series(series), start)
                 }
             };
@@ -916,7 +964,27 @@ fn validate_guest(
                 min_units,
                 max_units: u32::MAX, // set per run to the cluster size
             };
-            Ok(GuestSpec::Web {
+            let units = |top: f64| match peak_units {
+                Some(u) => u * (1.0 + headroom),
+                None => top * (1.0 + headroom) / rpu,
+            };
+            let window = fit::Window { start, span };
+            let cluster_units = cluster.hosts as u64 * max_units as u64;
+            match (&read, &data) {
+                (Some((raw, gaps)), WebData::Series(minute)) => {
+                    fit::web_file(&mut report, raw, gaps, minute, window, units, cluster_units)
+                }
+                _ => {
+                    fit::generated(&mut report, window, "web".into());
+                    if peak_units.is_some() {
+                        fit::web_peak(&mut report, units(0.0), cluster_units);
+                    }
+                }
+            }
+            let accept = accepted(cx, &key("accept"), &w.accept)?;
+            report.guest = name.clone();
+            report.accept(&accept);
+            let spec = GuestSpec::Web {
                 dirty: dirty_rate(cx, &key, w.dirty_mibps, w.dirty_sigma, 25.0)?,
                 name,
                 workload: WebWorkload {
@@ -926,7 +994,8 @@ fn validate_guest(
                     peak_units,
                     sizing,
                 },
-            })
+            };
+            Ok((spec, report))
         }
         RawGuest::Batch(b) => {
             let name = b.name.clone().unwrap_or_else(|| "batch".into());
@@ -989,7 +1058,40 @@ fn validate_guest(
                     ));
                 }
             };
-            Ok(GuestSpec::Batch {
+            let shape = fit::BatchShape {
+                procs_per_vm,
+                vm_units,
+                arrive_at_start,
+                cluster_vms: cluster_vms(&cluster.capacity, &cluster.quantum, cluster.hosts, vm_units),
+                period: (cluster.period.as_millis() / 1000) as i64,
+            };
+            let window = fit::Window { start, span };
+            match &data {
+                BatchData::Trace(trace) => {
+                    fit::batch_file(&mut report, trace, window, &shape).map_err(|o| {
+                        cx.invalid(
+                            key("start"),
+                            format!(
+                                "a start whose window reaches the trace's jobs, which arrive from {} to {}",
+                                time::format_datetime(o.first),
+                                time::format_datetime(o.last)
+                            ),
+                            format!(
+                                "{} (a window of {:.1} days)",
+                                time::format_datetime(start),
+                                span as f64 / 86_400.0
+                            ),
+                        )
+                    })?
+                }
+                BatchData::Generated(p) => {
+                    fit::batch_generated(&mut report, window, &shape, p.nodes, p.target_load)
+                }
+            }
+            let accept = accepted(cx, &key("accept"), &b.accept)?;
+            report.guest = name.clone();
+            report.accept(&accept);
+            let spec = GuestSpec::Batch {
                 dirty: dirty_rate(cx, &key, b.dirty_mibps, b.dirty_sigma, 50.0)?,
                 name,
                 workload: BatchWorkload {
@@ -1000,9 +1102,32 @@ fn validate_guest(
                     vm_units,
                     arrive_at_start,
                 },
-            })
+            };
+            Ok((spec, report))
         }
     }
+}
+
+/// The checks a guest's `accept` key names.
+fn accepted(cx: &Ctx, key: &str, accept: &Option<Vec<String>>) -> Result<Vec<fit::Check>, ScenarioError> {
+    let names = || {
+        fit::Check::ALL
+            .iter()
+            .map(|c| format!("\"{}\"", c.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    (accept.iter().flatten())
+        .map(|a| {
+            fit::Check::parse(a).ok_or_else(|| {
+                cx.invalid(
+                    key,
+                    format!("a list of checks from {}", names()),
+                    format!("\"{a}\""),
+                )
+            })
+        })
+        .collect()
 }
 
 fn dirty_rate(

@@ -18,6 +18,9 @@ pub enum RawDuration {
     Secs(i64),
     /// A number with a unit.
     Text(String),
+    /// Anything else (a float, an array, a table), kept so that validation
+    /// names the key, the accepted forms and what was found.
+    Other(toml::Value),
 }
 
 /// The whole file.
@@ -116,6 +119,8 @@ pub enum RawGuest {
 pub enum RawTrace {
     Path(String),
     Generate(RawGenerate),
+    /// Neither: validation says why, naming the key.
+    Other(toml::Value),
 }
 
 /// `trace = { generate = "web" | "batch", ... }`
@@ -143,6 +148,8 @@ pub struct RawWeb {
     pub min_units: Option<i64>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
+    /// Trace-fit checks whose errors are accepted (run with a warning).
+    pub accept: Option<Vec<String>>,
 }
 
 /// `kind = "batch"`
@@ -157,6 +164,35 @@ pub struct RawBatch {
     pub arrival: Option<String>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
+    /// Trace-fit checks whose errors are accepted (run with a warning).
+    pub accept: Option<Vec<String>>,
+}
+
+/// What a TOML value is, for error messages: `1.5 (a float)`, `an array`,
+/// `a table with keys a, b`, ...
+pub fn describe_value(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string {s:?}"),
+        toml::Value::Integer(i) => format!("the integer {i}"),
+        toml::Value::Float(f) => format!("the float {f}"),
+        toml::Value::Boolean(b) => format!("the boolean {b}"),
+        toml::Value::Datetime(d) => format!("the unquoted TOML date-time {d} (write it in quotes)"),
+        toml::Value::Array(a) => format!("an array of {} values", a.len()),
+        toml::Value::Table(t) if t.is_empty() => "an empty table".to_string(),
+        toml::Value::Table(t) => format!(
+            "a table with keys {}",
+            t.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// [`describe_value`], and for a table why it is not a `T` (the first key
+/// or type that `T` does not accept).
+pub fn describe_mismatch<T: serde::de::DeserializeOwned>(v: &toml::Value) -> String {
+    match v.clone().try_into::<T>() {
+        Err(e) if v.is_table() => format!("{} ({})", describe_value(v), e.to_string().trim_end()),
+        _ => describe_value(v),
+    }
 }
 
 /// `[[pairs]]`

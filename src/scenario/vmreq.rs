@@ -81,6 +81,8 @@ pub struct RawVmRequests {
 pub enum RawVmTrace {
     Path(String),
     Generate(RawVmGenerate),
+    /// Neither: validation says why, naming the key.
+    Other(toml::Value),
 }
 
 /// `trace = { generate = "vm-requests", ... }`
@@ -213,13 +215,20 @@ impl VmScenario {
             ));
         }
         let v = &raw.vm_requests;
-        let start = cx.duration("vm_requests.start", v.start.as_ref(), SimTime::ZERO)?;
+        let start = vm_start(&cx, v.start.as_ref())?;
         let source = match &v.trace {
             RawVmTrace::Path(p) => {
                 let file = path.parent().unwrap_or(Path::new(".")).join(p);
                 let mut trace = read_vm_requests(&file)?;
                 trace.window(start, duration);
                 VmSource::File { path: file, trace }
+            }
+            RawVmTrace::Other(v) => {
+                return Err(cx.invalid(
+                    "vm_requests.trace",
+                    "a trace path (a string) or a generator table { generate = \"vm-requests\", vms = N, ... }",
+                    super::raw::describe_mismatch::<RawVmGenerate>(v),
+                ));
             }
             RawVmTrace::Generate(g) => {
                 if g.generate != "vm-requests" {
@@ -273,6 +282,33 @@ impl VmScenario {
             VmSource::Generated(p) => Cow::Owned(generate_vm_requests(p, &mut SimRng::seed_from_u64(seed))),
         }
     }
+}
+
+/// `[vm_requests] start`: an offset (a duration, as before) or, as a
+/// guest's `start`, a UTC date-time, read as unix seconds (for traces whose
+/// times are unix seconds).
+fn vm_start(cx: &Ctx, v: Option<&RawDuration>) -> Result<SimTime, ScenarioError> {
+    let Some(v) = v else {
+        return Ok(SimTime::ZERO);
+    };
+    if let RawDuration::Text(t) = v {
+        if let Ok(unix) = crate::trace::time::parse_datetime(t.trim()) {
+            return u64::try_from(unix).map(SimTime::from_secs).map_err(|_| {
+                cx.invalid(
+                    "vm_requests.start",
+                    "a date-time from 1970-01-01 on",
+                    format!("\"{t}\""),
+                )
+            });
+        }
+    }
+    super::parse_duration(v).map_err(|found| {
+        cx.invalid(
+            "vm_requests.start",
+            "an offset such as 0, \"90s\", \"15m\", \"1h\" or \"30d\", or a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\" (unix seconds)",
+            found,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -27,10 +27,11 @@ pub mod swf;
 pub mod time;
 pub mod vmreq;
 
-pub use series::{Series, read_series_csv, write_series_csv};
+pub use series::{Gap, Series, read_series_csv, read_series_csv_gaps, write_series_csv};
 pub use swf::{Job, SwfTrace, parse_swf, read_swf, write_swf};
 pub use vmreq::{VmRequest, VmRequestTrace, read_vm_requests, write_vm_requests};
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 /// Everything that can go wrong reading or writing a trace.
@@ -74,6 +75,62 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), TraceErro
         path: p.display().to_string(),
         source,
     })
+}
+
+/// What a file whose first bytes are `head` looks like when it is not text:
+/// `"a gzip archive"`, `"a tar archive"`, ... or `None` for anything that
+/// may be text. Errors say this instead of quoting the bytes.
+pub fn sniff_binary(head: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 6] = [
+        (&[0x1f, 0x8b], "a gzip archive"),
+        (b"BZh", "a bzip2 archive"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0], "an xz archive"),
+        (&[0x28, 0xb5, 0x2f, 0xfd], "a zstd archive"),
+        (b"PK\x03\x04", "a zip archive"),
+        (&[b'7', b'z', 0xbc, 0xaf, 0x27, 0x1c], "a 7-zip archive"),
+    ];
+    if let Some((_, kind)) = KINDS.iter().find(|(magic, _)| head.starts_with(magic)) {
+        return Some(kind);
+    }
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return Some("a tar archive");
+    }
+    if head.iter().take(4096).any(|&b| b == 0) {
+        return Some("binary data (it contains NUL bytes)");
+    }
+    None
+}
+
+/// Opens a trace file for reading as text: a gzip file (by its magic bytes
+/// or a `.gz` extension) is decompressed on the fly; any other archive or
+/// binary file, or binary data inside the gzip file, is a
+/// [`TraceError::Invalid`] saying what it looks like, "expected `what`".
+pub(crate) fn open_text(path: &Path, what: &str) -> Result<Box<dyn BufRead>, TraceError> {
+    let name = path.display().to_string();
+    let io = |source| TraceError::Io {
+        path: name.clone(),
+        source,
+    };
+    let not_text = |kind: &str| TraceError::Invalid {
+        path: name.clone(),
+        message: format!("expected {what}, found {kind}"),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let kind = sniff_binary(reader.fill_buf().map_err(io)?);
+    let gz_ext = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if let Some(k) = kind.filter(|k| !k.starts_with("a gzip")) {
+        return Err(not_text(k));
+    }
+    if kind.is_none() && !gz_ext {
+        return Ok(Box::new(reader));
+    }
+    let dec = flate2::bufread::MultiGzDecoder::new(reader);
+    let mut inner = BufReader::with_capacity(1 << 16, dec);
+    if let Some(k) = sniff_binary(inner.fill_buf().map_err(io)?) {
+        return Err(not_text(&format!("{k} inside a gzip archive")));
+    }
+    Ok(Box::new(inner))
 }
 
 /// Parses a plain decimal number: optional sign, digits, optional fraction

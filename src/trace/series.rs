@@ -13,6 +13,7 @@
 use super::time::{format_datetime, parse_datetime};
 use super::{TraceError, parse_plain_number, write_atomic};
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::Path;
 
 /// A dense series: point `i` covers `[start + i*step, start + (i+1)*step)`.
@@ -24,6 +25,15 @@ pub struct Series {
     pub start: i64,
     /// One value per point; points missing from the source are 0.0.
     pub values: Vec<f64>,
+}
+
+/// A run of points missing from a series file (read as 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// Unix seconds of the first missing point.
+    pub from: i64,
+    /// Number of missing points.
+    pub steps: i64,
 }
 
 /// `ceil(a / b)` for `b > 0`, in i128 so no input overflows.
@@ -126,6 +136,46 @@ impl Series {
         self.values.iter().sum()
     }
 
+    /// The same series in requests per minute, the unit of the web guest's
+    /// `requests_per_unit`: a step of one minute is kept as it is; a
+    /// shorter step is summed into calendar minutes (`floor(t / 60)`), so a
+    /// per-second count and the per-minute count of the same requests give
+    /// the same series; a longer step is spread evenly over its minutes
+    /// (count × 60 / step, one point per minute when the step is whole
+    /// minutes).
+    pub fn per_minute(&self) -> Series {
+        match self.step {
+            60 => self.clone(),
+            s if s > 60 && s % 60 == 0 => Series {
+                step: 60,
+                start: self.start,
+                values: (self.values.iter())
+                    .flat_map(|&v| std::iter::repeat_n(v * 60.0 / s as f64, (s / 60) as usize))
+                    .collect(),
+            },
+            // Not whole minutes: one point per step, at the per-minute rate.
+            s if s > 60 => Series {
+                step: s,
+                start: self.start,
+                values: self.values.iter().map(|&v| v * 60.0 / s as f64).collect(),
+            },
+            s if s > 0 => {
+                let first = self.start.div_euclid(60);
+                let last = self.time_of(self.len().saturating_sub(1)).div_euclid(60);
+                let mut values = vec![0.0; (last - first + 1).max(0) as usize];
+                for (i, &v) in self.values.iter().enumerate() {
+                    values[(self.time_of(i).div_euclid(60) - first) as usize] += v;
+                }
+                Series {
+                    step: 60,
+                    start: first * 60,
+                    values,
+                }
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// Sums consecutive groups of points into a coarser series with step
     /// `step` (a positive multiple of `self.step`), aligned at `self.start`;
     /// a trailing partial group is summed as it is. E.g. per-minute counts
@@ -159,6 +209,11 @@ fn parse_time(s: &str) -> Result<i64, String> {
 
 /// Parses series CSV `text`; `origin` names the source in errors.
 pub fn parse_series_csv(text: &str, origin: &str) -> Result<Series, TraceError> {
+    Ok(parse_series_csv_gaps(text, origin)?.0)
+}
+
+/// [`parse_series_csv`], with the runs of points missing from the file.
+pub fn parse_series_csv_gaps(text: &str, origin: &str) -> Result<(Series, Vec<Gap>), TraceError> {
     let perr = |line: usize, message: String| TraceError::Parse {
         path: origin.to_string(),
         line,
@@ -259,8 +314,15 @@ pub fn parse_series_csv(text: &str, origin: &str) -> Result<Series, TraceError> 
         });
     }
     let mut values = vec![0.0; span as usize];
+    let mut gaps = Vec::new();
     for w in rows.windows(2) {
         let gap = w[1].0 - w[0].0;
+        if gap > step && gap % step == 0 {
+            gaps.push(Gap {
+                from: w[0].0 + step,
+                steps: gap / step - 1,
+            });
+        }
         if gap % step != 0 {
             return Err(perr(
                 w[1].2,
@@ -274,13 +336,26 @@ pub fn parse_series_csv(text: &str, origin: &str) -> Result<Series, TraceError> 
     for &(t, v, _) in &rows {
         values[((t as i128 - start as i128) / step as i128) as usize] = v;
     }
-    Ok(Series { step, start, values })
+    Ok((Series { step, start, values }, gaps))
 }
 
 /// Reads a series CSV file (see the module documentation for the format).
 pub fn read_series_csv(path: &Path) -> Result<Series, TraceError> {
+    Ok(read_series_csv_gaps(path)?.0)
+}
+
+/// [`read_series_csv`], with the runs of points missing from the file. A
+/// gzip-compressed file is read too; any other archive or binary file is
+/// an error saying what it looks like.
+pub fn read_series_csv_gaps(path: &Path) -> Result<(Series, Vec<Gap>), TraceError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| TraceError::Io {
+    let mut bytes = Vec::new();
+    super::open_text(
+        path,
+        "a CSV series \"time,count\" (text, or gzip-compressed text)",
+    )?
+    .read_to_end(&mut bytes)
+    .map_err(|source| TraceError::Io {
         path: name.clone(),
         source,
     })?;
@@ -292,7 +367,7 @@ pub fn read_series_csv(path: &Path) -> Result<Series, TraceError> {
             message: "expected UTF-8 text, found an invalid byte".to_string(),
         }
     })?;
-    parse_series_csv(text, &name)
+    parse_series_csv_gaps(text, &name)
 }
 
 /// Formats a count: as an integer when it is one, else in the shortest

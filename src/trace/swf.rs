@@ -22,7 +22,7 @@
 
 use super::{TraceError, parse_plain_number, write_atomic};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::Path;
 
 /// Names of the 18 SWF fields, index 0 = field 1.
@@ -317,24 +317,8 @@ pub fn parse_swf<R: BufRead>(mut reader: R, origin: &str) -> Result<SwfTrace, Tr
 /// Reads an SWF file; `.gz` files (by extension or by the gzip magic bytes)
 /// are decompressed on the fly. See [`parse_swf`] for the rules.
 pub fn read_swf(path: &Path) -> Result<SwfTrace, TraceError> {
-    let name = path.display().to_string();
-    let io = |source| TraceError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let magic = {
-        let head = reader.fill_buf().map_err(io)?;
-        head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
-    };
-    let gz_ext = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    if magic || gz_ext {
-        let dec = flate2::bufread::MultiGzDecoder::new(reader);
-        parse_swf(BufReader::with_capacity(1 << 16, dec), &name)
-    } else {
-        parse_swf(reader, &name)
-    }
+    let reader = super::open_text(path, "an SWF job log (text, or gzip-compressed text)")?;
+    parse_swf(reader, &path.display().to_string())
 }
 
 /// The `requested time` (field 9) written for a job: its run time rounded up

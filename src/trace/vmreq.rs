@@ -148,24 +148,8 @@ const GENERIC_HEADER: [&str; 5] = ["vm_id", "start_s", "end_s", "cpu", "memory"]
 /// Reads a VM-request trace in either format; `.gz` files (by extension or
 /// by the gzip magic bytes) are decompressed.
 pub fn read_vm_requests(path: &Path) -> Result<VmRequestTrace, TraceError> {
-    let name = path.display().to_string();
-    let io = |source| TraceError::Io {
-        path: name.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let magic = {
-        let head = reader.fill_buf().map_err(io)?;
-        head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b
-    };
-    let gz_ext = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    if magic || gz_ext {
-        let dec = flate2::bufread::MultiGzDecoder::new(reader);
-        parse_vm_requests(std::io::BufReader::with_capacity(1 << 16, dec), &name)
-    } else {
-        parse_vm_requests(reader, &name)
-    }
+    let reader = super::open_text(path, "a VM-request CSV (text, or gzip-compressed text)")?;
+    parse_vm_requests(reader, &path.display().to_string())
 }
 
 struct Parser<'a> {

@@ -15,6 +15,7 @@ mod output_safety;
 mod scale;
 mod slurm;
 mod sweep;
+mod trace_fit;
 
 use std::path::{Path, PathBuf};
 

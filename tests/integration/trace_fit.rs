@@ -1,0 +1,429 @@
+//! Traces that do not fit the scenario are caught (issue 17): coverage of
+//! the duration, gaps, empty windows, peaks against the cluster, the unit of
+//! web demand, jobs that never started, binary files; and the errors of
+//! untagged keys (issue 14). Every trace here is small and generated.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use slivers::scenario::Scenario;
+use slivers::scenario::vmreq::VmScenario;
+
+use crate::{slivers, temp_dir};
+
+/// 2026-01-05 00:00:00 UTC.
+const T0: i64 = 1_767_571_200;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+/// A per-`step` series of `n` points from T0, value `f(i)`; points for
+/// which `f` gives `None` are left out of the file.
+fn series(step: i64, n: i64, f: impl Fn(i64) -> Option<u64>) -> String {
+    let mut s = "timestamp,count\n".to_string();
+    for i in 0..n {
+        if let Some(v) = f(i) {
+            let _ = writeln!(s, "{},{v}", T0 + i * step);
+        }
+    }
+    s
+}
+
+/// An SWF log: `(submit, wait, run, procs)` per job, times from T0.
+fn swf(max_procs: u32, jobs: &[(i64, i64, i64, u32)]) -> String {
+    let mut s = format!("; UnixStartTime: {T0}\n; MaxProcs: {max_procs}\n");
+    for (i, (submit, wait, run, procs)) in jobs.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "{} {submit} {wait} {run} {procs} -1 -1 {procs} {run} -1 1 1 1 -1 -1 -1 -1 -1",
+            i + 1
+        );
+    }
+    s
+}
+
+/// A scenario on 2 hosts of 2 units (4 units, 4 one-unit VMs) with one
+/// guest given as TOML lines.
+fn scenario(dir: &Path, top: &str, guest: &str) -> String {
+    write(
+        dir,
+        "s.toml",
+        &format!(
+            "{top}\n[hosts]\ncount = 2\ncpu_millicores = 2000\nmemory_mib = 2048\n\
+             [sliver]\nquantum = 0.5\n[[pairs]]\nprovisioning = \"room-for-growth\"\nplacement = \"follow-broker\"\n\
+             [[guest]]\n{guest}\n"
+        ),
+    )
+}
+
+fn validate(path: &str) -> (bool, String, String) {
+    let (ok, out, err) = slivers(&["validate", path]);
+    assert!(!err.contains("panicked"), "{err}");
+    (ok, out, err)
+}
+
+/// A web guest on `web.csv`, sized to 2 units at its peak unless `extra`
+/// sizes it by `requests_per_unit`.
+/// Validates `path`, which must fail with an error containing each of `wants`.
+fn fails_with(path: &str, wants: &[&str]) -> String {
+    let (ok, out, err) = validate(path);
+    assert!(!ok, "expected an error, got: {out}");
+    for w in wants {
+        assert!(err.contains(w), "{w:?} not in: {err}");
+    }
+    err
+}
+
+fn web_guest(extra: &str) -> String {
+    let sizing = if extra.contains("requests_per_unit") {
+        ""
+    } else {
+        "peak_units = 2\n"
+    };
+    format!("kind = \"web\"\ntrace = \"web.csv\"\n{sizing}{extra}")
+}
+
+fn batch_guest(extra: &str) -> String {
+    format!("kind = \"batch\"\ntrace = \"b.swf\"\n{extra}")
+}
+
+#[test]
+fn a_batch_log_far_larger_than_the_cluster_is_an_error_unless_accepted() {
+    let d = temp_dir("fit-big");
+    // A 24-processor machine (6x the 4 VMs the cluster holds), its jobs
+    // using all of it at once.
+    let jobs: Vec<_> = (0..6).map(|i| (i * 600, 0, 7200, 4)).collect();
+    write(&d, "b.swf", &swf(24, &jobs));
+    let s = scenario(&d, "duration = \"3h\"", &batch_guest(""));
+    let (ok, _, err) = validate(&s);
+    assert!(!ok);
+    assert!(
+        err.contains("key `guest[0].trace`") && err.contains("MaxProcs 24") && err.contains("6.0×"),
+        "{err}"
+    );
+    assert!(err.contains("accept = [\"peak\"]"), "{err}");
+
+    let s = scenario(&d, "duration = \"3h\"", &batch_guest("accept = [\"peak\"]"));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("6 jobs") && out.contains("MaxProcs 24 = 24 VMs"),
+        "{out}"
+    );
+    assert!(err.contains("warning:") && err.contains("accepted"), "{err}");
+}
+
+#[test]
+fn a_batch_peak_over_the_cluster_but_under_the_threshold_is_a_warning() {
+    let d = temp_dir("fit-warn-peak");
+    // Six one-processor jobs at once: 6 VMs against 4 (1.5x).
+    let jobs: Vec<_> = (0..6).map(|_| (0, 0, 3600, 1)).collect();
+    write(&d, "b.swf", &swf(4, &jobs));
+    let s = scenario(&d, "duration = \"2h\"", &batch_guest(""));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("peak 6 VMs at once"), "{out}");
+    assert!(err.contains("warning:") && err.contains("1.5×"), "{err}");
+}
+
+#[test]
+fn an_empty_batch_window_is_an_error_and_a_start_outside_names_the_span() {
+    let d = temp_dir("fit-empty");
+    // Jobs on day 0 and day 10; a window on day 3 is empty.
+    write(&d, "b.swf", &swf(4, &[(0, 0, 60, 1), (10 * 86_400, 0, 60, 1)]));
+    let s = scenario(&d, "duration = \"1d\"", &batch_guest("start = \"2026-01-08\""));
+    fails_with(&s, &["no job arrives", "accept = [\"empty\"]"]);
+    let s = scenario(
+        &d,
+        "duration = \"1d\"",
+        &batch_guest("start = \"2026-01-08\"\naccept = [\"empty\"]"),
+    );
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("0 jobs"), "{out}");
+
+    // Issue 14: a start after the trace is an error naming its span.
+    let s = scenario(
+        &d,
+        "duration = \"1d\"",
+        &batch_guest("start = \"2027-01-01\"\naccept = [\"empty\"]"),
+    );
+    let (ok, _, err) = validate(&s);
+    assert!(!ok);
+    assert!(
+        err.contains("key `guest[0].start`")
+            && err.contains("2026-01-05 00:00:00 to 2026-01-15 00:00:00")
+            && err.contains("found 2027-01-01 00:00:00"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_web_trace_covering_a_week_of_a_month_is_an_error_and_gaps_are_warned() {
+    let d = temp_dir("fit-cover");
+    write(&d, "web.csv", &series(3600, 7 * 24, |_| Some(100)));
+    let s = scenario(&d, "duration = \"30d\"", &web_guest(""));
+    fails_with(&s, &["guest[0].trace", "23.3 % (7.0 days of 30.0 days)"]);
+    let s = scenario(&d, "duration = \"30d\"", &web_guest("accept = [\"coverage\"]"));
+    let (ok, _, err) = validate(&s);
+    assert!(ok && err.contains("warning:") && err.contains("23.3 %"), "{err}");
+
+    // 20 of 30 days: a warning only.
+    write(&d, "web.csv", &series(3600, 20 * 24, |_| Some(100)));
+    let s = scenario(&d, "duration = \"30d\"", &web_guest(""));
+    let (ok, _, err) = validate(&s);
+    assert!(ok && err.contains("66.7 %"), "{err}");
+
+    // A full day with ten minutes missing in one run: covered, one gap.
+    write(
+        &d,
+        "web.csv",
+        &series(60, 1440, |i| (!(600..610).contains(&i)).then_some(100)),
+    );
+    let s = scenario(&d, "duration = \"1d\"", &web_guest(""));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("10 missing points, 1 gaps over 5 steps"), "{out}");
+    assert!(
+        err.contains("1 gaps of more than 5 steps")
+            && err.contains("longest 10 steps of 60 s from 2026-01-05 10:00:00"),
+        "{err}"
+    );
+}
+
+/// summary.csv of `slivers run` on `scenario`.
+fn run_summary(scenario: &str, out: &Path) -> (String, String, String) {
+    let (ok, stdout, err) = slivers(&["run", scenario, "--out", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    (
+        std::fs::read_to_string(out.join("summary.csv")).unwrap(),
+        stdout,
+        err,
+    )
+}
+
+#[test]
+fn per_second_per_minute_and_per_five_minute_traces_give_the_same_run() {
+    let d = temp_dir("fit-unit");
+    // Demand in requests per minute, constant over 5-minute blocks.
+    let per_min = |m: i64| 600 + 60 * ((m / 5) % 7) as u64 * 10;
+    let guest = web_guest("requests_per_unit = 1000\nheadroom = 0.0");
+    let top = "duration = \"6h\"\nperiod = \"15m\"";
+    let mut summaries = Vec::new();
+    for (tag, text) in [
+        ("minute", series(60, 360, |m| Some(per_min(m)))),
+        ("second", series(1, 360 * 60, |s| Some(per_min(s / 60) / 60))),
+        ("five", series(300, 72, |b| Some(per_min(b * 5) * 5))),
+    ] {
+        let dir = d.join(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, "web.csv", &text);
+        let s = scenario(&dir, top, &guest);
+        summaries.push(run_summary(&s, &dir.join("out")).0);
+    }
+    assert!(summaries[0].lines().count() == 2, "{}", summaries[0]);
+    assert_eq!(summaries[0], summaries[1], "per-second differs from per-minute");
+    assert_eq!(summaries[0], summaries[2], "per-5-minute differs from per-minute");
+    // And the demand is per minute: the busiest minute has 4,200 requests
+    // (not 70 a second), 4.2 units of 1,000 requests a minute.
+    let sc = Scenario::load(&d.join("second/s.toml")).unwrap();
+    let report = &sc.fit[0].report;
+    assert!(report.contains("peak 4200 requests/minute, 4 units"), "{report}");
+}
+
+#[test]
+fn jobs_that_never_started_and_jobs_too_large_are_shown_and_warned() {
+    let d = temp_dir("fit-unstarted");
+    // Four jobs each needing the whole cluster for 5 h, arriving together,
+    // and one needing twice the cluster: in 3 h one starts, three never do.
+    let mut jobs: Vec<_> = (0..4).map(|_| (0, 0, 5 * 3600, 4)).collect();
+    jobs.push((60, 0, 600, 8));
+    write(&d, "b.swf", &swf(4, &jobs));
+    let s = scenario(&d, "duration = \"3h\"", &batch_guest("accept = [\"peak\"]"));
+    let (summary, stdout, err) = run_summary(&s, &d.join("out"));
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        (col("jobs_arrived"), col("jobs_started"), col("jobs_too_large")),
+        ("4", "1", "1")
+    );
+    let head = stdout.lines().next().unwrap();
+    assert!(
+        head.contains("unstarted") && head.contains("too_large"),
+        "{stdout}"
+    );
+    let line = stdout.lines().nth(1).unwrap();
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&cells[cells.len() - 2..], ["3", "1"], "{stdout}");
+    assert!(
+        err.contains(
+            "warning: room-for-growth/follow-broker: 3 of 5 batch jobs never started and 1 were dropped"
+        ),
+        "{err}"
+    );
+    // --quiet hides the table, never the warnings.
+    let (ok, stdout, err) = slivers(&["run", &s, "--quiet", "--out", d.join("q").to_str().unwrap()]);
+    assert!(ok && stdout.is_empty(), "{stdout}");
+    assert!(err.contains("never started") && err.contains("accepted"), "{err}");
+}
+
+#[test]
+fn vm_requests_start_accepts_a_date_like_a_guest_start() {
+    let d = temp_dir("fit-vmstart");
+    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
+    for i in 0..10 {
+        let _ = writeln!(trace, "{i},{},{},1,1", i * 3600, i * 3600 + 1800);
+    }
+    write(&d, "vms.csv", &trace);
+    let load = |start: &str| {
+        let s = write(
+            &d,
+            "v.toml",
+            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"vms.csv\"\nstart = {start}\n"),
+        );
+        VmScenario::load(Path::new(&s))
+    };
+    let by_offset = load("\"2h\"").unwrap();
+    let by_date = load("\"1970-01-01 02:00:00\"").unwrap();
+    assert_eq!(by_offset.start, by_date.start);
+    assert_eq!(by_offset.source, by_date.source);
+    let by_day = load("\"1970-01-01\"").unwrap();
+    assert_eq!(by_day.start, slivers::engine::SimTime::ZERO);
+    let err = load("\"1970-13-01\"").unwrap_err().to_string();
+    assert!(
+        err.contains("vm_requests.start") && err.contains("UTC date-time") && err.contains("1970-13-01"),
+        "{err}"
+    );
+}
+
+/// A tar archive holding one file, as `tar` writes it (header only).
+fn tar_bytes() -> Vec<u8> {
+    let mut h = vec![0u8; 1024];
+    h[..7].copy_from_slice(b"web.csv");
+    h[100..107].copy_from_slice(b"0000644");
+    h[257..263].copy_from_slice(b"ustar\0");
+    h
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn binary_and_compressed_files_are_named_not_pasted() {
+    let d = temp_dir("fit-binary");
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("web.csv", tar_bytes(), "found a tar archive"),
+        (
+            "web.csv",
+            b"BZh91AY&SY\x01\x02\x03".to_vec(),
+            "found a bzip2 archive",
+        ),
+        (
+            "web.csv",
+            gzip(&tar_bytes()),
+            "found a tar archive inside a gzip archive",
+        ),
+        ("web.csv", b"PK\x03\x04\x14\0\0\0".to_vec(), "found a zip archive"),
+        ("web.csv", b"\xfd7zXZ\0\0\x04".to_vec(), "found an xz archive"),
+    ];
+    for (name, bytes, want) in cases {
+        std::fs::write(d.join(name), &bytes).unwrap();
+        let s = scenario(&d, "duration = \"1h\"", &web_guest(""));
+        let (ok, _, err) = validate(&s);
+        assert!(!ok);
+        assert!(err.contains(want) && err.contains("web.csv"), "{want}: {err}");
+        assert!(!err.contains("ustar") && !err.contains('\0'), "raw bytes: {err}");
+    }
+    // The SWF reader says the same.
+    std::fs::write(d.join("b.swf"), gzip(&tar_bytes())).unwrap();
+    let s = scenario(&d, "duration = \"1h\"", &batch_guest(""));
+    let (ok, _, err) = validate(&s);
+    assert!(
+        !ok && err.contains("expected an SWF job log") && err.contains("a tar archive inside a gzip archive"),
+        "{err}"
+    );
+    // A gzip-compressed series is read as the series itself.
+    std::fs::write(d.join("web.csv"), gzip(series(60, 60, |_| Some(5)).as_bytes())).unwrap();
+    let s = scenario(&d, "duration = \"1h\"", &web_guest(""));
+    let (ok, _, err) = validate(&s);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn untagged_keys_name_the_key_the_forms_and_what_was_found() {
+    let d = temp_dir("fit-untagged");
+    write(&d, "web.csv", &series(60, 60, |_| Some(5)));
+    let cases = [
+        (
+            "duration = 1.5",
+            web_guest(""),
+            "key `duration`",
+            "\"30d\"",
+            "the float 1.5",
+        ),
+        (
+            "duration = [1]",
+            web_guest(""),
+            "key `duration`",
+            "\"1h\"",
+            "an array of 1 values",
+        ),
+        (
+            "duration = \"1h\"",
+            web_guest("").replace("\"web.csv\"", "5"),
+            "key `guest[0].trace`",
+            "a trace path (a string) or a generator table",
+            "the integer 5",
+        ),
+        (
+            "duration = \"1h\"",
+            web_guest("").replace("\"web.csv\"", "{ generate = \"web\", base_rte = 5 }"),
+            "key `guest[0].trace`",
+            "{ generate = \"web\", ... }",
+            "unknown field `base_rte`",
+        ),
+        (
+            "duration = \"1h\"",
+            web_guest("").replace("\"web.csv\"", "{ file = \"web.csv\" }"),
+            "key `guest[0].trace`",
+            "a trace path",
+            "a table with keys file",
+        ),
+        (
+            "duration = \"1h\"\n[migration]\nswitchover = true",
+            web_guest(""),
+            "key `migration.switchover`",
+            "a duration",
+            "the boolean true",
+        ),
+    ];
+    for (top, guest, key, forms, found) in cases {
+        let s = scenario(&d, top, &guest);
+        let (ok, _, err) = validate(&s);
+        assert!(!ok);
+        assert!(!err.contains("did not match any variant"), "{err}");
+        assert!(
+            err.contains(key) && err.contains(forms) && err.contains(found),
+            "{key}: {err}"
+        );
+    }
+    let s = write(
+        &d,
+        "v.toml",
+        "duration = \"1h\"\n[vm_requests]\ntrace = { generate = \"vm-requests\", vmz = 3 }\n",
+    );
+    let (ok, _, err) = validate(&s);
+    assert!(
+        !ok && err.contains("key `vm_requests.trace`") && err.contains("unknown field `vmz`"),
+        "{err}"
+    );
+    assert!(!err.contains("did not match any variant"), "{err}");
+}
