@@ -160,6 +160,9 @@ pub struct Site {
     used: Vec<Resources>,
     vms: VmMap<VmRecord>,
     queue: StepQueue,
+    /// [`Self::apply`]'s record of the VMs it touched, empty between calls
+    /// (kept to reuse its buffers).
+    touched: Touched,
     in_flight: IdSlab<OpId, Step>,
     next_op: u64,
     stats: SiteStats,
@@ -179,6 +182,7 @@ impl Site {
             used: vec![Resources::ZERO; hosts as usize],
             vms: VmMap::new(),
             queue: StepQueue::new(hosts),
+            touched: Touched::default(),
             in_flight: IdSlab::new(),
             next_op: 0,
             stats: SiteStats::default(),
@@ -241,7 +245,7 @@ impl Site {
         if grants.is_empty() {
             return Ok(());
         }
-        let mut touched = Touched::default();
+        let mut touched = std::mem::take(&mut self.touched);
         for g in grants {
             match *g {
                 Grant::Release { vm } => {
@@ -273,9 +277,12 @@ impl Site {
                 }
             }
         }
+        for (vm, _) in &touched.order {
+            touched.seen.remove(*vm);
+        }
         let changes: Vec<Change> = touched
             .order
-            .into_iter()
+            .drain(..)
             .map(|(vm, from)| Change {
                 vm,
                 from,
@@ -283,6 +290,7 @@ impl Site {
             })
             .filter(|c| c.from != c.to)
             .collect();
+        self.touched = touched;
         // The planner sees the touched hosts as they were before the
         // grants: what is planned there now, less the changes' targets,
         // plus their origins.
@@ -390,7 +398,7 @@ impl Site {
     }
 
     fn touch(&self, vm: VmId, touched: &mut Touched) {
-        if touched.seen.insert(vm) {
+        if touched.seen.insert(vm, ()).is_none() {
             touched.order.push((vm, self.planned_at.get(vm).copied()));
         }
     }
@@ -738,7 +746,7 @@ impl HostLists {
 #[derive(Debug, Default)]
 struct Touched {
     order: Vec<(VmId, Option<(HostId, Resources)>)>,
-    seen: BTreeSet<VmId>,
+    seen: VmMap<()>,
 }
 
 /// The steps planned and not yet started, with what lets each start.
@@ -755,9 +763,9 @@ struct Touched {
 #[derive(Debug)]
 struct StepQueue {
     steps: IdSlab<OpId, Step>,
-    /// `(vm, op)` of every queued step: a VM's steps in op order, with no
-    /// allocation per VM.
-    by_vm: BTreeSet<(VmId, OpId)>,
+    /// Each VM's queued steps in op order: the head, then the rest (most
+    /// VMs have one step queued, which allocates nothing).
+    by_vm: VmMap<(OpId, VecDeque<OpId>)>,
     /// Indexed by host.
     by_host: Vec<VecDeque<OpId>>,
     /// Smallest op first; an op may be in twice (checking it again is
@@ -769,7 +777,7 @@ impl StepQueue {
     fn new(hosts: u32) -> Self {
         StepQueue {
             steps: IdSlab::new(),
-            by_vm: BTreeSet::new(),
+            by_vm: VmMap::new(),
             by_host: vec![VecDeque::new(); hosts as usize],
             candidates: BinaryHeap::new(),
         }
@@ -780,7 +788,13 @@ impl StepQueue {
     }
 
     fn push(&mut self, op: OpId, step: Step) {
-        self.by_vm.insert((step.vm(), op));
+        match self.by_vm.get_mut(step.vm()) {
+            // Ops are numbered in plan order, so a push is the VM's last.
+            Some((_, rest)) => rest.push_back(op),
+            None => {
+                self.by_vm.insert(step.vm(), (op, VecDeque::new()));
+            }
+        }
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].push_back(op);
         }
@@ -800,11 +814,7 @@ impl StepQueue {
 
     /// The first queued step of `vm`.
     fn vm_head(&self, vm: VmId) -> Option<OpId> {
-        self.by_vm
-            .range((vm, OpId(0))..)
-            .next()
-            .filter(|(v, _)| *v == vm)
-            .map(|(_, op)| *op)
+        self.by_vm.get(vm).map(|(head, _)| *head)
     }
 
     /// True if `op` heads its VM's queue and, if it reserves, its host's.
@@ -819,7 +829,16 @@ impl StepQueue {
     /// host becomes a candidate.
     fn remove_head(&mut self, op: OpId, step: &Step) {
         self.steps.remove(op);
-        self.by_vm.remove(&(step.vm(), op));
+        let vm = step.vm();
+        if let Some((head, rest)) = self.by_vm.get_mut(vm) {
+            debug_assert_eq!(*head, op, "only a VM's head step is removed");
+            match rest.pop_front() {
+                Some(next) => *head = next,
+                None => {
+                    self.by_vm.remove(vm);
+                }
+            }
+        }
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].pop_front();
             self.host_freed(h);

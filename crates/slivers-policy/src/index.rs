@@ -4,45 +4,56 @@
 //! [`HostIndex`] keeps, for a cluster of hosts of one capacity, each host's
 //! committed resources and two structures over them:
 //!
-//! * a **segment tree** over host ids whose every node holds the
-//!   componentwise maximum free capacity of its subtree. First fit descends
-//!   to the lowest-id leaf that fits, skipping every subtree whose maximum
-//!   free cannot hold the request in some dimension.
-//! * hosts grouped in **classes** by their free cpu, bandwidth and disk
-//!   (everything but memory), each class an ordered set of `(key, host)`,
-//!   where `key` is the host's free capacity scored exactly ([`Scale::key`]:
-//!   the sum over dimensions of free / capacity, as an integer numerator).
-//!   Within a class only memory varies, so the key orders hosts by free
-//!   memory and the first host at or above the key a fitting host must have
-//!   is the class's best fit: one lookup per class, no host skipped. Best
-//!   fit visits the classes with enough cpu, bandwidth and disk by
-//!   increasing cpu and stops once no class can beat the best found; worst
-//!   fit visits them by decreasing cpu from the top of each.
+//! * hosts grouped in **buckets** by their free capacity. Buckets are
+//!   grouped in **classes** by free cpu, bandwidth and disk (everything but
+//!   memory), and within a class ordered by `key`, the host's free capacity
+//!   scored exactly ([`Scale::key`]: the sum over dimensions of free /
+//!   capacity, as an integer numerator); within a class only memory varies,
+//!   so the key orders by free memory. A bucket is a set of host ids with
+//!   a fast lowest member (`IdSet`), and each host knows its bucket, so an
+//!   update moves one id between two sets and touches the ordered maps only
+//!   when a bucket appears or empties. Best fit visits the classes with
+//!   enough cpu, bandwidth and disk by increasing cpu, takes in each the
+//!   first bucket at or above the key a fitting host must have (its lowest
+//!   id), and stops once no class can beat the best found; worst fit visits
+//!   them by decreasing cpu from the top of each.
+//! * optionally ([`HostIndex::new`]), a **segment tree** over host ids
+//!   whose every node holds the componentwise maximum free capacity of its
+//!   subtree. First fit descends to the lowest-id leaf that fits, skipping
+//!   every subtree whose maximum free cannot hold the request in some
+//!   dimension. Without the tree ([`HostIndex::without_tree`], what a
+//!   [`crate::HostTable`] builds) first fit takes the lowest fitting id of
+//!   every bucket with room, and updates skip the tree's O(log n) walk.
 //!
-//! Both return exactly what the linear scans of [`crate::fit`] return on the
-//! same hosts (same exact scores, ties to the lowest id); a property test
-//! checks this over random clusters and update sequences. An update is
-//! O(log n). A best or worst fit is O(classes visited × log n); the classes
-//! are the distinct free (cpu, bandwidth, disk) triples, at most 41 for
-//! VMs of whole cores on 40-core hosts. First fit is O(log n) when the
-//! componentwise maxima prune well and degrades when subtrees mix hosts
-//! with free cpu but no memory and the reverse. `benches/README.md`
-//! measures all three at 10^2..10^5 hosts.
+//! All three fits return exactly what the linear scans of [`crate::fit`]
+//! return on the same hosts (same exact scores, ties to the lowest id); a
+//! property test checks this, with and without the tree, over random
+//! clusters and update sequences. An update is O(1) plus, with the tree,
+//! O(log n) (less when the maxima do not change). A best or worst fit is
+//! O(classes visited × log n); the classes are the distinct free (cpu,
+//! bandwidth, disk) triples, at most 41 for VMs of whole cores on 40-core
+//! hosts. First fit with the tree is O(log n) when the componentwise maxima
+//! prune well and degrades when subtrees mix hosts with free cpu but no
+//! memory and the reverse. `benches/README.md` measures all three at
+//! 10^2..10^5 hosts.
 //!
 //! An earlier version kept one set ordered by key and walked it up from the
 //! request's key, skipping hosts without room in some dimension; on a packed
 //! cluster of 10^5 hosts it skipped thousands of memory-full hosts per
-//! decision (97 % of a 10^7-VM run's time in `best_fit`).
+//! decision (97 % of a 10^7-VM run's time in `best_fit`). The one after
+//! kept each class as an ordered set of `(key, id)`; its B-tree updates
+//! were a sixth of a hosting run's time at 10^3 hosts.
 //!
 //! The index needs hosts of one capacity: best fit ranks by the score after
 //! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
 //! when the capacity is shared. It also needs exact scores ([`Scale::exact`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::fit::Scale;
+use crate::idset::IdSet;
 use crate::{ClusterView, DIMS, HostId, HostView, Resources};
 
 /// The three bin-packing choices, by name.
@@ -122,24 +133,30 @@ pub struct HostIndex {
     capacity: Resources,
     scale: Scale,
     used: Vec<Resources>,
-    /// Leaves (`leaves` of them, a power of two) start at index `leaves`;
-    /// node `i` has children `2i` and `2i + 1`; padding leaves are zero.
-    tree: Vec<Resources>,
-    /// Per node, the largest [`Self::balance`] of a host below it.
-    balance: Vec<u64>,
-    leaves: usize,
+    /// For first fit, when asked for ([`Self::new`]); without it first fit
+    /// looks at the lowest host of every bucket with room.
+    tree: Option<MaxTree>,
     /// `key(unit)` of each dimension.
     weights: [u64; DIMS],
-    /// Hosts by their free cpu, bandwidth and disk ([`class_of`]), then
-    /// `(key, id)`: within a class the key orders hosts by free memory.
-    classes: BTreeMap<[u64; 3], BTreeSet<(u64, u32)>>,
+    /// Hosts by their free capacity: see [`Buckets`].
+    buckets: Buckets,
     active: usize,
     total_used: [u128; DIMS],
 }
 
 impl HostIndex {
-    /// `n` idle hosts of `capacity`.
+    /// `n` idle hosts of `capacity`, with the segment tree that makes first
+    /// fit O(log n) when its maxima prune well.
     pub fn new(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+        let mut idx = Self::without_tree(n, capacity)?;
+        idx.tree = Some(MaxTree::new(n, &capacity, &idx.weights));
+        Ok(idx)
+    }
+
+    /// `n` idle hosts of `capacity`, without the segment tree: updates are
+    /// cheaper, and first fit takes the lowest fitting host of each bucket
+    /// (O(buckets with room)), which suits few distinct sizes.
+    pub fn without_tree(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
         if n >= u32::MAX as usize {
             return Err(IndexError::TooManyHosts(n));
         }
@@ -147,37 +164,23 @@ impl HostIndex {
         if !scale.exact() {
             return Err(IndexError::InexactCapacity(capacity));
         }
-        let leaves = n.next_power_of_two().max(1);
-        let mut tree = vec![Resources::ZERO; 2 * leaves];
-        tree[leaves..leaves + n].fill(capacity);
-        for i in (1..leaves).rev() {
-            tree[i] = max(&tree[2 * i], &tree[2 * i + 1]);
-        }
-        let mut balance = vec![0; 2 * leaves];
+        let mut buckets = Buckets::new(n as u32);
         let key = scale.key(&capacity);
-        let mut classes = BTreeMap::new();
-        if n > 0 {
-            classes.insert(class_of(&capacity), (0..n as u32).map(|i| (key, i)).collect());
+        for i in 0..n as u32 {
+            buckets.insert(i, class_of(&capacity), key);
         }
         let weights: [u64; DIMS] = std::array::from_fn(|d| {
             let mut unit = Resources::ZERO;
             unit.0[d] = 1;
             scale.key(&unit)
         });
-        let full = balance_of(&weights, &capacity);
-        balance[leaves..leaves + n].fill(full);
-        for i in (1..leaves).rev() {
-            balance[i] = balance[2 * i].max(balance[2 * i + 1]);
-        }
         Ok(HostIndex {
             capacity,
             scale,
             used: vec![Resources::ZERO; n],
-            tree,
-            balance,
-            leaves,
+            tree: None,
             weights,
-            classes,
+            buckets,
             active: 0,
             total_used: [0; DIMS],
         })
@@ -243,38 +246,17 @@ impl HostIndex {
         if old == used {
             return;
         }
-        let old_free = self.capacity.saturating_minus(&old);
         let new_free = self.capacity.saturating_minus(&used);
-        let old_class = class_of(&old_free);
-        let class = self
-            .classes
-            .get_mut(&old_class)
-            .expect("every host is in its class");
-        class.remove(&(self.scale.key(&old_free), host.0));
-        if class.is_empty() {
-            self.classes.remove(&old_class);
-        }
-        self.classes
-            .entry(class_of(&new_free))
-            .or_default()
-            .insert((self.scale.key(&new_free), host.0));
+        self.buckets.remove(host.0);
+        self.buckets
+            .insert(host.0, class_of(&new_free), self.scale.key(&new_free));
         self.active = self.active + usize::from(!used.is_zero()) - usize::from(!old.is_zero());
         for d in 0..DIMS {
             self.total_used[d] = self.total_used[d] - old.0[d] as u128 + used.0[d] as u128;
         }
         self.used[i] = used;
-        let mut node = self.leaves + i;
-        self.tree[node] = new_free;
-        self.balance[node] = balance_of(&self.weights, &new_free);
-        while node > 1 {
-            node /= 2;
-            let m = max(&self.tree[2 * node], &self.tree[2 * node + 1]);
-            let b = self.balance[2 * node].max(self.balance[2 * node + 1]);
-            if self.tree[node] == m && self.balance[node] == b {
-                break;
-            }
-            self.tree[node] = m;
-            self.balance[node] = b;
+        if let Some(tree) = &mut self.tree {
+            tree.set(i, new_free, &self.weights);
         }
     }
 
@@ -292,25 +274,28 @@ impl HostIndex {
         if !size.fits_in(&self.capacity) {
             return None;
         }
-        let exclude = exclude.map(HostId::index);
-        let need = balance_of(&self.weights, size);
-        self.descend(1, size, need, exclude).map(|i| HostId(i as u32))
-    }
-
-    fn descend(&self, node: usize, size: &Resources, need: u64, exclude: Option<usize>) -> Option<usize> {
-        if self.balance[node] < need || !size.fits_in(&self.tree[node]) {
-            return None;
+        match &self.tree {
+            Some(tree) => {
+                let need = balance_of(&self.weights, size);
+                let exclude = exclude.map(HostId::index);
+                tree.descend(1, size, need, exclude).map(|i| HostId(i as u32))
+            }
+            None => {
+                let exclude = exclude.map(|h| h.0);
+                let mut best: Option<u32> = None;
+                for (&class, keys) in self.buckets.classes.range([size.0[0], 0, 0]..) {
+                    if class[1] < size.0[2] || class[2] < size.0[3] {
+                        continue;
+                    }
+                    for (_, &b) in keys.range(self.class_floor(class, size)..) {
+                        if let Some(h) = self.buckets.sets[b as usize].first_except(exclude) {
+                            best = Some(best.map_or(h, |x| x.min(h)));
+                        }
+                    }
+                }
+                best.map(HostId)
+            }
         }
-        if node >= self.leaves {
-            let i = node - self.leaves;
-            return (i < self.used.len() && Some(i) != exclude).then_some(i);
-        }
-        self.descend(2 * node, size, need, exclude)
-            .or_else(|| self.descend(2 * node + 1, size, need, exclude))
-    }
-
-    fn room(&self, host: u32, size: &Resources, exclude: Option<HostId>) -> bool {
-        Some(HostId(host)) != exclude && size.fits_in(&self.tree[self.leaves + host as usize])
     }
 
     /// The smallest key a host of free cpu, bandwidth and disk `class` with
@@ -336,21 +321,26 @@ impl HostIndex {
         let mut rest = *size;
         rest.0[0] = 0;
         let rest = self.scale.key(&rest);
+        let exclude = exclude.map(|h| h.0);
         let mut best: Option<(u64, u32)> = None;
-        for (&class, set) in self.classes.range([size.0[0], 0, 0]..) {
+        for (&class, keys) in self.buckets.classes.range([size.0[0], 0, 0]..) {
             if best.is_some_and(|(k, _)| class[0] * self.weights[0] + rest > k) {
                 break;
             }
             if class[1] < size.0[2] || class[2] < size.0[3] {
                 continue;
             }
+            // Every host of the class at or above the floor has room; the
+            // first bucket with a host other than `exclude` holds the best.
             let floor = self.class_floor(class, size);
-            for &(k, h) in set.range((floor, 0)..) {
-                if best.is_some_and(|b| (k, h) >= b) {
+            for (&k, &b) in keys.range(floor..) {
+                if best.is_some_and(|(bk, _)| k > bk) {
                     break;
                 }
-                if self.room(h, size, exclude) {
-                    best = Some((k, h));
+                if let Some(h) = self.buckets.sets[b as usize].first_except(exclude) {
+                    if best.is_none_or(|bh| (k, h) < bh) {
+                        best = Some((k, h));
+                    }
                     break;
                 }
             }
@@ -371,27 +361,25 @@ impl HostIndex {
         let mut rest = self.capacity;
         rest.0[0] = 0;
         let full_rest = self.scale.key(&rest);
+        let exclude = exclude.map(|h| h.0);
         let mut best: Option<(u64, u32)> = None;
-        for (&class, set) in self.classes.range([size.0[0], 0, 0]..).rev() {
+        for (&class, keys) in self.buckets.classes.range([size.0[0], 0, 0]..).rev() {
             if best.is_some_and(|(k, _)| class[0] * self.weights[0] + full_rest < k) {
                 break;
             }
             if class[1] < size.0[2] || class[2] < size.0[3] {
                 continue;
             }
+            // From the most free memory down: the first bucket with a host
+            // other than `exclude` is the class's worst fit, its lowest id.
             let floor = self.class_floor(class, size);
-            for &(k, h) in set.range((floor, 0)..).rev() {
+            for (&k, &b) in keys.range(floor..).rev() {
                 if best.is_some_and(|(bk, _)| k < bk) {
                     break;
                 }
-                if self.room(h, size, exclude) {
-                    // Walking down visits equal keys from the highest id.
-                    let low = set
-                        .range((k, 0)..(k, h))
-                        .find(|&&(_, g)| self.room(g, size, exclude))
-                        .map_or(h, |&(_, g)| g);
-                    if best.is_none_or(|(bk, bh)| k > bk || (k == bk && low < bh)) {
-                        best = Some((k, low));
+                if let Some(h) = self.buckets.sets[b as usize].first_except(exclude) {
+                    if best.is_none_or(|(bk, bh)| k > bk || (k == bk && h < bh)) {
+                        best = Some((k, h));
                     }
                     break;
                 }
@@ -420,47 +408,17 @@ impl HostIndex {
         let n = self.used.len();
         for (i, u) in self.used.iter().enumerate() {
             let free = self.capacity.saturating_minus(u);
-            if self.tree[self.leaves + i] != free {
-                return Err(format!(
-                    "index leaf of host{i} is {} but its free is {free}",
-                    self.tree[self.leaves + i]
-                ));
-            }
             if !self
-                .classes
-                .get(&class_of(&free))
-                .is_some_and(|c| c.contains(&(self.scale.key(&free), i as u32)))
+                .buckets
+                .holds(i as u32, class_of(&free), self.scale.key(&free))
             {
-                return Err(format!("index key set lacks host{i} at its free {free}"));
+                return Err(format!("index buckets lack host{i} at its free {free}"));
             }
         }
-        if self.tree[self.leaves + n..].iter().any(|r| !r.is_zero()) {
-            return Err("index padding leaf is not zero".into());
+        if let Some(tree) = &self.tree {
+            tree.check(&self.capacity, &self.used, &self.weights)?;
         }
-        for i in 0..self.leaves {
-            let want = if i < n {
-                balance_of(&self.weights, &self.tree[self.leaves + i])
-            } else {
-                0
-            };
-            if self.balance[self.leaves + i] != want {
-                return Err(format!("index balance of leaf {i} is stale"));
-            }
-        }
-        for i in 1..self.leaves {
-            if self.balance[i] != self.balance[2 * i].max(self.balance[2 * i + 1]) {
-                return Err(format!(
-                    "index balance of node {i} is not the maximum of its children"
-                ));
-            }
-            if self.tree[i] != max(&self.tree[2 * i], &self.tree[2 * i + 1]) {
-                return Err(format!("index node {i} is not the maximum of its children"));
-            }
-        }
-        let entries: usize = self.classes.values().map(BTreeSet::len).sum();
-        if entries != n || self.classes.values().any(BTreeSet::is_empty) {
-            return Err(format!("index key sets have {entries} entries for {n} hosts"));
-        }
+        self.buckets.check(n)?;
         let active = self.used.iter().filter(|u| !u.is_zero()).count();
         if active != self.active {
             return Err(format!(
@@ -481,6 +439,224 @@ impl HostIndex {
     }
 }
 
+/// The hosts grouped by free capacity, in the order the fits walk them.
+///
+/// A **class** is a free (cpu, bandwidth, disk) triple ([`class_of`]);
+/// within a class only free memory varies, and the key ([`Scale::key`])
+/// orders it. Each (class, key) pair, which is one free capacity, has a
+/// **bucket**: the set of hosts with exactly that free capacity. Moving a
+/// host between two existing buckets touches no ordered map: the host's
+/// bucket is remembered, the target bucket found by one lookup, and each
+/// set is an [`IdSet`]. The ordered maps change only when a bucket is
+/// created or empties.
+#[derive(Debug, Clone)]
+struct Buckets {
+    /// Class, then key, to the bucket's slot in `sets`.
+    classes: BTreeMap<[u64; 3], BTreeMap<u64, u32>>,
+    /// Indexed by slot; empty slots are in `spare`.
+    sets: Vec<IdSet>,
+    /// Each slot's class and key, for removing it when it empties.
+    names: Vec<([u64; 3], u64)>,
+    spare: Vec<u32>,
+    /// Each host's slot.
+    of_host: Vec<u32>,
+    /// One past the largest host number.
+    bound: u32,
+}
+
+impl Buckets {
+    fn new(n: u32) -> Self {
+        Buckets {
+            classes: BTreeMap::new(),
+            sets: Vec::new(),
+            names: Vec::new(),
+            spare: Vec::new(),
+            of_host: vec![u32::MAX; n as usize],
+            bound: n,
+        }
+    }
+
+    /// Puts `host`, which is in no bucket, in the bucket of `class` and `key`.
+    fn insert(&mut self, host: u32, class: [u64; 3], key: u64) {
+        let keys = self.classes.entry(class).or_default();
+        let slot = match keys.get(&key) {
+            Some(&slot) => slot,
+            None => {
+                let slot = match self.spare.pop() {
+                    Some(slot) => {
+                        self.names[slot as usize] = (class, key);
+                        slot
+                    }
+                    None => {
+                        self.sets.push(IdSet::default());
+                        self.names.push((class, key));
+                        (self.sets.len() - 1) as u32
+                    }
+                };
+                keys.insert(key, slot);
+                slot
+            }
+        };
+        self.sets[slot as usize].insert(host, self.bound);
+        self.of_host[host as usize] = slot;
+    }
+
+    /// Takes `host` out of its bucket, dropping the bucket if it empties.
+    fn remove(&mut self, host: u32) {
+        let slot = std::mem::replace(&mut self.of_host[host as usize], u32::MAX);
+        let set = &mut self.sets[slot as usize];
+        set.remove(host);
+        if set.is_empty() {
+            let (class, key) = self.names[slot as usize];
+            if let Some(keys) = self.classes.get_mut(&class) {
+                keys.remove(&key);
+                if keys.is_empty() {
+                    self.classes.remove(&class);
+                }
+            }
+            self.spare.push(slot);
+        }
+    }
+
+    /// True if `host` is in the bucket of `class` and `key`.
+    fn holds(&self, host: u32, class: [u64; 3], key: u64) -> bool {
+        self.classes
+            .get(&class)
+            .and_then(|keys| keys.get(&key))
+            .is_some_and(|&slot| {
+                self.of_host[host as usize] == slot && self.sets[slot as usize].contains(host)
+            })
+    }
+
+    /// Every bucket as `(class, key, hosts)`, in walk order.
+    fn listing(&self) -> Vec<([u64; 3], u64, Vec<u32>)> {
+        self.classes
+            .iter()
+            .flat_map(|(&class, keys)| {
+                keys.iter()
+                    .map(move |(&key, &slot)| (class, key, self.sets[slot as usize].to_vec()))
+            })
+            .collect()
+    }
+
+    /// The buckets hold `n` hosts in all, none is empty, and the spare
+    /// slots are exactly the empty ones.
+    fn check(&self, n: usize) -> Result<(), String> {
+        let listed = self.listing();
+        let entries: usize = listed.iter().map(|(_, _, hs)| hs.len()).sum();
+        if entries != n || listed.iter().any(|(_, _, hs)| hs.is_empty()) {
+            return Err(format!("index buckets have {entries} entries for {n} hosts"));
+        }
+        let empty = self.sets.iter().filter(|s| s.is_empty()).count();
+        if empty != self.spare.len() || listed.len() + empty != self.sets.len() {
+            return Err("index bucket slots are out of step".into());
+        }
+        Ok(())
+    }
+}
+
+/// A segment tree over host ids whose every node holds the componentwise
+/// maximum free capacity of its subtree, and the largest [`balance_of`].
+#[derive(Debug, Clone)]
+struct MaxTree {
+    /// Leaves (`leaves` of them, a power of two) start at index `leaves`;
+    /// node `i` has children `2i` and `2i + 1`; padding leaves are zero.
+    max: Vec<Resources>,
+    /// Per node, the largest balance of a host below it.
+    balance: Vec<u64>,
+    leaves: usize,
+    hosts: usize,
+}
+
+impl MaxTree {
+    /// `n` hosts with `free` each.
+    fn new(n: usize, free: &Resources, weights: &[u64; DIMS]) -> Self {
+        let leaves = n.next_power_of_two().max(1);
+        let mut max = vec![Resources::ZERO; 2 * leaves];
+        max[leaves..leaves + n].fill(*free);
+        let mut balance = vec![0; 2 * leaves];
+        balance[leaves..leaves + n].fill(balance_of(weights, free));
+        for i in (1..leaves).rev() {
+            max[i] = max_of(&max[2 * i], &max[2 * i + 1]);
+            balance[i] = balance[2 * i].max(balance[2 * i + 1]);
+        }
+        MaxTree {
+            max,
+            balance,
+            leaves,
+            hosts: n,
+        }
+    }
+
+    /// Host `i` has `free` now.
+    fn set(&mut self, i: usize, free: Resources, weights: &[u64; DIMS]) {
+        let mut node = self.leaves + i;
+        self.max[node] = free;
+        self.balance[node] = balance_of(weights, &free);
+        while node > 1 {
+            node /= 2;
+            let m = max_of(&self.max[2 * node], &self.max[2 * node + 1]);
+            let b = self.balance[2 * node].max(self.balance[2 * node + 1]);
+            if self.max[node] == m && self.balance[node] == b {
+                break;
+            }
+            self.max[node] = m;
+            self.balance[node] = b;
+        }
+    }
+
+    /// The lowest-id leaf below `node` with room for `size`, not `exclude`.
+    fn descend(&self, node: usize, size: &Resources, need: u64, exclude: Option<usize>) -> Option<usize> {
+        if self.balance[node] < need || !size.fits_in(&self.max[node]) {
+            return None;
+        }
+        if node >= self.leaves {
+            let i = node - self.leaves;
+            return (i < self.hosts && Some(i) != exclude).then_some(i);
+        }
+        self.descend(2 * node, size, need, exclude)
+            .or_else(|| self.descend(2 * node + 1, size, need, exclude))
+    }
+
+    /// The leaves are the hosts' free capacities and every node the
+    /// maximum of its children.
+    fn check(&self, capacity: &Resources, used: &[Resources], weights: &[u64; DIMS]) -> Result<(), String> {
+        for (i, u) in used.iter().enumerate() {
+            let free = capacity.saturating_minus(u);
+            if self.max[self.leaves + i] != free {
+                return Err(format!(
+                    "index leaf of host{i} is {} but its free is {free}",
+                    self.max[self.leaves + i]
+                ));
+            }
+        }
+        if self.max[self.leaves + used.len()..].iter().any(|r| !r.is_zero()) {
+            return Err("index padding leaf is not zero".into());
+        }
+        for i in 0..self.leaves {
+            let want = if i < used.len() {
+                balance_of(weights, &self.max[self.leaves + i])
+            } else {
+                0
+            };
+            if self.balance[self.leaves + i] != want {
+                return Err(format!("index balance of leaf {i} is stale"));
+            }
+        }
+        for i in 1..self.leaves {
+            if self.balance[i] != self.balance[2 * i].max(self.balance[2 * i + 1]) {
+                return Err(format!(
+                    "index balance of node {i} is not the maximum of its children"
+                ));
+            }
+            if self.max[i] != max_of(&self.max[2 * i], &self.max[2 * i + 1]) {
+                return Err(format!("index node {i} is not the maximum of its children"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `min(cpu × weight, memory × weight)`: a host with room for `size` has a
 /// balance at least the size's (each term is at least the size's term). A
 /// subtree whose hosts all lack either cpu or memory has a small largest
@@ -496,7 +672,7 @@ fn class_of(free: &Resources) -> [u64; 3] {
     [free.0[0], free.0[2], free.0[3]]
 }
 
-fn max(a: &Resources, b: &Resources) -> Resources {
+fn max_of(a: &Resources, b: &Resources) -> Resources {
     let mut out = *a;
     for (o, x) in out.0.iter_mut().zip(b.0) {
         *o = (*o).max(x);
@@ -608,20 +784,24 @@ mod tests {
             ops in prop::collection::vec((0usize..64, prop::array::uniform4(0.0f64..=1.0), prop::array::uniform4(0.0f64..=0.7), 0usize..30), 1..60),
         ) {
             let capacity = Resources(cap);
-            let mut idx = HostIndex::new(n, capacity).unwrap();
+            // With and without the first-fit tree.
+            let mut both = [HostIndex::new(n, capacity).unwrap(), HostIndex::without_tree(n, capacity).unwrap()];
             for (h, used_frac, size_frac, ex) in ops {
                 let used = Resources(std::array::from_fn(|d| (used_frac[d] * cap[d] as f64).round() as u64));
-                // Many hosts full in some dimension: the walks must skip them.
-                idx.update(HostId((h % n) as u32), used);
                 let size = Resources(std::array::from_fn(|d| (size_frac[d] * cap[d] as f64).round() as u64));
                 let exclude = (ex < n).then_some(HostId(ex as u32));
-                same_as_linear(&idx, &size, exclude)?;
-                same_as_linear(&idx, &size, None)?;
-                same_as_linear(&idx, &Resources::ZERO, None)?;
-                prop_assert!(idx.check().is_ok(), "{:?}", idx.check());
+                for idx in &mut both {
+                    // Many hosts full in some dimension: the walks must skip them.
+                    idx.update(HostId((h % n) as u32), used);
+                    same_as_linear(idx, &size, exclude)?;
+                    same_as_linear(idx, &size, None)?;
+                    same_as_linear(idx, &Resources::ZERO, None)?;
+                    prop_assert!(idx.check().is_ok(), "{:?}", idx.check());
+                }
             }
-            let rebuilt = HostIndex::from_view(&ClusterView::new(&idx.views())).unwrap();
-            prop_assert_eq!(rebuilt.classes, idx.classes);
+            let rebuilt = HostIndex::from_view(&ClusterView::new(&both[0].views())).unwrap();
+            prop_assert_eq!(rebuilt.buckets.listing(), both[0].buckets.listing());
+            prop_assert_eq!(both[1].buckets.listing(), both[0].buckets.listing());
         }
     }
 }

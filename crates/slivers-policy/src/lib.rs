@@ -32,6 +32,7 @@
 
 pub mod fit;
 mod ids;
+mod idset;
 pub mod index;
 mod placement;
 pub mod plan;

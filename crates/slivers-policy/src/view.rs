@@ -96,7 +96,7 @@ impl HostTable {
                     used: Resources::ZERO,
                 })
                 .collect(),
-            index: HostIndex::new(n as usize, capacity).ok(),
+            index: HostIndex::without_tree(n as usize, capacity).ok(),
             stale: Vec::new(),
             is_stale: vec![false; n as usize],
         }
