@@ -5,15 +5,18 @@
 //! and most of them are short-lived. The slab stores values in pages of
 //! [`PAGE`] consecutive ids, indexed by `id / PAGE`; a page is released when
 //! its last value is removed, so memory follows the ids that are live, not
-//! every id ever issued. The last page released is kept as a spare for the
-//! next page needed: a slab whose few live ids keep crossing a page boundary
-//! (the steps in flight, say) would otherwise allocate and free a page every
-//! [`PAGE`] ids. Iteration is in id order, like a `BTreeMap`'s, so the
+//! every id ever issued. The last [`SPARES`] pages released are kept as
+//! spares for the next pages needed: a slab whose live ids keep crossing
+//! page boundaries (the steps in flight, say, completing out of order)
+//! would otherwise allocate, fill and free a page every [`PAGE`] ids. Iteration is in id order, like a `BTreeMap`'s, so the
 //! slab can stand wherever an ordered map of ids stood; it only costs an
 //! index computation per lookup instead of a search down a tree.
 
 /// Ids per page.
 pub const PAGE: usize = 256;
+
+/// Empty pages kept for reuse.
+pub const SPARES: usize = 4;
 
 /// An id the simulator hands out densely, from 0 up.
 pub trait DenseId: Copy {
@@ -40,8 +43,8 @@ struct Page<V> {
 /// Values keyed by dense ids (see the [module documentation](self)).
 pub struct IdSlab<K, V> {
     pages: Vec<Option<Box<Page<V>>>>,
-    /// An empty page to reuse (see the [module documentation](self)).
-    spare: Option<Box<Page<V>>>,
+    /// Empty pages to reuse (see the [module documentation](self)).
+    spare: Vec<Box<Page<V>>>,
     len: usize,
     key: std::marker::PhantomData<K>,
 }
@@ -50,7 +53,7 @@ impl<K, V> Default for IdSlab<K, V> {
     fn default() -> Self {
         IdSlab {
             pages: Vec::new(),
-            spare: None,
+            spare: Vec::new(),
             len: 0,
             key: std::marker::PhantomData,
         }
@@ -78,7 +81,7 @@ impl<K, V: Clone> Clone for IdSlab<K, V> {
                     })
                 })
                 .collect(),
-            spare: None,
+            spare: Vec::new(),
             len: self.len,
             key: std::marker::PhantomData,
         }
@@ -141,7 +144,7 @@ impl<K: DenseId, V> IdSlab<K, V> {
         }
         let spare = &mut self.spare;
         let page = self.pages[p].get_or_insert_with(|| {
-            spare.take().unwrap_or_else(|| {
+            spare.pop().unwrap_or_else(|| {
                 Box::new(Page {
                     slots: std::iter::repeat_with(|| None).take(PAGE).collect(),
                     live: 0,
@@ -164,7 +167,10 @@ impl<K: DenseId, V> IdSlab<K, V> {
         page.live -= 1;
         self.len -= 1;
         if page.live == 0 {
-            self.spare = self.pages[p].take();
+            let page = self.pages[p].take();
+            if self.spare.len() < SPARES {
+                self.spare.extend(page);
+            }
         }
         Some(old)
     }
@@ -240,7 +246,7 @@ mod tests {
             let a: Vec<(u64, u32)> = slab.iter().map(|(k, v)| (k, *v)).collect();
             let b: Vec<(u64, u32)> = model.iter().map(|(k, v)| (*k, *v)).collect();
             prop_assert_eq!(a, b);
-            // Pages of ids with nothing left are released (one kept spare).
+            // Pages of ids with nothing left are released (a few kept spare).
             let live_pages = slab.pages.iter().filter(|p| p.is_some()).count();
             let expected: std::collections::BTreeSet<u64> = model.keys().map(|k| k / PAGE as u64).collect();
             prop_assert_eq!(live_pages, expected.len());

@@ -450,7 +450,7 @@ impl Driver<'_> {
                 .site()
                 .vms()
                 .iter()
-                .filter(|(_, r)| r.holds.iter().any(|(h, _)| Some(h.index()) == idx))
+                .filter(|(_, r)| r.holds().iter().any(|(h, _)| Some(h.index()) == idx))
                 .map(|(v, _)| format!("{}{}", self.opts.vm_prefix, v.0))
                 .collect();
             return LiveError::Unreachable {

@@ -16,7 +16,7 @@
 //! deadlocks, and no host is ever over capacity.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
@@ -61,24 +61,52 @@ pub struct VmRecord {
     pub guest: GuestId,
     /// Its state.
     pub state: VmState,
-    /// The capacity it holds now, per host (at most two hosts).
-    pub holds: Vec<(HostId, Resources)>,
+    /// The capacity it holds now, per host: the first `held` entries (a VM
+    /// holds on at most two hosts, during a live migration; kept inline so
+    /// that a step allocates nothing).
+    holds: [(HostId, Resources); 2],
+    held: u8,
     busy: bool,
 }
 
 impl VmRecord {
+    fn new(guest: GuestId) -> Self {
+        VmRecord {
+            guest,
+            state: VmState::Pending,
+            holds: [(HostId(0), Resources::ZERO); 2],
+            held: 0,
+            busy: false,
+        }
+    }
+
+    /// The capacity it holds now, per host (at most two hosts).
+    pub fn holds(&self) -> &[(HostId, Resources)] {
+        &self.holds[..self.held as usize]
+    }
+
+    /// Adds `amount` on `host`. A third host would break the site's
+    /// protocol (a step starts only on an idle VM); it is not recorded,
+    /// and the site's check then reports the capacity it misses.
     fn hold(&mut self, host: HostId, amount: Resources) {
-        match self.holds.iter_mut().find(|(h, _)| *h == host) {
+        let n = self.held as usize;
+        match self.holds[..n].iter_mut().find(|(h, _)| *h == host) {
             Some((_, r)) => *r = r.plus(&amount),
-            None => self.holds.push((host, amount)),
+            None if n < 2 => {
+                self.holds[n] = (host, amount);
+                self.held += 1;
+            }
+            None => debug_assert!(false, "a VM holds on at most two hosts"),
         }
     }
 
     fn release(&mut self, host: HostId, amount: Resources) {
-        if let Some(i) = self.holds.iter().position(|(h, _)| *h == host) {
+        let n = self.held as usize;
+        if let Some(i) = self.holds[..n].iter().position(|(h, _)| *h == host) {
             let left = self.holds[i].1.saturating_minus(&amount);
             if left.is_zero() {
-                self.holds.remove(i);
+                self.holds.copy_within(i + 1..n, i);
+                self.held -= 1;
             } else {
                 self.holds[i].1 = left;
             }
@@ -264,15 +292,7 @@ impl Site {
                 Grant::New { vm, guest, size } => {
                     self.touch(vm, &mut touched);
                     // A pending VM counts in no account.
-                    self.vms.insert(
-                        vm,
-                        VmRecord {
-                            guest,
-                            state: VmState::Pending,
-                            holds: Vec::new(),
-                            busy: false,
-                        },
-                    );
+                    self.vms.insert(vm, VmRecord::new(guest));
                     self.place(vm, size, None, homes, &mut touched)?;
                 }
             }
@@ -280,44 +300,56 @@ impl Site {
         for (vm, _) in &touched.order {
             touched.seen.remove(*vm);
         }
-        let changes: Vec<Change> = touched
-            .order
-            .drain(..)
-            .map(|(vm, from)| Change {
-                vm,
-                from,
-                to: self.planned_at.get(vm).copied(),
-            })
-            .filter(|c| c.from != c.to)
-            .collect();
-        self.touched = touched;
+        let mut changes = std::mem::take(&mut touched.changes);
+        changes.extend(touched.order.drain(..).filter_map(|(vm, from)| {
+            let to = self.planned_at.get(vm).copied();
+            (from != to).then_some(Change { vm, from, to })
+        }));
         // The planner sees the touched hosts as they were before the
         // grants: what is planned there now, less the changes' targets,
-        // plus their origins.
+        // plus their origins, sorted by host.
         // (What is planned now holds every target, so nothing saturates.)
-        let mut before: BTreeMap<HostId, Resources> = BTreeMap::new();
+        let before = &mut touched.before;
+        before.extend(
+            changes
+                .iter()
+                .flat_map(|c| c.from.into_iter().chain(c.to))
+                .map(|(h, _)| (h, self.planned.host(h).used)),
+        );
+        before.sort_unstable_by_key(|(h, _)| *h);
+        before.dedup_by_key(|(h, _)| *h);
         for c in &changes {
-            if let Some((h, s)) = c.from {
-                let u = before.entry(h).or_insert_with(|| self.planned.host(h).used);
-                *u = u.plus(&s);
+            // Every host a change names is in `before`.
+            if let Some((h, s)) = c.from
+                && let Ok(i) = before.binary_search_by_key(&h, |(h, _)| *h)
+            {
+                before[i].1 = before[i].1.plus(&s);
             }
-            if let Some((h, s)) = c.to {
-                let u = before.entry(h).or_insert_with(|| self.planned.host(h).used);
-                *u = u.saturating_minus(&s);
+            if let Some((h, s)) = c.to
+                && let Ok(i) = before.binary_search_by_key(&h, |(h, _)| *h)
+            {
+                before[i].1 = before[i].1.saturating_minus(&s);
             }
         }
         let planned = &self.planned;
+        let before = &touched.before;
         let view = |h: HostId| {
-            let used = *before.get(&h)?;
+            let i = before.binary_search_by_key(&h, |(h, _)| *h).ok()?;
             Some(HostView {
-                used,
+                used: before[i].1,
                 ..*planned.hosts().get(h.index())?
             })
         };
-        for step in plan::plan_over(view, &changes)?.steps {
+        let planning = plan::plan_into(view, &changes, &mut touched.steps);
+        for step in touched.steps.drain(..) {
             self.queue.push(OpId(self.next_op), step);
             self.next_op += 1;
         }
+        changes.clear();
+        touched.changes = changes;
+        touched.before.clear();
+        self.touched = touched;
+        planning?;
         self.start_ready(now, started);
         Ok(())
     }
@@ -370,7 +402,7 @@ impl Site {
             return None;
         }
         let running = match rec.state {
-            VmState::Running => rec.holds.iter().map(|(_, r)| r.cpu_millicores()).sum(),
+            VmState::Running => rec.holds().iter().map(|(_, r)| r.cpu_millicores()).sum(),
             _ => 0,
         };
         Some((
@@ -631,19 +663,19 @@ impl Site {
         let n = self.used.len();
         let mut sums = vec![Resources::ZERO; n];
         for (vm, rec) in &self.vms {
-            for (h, r) in &rec.holds {
+            for (h, r) in rec.holds() {
                 let slot = sums
                     .get_mut(h.index())
                     .ok_or_else(|| format!("{vm} holds unknown {h}"))?;
                 *slot = slot.plus(r);
             }
             let ok = match rec.state {
-                VmState::Running => rec.holds.len() == 1,
-                VmState::Migrating => rec.holds.len() == 2,
-                VmState::Pending | VmState::Suspended => rec.holds.len() <= 1,
+                VmState::Running => rec.holds().len() == 1,
+                VmState::Migrating => rec.holds().len() == 2,
+                VmState::Pending | VmState::Suspended => rec.holds().len() <= 1,
             };
             if !ok {
-                return Err(format!("{vm} is {:?} but holds {:?}", rec.state, rec.holds));
+                return Err(format!("{vm} is {:?} but holds {:?}", rec.state, rec.holds()));
             }
         }
         for (i, sum) in sums.iter().enumerate() {
@@ -742,11 +774,16 @@ impl HostLists {
 }
 
 /// The VMs a batch of grants touched, in the order first touched, each
-/// with where it was planned before.
+/// with where it was planned before, and the steps planned for them.
 #[derive(Debug, Default)]
 struct Touched {
     order: Vec<(VmId, Option<(HostId, Resources)>)>,
     seen: VmMap<()>,
+    /// The changes the planner is given, the hosts as it sees them, and
+    /// its output (buffers kept between calls).
+    changes: Vec<Change>,
+    before: Vec<(HostId, Resources)>,
+    steps: Vec<Step>,
 }
 
 /// The steps planned and not yet started, with what lets each start.

@@ -12,7 +12,8 @@
 //!   so the key orders by free memory. A bucket is a set of host ids with
 //!   a fast lowest member (`IdSet`), and each host knows its bucket, so an
 //!   update moves one id between two sets and touches the ordered maps only
-//!   when a bucket appears or empties. Best fit visits the classes with
+//!   when a new free capacity appears (empty buckets stay listed, and are
+//!   dropped together once they outnumber the others). Best fit visits the classes with
 //!   enough cpu, bandwidth and disk by increasing cpu, takes in each the
 //!   first bucket at or above the key a fitting host must have (its lowest
 //!   id), and stops once no class can beat the best found; worst fit visits
@@ -48,7 +49,8 @@
 //! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
 //! when the capacity is shared. It also needs exact scores ([`Scale::exact`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -453,11 +455,15 @@ impl HostIndex {
 struct Buckets {
     /// Class, then key, to the bucket's slot in `sets`.
     classes: BTreeMap<[u64; 3], BTreeMap<u64, u32>>,
+    /// The same, for lookups only (never iterated, so its order is moot).
+    slot_of: HashMap<Name, u32, BuildHasherDefault<FxHasher>>,
     /// Indexed by slot; empty slots are in `spare`.
     sets: Vec<IdSet>,
     /// Each slot's class and key, for removing it when it empties.
     names: Vec<([u64; 3], u64)>,
     spare: Vec<u32>,
+    /// Empty buckets still listed.
+    empty: usize,
     /// Each host's slot.
     of_host: Vec<u32>,
     /// One past the largest host number.
@@ -468,9 +474,11 @@ impl Buckets {
     fn new(n: u32) -> Self {
         Buckets {
             classes: BTreeMap::new(),
+            slot_of: HashMap::default(),
             sets: Vec::new(),
             names: Vec::new(),
             spare: Vec::new(),
+            empty: 0,
             of_host: vec![u32::MAX; n as usize],
             bound: n,
         }
@@ -478,9 +486,13 @@ impl Buckets {
 
     /// Puts `host`, which is in no bucket, in the bucket of `class` and `key`.
     fn insert(&mut self, host: u32, class: [u64; 3], key: u64) {
-        let keys = self.classes.entry(class).or_default();
-        let slot = match keys.get(&key) {
-            Some(&slot) => slot,
+        let slot = match self.slot_of.get(&Name(class, key)) {
+            Some(&slot) => {
+                if self.sets[slot as usize].is_empty() {
+                    self.empty -= 1;
+                }
+                slot
+            }
             None => {
                 let slot = match self.spare.pop() {
                     Some(slot) => {
@@ -493,7 +505,8 @@ impl Buckets {
                         (self.sets.len() - 1) as u32
                     }
                 };
-                keys.insert(key, slot);
+                self.classes.entry(class).or_default().insert(key, slot);
+                self.slot_of.insert(Name(class, key), slot);
                 slot
             }
         };
@@ -501,21 +514,40 @@ impl Buckets {
         self.of_host[host as usize] = slot;
     }
 
-    /// Takes `host` out of its bucket, dropping the bucket if it empties.
+    /// Takes `host` out of its bucket. A bucket that empties stays listed
+    /// (hosts tend to come back to the same free capacities, and the walks
+    /// skip empty buckets) until the empty ones outnumber the others; then
+    /// every empty bucket is dropped at once.
     fn remove(&mut self, host: u32) {
         let slot = std::mem::replace(&mut self.of_host[host as usize], u32::MAX);
         let set = &mut self.sets[slot as usize];
         set.remove(host);
         if set.is_empty() {
-            let (class, key) = self.names[slot as usize];
+            self.empty += 1;
+            if self.empty > 16 && 2 * self.empty > self.slot_of.len() {
+                self.drop_empty();
+            }
+        }
+    }
+
+    /// Drops every empty bucket from the maps; its slot becomes spare.
+    fn drop_empty(&mut self) {
+        for (slot, set) in self.sets.iter().enumerate() {
+            let (class, key) = self.names[slot];
+            // A spare slot keeps its old name, which a listed slot may have now.
+            if !set.is_empty() || self.slot_of.get(&Name(class, key)) != Some(&(slot as u32)) {
+                continue;
+            }
+            self.slot_of.remove(&Name(class, key));
             if let Some(keys) = self.classes.get_mut(&class) {
                 keys.remove(&key);
                 if keys.is_empty() {
                     self.classes.remove(&class);
                 }
             }
-            self.spare.push(slot);
+            self.spare.push(slot as u32);
         }
+        self.empty = 0;
     }
 
     /// True if `host` is in the bucket of `class` and `key`.
@@ -539,19 +571,74 @@ impl Buckets {
             .collect()
     }
 
-    /// The buckets hold `n` hosts in all, none is empty, and the spare
-    /// slots are exactly the empty ones.
+    /// The buckets hold `n` hosts in all, the empty ones are counted, and
+    /// every slot is listed or spare.
     fn check(&self, n: usize) -> Result<(), String> {
         let listed = self.listing();
         let entries: usize = listed.iter().map(|(_, _, hs)| hs.len()).sum();
-        if entries != n || listed.iter().any(|(_, _, hs)| hs.is_empty()) {
+        if entries != n {
             return Err(format!("index buckets have {entries} entries for {n} hosts"));
         }
-        let empty = self.sets.iter().filter(|s| s.is_empty()).count();
-        if empty != self.spare.len() || listed.len() + empty != self.sets.len() {
+        let empty = listed.iter().filter(|(_, _, hs)| hs.is_empty()).count();
+        if empty != self.empty
+            || listed.len() != self.slot_of.len()
+            || listed.len() + self.spare.len() != self.sets.len()
+            || self.spare.iter().any(|&s| !self.sets[s as usize].is_empty())
+        {
             return Err("index bucket slots are out of step".into());
         }
         Ok(())
+    }
+
+    /// [`Self::listing`] without the empty buckets: the same hosts give the
+    /// same listing whatever came before.
+    #[cfg(test)]
+    fn occupied(&self) -> Vec<([u64; 3], u64, Vec<u32>)> {
+        let mut l = self.listing();
+        l.retain(|(_, _, hs)| !hs.is_empty());
+        l
+    }
+}
+
+/// A bucket's class and key, hashed as four words (a `[u64; 3]` would
+/// hash as a byte slice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Name([u64; 3], u64);
+
+impl std::hash::Hash for Name {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for w in self.0 {
+            state.write_u64(w);
+        }
+        state.write_u64(self.1);
+    }
+}
+
+/// A multiply-rotate hash of whole words (the Firefox/rustc "Fx" hash):
+/// a few instructions per word, against SipHash's dozens. Lookups of
+/// [`Buckets::slot_of`] only; nothing iterates a map hashed with it.
+#[derive(Debug, Clone, Copy, Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
@@ -731,6 +818,24 @@ mod tests {
     }
 
     #[test]
+    fn empty_buckets_are_dropped_once_they_outnumber_the_others() {
+        let mut idx = HostIndex::without_tree(2, Resources([100; 4])).unwrap();
+        for u in 1..=60 {
+            // Host 0 visits 60 free capacities, each once.
+            idx.update(HostId(0), Resources([u; 4]));
+            idx.check().unwrap();
+            let listed = idx.buckets.listing().len();
+            assert!(listed <= 2 * 2 + 17, "{listed} buckets listed after {u} updates");
+            assert_eq!(idx.best_fit(&Resources([1; 4]), None), Some(HostId(0)));
+            assert_eq!(idx.worst_fit(&Resources([1; 4]), None), Some(HostId(1)));
+        }
+        // Slots are reused, not grown per capacity seen.
+        assert!(idx.buckets.sets.len() < 30, "{} slots", idx.buckets.sets.len());
+        let rebuilt = HostIndex::from_view(&ClusterView::new(&idx.views())).unwrap();
+        assert_eq!(rebuilt.buckets.occupied(), idx.buckets.occupied());
+    }
+
+    #[test]
     fn rejects_mixed_and_inexact_capacities() {
         let hs = [
             HostView {
@@ -800,8 +905,8 @@ mod tests {
                 }
             }
             let rebuilt = HostIndex::from_view(&ClusterView::new(&both[0].views())).unwrap();
-            prop_assert_eq!(rebuilt.buckets.listing(), both[0].buckets.listing());
-            prop_assert_eq!(both[1].buckets.listing(), both[0].buckets.listing());
+            prop_assert_eq!(rebuilt.buckets.occupied(), both[0].buckets.occupied());
+            prop_assert_eq!(both[1].buckets.occupied(), both[0].buckets.occupied());
         }
     }
 }

@@ -211,6 +211,31 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
 /// up, so planning costs O(c log c) for c changes, whatever the cluster's
 /// size.
 pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) -> Result<Plan, PlanError> {
+    let mut steps = Vec::new();
+    plan_into(host, changes, &mut steps)?;
+    Ok(Plan { steps })
+}
+
+/// [`plan_over`], appending the steps to `steps` (a caller that plans
+/// often reuses one buffer). On an error `steps` is as it was.
+pub fn plan_into(
+    host: impl Fn(HostId) -> Option<HostView>,
+    changes: &[Change],
+    steps: &mut Vec<Step>,
+) -> Result<(), PlanError> {
+    let start = steps.len();
+    let result = plan_steps(host, changes, steps);
+    if result.is_err() {
+        steps.truncate(start);
+    }
+    result
+}
+
+fn plan_steps(
+    host: impl Fn(HostId) -> Option<HostView>,
+    changes: &[Change],
+    steps: &mut Vec<Step>,
+) -> Result<(), PlanError> {
     let mut named: Vec<(HostId, VmId)> = changes
         .iter()
         .flat_map(|c| c.from.iter().chain(c.to.iter()).map(move |(h, _)| (*h, c.vm)))
@@ -225,7 +250,6 @@ pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) 
         };
         hosts.0.push((h, view.used, view.capacity));
     }
-    let mut steps = Vec::new();
     let mut pending = Vec::new();
 
     // Phase 1: everything that only frees capacity.
@@ -284,9 +308,23 @@ pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) 
     // back among the unchecked. So the lowest unchecked step with room is
     // the first pending step with room, as in a scan of the whole list,
     // but each step is checked again only when its host changes.
-    let mut unchecked: BTreeSet<usize> = (0..pending.len()).collect();
+    //
+    // Until the first step without room, the steps go in list order (each
+    // is the first with room, and nothing is blocked yet): most plans end
+    // here, with no set built.
+    let mut first_blocked = pending.len();
+    for (i, slot) in pending.iter_mut().enumerate() {
+        let Some(p) = *slot else { continue };
+        if !hosts.room_for(&p) {
+            first_blocked = i;
+            break;
+        }
+        *slot = None;
+        steps.push(hosts.apply(p).0);
+    }
+    let mut unchecked: BTreeSet<usize> = (first_blocked..pending.len()).collect();
     let mut blocked: BTreeMap<HostId, Vec<usize>> = BTreeMap::new();
-    let mut left = pending.len();
+    let mut left = unchecked.len();
     while left > 0 {
         let mut ready = None;
         while let Some(i) = unchecked.pop_first() {
@@ -354,7 +392,7 @@ pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) 
             });
         }
     }
-    Ok(Plan { steps })
+    Ok(())
 }
 
 impl Pending {
