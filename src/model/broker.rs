@@ -140,28 +140,32 @@ impl Broker {
     }
 
     /// Serves one period's requests. `requests` holds each guest's requests in
-    /// submission order; the result has one outcome per request, aligned, and
-    /// the grants for the site in decision order.
+    /// submission order; the result has one outcome per request, aligned.
+    /// The grants for the site are appended to `grants`, in decision order.
     pub fn serve(
         &mut self,
         requests: &[(GuestId, Vec<Request>)],
-    ) -> Result<(Vec<Vec<Outcome>>, Vec<Grant>), BrokerError> {
+        grants: &mut Vec<Grant>,
+    ) -> Result<Vec<Vec<Outcome>>, BrokerError> {
         let mut outcomes: Vec<Vec<Outcome>> = requests
             .iter()
             .map(|(_, rs)| vec![Outcome::Rejected; rs.len()])
             .collect();
-        let mut grants = Vec::new();
-        for class in 0..4 {
-            for (g, (guest, rs)) in requests.iter().enumerate() {
-                for (i, r) in rs.iter().enumerate() {
-                    if self.class_of(r) != class {
-                        continue;
-                    }
-                    outcomes[g][i] = self.serve_one(*guest, r, &mut grants)?;
-                }
-            }
+        // Each request is classified once, before any is served, then served
+        // by class; the sort is stable, so guest and submission order hold
+        // within a class.
+        let mut order: Vec<(u8, usize, usize)> = requests
+            .iter()
+            .enumerate()
+            .flat_map(|(g, (_, rs))| rs.iter().enumerate().map(move |(i, r)| (g, i, r)))
+            .map(|(g, i, r)| (self.class_of(r), g, i))
+            .collect();
+        order.sort_by_key(|&(class, _, _)| class);
+        for (_, g, i) in order {
+            let (guest, rs) = &requests[g];
+            outcomes[g][i] = self.serve_one(*guest, &rs[i], grants)?;
         }
-        Ok((outcomes, grants))
+        Ok(outcomes)
     }
 
     /// 0 release, 1 shrink, 2 grow, 3 new.
@@ -222,8 +226,9 @@ impl Broker {
             }
             Request::New { sizes } => {
                 self.stats.requests += 1;
-                // Tentatively place every VM of the lease; undo all on failure.
-                let mut placed: Vec<(VmId, HostId, Resources)> = Vec::with_capacity(sizes.len());
+                // Tentatively place every VM of the lease; undo all on
+                // failure. The lease's VMs take the next ids in order.
+                let first = grants.len();
                 for size in sizes {
                     let view = self.hosts.view();
                     let host = self
@@ -231,24 +236,32 @@ impl Broker {
                         .place_new(&view, size)
                         .filter(|&h| view.fits(h, Resources::ZERO, size));
                     let Some(host) = host else {
-                        for (_, h, s) in placed {
-                            self.unuse(h, s);
+                        for g in grants.drain(first..) {
+                            if let Grant::New { vm, size, .. } = g {
+                                if let Some((h, _)) = self.vms.remove(vm) {
+                                    self.unuse(h, size);
+                                }
+                            }
                         }
                         self.stats.rejected += 1;
                         return Ok(Outcome::Rejected);
                     };
                     self.hosts.add(host, size);
-                    placed.push((VmId(self.next_vm + placed.len() as u64), host, *size));
+                    let vm = VmId(self.next_vm + (grants.len() - first) as u64);
+                    self.vms.insert(vm, (host, *size));
+                    grants.push(Grant::New {
+                        vm,
+                        guest,
+                        size: *size,
+                    });
                 }
-                self.next_vm += placed.len() as u64;
-                let mut ids = Vec::with_capacity(placed.len());
-                for (vm, host, size) in placed {
-                    self.vms.insert(vm, (host, size));
-                    grants.push(Grant::New { vm, guest, size });
-                    ids.push(vm);
-                }
+                self.next_vm += sizes.len() as u64;
                 self.stats.granted += 1;
-                Ok(Outcome::Granted(ids))
+                Ok(Outcome::Granted(
+                    (self.next_vm - sizes.len() as u64..self.next_vm)
+                        .map(VmId)
+                        .collect(),
+                ))
             }
         }
     }
@@ -288,6 +301,16 @@ mod tests {
 
     const U: Resources = Resources([1; 4]);
 
+    /// [`Broker::serve`] with a fresh grant list.
+    fn serve(
+        b: &mut Broker,
+        requests: &[(GuestId, Vec<Request>)],
+    ) -> Result<(Vec<Vec<Outcome>>, Vec<Grant>), BrokerError> {
+        let mut grants = Vec::new();
+        let out = b.serve(requests, &mut grants)?;
+        Ok((out, grants))
+    }
+
     fn broker(kind: ProvisioningKind, hosts: u32) -> Broker {
         Broker::new(kind.build(), hosts, U.times(2))
     }
@@ -296,9 +319,7 @@ mod tests {
     fn room_for_growth_spreads_then_refuses_a_grow_with_no_room() {
         let mut b = broker(ProvisioningKind::RoomForGrowth, 2);
         let g = GuestId(0);
-        let (out, grants) = b
-            .serve(&[(g, vec![Request::New { sizes: vec![U, U, U] }])])
-            .unwrap();
+        let (out, grants) = serve(&mut b, &[(g, vec![Request::New { sizes: vec![U, U, U] }])]).unwrap();
         assert_eq!(out, vec![vec![Outcome::Granted(vec![VmId(0), VmId(1), VmId(2)])]]);
         assert_eq!(grants.len(), 3);
         // Worst-fit: vm0 -> host0, vm1 -> host1, vm2 -> host0 (tie, lowest id).
@@ -306,8 +327,9 @@ mod tests {
         assert_eq!(b.home(VmId(1)).unwrap().0, HostId(1));
         assert_eq!(b.home(VmId(2)).unwrap().0, HostId(0));
         // vm1 can grow in place; vm0 cannot.
-        let (out, _) = b
-            .serve(&[(
+        let (out, _) = serve(
+            &mut b,
+            &[(
                 g,
                 vec![
                     Request::Resize {
@@ -319,8 +341,9 @@ mod tests {
                         size: U.times(2),
                     },
                 ],
-            )])
-            .unwrap();
+            )],
+        )
+        .unwrap();
         assert_eq!(out, vec![vec![Outcome::Rejected, Outcome::Done]]);
         assert_eq!(
             b.stats(),
@@ -339,12 +362,12 @@ mod tests {
     fn migrating_moves_a_grow_and_releases_come_first() {
         let mut b = broker(ProvisioningKind::Migrating, 2);
         let g = GuestId(0);
-        b.serve(&[(g, vec![Request::New { sizes: vec![U, U, U] }])])
-            .unwrap();
+        serve(&mut b, &[(g, vec![Request::New { sizes: vec![U, U, U] }])]).unwrap();
         // vm1 (host1) is released in the same period as vm0 (host0, shared
         // with vm2) grows: the release is served first, so vm0 moves to host1.
-        let (out, grants) = b
-            .serve(&[(
+        let (out, grants) = serve(
+            &mut b,
+            &[(
                 g,
                 vec![
                     Request::Resize {
@@ -353,8 +376,9 @@ mod tests {
                     },
                     Request::Release { vm: VmId(1) },
                 ],
-            )])
-            .unwrap();
+            )],
+        )
+        .unwrap();
         assert_eq!(out, vec![vec![Outcome::Done, Outcome::Done]]);
         assert_eq!(grants[0], Grant::Release { vm: VmId(1) });
         assert_eq!(b.home(VmId(0)), Some((HostId(1), U.times(2))));
@@ -363,17 +387,80 @@ mod tests {
     }
 
     #[test]
+    fn each_request_is_served_once_in_class_order() {
+        let mut b = broker(ProvisioningKind::FirstFit, 2);
+        let g = GuestId(0);
+        // vm0 fills host0, vm1 half of host1.
+        serve(
+            &mut b,
+            &[(
+                g,
+                vec![Request::New {
+                    sizes: vec![U.times(2), U],
+                }],
+            )],
+        )
+        .unwrap();
+        // Submitted new, grow, shrink: served shrink, grow, new, so the new
+        // lease finds the unit vm0's shrink frees on host0.
+        let (out, grants) = serve(
+            &mut b,
+            &[(
+                g,
+                vec![
+                    Request::New { sizes: vec![U] },
+                    Request::Resize {
+                        vm: VmId(1),
+                        size: U.times(2),
+                    },
+                    Request::Resize { vm: VmId(0), size: U },
+                ],
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            grants,
+            vec![
+                Grant::Resize { vm: VmId(0), size: U },
+                Grant::Resize {
+                    vm: VmId(1),
+                    size: U.times(2)
+                },
+                Grant::New {
+                    vm: VmId(2),
+                    guest: g,
+                    size: U
+                },
+            ]
+        );
+        assert_eq!(
+            out,
+            vec![vec![
+                Outcome::Granted(vec![VmId(2)]),
+                Outcome::Done,
+                Outcome::Done
+            ]]
+        );
+        assert_eq!(b.home(VmId(2)), Some((HostId(0), U)));
+        // Two leases and two resizes served, each once.
+        assert_eq!(b.stats().requests, 4);
+        b.check().unwrap();
+    }
+
+    #[test]
     fn a_lease_is_all_or_nothing() {
         let mut b = broker(ProvisioningKind::FirstFit, 1);
-        let (out, grants) = b
-            .serve(&[(GuestId(0), vec![Request::New { sizes: vec![U, U, U] }])])
-            .unwrap();
+        let (out, grants) = serve(
+            &mut b,
+            &[(GuestId(0), vec![Request::New { sizes: vec![U, U, U] }])],
+        )
+        .unwrap();
         assert_eq!(out, vec![vec![Outcome::Rejected]]);
         assert!(grants.is_empty());
         assert!(b.assignment().is_empty());
         assert_eq!(b.inventory().hosts[0].used, Resources::ZERO);
         assert!(matches!(
-            b.serve(&[(GuestId(0), vec![Request::Release { vm: VmId(5) }])]),
+            serve(&mut b, &[(GuestId(0), vec![Request::Release { vm: VmId(5) }])]),
             Err(BrokerError::UnknownVm(VmId(5)))
         ));
     }

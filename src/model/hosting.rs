@@ -10,7 +10,7 @@
 use slivers_policy::plan::Step;
 use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources, VmId};
 
-use super::broker::{Broker, BrokerError, BrokerStats, Outcome, Request};
+use super::broker::{Broker, BrokerError, BrokerStats, Grant, Outcome, Request};
 use super::energy::PowerParams;
 use super::fidelity::{self, FidelityMeter, SeriesForm};
 use super::guest::{BatchGuest, BatchJob, Guest, LeaseId, Quantum, WebGuest, WebSizing};
@@ -112,6 +112,9 @@ pub struct Hosting {
     /// Guests to meter at the next [`Self::meter_fidelity`] (web guests
     /// whose demand changed; possibly repeated), kept to reuse its allocation.
     to_meter: Vec<GuestId>,
+    /// The broker's grants to the site in one [`Self::serve`], empty
+    /// between calls (kept to reuse its allocation).
+    grants: Vec<Grant>,
 }
 
 impl Hosting {
@@ -130,6 +133,7 @@ impl Hosting {
             unit: config.quantum.unit,
             meter: FidelityMeter::new(config.guests.len(), config.series),
             to_meter: Vec::new(),
+            grants: Vec::new(),
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: Site::new(
@@ -277,10 +281,18 @@ impl Hosting {
         requests: &[(GuestId, Vec<Request>)],
         out: &mut Output,
     ) -> Result<Vec<Vec<Outcome>>, ModelError> {
-        let (outcomes, grants) = self.broker.serve(requests)?;
-        self.site
-            .apply(now, &grants, self.broker.assignment(), &mut out.started)?;
-        Ok(outcomes)
+        let mut grants = std::mem::take(&mut self.grants);
+        let outcomes = self.broker.serve(requests, &mut grants);
+        let applied = match outcomes {
+            Ok(_) => self
+                .site
+                .apply(now, &grants, self.broker.assignment(), &mut out.started),
+            Err(_) => Ok(()),
+        };
+        grants.clear();
+        self.grants = grants;
+        applied?;
+        Ok(outcomes?)
     }
 
     /// Checks every invariant: broker and site are each consistent and

@@ -341,16 +341,26 @@ impl Site {
             })
         };
         let planning = plan::plan_into(view, &changes, &mut touched.steps);
+        // In plan order, each step starts now if it would head its queues
+        // and may start, and is queued otherwise. This is what queueing
+        // them all and then starting the ready ones in op order gives: a
+        // step blocked now stays blocked until a completion (starting a
+        // step frees nothing, and one that starts leaves no queue behind
+        // it), so no later step here can unblock an earlier one.
         for step in touched.steps.drain(..) {
-            self.queue.push(OpId(self.next_op), step);
+            let op = OpId(self.next_op);
             self.next_op += 1;
+            if self.queue.would_head(&step) && self.may_start(&step) {
+                self.start(now, op, step, started);
+            } else {
+                self.queue.push(op, step);
+            }
         }
         changes.clear();
         touched.changes = changes;
         touched.before.clear();
         self.touched = touched;
         planning?;
-        self.start_ready(now, started);
         Ok(())
     }
 
@@ -584,49 +594,59 @@ impl Site {
     /// [`StepQueue`]); they start in op order, which is plan order.
     fn start_ready(&mut self, now: SimTime, started: &mut Vec<(OpId, Step)>) {
         while let Some((op, step)) = self.queue.next_candidate() {
-            let vm = step.vm();
-            let reserve = step.reserves();
-            let idle = self.vms.get(vm).is_some_and(|r| !r.busy);
-            let fits = reserve.is_none_or(|(h, amount)| {
-                self.used[h.index()]
-                    .plus(&amount)
-                    .fits_in(&self.planned.host(h).capacity)
-            });
-            if !(idle && fits && self.queue.is_head(op, &step)) {
-                continue;
+            if self.may_start(&step) && self.queue.is_head(op, &step) {
+                self.queue.remove_head(op, &step);
+                self.start(now, op, step, started);
             }
-            self.queue.remove_head(op, &step);
-            if let Some((h, amount)) = reserve {
-                let more = self.used[h.index()].plus(&amount);
-                self.set_used(now, h, more);
-            }
-            self.unaccount(vm);
-            let Some(rec) = self.vms.get_mut(vm) else {
-                continue;
-            };
-            if let Some((h, amount)) = reserve {
-                rec.hold(h, amount);
-            }
-            rec.busy = true;
-            match step {
-                Step::Migrate { .. } => {
-                    rec.state = VmState::Migrating;
-                    self.stats.live_migrations += 1;
-                }
-                Step::Suspend { .. } => {
-                    rec.state = VmState::Suspended;
-                    self.stats.stop_copy_migrations += 1;
-                }
-                _ => {}
-            }
-            self.account(vm);
-            if matches!(step, Step::Migrate { .. } | Step::Suspend { .. }) {
-                let total = self.stats.migrations();
-                self.stats.migration_series.push((now, total));
-            }
-            self.in_flight.insert(op, step);
-            started.push((op, step));
         }
+    }
+
+    /// True if `step`'s VM is idle and its reservation fits now (whether it
+    /// heads its queues is the [`StepQueue`]'s to say).
+    fn may_start(&self, step: &Step) -> bool {
+        let idle = self.vms.get(step.vm()).is_some_and(|r| !r.busy);
+        idle && step.reserves().is_none_or(|(h, amount)| {
+            self.used[h.index()]
+                .plus(&amount)
+                .fits_in(&self.planned.host(h).capacity)
+        })
+    }
+
+    /// Starts `op`, which is in no queue: reserves, marks its VM busy and
+    /// appends it to `started`.
+    fn start(&mut self, now: SimTime, op: OpId, step: Step, started: &mut Vec<(OpId, Step)>) {
+        let vm = step.vm();
+        let reserve = step.reserves();
+        if let Some((h, amount)) = reserve {
+            let more = self.used[h.index()].plus(&amount);
+            self.set_used(now, h, more);
+        }
+        self.unaccount(vm);
+        let Some(rec) = self.vms.get_mut(vm) else {
+            return;
+        };
+        if let Some((h, amount)) = reserve {
+            rec.hold(h, amount);
+        }
+        rec.busy = true;
+        match step {
+            Step::Migrate { .. } => {
+                rec.state = VmState::Migrating;
+                self.stats.live_migrations += 1;
+            }
+            Step::Suspend { .. } => {
+                rec.state = VmState::Suspended;
+                self.stats.stop_copy_migrations += 1;
+            }
+            _ => {}
+        }
+        self.account(vm);
+        if matches!(step, Step::Migrate { .. } | Step::Suspend { .. }) {
+            let total = self.stats.migrations();
+            self.stats.migration_series.push((now, total));
+        }
+        self.in_flight.insert(op, step);
+        started.push((op, step));
     }
 
     /// Steps started and not yet complete.
@@ -791,10 +811,11 @@ struct Touched {
 /// A step can start only at the head of its VM's queue and, if it
 /// reserves, at the head of its host's queue of reservations. Instead of
 /// scanning every queued step after each change, the queue keeps the
-/// *candidates*: steps some change may have unblocked (a new step, the head
-/// of a VM's queue when the VM goes idle, the head of a host's queue when
-/// the host frees capacity or its head starts). Every other step is blocked
-/// for a reason that has not changed. Candidates come out in op order, and
+/// *candidates*: steps some change may have unblocked (the head of a VM's
+/// queue when the VM goes idle, the head of a host's queue when the host
+/// frees capacity or its head starts). A step is queued only if it cannot
+/// start when it is planned ([`Site::apply`] starts the others at once).
+/// Every other step is blocked for a reason that has not changed. Candidates come out in op order, and
 /// a step started makes candidates only of later ops, so the steps start in
 /// the order one pass over the whole queue would start them.
 #[derive(Debug)]
@@ -824,6 +845,17 @@ impl StepQueue {
         self.steps.len()
     }
 
+    /// True if `step`, pushed now, would head its VM's queue and, if it
+    /// reserves, its host's.
+    fn would_head(&self, step: &Step) -> bool {
+        self.vm_head(step.vm()).is_none()
+            && step
+                .reserves()
+                .is_none_or(|(h, _)| self.by_host.get(h.index()).is_some_and(VecDeque::is_empty))
+    }
+
+    /// Queues `op`, which cannot start now; it becomes a candidate when a
+    /// completion frees its VM or its host, or when it comes to head them.
     fn push(&mut self, op: OpId, step: Step) {
         match self.by_vm.get_mut(step.vm()) {
             // Ops are numbered in plan order, so a push is the VM's last.
@@ -836,7 +868,6 @@ impl StepQueue {
             self.by_host[h.index()].push_back(op);
         }
         self.steps.insert(op, step);
-        self.candidates.push(Reverse(op));
     }
 
     /// The next candidate in op order, if it is still queued.
