@@ -7,9 +7,6 @@
 //! completed. It also knows each migrating VM's [`Availability`], which the
 //! fidelity meter reads, and it totals what migrations cost.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use slivers_policy::VmId;
 use slivers_policy::plan::Step;
 
@@ -17,7 +14,7 @@ use super::VmMap;
 use super::migration::{Availability, MigrationModel, Phase, Process, Work};
 use super::network::{FlowId, Network};
 use super::site::OpId;
-use crate::engine::{IdSlab, SimTime};
+use crate::engine::{EventQueue, IdSlab, SimTime};
 
 /// What the migrations of a run cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -62,7 +59,10 @@ pub struct Execution {
     ops: IdSlab<OpId, Running>,
     /// The fixed ends of the wait phases in flight, in time order: what
     /// [`Self::next_event`] and [`Self::advance`] look at instead of every op.
-    waits: BinaryHeap<Reverse<(SimTime, OpId)>>,
+    /// The engine's radix-heap queue: ends are never before the last one
+    /// taken out, and [`Self::advance`] sorts what is due by op, so its
+    /// first-in, first-out ties do not matter.
+    waits: EventQueue<OpId>,
     by_vm: VmMap<OpId>,
     /// Suspended VMs and when their suspend started (their downtime runs on).
     suspended_since: VmMap<SimTime>,
@@ -78,7 +78,7 @@ impl Execution {
             model,
             network: Network::new(capacity_mibps),
             ops: IdSlab::new(),
-            waits: BinaryHeap::new(),
+            waits: EventQueue::new(),
             by_vm: VmMap::new(),
             suspended_since: VmMap::new(),
             cost: MigrationCost::default(),
@@ -161,7 +161,7 @@ impl Execution {
                     phase_start: now,
                 };
                 self.ops.insert(op, r);
-                self.waits.push(Reverse((now, op)));
+                self.wait_until(now, op);
             }
         }
     }
@@ -171,7 +171,7 @@ impl Execution {
         r.phase_start = now;
         match r.phase.work {
             Work::Wait(t) => {
-                self.waits.push(Reverse((now.plus(t), op)));
+                self.wait_until(now.plus(t), op);
             }
             Work::Transfer { mib, path } => {
                 self.network.add(now, FlowId(op.0), path, mib);
@@ -179,9 +179,16 @@ impl Execution {
         }
     }
 
+    /// Files a wait of `op` ending at `at`, which is never before the last
+    /// end taken out (every end is at or after the `now` it was filed at).
+    fn wait_until(&mut self, at: SimTime, op: OpId) {
+        self.waits
+            .schedule_in(SimTime(at.0.saturating_sub(self.waits.now().0)), op);
+    }
+
     /// When the next phase ends, if anything is in flight.
     pub fn next_event(&self) -> Option<SimTime> {
-        let waits = self.waits.peek().map(|Reverse((t, _))| *t);
+        let waits = self.waits.peek_time();
         match (waits, self.network.next_done()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -195,12 +202,8 @@ impl Execution {
         let mut due = std::mem::take(&mut self.due);
         loop {
             due.clear();
-            while let Some(&Reverse((t, op))) = self.waits.peek() {
-                if t > now {
-                    break;
-                }
-                self.waits.pop();
-                due.push(op);
+            while self.waits.peek_time().is_some_and(|t| t <= now) {
+                due.extend(self.waits.pop().map(|(_, op)| op));
             }
             due.extend(self.network.take_done(now).into_iter().map(|f| OpId(f.0)));
             if due.is_empty() {
