@@ -340,7 +340,7 @@ impl Site {
                 ..*planned.hosts().get(h.index())?
             })
         };
-        let planning = plan::plan_into(view, &changes, &mut touched.steps);
+        let planning = touched.planner.plan_into(view, &changes, &mut touched.steps);
         // In plan order, each step starts now if it would head its queues
         // and may start, and is queued otherwise. This is what queueing
         // them all and then starting the ready ones in op order gives: a
@@ -803,6 +803,7 @@ struct Touched {
     /// its output (buffers kept between calls).
     changes: Vec<Change>,
     before: Vec<(HostId, Resources)>,
+    planner: plan::Planner,
     steps: Vec<Step>,
 }
 

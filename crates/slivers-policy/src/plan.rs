@@ -212,46 +212,73 @@ pub fn plan(hosts: &[HostView], changes: &[Change]) -> Result<Plan, PlanError> {
 /// size.
 pub fn plan_over(host: impl Fn(HostId) -> Option<HostView>, changes: &[Change]) -> Result<Plan, PlanError> {
     let mut steps = Vec::new();
-    plan_into(host, changes, &mut steps)?;
+    Planner::default().plan_into(host, changes, &mut steps)?;
     Ok(Plan { steps })
 }
 
-/// [`plan_over`], appending the steps to `steps` (a caller that plans
-/// often reuses one buffer). On an error `steps` is as it was.
-pub fn plan_into(
-    host: impl Fn(HostId) -> Option<HostView>,
-    changes: &[Change],
-    steps: &mut Vec<Step>,
-) -> Result<(), PlanError> {
-    let start = steps.len();
-    let result = plan_steps(host, changes, steps);
-    if result.is_err() {
-        steps.truncate(start);
-    }
-    result
+/// [`plan_over`] for a caller that plans often: it keeps its working lists
+/// between plans and appends the steps to the caller's buffer.
+#[derive(Debug, Default)]
+pub struct Planner {
+    /// The hosts the changes name, each with the first VM naming it.
+    named: Vec<(HostId, VmId)>,
+    hosts: Hosts,
+    pending: Vec<Option<Pending>>,
 }
 
-fn plan_steps(
-    host: impl Fn(HostId) -> Option<HostView>,
+impl Planner {
+    /// Appends the plan of `changes` to `steps`; see [`plan_over`]. On an
+    /// error `steps` is as it was.
+    pub fn plan_into(
+        &mut self,
+        host: impl Fn(HostId) -> Option<HostView>,
+        changes: &[Change],
+        steps: &mut Vec<Step>,
+    ) -> Result<(), PlanError> {
+        let start = steps.len();
+        let result = self.plan_steps(host, changes, steps);
+        if result.is_err() {
+            steps.truncate(start);
+        }
+        self.named.clear();
+        self.hosts.0.clear();
+        self.pending.clear();
+        result
+    }
+
+    fn plan_steps(
+        &mut self,
+        host: impl Fn(HostId) -> Option<HostView>,
+        changes: &[Change],
+        steps: &mut Vec<Step>,
+    ) -> Result<(), PlanError> {
+        let named = &mut self.named;
+        named.extend(
+            changes
+                .iter()
+                .flat_map(|c| c.from.iter().chain(c.to.iter()).map(move |(h, _)| (*h, c.vm))),
+        );
+        // Stable: of a host's names, the first change's VM is kept (for the error).
+        named.sort_by_key(|(h, _)| *h);
+        named.dedup_by_key(|(h, _)| *h);
+        let hosts = &mut self.hosts;
+        for &(h, vm) in named.iter() {
+            let Some(view) = host(h) else {
+                return Err(PlanError::UnknownHost { vm, host: h });
+            };
+            hosts.0.push((h, view.used, view.capacity));
+        }
+        plan_hosts(hosts, &mut self.pending, changes, steps)
+    }
+}
+
+/// The planner proper, over the hosts the changes name.
+fn plan_hosts(
+    hosts: &mut Hosts,
+    pending: &mut Vec<Option<Pending>>,
     changes: &[Change],
     steps: &mut Vec<Step>,
 ) -> Result<(), PlanError> {
-    let mut named: Vec<(HostId, VmId)> = changes
-        .iter()
-        .flat_map(|c| c.from.iter().chain(c.to.iter()).map(move |(h, _)| (*h, c.vm)))
-        .collect();
-    // Stable: of a host's names, the first change's VM is kept (for the error).
-    named.sort_by_key(|(h, _)| *h);
-    named.dedup_by_key(|(h, _)| *h);
-    let mut hosts = Hosts(Vec::with_capacity(named.len()));
-    for (h, vm) in named {
-        let Some(view) = host(h) else {
-            return Err(PlanError::UnknownHost { vm, host: h });
-        };
-        hosts.0.push((h, view.used, view.capacity));
-    }
-    let mut pending = Vec::new();
-
     // Phase 1: everything that only frees capacity.
     for c in changes {
         match (c.from, c.to) {
@@ -407,6 +434,7 @@ impl Pending {
 
 /// What the planner tracks of the hosts the changes name, in id order:
 /// `(host, used, capacity)`.
+#[derive(Debug, Default)]
 struct Hosts(Vec<(HostId, Resources, Resources)>);
 
 impl Hosts {
