@@ -11,7 +11,8 @@
 use crate::trace::time::format_datetime;
 use crate::trace::{Gap, Series, SwfTrace};
 
-/// A web trace covering less than this fraction of the duration is an error.
+/// A trace (web data, or the span of a batch log's jobs) covering less
+/// than this fraction of the duration is an error.
 pub const COVERAGE_ERROR_BELOW: f64 = 0.5;
 /// A trace covering less than this fraction of the duration is a warning.
 pub const COVERAGE_WARN_BELOW: f64 = 0.99;
@@ -137,6 +138,18 @@ impl Window {
         (to.min(self.end()) - from.max(self.start)).max(0)
     }
 
+    /// How many of the `gap.steps` points of `step` seconds from
+    /// `gap.from` overlap the window.
+    fn points_of(&self, gap: &Gap, step: i64) -> i64 {
+        let step = step.max(1);
+        let first = (self.start.saturating_sub(gap.from)).div_euclid(step).max(0);
+        let past = (self.end().saturating_sub(gap.from))
+            .saturating_add(step - 1)
+            .div_euclid(step)
+            .min(gap.steps);
+        (past - first).max(0)
+    }
+
     fn describe(&self) -> String {
         format!(
             "window {} + {}",
@@ -146,7 +159,7 @@ impl Window {
     }
 
     /// The coverage part of a report, and a finding when short.
-    fn coverage(&self, fit: &mut GuestFit, covered: i64, error_below: f64, what: &str) -> String {
+    fn coverage(&self, fit: &mut GuestFit, covered: i64, what: &str) -> String {
         let share = covered as f64 / self.span.max(1) as f64;
         let text = format!(
             "{:.1} % ({} of {})",
@@ -155,10 +168,10 @@ impl Window {
             span_text(self.span)
         );
         if share < COVERAGE_WARN_BELOW {
-            let error = (share < error_below).then(|| {
+            let error = (share < COVERAGE_ERROR_BELOW).then(|| {
                 format!(
                     "a trace covering at least {:.0} % of the duration (or accept = [\"coverage\"] on the guest)",
-                    error_below * 100.0
+                    COVERAGE_ERROR_BELOW * 100.0
                 )
             });
             fit.push(
@@ -209,11 +222,13 @@ pub(super) fn web_file(
     cluster_units: u64,
 ) {
     let overlap = w.overlap(raw.start, raw.end());
-    let mut missing = 0;
+    // Seconds and points missing inside the window (a gap may straddle it).
+    let (mut missing, mut missing_points) = (0, 0);
     let (mut long, mut longest) = (0, None::<Gap>);
     for g in gaps {
         let inside = w.overlap(g.from, g.from.saturating_add(g.steps.saturating_mul(raw.step)));
         missing += inside;
+        missing_points += w.points_of(g, raw.step);
         if inside > 0 && g.steps > GAP_WARN_STEPS {
             long += 1;
             if longest.is_none_or(|l| g.steps > l.steps) {
@@ -221,12 +236,7 @@ pub(super) fn web_file(
             }
         }
     }
-    let covered = w.coverage(
-        fit,
-        overlap - missing,
-        COVERAGE_ERROR_BELOW,
-        "the trace's data covers",
-    );
+    let covered = w.coverage(fit, overlap - missing, "the trace's data covers");
     if let Some(l) = longest {
         fit.push(
             Check::Coverage,
@@ -248,7 +258,7 @@ pub(super) fn web_file(
         format_datetime(raw.end()),
         raw.step,
         w.describe(),
-        gaps.iter().map(|g| g.steps).sum::<i64>(),
+        missing_points,
     );
 }
 
@@ -380,7 +390,6 @@ pub(super) fn batch_file(
     let covered = w.coverage(
         fit,
         w.overlap(first, end.unwrap_or(last).max(last)),
-        0.0,
         "the trace's jobs span",
     );
     if jobs == 0 {
@@ -471,14 +480,14 @@ mod tests {
             span: 30 * 86_400,
         };
         let mut f = fit();
-        let text = w.coverage(&mut f, 7 * 86_400, COVERAGE_ERROR_BELOW, "data");
+        let text = w.coverage(&mut f, 7 * 86_400, "data");
         assert_eq!(text, "23.3 % (7.0 days of 30.0 days)");
         assert_eq!(f.error().unwrap().0, Check::Coverage);
         let mut f = fit();
-        w.coverage(&mut f, 20 * 86_400, COVERAGE_ERROR_BELOW, "data");
+        w.coverage(&mut f, 20 * 86_400, "data");
         assert!(f.error().is_none() && f.warnings().len() == 1);
         let mut f = fit();
-        w.coverage(&mut f, 30 * 86_400, COVERAGE_ERROR_BELOW, "data");
+        w.coverage(&mut f, 30 * 86_400, "data");
         assert!(f.findings.is_empty());
     }
 }

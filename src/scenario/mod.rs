@@ -830,18 +830,22 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn default_start(cx: &Ctx, key: &str, start: &Option<String>, fallback: i64) -> Result<i64, ScenarioError> {
-    match start {
-        None => Ok(fallback),
-        Some(s) => time::parse_datetime(s).map_err(|_| {
-            cx.invalid(
-                key,
-                "a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\"",
-                format!("\"{s}\""),
-            )
-        }),
-    }
+fn default_start(
+    cx: &Ctx,
+    key: &str,
+    start: &Option<toml::Value>,
+    fallback: i64,
+) -> Result<i64, ScenarioError> {
+    let Some(v) = start else {
+        return Ok(fallback);
+    };
+    raw::start_datetime(v)
+        .unwrap_or_else(|| Err(raw::describe_value(v)))
+        .map_err(|found| cx.invalid(key, START_FORMS, found))
 }
+
+/// What a `start` date-time may be, for errors.
+const START_FORMS: &str = "a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\" (quoted or not; 'T' between and a trailing 'Z' allowed)";
 
 /// Generated traces start on this Monday, like the embedded ones.
 const GENERATED_START: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC
