@@ -427,3 +427,159 @@ fn untagged_keys_name_the_key_the_forms_and_what_was_found() {
     );
     assert!(!err.contains("did not match any variant"), "{err}");
 }
+
+#[test]
+fn missing_points_are_counted_inside_the_window_only() {
+    let d = temp_dir("fit-missing");
+    // Two days per minute; ten minutes missing at 10:00 on day 0 and five
+    // more straddling midnight (23:58 .. 00:02).
+    let missing = |i: i64| (600..610).contains(&i) || (1438..1443).contains(&i);
+    write(&d, "web.csv", &series(60, 2880, |i| (!missing(i)).then_some(100)));
+    let report = |start: &str| {
+        let s = scenario(
+            &d,
+            "duration = \"12h\"",
+            &web_guest(&format!("start = \"{start}\"")),
+        );
+        let (ok, out, err) = validate(&s);
+        assert!(ok, "{err}");
+        out
+    };
+    let day0 = report("2026-01-05");
+    assert!(day0.contains("10 missing points, 1 gaps over 5 steps"), "{day0}");
+    let day1 = report("2026-01-06 12:00:00");
+    assert!(day1.contains("0 missing points, 0 gaps over 5 steps"), "{day1}");
+    assert!(day1.contains("covered 100.0 %"), "{day1}");
+    // The gap over midnight: its 3 points after midnight are in the window.
+    let midnight = report("2026-01-06");
+    assert!(midnight.contains(" 3 missing points, 0 gaps"), "{midnight}");
+}
+
+#[test]
+fn a_batch_log_spanning_under_half_the_window_is_an_error_unless_accepted() {
+    let d = temp_dir("fit-batch-cover");
+    // Jobs over the first 3 days of a 10-day window.
+    let jobs: Vec<_> = (0..4).map(|i| (i * 86_400, 0, 3600, 1)).collect();
+    write(&d, "b.swf", &swf(4, &jobs));
+    let s = scenario(&d, "duration = \"10d\"", &batch_guest(""));
+    fails_with(
+        &s,
+        &[
+            "key `guest[0].trace`",
+            "the trace's jobs span 30.4 %",
+            "accept = [\"coverage\"]",
+        ],
+    );
+    let s = scenario(&d, "duration = \"10d\"", &batch_guest("accept = [\"coverage\"]"));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("4 jobs"), "{out}");
+    assert!(err.contains("30.4 %") && err.contains("accepted"), "{err}");
+    // Over half the window: a warning only.
+    let s = scenario(&d, "duration = \"5d\"", &batch_guest(""));
+    let (ok, _, err) = validate(&s);
+    assert!(ok && err.contains("warning:") && err.contains("60.8 %"), "{err}");
+}
+
+#[test]
+fn a_vm_requests_window_with_no_vm_is_an_error_naming_the_trace_times() {
+    let d = temp_dir("fit-vmempty");
+    // Times from 0 (as in the Huawei trace), and unix times from 2020-01-01.
+    for (file, t0) in [("rel.csv", 0), ("unix.csv", 1_577_836_800)] {
+        let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
+        for i in 0..10 {
+            let _ = writeln!(trace, "{i},{},{},1,1", t0 + i * 3600, t0 + i * 3600 + 1800);
+        }
+        write(&d, file, &trace);
+    }
+    let validate_vm = |file: &str, start: &str| {
+        let s = write(
+            &d,
+            "v.toml",
+            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"{file}\"\nstart = {start}\n"),
+        );
+        let (ok, out, err) = validate(&s);
+        assert!(!err.contains("panicked"), "{err}");
+        (ok, out, err)
+    };
+    // A date on a trace timed from 0.
+    let (ok, _, err) = validate_vm("rel.csv", "\"2020-01-01\"");
+    assert!(!ok, "a window with no VM ran");
+    assert!(
+        err.contains("key `vm_requests.start`")
+            && err.contains("created from 0 s to 32400 s")
+            && err.contains("found 1577836800 s (2020-01-01 00:00:00)"),
+        "{err}"
+    );
+    // An offset on a trace in unix seconds: the error gives the dates.
+    let (ok, _, err) = validate_vm("unix.csv", "\"1h\"");
+    assert!(!ok);
+    assert!(
+        err.contains("as dates, 2020-01-01 00:00:00 to 2020-01-01 09:00:00"),
+        "{err}"
+    );
+    let (ok, out, err) = validate_vm("unix.csv", "\"2020-01-01 02:00:00\"");
+    assert!(ok && out.contains("5 VMs"), "{out}{err}");
+}
+
+#[test]
+fn start_accepts_unquoted_toml_dates_for_guests_and_vm_requests() {
+    let d = temp_dir("fit-unquoted");
+    write(&d, "web.csv", &series(60, 2880, |_| Some(100)));
+    let window = |start: &str| {
+        let s = scenario(&d, "duration = \"1d\"", &web_guest(&format!("start = {start}")));
+        let (ok, out, err) = validate(&s);
+        assert!(ok, "{start}: {err}");
+        out.lines().nth(1).unwrap().to_string()
+    };
+    let quoted = window("\"2026-01-06\"");
+    assert!(quoted.contains("window 2026-01-06 00:00:00"), "{quoted}");
+    assert_eq!(window("2026-01-06"), quoted);
+    assert_eq!(window("2026-01-06T00:00:00Z"), quoted);
+    assert_eq!(window("2026-01-06T00:00:00"), quoted);
+    // Not UTC, or not a date-time: the error names the key and the forms.
+    for (start, found) in [
+        (
+            "2026-01-06T00:00:00+02:00",
+            "the TOML date-time 2026-01-06T00:00:00+02:00",
+        ),
+        ("5", "the integer 5"),
+        ("\"2h\"", "\"2h\""),
+    ] {
+        let s = scenario(&d, "duration = \"1d\"", &web_guest(&format!("start = {start}")));
+        fails_with(&s, &["key `guest[0].start`", "a UTC date-time", found]);
+    }
+
+    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
+    for i in 0..10 {
+        let _ = writeln!(trace, "{i},{},{},1,1", i * 3600, i * 3600 + 1800);
+    }
+    write(&d, "vms.csv", &trace);
+    let load = |start: &str| {
+        let s = write(
+            &d,
+            "v.toml",
+            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"vms.csv\"\nstart = {start}\n"),
+        );
+        VmScenario::load(Path::new(&s))
+    };
+    let by_offset = load("\"2h\"").unwrap();
+    for start in [
+        "1970-01-01T02:00:00Z",
+        "1970-01-01T02:00:00",
+        "\"1970-01-01T02:00:00Z\"",
+    ] {
+        let v = load(start).unwrap();
+        assert_eq!(
+            (v.start, &v.source),
+            (by_offset.start, &by_offset.source),
+            "{start}"
+        );
+    }
+    let err = load("1970-01-01T02:00:00+01:00").unwrap_err().to_string();
+    assert!(
+        err.contains("key `vm_requests.start`")
+            && err.contains("the TOML date-time 1970-01-01T02:00:00+01:00"),
+        "{err}"
+    );
+}
