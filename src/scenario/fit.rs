@@ -8,6 +8,7 @@
 //! its [`Check`]; milder findings (and accepted errors) are warnings the
 //! command line prints before a run.
 
+use crate::trace::generate::BatchParams;
 use crate::trace::time::format_datetime;
 use crate::trace::{Gap, Series, SwfTrace};
 
@@ -205,7 +206,7 @@ fn peak(fit: &mut GuestFit, need: f64, cluster: f64, unit: &str, what: &str) {
         fit.push(
             Check::Peak,
             error,
-            format!("{what}: {need:.0} {unit}, {ratio:.1}× the {cluster} the cluster holds"),
+            format!("{what}: {need:.0} {unit}, {ratio:.1}× the {cluster} {unit} the cluster holds"),
         );
     }
 }
@@ -273,15 +274,27 @@ fn web_peak_finding(fit: &mut GuestFit, need: f64, cluster_units: u64) {
     );
 }
 
-/// The peak check of a generated web trace sized by `peak_units`.
-pub(super) fn web_peak(fit: &mut GuestFit, need: f64, cluster_units: u64) {
+/// The peak check of a generated web trace: `need` units, sized by
+/// `peak_units` or, from `sampled = (peak requests a minute, seed)`, by
+/// `requests_per_unit`.
+pub(super) fn web_peak(fit: &mut GuestFit, need: f64, cluster_units: u64, sampled: Option<(f64, u64)>) {
     web_peak_finding(fit, need, cluster_units);
+    if let Some((top, seed)) = sampled {
+        fit.report += &format!("; peak {top:.0} requests/minute (drawn with seed {seed})");
+    }
     fit.report += &format!("; peak {need:.0} units of the cluster's {cluster_units}");
 }
 
-/// A generated trace: it covers the window by construction.
-pub(super) fn generated(fit: &mut GuestFit, w: Window, what: String) {
-    fit.report = format!("generated per run ({what}); {}: covered", w.describe());
+/// A generated trace spanning `[from, to)` (unix seconds): the share of
+/// the window it covers.
+pub(super) fn generated(fit: &mut GuestFit, w: Window, (from, to): (i64, i64), what: String) {
+    let covered = w.coverage(fit, w.overlap(from, to), "the generated trace covers");
+    fit.report = format!(
+        "generated per run ({what}), {} .. {}; {}: covered {covered}",
+        format_datetime(from),
+        format_datetime(to),
+        w.describe()
+    );
 }
 
 /// What a batch guest's VMs are.
@@ -321,7 +334,7 @@ impl BatchShape {
             need as f64,
             self.cluster_vms as f64,
             "VMs",
-            &format!("{}; at most", what.join(" and ")),
+            &format!("{}; the peak", what.join(" and ")),
         );
         match machine {
             Some((p, vms)) => format!("{label} {p} = {vms} VMs"),
@@ -425,10 +438,16 @@ pub(super) fn batch_file(
     Ok(())
 }
 
-/// A generated batch trace of `nodes` processors.
-pub(super) fn batch_generated(fit: &mut GuestFit, w: Window, shape: &BatchShape, nodes: u32, load: f64) {
-    let machine = shape.peak(fit, None, Some(nodes), "nodes");
-    generated(fit, w, format!("{machine}, target load {load}"));
+/// A generated batch trace spanning `span`.
+pub(super) fn batch_generated(
+    fit: &mut GuestFit,
+    w: Window,
+    span: (i64, i64),
+    shape: &BatchShape,
+    p: &BatchParams,
+) {
+    let machine = shape.peak(fit, None, Some(p.nodes), "nodes");
+    generated(fit, w, span, format!("{machine}, target load {}", p.target_load));
     fit.report += &format!(
         ", cluster {} VMs of {} unit(s)",
         shape.cluster_vms, shape.vm_units

@@ -609,6 +609,7 @@ impl Scenario {
             return Err(cx.invalid("guest", "at least one [[guest]] table", "none"));
         }
         let cluster = Cluster {
+            seed,
             hosts,
             capacity,
             quantum,
@@ -771,6 +772,8 @@ fn cluster_vms(capacity: &Resources, quantum: &Quantum, hosts: u32, vm_units: u3
 
 /// What validating a guest needs to know of the rest of the scenario.
 struct Cluster {
+    /// The scenario's seed (a generated web trace's peak is sampled with it).
+    seed: u64,
     hosts: u32,
     capacity: Resources,
     quantum: Quantum,
@@ -850,6 +853,33 @@ const START_FORMS: &str = "a UTC date-time such as \"1998-05-01\" or \"1998-05-0
 /// Generated traces start on this Monday, like the embedded ones.
 const GENERATED_START: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC
 
+/// What a generated trace of `days` days covers: `[from, to)`, unix seconds.
+fn generated_span(days: u32) -> (i64, i64) {
+    (GENERATED_START, GENERATED_START + days as i64 * DAY)
+}
+
+/// A `start` whose window of `span` seconds misses the generated trace of
+/// `days` days (which would run on no demand at all) is an error.
+fn generated_reaches(cx: &Ctx, key: &str, start: i64, span: i64, days: u32) -> Result<(), ScenarioError> {
+    let (from, to) = generated_span(days);
+    if start < to && start.saturating_add(span) > from {
+        return Ok(());
+    }
+    Err(cx.invalid(
+        key,
+        format!(
+            "a start whose window reaches the generated trace, which covers {} .. {} (leave `start` out to begin with it)",
+            time::format_datetime(from),
+            time::format_datetime(to)
+        ),
+        format!(
+            "{} (a window of {:.1} days)",
+            time::format_datetime(start),
+            span as f64 / 86_400.0
+        ),
+    ))
+}
+
 fn generator<'a>(
     cx: &Ctx,
     key: &str,
@@ -915,6 +945,7 @@ fn validate_guest(
                     p.validate()
                         .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
                     let start = default_start(cx, &key("start"), &w.start, GENERATED_START)?;
+                    generated_reaches(cx, &key("start"), start, span, days)?;
                     (TraceSource::Generated, WebData::Generated(p), start)
                 }
                 None => {
@@ -978,12 +1009,18 @@ fn validate_guest(
                 (Some((raw, gaps)), WebData::Series(minute)) => {
                     fit::web_file(&mut report, raw, gaps, minute, window, units, cluster_units)
                 }
-                _ => {
-                    fit::generated(&mut report, window, "web".into());
-                    if peak_units.is_some() {
-                        fit::web_peak(&mut report, units(0.0), cluster_units);
-                    }
+                (_, WebData::Generated(p)) => {
+                    fit::generated(&mut report, window, generated_span(days), "web".into());
+                    // Sized by `requests_per_unit`, the peak depends on the
+                    // draw: one sample with the scenario's seed stands for it.
+                    let sampled = peak_units.is_none().then(|| {
+                        let sample = generate_web(p, &mut SimRng::seed_from_u64(cluster.seed));
+                        (sample.max_in(start, start + span), cluster.seed)
+                    });
+                    let top = sampled.map_or(0.0, |s| s.0);
+                    fit::web_peak(&mut report, units(top), cluster_units, sampled);
                 }
+                (_, WebData::Series(_)) => unreachable!("a series is read from a file"),
             }
             let accept = accepted(cx, &key("accept"), &w.accept)?;
             report.guest = name.clone();
@@ -1027,6 +1064,7 @@ fn validate_guest(
                     let start = default_start(cx, &key("start"), &b.start, GENERATED_START)?;
                     p.validate()
                         .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
+                    generated_reaches(cx, &key("start"), start, span, days)?;
                     (TraceSource::Generated, BatchData::Generated(p), start)
                 }
                 None => {
@@ -1089,7 +1127,7 @@ fn validate_guest(
                     })?
                 }
                 BatchData::Generated(p) => {
-                    fit::batch_generated(&mut report, window, &shape, p.nodes, p.target_load)
+                    fit::batch_generated(&mut report, window, generated_span(days), &shape, p)
                 }
             }
             let accept = accepted(cx, &key("accept"), &b.accept)?;

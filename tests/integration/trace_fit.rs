@@ -272,22 +272,30 @@ fn jobs_that_never_started_and_jobs_too_large_are_shown_and_warned() {
     assert!(err.contains("never started") && err.contains("accepted"), "{err}");
 }
 
+/// A generic VM-request trace: ten VMs, one an hour from `t0` (seconds),
+/// each living 30 minutes.
+fn vm_trace(t0: i64) -> String {
+    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
+    for i in 0..10 {
+        let _ = writeln!(trace, "{i},{},{},1,1", t0 + i * 3600, t0 + i * 3600 + 1800);
+    }
+    trace
+}
+
+/// A 5-hour VM-request scenario on `file` from `start` (TOML text).
+fn vm_scenario(dir: &Path, file: &str, start: &str) -> String {
+    write(
+        dir,
+        "v.toml",
+        &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"{file}\"\nstart = {start}\n"),
+    )
+}
+
 #[test]
 fn vm_requests_start_accepts_a_date_like_a_guest_start() {
     let d = temp_dir("fit-vmstart");
-    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
-    for i in 0..10 {
-        let _ = writeln!(trace, "{i},{},{},1,1", i * 3600, i * 3600 + 1800);
-    }
-    write(&d, "vms.csv", &trace);
-    let load = |start: &str| {
-        let s = write(
-            &d,
-            "v.toml",
-            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"vms.csv\"\nstart = {start}\n"),
-        );
-        VmScenario::load(Path::new(&s))
-    };
+    write(&d, "vms.csv", &vm_trace(0));
+    let load = |start: &str| VmScenario::load(Path::new(&vm_scenario(&d, "vms.csv", start)));
     let by_offset = load("\"2h\"").unwrap();
     let by_date = load("\"1970-01-01 02:00:00\"").unwrap();
     assert_eq!(by_offset.start, by_date.start);
@@ -486,22 +494,9 @@ fn a_vm_requests_window_with_no_vm_is_an_error_naming_the_trace_times() {
     let d = temp_dir("fit-vmempty");
     // Times from 0 (as in the Huawei trace), and unix times from 2020-01-01.
     for (file, t0) in [("rel.csv", 0), ("unix.csv", 1_577_836_800)] {
-        let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
-        for i in 0..10 {
-            let _ = writeln!(trace, "{i},{},{},1,1", t0 + i * 3600, t0 + i * 3600 + 1800);
-        }
-        write(&d, file, &trace);
+        write(&d, file, &vm_trace(t0));
     }
-    let validate_vm = |file: &str, start: &str| {
-        let s = write(
-            &d,
-            "v.toml",
-            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"{file}\"\nstart = {start}\n"),
-        );
-        let (ok, out, err) = validate(&s);
-        assert!(!err.contains("panicked"), "{err}");
-        (ok, out, err)
-    };
+    let validate_vm = |file: &str, start: &str| validate(&vm_scenario(&d, file, start));
     // A date on a trace timed from 0.
     let (ok, _, err) = validate_vm("rel.csv", "\"2020-01-01\"");
     assert!(!ok, "a window with no VM ran");
@@ -550,19 +545,8 @@ fn start_accepts_unquoted_toml_dates_for_guests_and_vm_requests() {
         fails_with(&s, &["key `guest[0].start`", "a UTC date-time", found]);
     }
 
-    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
-    for i in 0..10 {
-        let _ = writeln!(trace, "{i},{},{},1,1", i * 3600, i * 3600 + 1800);
-    }
-    write(&d, "vms.csv", &trace);
-    let load = |start: &str| {
-        let s = write(
-            &d,
-            "v.toml",
-            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"vms.csv\"\nstart = {start}\n"),
-        );
-        VmScenario::load(Path::new(&s))
-    };
+    write(&d, "vms.csv", &vm_trace(0));
+    let load = |start: &str| VmScenario::load(Path::new(&vm_scenario(&d, "vms.csv", start)));
     let by_offset = load("\"2h\"").unwrap();
     for start in [
         "1970-01-01T02:00:00Z",
@@ -582,4 +566,48 @@ fn start_accepts_unquoted_toml_dates_for_guests_and_vm_requests() {
             && err.contains("the TOML date-time 1970-01-01T02:00:00+01:00"),
         "{err}"
     );
+}
+
+#[test]
+fn generated_traces_are_checked_for_their_window_and_peak() {
+    let d = temp_dir("fit-generated");
+    let web =
+        |extra: &str| format!("kind = \"web\"\ntrace = {{ generate = \"web\", base_rate = 2000 }}\n{extra}");
+    let batch =
+        |extra: &str| format!("kind = \"batch\"\ntrace = {{ generate = \"batch\", nodes = 4 }}\n{extra}");
+    // A start copied from another scenario: the window misses the
+    // generated trace (2026-01-05 + 2 days) and would run on no demand.
+    for guest in [web("start = \"1998-05-01\""), batch("start = \"1998-05-01\"")] {
+        let s = scenario(&d, "duration = \"2d\"", &guest);
+        fails_with(
+            &s,
+            &[
+                "key `guest[0].start`",
+                "covers 2026-01-05 00:00:00 .. 2026-01-07 00:00:00",
+                "found 1998-05-01 00:00:00",
+            ],
+        );
+    }
+    // Half the window past the generated trace: "covered" no longer claimed.
+    let s = scenario(&d, "duration = \"2d\"", &batch("start = \"2026-01-06\""));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("covered 50.0 % (24.0 h of 2.0 days)"), "{out}");
+    assert!(err.contains("the generated trace covers 50.0 %"), "{err}");
+    // Sized by requests_per_unit, a generated web trace's peak is checked
+    // (drawn with the scenario's seed) against the cluster's 4 units.
+    let s = scenario(&d, "duration = \"2d\"", &web("requests_per_unit = 100"));
+    let err = fails_with(
+        &s,
+        &[
+            "key `guest[0].trace`",
+            "the window's peak demand",
+            "accept = [\"peak\"]",
+        ],
+    );
+    assert!(err.contains("the 4 units the cluster holds"), "{err}");
+    let s = scenario(&d, "duration = \"2d\"", &web("requests_per_unit = 100000"));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("requests/minute (drawn with seed 1)"), "{out}");
 }
