@@ -418,15 +418,7 @@ impl Ctx<'_> {
 impl Scenario {
     /// Reads and validates a scenario file, reading its traces.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Parse {
-            path: path.display().to_string(),
-            message: format!("not UTF-8 text: {e}"),
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_text(path)?, path)
     }
 
     /// Validates `text` as if read from `path` (traces resolve next to it).
@@ -798,6 +790,30 @@ fn peak_overlapping(series: &Series, from_ms: i128, to_ms: i128) -> f64 {
         .iter()
         .copied()
         .fold(0.0, f64::max)
+}
+
+/// Reads a scenario (or sweep) file as text. A file that is not UTF-8 text
+/// (an archive or a trace given by mistake) is a [`ScenarioError::Parse`]
+/// saying what it looks like ("a gzip archive", "a tar archive", ...), never
+/// quoting its bytes.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let not_text = |found: String| ScenarioError::Parse {
+        path: shown.clone(),
+        message: format!("expected a TOML scenario (UTF-8 text), found {found}"),
+    };
+    if let Some(kind) = crate::trace::sniff_binary(&bytes) {
+        return Err(not_text(kind.to_string()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        not_text(format!("a byte that is not UTF-8 on line {line}"))
+    })
 }
 
 /// Traces already read, by path.

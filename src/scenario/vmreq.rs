@@ -157,11 +157,7 @@ pub fn is_vm_scenario_file(path: &Path) -> bool {
 impl VmScenario {
     /// Reads and validates a VM-request scenario, reading its trace.
     pub fn load(path: &Path) -> Result<VmScenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&super::read_text(path)?, path)
     }
 
     /// Validates `text` as if read from `path`.

@@ -611,3 +611,37 @@ fn generated_traces_are_checked_for_their_window_and_peak() {
     assert!(ok, "{err}");
     assert!(out.contains("requests/minute (drawn with seed 1)"), "{out}");
 }
+
+#[test]
+fn a_binary_file_given_as_the_scenario_is_named_not_pasted() {
+    let d = temp_dir("fit-binary-scenario");
+    let mut tar = tar_bytes();
+    tar.extend_from_slice(b"period,count\n");
+    for (name, bytes, want) in [
+        ("s.tar", tar.clone(), "found a tar archive"),
+        ("s.tar.gz", gzip(&tar), "found a gzip archive"),
+        (
+            "s.toml",
+            b"name = \"caf\xe9\"\n".to_vec(),
+            "found a byte that is not UTF-8 on line 1",
+        ),
+    ] {
+        let path = d.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.to_str().unwrap();
+        for cmd in [&["validate", p][..], &["run", p], &["sweep", p, "--list"]] {
+            let (ok, _, err) = slivers(cmd);
+            assert!(!ok, "{cmd:?}");
+            assert!(
+                err.contains(name)
+                    && err.contains("expected a TOML scenario (UTF-8 text)")
+                    && err.contains(want),
+                "{cmd:?}: {err}"
+            );
+            assert!(
+                !err.contains("ustar") && !err.contains('\0') && !err.contains('\u{fffd}'),
+                "raw bytes: {err}"
+            );
+        }
+    }
+}
