@@ -1167,25 +1167,26 @@ fn validate_guest(
 }
 
 /// The checks a guest's `accept` key names.
-fn accepted(cx: &Ctx, key: &str, accept: &Option<Vec<String>>) -> Result<Vec<fit::Check>, ScenarioError> {
-    let names = || {
-        fit::Check::ALL
-            .iter()
+/// The checks a guest's `accept` key names: a list of check names, or one
+/// name alone.
+fn accepted(cx: &Ctx, key: &str, accept: &Option<toml::Value>) -> Result<Vec<fit::Check>, ScenarioError> {
+    let expected = || {
+        let names: Vec<String> = (fit::Check::ALL.iter())
             .map(|c| format!("\"{}\"", c.name()))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        format!("a list of checks from {}", names.join(", "))
     };
-    (accept.iter().flatten())
-        .map(|a| {
-            fit::Check::parse(a).ok_or_else(|| {
-                cx.invalid(
-                    key,
-                    format!("a list of checks from {}", names()),
-                    format!("\"{a}\""),
-                )
-            })
-        })
-        .collect()
+    let one = |v: &toml::Value| match v {
+        toml::Value::String(a) => {
+            fit::Check::parse(a).ok_or_else(|| cx.invalid(key, expected(), format!("\"{a}\"")))
+        }
+        other => Err(cx.invalid(key, expected(), raw::describe_value(other))),
+    };
+    match accept {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items.iter().map(one).collect(),
+        Some(v) => one(v).map(|c| vec![c]),
+    }
 }
 
 fn dirty_rate(

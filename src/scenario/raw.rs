@@ -149,8 +149,9 @@ pub struct RawWeb {
     pub min_units: Option<i64>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// Trace-fit checks whose errors are accepted (run with a warning).
-    pub accept: Option<Vec<String>>,
+    /// Trace-fit checks whose errors are accepted (run with a warning): a
+    /// list of names, or one name.
+    pub accept: Option<toml::Value>,
 }
 
 /// `kind = "batch"`
@@ -166,8 +167,9 @@ pub struct RawBatch {
     pub arrival: Option<String>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// Trace-fit checks whose errors are accepted (run with a warning).
-    pub accept: Option<Vec<String>>,
+    /// Trace-fit checks whose errors are accepted (run with a warning): a
+    /// list of names, or one name.
+    pub accept: Option<toml::Value>,
 }
 
 /// A `start` read as UTC unix seconds: a string such as `"1998-05-01"` or

@@ -645,3 +645,39 @@ fn a_binary_file_given_as_the_scenario_is_named_not_pasted() {
         }
     }
 }
+
+#[test]
+fn accept_takes_a_list_or_one_name_and_errors_name_the_key() {
+    let d = temp_dir("fit-accept");
+    write(&d, "web.csv", &series(3600, 24, |_| Some(100)));
+    // One day of a 10-day window: a coverage error unless accepted.
+    for accept in ["[\"coverage\"]", "\"coverage\"", "[\"peak\", \"coverage\"]"] {
+        let s = scenario(
+            &d,
+            "duration = \"10d\"",
+            &web_guest(&format!("accept = {accept}")),
+        );
+        let (ok, _, err) = validate(&s);
+        assert!(ok && err.contains("accepted"), "{accept}: {err}");
+    }
+    for (accept, found) in [
+        ("[\"peaks\"]", "found \"peaks\""),
+        ("\"peaks\"", "found \"peaks\""),
+        ("[1]", "found the integer 1"),
+        ("{ a = 1 }", "found a table with keys a"),
+    ] {
+        let s = scenario(
+            &d,
+            "duration = \"10d\"",
+            &web_guest(&format!("accept = {accept}")),
+        );
+        fails_with(
+            &s,
+            &[
+                "key `guest[0].accept`",
+                "\"coverage\", \"peak\", \"empty\"",
+                found,
+            ],
+        );
+    }
+}
