@@ -12,8 +12,9 @@ use crate::trace::generate::BatchParams;
 use crate::trace::time::format_datetime;
 use crate::trace::{Gap, Series, SwfTrace};
 
-/// A trace (web data, or the span of a batch log's jobs) covering less
-/// than this fraction of the duration is an error.
+/// A web trace (file or generated) covering less than this fraction of the
+/// duration is an error. A batch log's span is only warned about: a log's
+/// quiet stretches are part of its workload.
 pub const COVERAGE_ERROR_BELOW: f64 = 0.5;
 /// A trace covering less than this fraction of the duration is a warning.
 pub const COVERAGE_WARN_BELOW: f64 = 0.99;
@@ -160,7 +161,7 @@ impl Window {
     }
 
     /// The coverage part of a report, and a finding when short.
-    fn coverage(&self, fit: &mut GuestFit, covered: i64, what: &str) -> String {
+    fn coverage(&self, fit: &mut GuestFit, covered: i64, error_below: f64, what: &str) -> String {
         let share = covered as f64 / self.span.max(1) as f64;
         let text = format!(
             "{:.1} % ({} of {})",
@@ -169,10 +170,10 @@ impl Window {
             span_text(self.span)
         );
         if share < COVERAGE_WARN_BELOW {
-            let error = (share < COVERAGE_ERROR_BELOW).then(|| {
+            let error = (share < error_below).then(|| {
                 format!(
                     "a trace covering at least {:.0} % of the duration (or accept = [\"coverage\"] on the guest)",
-                    COVERAGE_ERROR_BELOW * 100.0
+                    error_below * 100.0
                 )
             });
             fit.push(
@@ -237,7 +238,12 @@ pub(super) fn web_file(
             }
         }
     }
-    let covered = w.coverage(fit, overlap - missing, "the trace's data covers");
+    let covered = w.coverage(
+        fit,
+        overlap - missing,
+        COVERAGE_ERROR_BELOW,
+        "the trace's data covers",
+    );
     if let Some(l) = longest {
         fit.push(
             Check::Coverage,
@@ -287,8 +293,19 @@ pub(super) fn web_peak(fit: &mut GuestFit, need: f64, cluster_units: u64, sample
 
 /// A generated trace spanning `[from, to)` (unix seconds): the share of
 /// the window it covers.
-pub(super) fn generated(fit: &mut GuestFit, w: Window, (from, to): (i64, i64), what: String) {
-    let covered = w.coverage(fit, w.overlap(from, to), "the generated trace covers");
+pub(super) fn generated(
+    fit: &mut GuestFit,
+    w: Window,
+    (from, to): (i64, i64),
+    error_below: f64,
+    what: String,
+) {
+    let covered = w.coverage(
+        fit,
+        w.overlap(from, to),
+        error_below,
+        "the generated trace covers",
+    );
     fit.report = format!(
         "generated per run ({what}), {} .. {}; {}: covered {covered}",
         format_datetime(from),
@@ -403,6 +420,7 @@ pub(super) fn batch_file(
     let covered = w.coverage(
         fit,
         w.overlap(first, end.unwrap_or(last).max(last)),
+        0.0,
         "the trace's jobs span",
     );
     if jobs == 0 {
@@ -447,7 +465,13 @@ pub(super) fn batch_generated(
     p: &BatchParams,
 ) {
     let machine = shape.peak(fit, None, Some(p.nodes), "nodes");
-    generated(fit, w, span, format!("{machine}, target load {}", p.target_load));
+    generated(
+        fit,
+        w,
+        span,
+        0.0,
+        format!("{machine}, target load {}", p.target_load),
+    );
     fit.report += &format!(
         ", cluster {} VMs of {} unit(s)",
         shape.cluster_vms, shape.vm_units
@@ -499,14 +523,14 @@ mod tests {
             span: 30 * 86_400,
         };
         let mut f = fit();
-        let text = w.coverage(&mut f, 7 * 86_400, "data");
+        let text = w.coverage(&mut f, 7 * 86_400, COVERAGE_ERROR_BELOW, "data");
         assert_eq!(text, "23.3 % (7.0 days of 30.0 days)");
         assert_eq!(f.error().unwrap().0, Check::Coverage);
         let mut f = fit();
-        w.coverage(&mut f, 20 * 86_400, "data");
+        w.coverage(&mut f, 20 * 86_400, COVERAGE_ERROR_BELOW, "data");
         assert!(f.error().is_none() && f.warnings().len() == 1);
         let mut f = fit();
-        w.coverage(&mut f, 30 * 86_400, "data");
+        w.coverage(&mut f, 30 * 86_400, COVERAGE_ERROR_BELOW, "data");
         assert!(f.findings.is_empty());
     }
 }

@@ -1026,7 +1026,13 @@ fn validate_guest(
                     fit::web_file(&mut report, raw, gaps, minute, window, units, cluster_units)
                 }
                 (_, WebData::Generated(p)) => {
-                    fit::generated(&mut report, window, generated_span(days), "web".into());
+                    fit::generated(
+                        &mut report,
+                        window,
+                        generated_span(days),
+                        fit::COVERAGE_ERROR_BELOW,
+                        "web".into(),
+                    );
                     // Sized by `requests_per_unit`, the peak depends on the
                     // draw: one sample with the scenario's seed stands for it.
                     let sampled = peak_units.is_none().then(|| {

@@ -464,29 +464,20 @@ fn missing_points_are_counted_inside_the_window_only() {
 }
 
 #[test]
-fn a_batch_log_spanning_under_half_the_window_is_an_error_unless_accepted() {
+fn a_batch_log_spanning_part_of_the_window_is_a_warning() {
     let d = temp_dir("fit-batch-cover");
-    // Jobs over the first 3 days of a 10-day window.
+    // Jobs over the first 3 days of a 10-day window: a log's quiet stretch
+    // is part of its workload, so only a warning (a web trace would fail).
     let jobs: Vec<_> = (0..4).map(|i| (i * 86_400, 0, 3600, 1)).collect();
     write(&d, "b.swf", &swf(4, &jobs));
     let s = scenario(&d, "duration = \"10d\"", &batch_guest(""));
-    fails_with(
-        &s,
-        &[
-            "key `guest[0].trace`",
-            "the trace's jobs span 30.4 %",
-            "accept = [\"coverage\"]",
-        ],
-    );
-    let s = scenario(&d, "duration = \"10d\"", &batch_guest("accept = [\"coverage\"]"));
     let (ok, out, err) = validate(&s);
     assert!(ok, "{err}");
     assert!(out.contains("4 jobs"), "{out}");
-    assert!(err.contains("30.4 %") && err.contains("accepted"), "{err}");
-    // Over half the window: a warning only.
-    let s = scenario(&d, "duration = \"5d\"", &batch_guest(""));
-    let (ok, _, err) = validate(&s);
-    assert!(ok && err.contains("warning:") && err.contains("60.8 %"), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("the trace's jobs span 30.4 % (3.0 days of 10.0 days)"),
+        "{err}"
+    );
 }
 
 #[test]
