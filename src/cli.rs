@@ -727,6 +727,8 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
 }
 
 fn sweep_command(args: &SweepArgs) -> Result<()> {
+    // A file that is not text is named for what it looks like, not quoted.
+    slivers::scenario::read_text(&args.file)?;
     let sweep = Sweep::load(&args.file)?;
     if args.list {
         let mut header = vec![

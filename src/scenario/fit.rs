@@ -8,10 +8,13 @@
 //! its [`Check`]; milder findings (and accepted errors) are warnings the
 //! command line prints before a run.
 
+use crate::trace::generate::BatchParams;
 use crate::trace::time::format_datetime;
 use crate::trace::{Gap, Series, SwfTrace};
 
-/// A web trace covering less than this fraction of the duration is an error.
+/// A web trace (file or generated) covering less than this fraction of the
+/// duration is an error. A batch log's span is only warned about: a log's
+/// quiet stretches are part of its workload.
 pub const COVERAGE_ERROR_BELOW: f64 = 0.5;
 /// A trace covering less than this fraction of the duration is a warning.
 pub const COVERAGE_WARN_BELOW: f64 = 0.99;
@@ -137,6 +140,18 @@ impl Window {
         (to.min(self.end()) - from.max(self.start)).max(0)
     }
 
+    /// How many of the `gap.steps` points of `step` seconds from
+    /// `gap.from` overlap the window.
+    fn points_of(&self, gap: &Gap, step: i64) -> i64 {
+        let step = step.max(1);
+        let first = (self.start.saturating_sub(gap.from)).div_euclid(step).max(0);
+        let past = (self.end().saturating_sub(gap.from))
+            .saturating_add(step - 1)
+            .div_euclid(step)
+            .min(gap.steps);
+        (past - first).max(0)
+    }
+
     fn describe(&self) -> String {
         format!(
             "window {} + {}",
@@ -192,7 +207,7 @@ fn peak(fit: &mut GuestFit, need: f64, cluster: f64, unit: &str, what: &str) {
         fit.push(
             Check::Peak,
             error,
-            format!("{what}: {need:.0} {unit}, {ratio:.1}× the {cluster} the cluster holds"),
+            format!("{what}: {need:.0} {unit}, {ratio:.1}× the {cluster} {unit} the cluster holds"),
         );
     }
 }
@@ -209,11 +224,13 @@ pub(super) fn web_file(
     cluster_units: u64,
 ) {
     let overlap = w.overlap(raw.start, raw.end());
-    let mut missing = 0;
+    // Seconds and points missing inside the window (a gap may straddle it).
+    let (mut missing, mut missing_points) = (0, 0);
     let (mut long, mut longest) = (0, None::<Gap>);
     for g in gaps {
         let inside = w.overlap(g.from, g.from.saturating_add(g.steps.saturating_mul(raw.step)));
         missing += inside;
+        missing_points += w.points_of(g, raw.step);
         if inside > 0 && g.steps > GAP_WARN_STEPS {
             long += 1;
             if longest.is_none_or(|l| g.steps > l.steps) {
@@ -248,7 +265,7 @@ pub(super) fn web_file(
         format_datetime(raw.end()),
         raw.step,
         w.describe(),
-        gaps.iter().map(|g| g.steps).sum::<i64>(),
+        missing_points,
     );
 }
 
@@ -263,15 +280,38 @@ fn web_peak_finding(fit: &mut GuestFit, need: f64, cluster_units: u64) {
     );
 }
 
-/// The peak check of a generated web trace sized by `peak_units`.
-pub(super) fn web_peak(fit: &mut GuestFit, need: f64, cluster_units: u64) {
+/// The peak check of a generated web trace: `need` units, sized by
+/// `peak_units` or, from `sampled = (peak requests a minute, seed)`, by
+/// `requests_per_unit`.
+pub(super) fn web_peak(fit: &mut GuestFit, need: f64, cluster_units: u64, sampled: Option<(f64, u64)>) {
     web_peak_finding(fit, need, cluster_units);
+    if let Some((top, seed)) = sampled {
+        fit.report += &format!("; peak {top:.0} requests/minute (drawn with seed {seed})");
+    }
     fit.report += &format!("; peak {need:.0} units of the cluster's {cluster_units}");
 }
 
-/// A generated trace: it covers the window by construction.
-pub(super) fn generated(fit: &mut GuestFit, w: Window, what: String) {
-    fit.report = format!("generated per run ({what}); {}: covered", w.describe());
+/// A generated trace spanning `[from, to)` (unix seconds): the share of
+/// the window it covers.
+pub(super) fn generated(
+    fit: &mut GuestFit,
+    w: Window,
+    (from, to): (i64, i64),
+    error_below: f64,
+    what: String,
+) {
+    let covered = w.coverage(
+        fit,
+        w.overlap(from, to),
+        error_below,
+        "the generated trace covers",
+    );
+    fit.report = format!(
+        "generated per run ({what}), {} .. {}; {}: covered {covered}",
+        format_datetime(from),
+        format_datetime(to),
+        w.describe()
+    );
 }
 
 /// What a batch guest's VMs are.
@@ -311,7 +351,7 @@ impl BatchShape {
             need as f64,
             self.cluster_vms as f64,
             "VMs",
-            &format!("{}; at most", what.join(" and ")),
+            &format!("{}; the peak", what.join(" and ")),
         );
         match machine {
             Some((p, vms)) => format!("{label} {p} = {vms} VMs"),
@@ -416,10 +456,22 @@ pub(super) fn batch_file(
     Ok(())
 }
 
-/// A generated batch trace of `nodes` processors.
-pub(super) fn batch_generated(fit: &mut GuestFit, w: Window, shape: &BatchShape, nodes: u32, load: f64) {
-    let machine = shape.peak(fit, None, Some(nodes), "nodes");
-    generated(fit, w, format!("{machine}, target load {load}"));
+/// A generated batch trace spanning `span`.
+pub(super) fn batch_generated(
+    fit: &mut GuestFit,
+    w: Window,
+    span: (i64, i64),
+    shape: &BatchShape,
+    p: &BatchParams,
+) {
+    let machine = shape.peak(fit, None, Some(p.nodes), "nodes");
+    generated(
+        fit,
+        w,
+        span,
+        0.0,
+        format!("{machine}, target load {}", p.target_load),
+    );
     fit.report += &format!(
         ", cluster {} VMs of {} unit(s)",
         shape.cluster_vms, shape.vm_units

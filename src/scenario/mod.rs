@@ -418,15 +418,7 @@ impl Ctx<'_> {
 impl Scenario {
     /// Reads and validates a scenario file, reading its traces.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Parse {
-            path: path.display().to_string(),
-            message: format!("not UTF-8 text: {e}"),
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_text(path)?, path)
     }
 
     /// Validates `text` as if read from `path` (traces resolve next to it).
@@ -609,6 +601,7 @@ impl Scenario {
             return Err(cx.invalid("guest", "at least one [[guest]] table", "none"));
         }
         let cluster = Cluster {
+            seed,
             hosts,
             capacity,
             quantum,
@@ -771,6 +764,8 @@ fn cluster_vms(capacity: &Resources, quantum: &Quantum, hosts: u32, vm_units: u3
 
 /// What validating a guest needs to know of the rest of the scenario.
 struct Cluster {
+    /// The scenario's seed (a generated web trace's peak is sampled with it).
+    seed: u64,
     hosts: u32,
     capacity: Resources,
     quantum: Quantum,
@@ -795,6 +790,30 @@ fn peak_overlapping(series: &Series, from_ms: i128, to_ms: i128) -> f64 {
         .iter()
         .copied()
         .fold(0.0, f64::max)
+}
+
+/// Reads a scenario (or sweep) file as text. A file that is not UTF-8 text
+/// (an archive or a trace given by mistake) is a [`ScenarioError::Parse`]
+/// saying what it looks like ("a gzip archive", "a tar archive", ...), never
+/// quoting its bytes.
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let not_text = |found: String| ScenarioError::Parse {
+        path: shown.clone(),
+        message: format!("expected a TOML scenario (UTF-8 text), found {found}"),
+    };
+    if let Some(kind) = crate::trace::sniff_binary(&bytes) {
+        return Err(not_text(kind.to_string()));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count();
+        not_text(format!("a byte that is not UTF-8 on line {line}"))
+    })
 }
 
 /// Traces already read, by path.
@@ -830,21 +849,52 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn default_start(cx: &Ctx, key: &str, start: &Option<String>, fallback: i64) -> Result<i64, ScenarioError> {
-    match start {
-        None => Ok(fallback),
-        Some(s) => time::parse_datetime(s).map_err(|_| {
-            cx.invalid(
-                key,
-                "a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\"",
-                format!("\"{s}\""),
-            )
-        }),
-    }
+fn default_start(
+    cx: &Ctx,
+    key: &str,
+    start: &Option<toml::Value>,
+    fallback: i64,
+) -> Result<i64, ScenarioError> {
+    let Some(v) = start else {
+        return Ok(fallback);
+    };
+    raw::start_datetime(v)
+        .unwrap_or_else(|| Err(raw::describe_value(v)))
+        .map_err(|found| cx.invalid(key, START_FORMS, found))
 }
+
+/// What a `start` date-time may be, for errors.
+const START_FORMS: &str = "a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\" (quoted or not; 'T' between and a trailing 'Z' allowed)";
 
 /// Generated traces start on this Monday, like the embedded ones.
 const GENERATED_START: i64 = 1_767_571_200; // 2026-01-05 00:00:00 UTC
+
+/// What a generated trace of `days` days covers: `[from, to)`, unix seconds.
+fn generated_span(days: u32) -> (i64, i64) {
+    (GENERATED_START, GENERATED_START + days as i64 * DAY)
+}
+
+/// A `start` whose window of `span` seconds misses the generated trace of
+/// `days` days (which would run on no demand at all) is an error.
+fn generated_reaches(cx: &Ctx, key: &str, start: i64, span: i64, days: u32) -> Result<(), ScenarioError> {
+    let (from, to) = generated_span(days);
+    if start < to && start.saturating_add(span) > from {
+        return Ok(());
+    }
+    Err(cx.invalid(
+        key,
+        format!(
+            "a start whose window reaches the generated trace, which covers {} .. {} (leave `start` out to begin with it)",
+            time::format_datetime(from),
+            time::format_datetime(to)
+        ),
+        format!(
+            "{} (a window of {:.1} days)",
+            time::format_datetime(start),
+            span as f64 / 86_400.0
+        ),
+    ))
+}
 
 fn generator<'a>(
     cx: &Ctx,
@@ -911,6 +961,7 @@ fn validate_guest(
                     p.validate()
                         .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
                     let start = default_start(cx, &key("start"), &w.start, GENERATED_START)?;
+                    generated_reaches(cx, &key("start"), start, span, days)?;
                     (TraceSource::Generated, WebData::Generated(p), start)
                 }
                 None => {
@@ -974,12 +1025,24 @@ fn validate_guest(
                 (Some((raw, gaps)), WebData::Series(minute)) => {
                     fit::web_file(&mut report, raw, gaps, minute, window, units, cluster_units)
                 }
-                _ => {
-                    fit::generated(&mut report, window, "web".into());
-                    if peak_units.is_some() {
-                        fit::web_peak(&mut report, units(0.0), cluster_units);
-                    }
+                (_, WebData::Generated(p)) => {
+                    fit::generated(
+                        &mut report,
+                        window,
+                        generated_span(days),
+                        fit::COVERAGE_ERROR_BELOW,
+                        "web".into(),
+                    );
+                    // Sized by `requests_per_unit`, the peak depends on the
+                    // draw: one sample with the scenario's seed stands for it.
+                    let sampled = peak_units.is_none().then(|| {
+                        let sample = generate_web(p, &mut SimRng::seed_from_u64(cluster.seed));
+                        (sample.max_in(start, start + span), cluster.seed)
+                    });
+                    let top = sampled.map_or(0.0, |s| s.0);
+                    fit::web_peak(&mut report, units(top), cluster_units, sampled);
                 }
+                (_, WebData::Series(_)) => unreachable!("a series is read from a file"),
             }
             let accept = accepted(cx, &key("accept"), &w.accept)?;
             report.guest = name.clone();
@@ -1023,6 +1086,7 @@ fn validate_guest(
                     let start = default_start(cx, &key("start"), &b.start, GENERATED_START)?;
                     p.validate()
                         .map_err(|e| cx.invalid(key("trace"), "valid generator parameters", e))?;
+                    generated_reaches(cx, &key("start"), start, span, days)?;
                     (TraceSource::Generated, BatchData::Generated(p), start)
                 }
                 None => {
@@ -1085,7 +1149,7 @@ fn validate_guest(
                     })?
                 }
                 BatchData::Generated(p) => {
-                    fit::batch_generated(&mut report, window, &shape, p.nodes, p.target_load)
+                    fit::batch_generated(&mut report, window, generated_span(days), &shape, p)
                 }
             }
             let accept = accepted(cx, &key("accept"), &b.accept)?;
@@ -1109,25 +1173,26 @@ fn validate_guest(
 }
 
 /// The checks a guest's `accept` key names.
-fn accepted(cx: &Ctx, key: &str, accept: &Option<Vec<String>>) -> Result<Vec<fit::Check>, ScenarioError> {
-    let names = || {
-        fit::Check::ALL
-            .iter()
+/// The checks a guest's `accept` key names: a list of check names, or one
+/// name alone.
+fn accepted(cx: &Ctx, key: &str, accept: &Option<toml::Value>) -> Result<Vec<fit::Check>, ScenarioError> {
+    let expected = || {
+        let names: Vec<String> = (fit::Check::ALL.iter())
             .map(|c| format!("\"{}\"", c.name()))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        format!("a list of checks from {}", names.join(", "))
     };
-    (accept.iter().flatten())
-        .map(|a| {
-            fit::Check::parse(a).ok_or_else(|| {
-                cx.invalid(
-                    key,
-                    format!("a list of checks from {}", names()),
-                    format!("\"{a}\""),
-                )
-            })
-        })
-        .collect()
+    let one = |v: &toml::Value| match v {
+        toml::Value::String(a) => {
+            fit::Check::parse(a).ok_or_else(|| cx.invalid(key, expected(), format!("\"{a}\"")))
+        }
+        other => Err(cx.invalid(key, expected(), raw::describe_value(other))),
+    };
+    match accept {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items.iter().map(one).collect(),
+        Some(v) => one(v).map(|c| vec![c]),
+    }
 }
 
 fn dirty_rate(

@@ -140,7 +140,8 @@ pub struct RawGenerate {
 pub struct RawWeb {
     pub name: Option<String>,
     pub trace: Option<RawTrace>,
-    pub start: Option<String>,
+    /// A UTC date-time: a string, or an unquoted TOML date-time.
+    pub start: Option<toml::Value>,
     pub peak_units: Option<f64>,
     pub requests_per_unit: Option<f64>,
     pub headroom: Option<f64>,
@@ -148,8 +149,9 @@ pub struct RawWeb {
     pub min_units: Option<i64>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// Trace-fit checks whose errors are accepted (run with a warning).
-    pub accept: Option<Vec<String>>,
+    /// Trace-fit checks whose errors are accepted (run with a warning): a
+    /// list of names, or one name.
+    pub accept: Option<toml::Value>,
 }
 
 /// `kind = "batch"`
@@ -158,14 +160,31 @@ pub struct RawWeb {
 pub struct RawBatch {
     pub name: Option<String>,
     pub trace: Option<RawTrace>,
-    pub start: Option<String>,
+    /// A UTC date-time: a string, or an unquoted TOML date-time.
+    pub start: Option<toml::Value>,
     pub procs_per_vm: Option<i64>,
     pub vm_units: Option<i64>,
     pub arrival: Option<String>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// Trace-fit checks whose errors are accepted (run with a warning).
-    pub accept: Option<Vec<String>>,
+    /// Trace-fit checks whose errors are accepted (run with a warning): a
+    /// list of names, or one name.
+    pub accept: Option<toml::Value>,
+}
+
+/// A `start` read as UTC unix seconds: a string such as `"1998-05-01"` or
+/// `"1998-05-01 00:00:00"`, or the same as an unquoted TOML date or
+/// date-time (`1998-05-01`, `1998-05-01T00:00:00Z`). `None` when `v` is
+/// neither a string nor a TOML date-time; `Some(Err(found))` when it is
+/// one that is not a UTC date-time (an offset other than `Z`, a time
+/// alone, fractions of a second).
+pub fn start_datetime(v: &toml::Value) -> Option<Result<i64, String>> {
+    let (text, found) = match v {
+        toml::Value::String(s) => (s.trim().to_string(), format!("\"{s}\"")),
+        toml::Value::Datetime(d) => (d.to_string(), format!("the TOML date-time {d}")),
+        _ => return None,
+    };
+    Some(crate::trace::time::parse_datetime(&text).map_err(|_| found))
 }
 
 /// What a TOML value is, for error messages: `1.5 (a float)`, `an array`,

@@ -157,11 +157,7 @@ pub fn is_vm_scenario_file(path: &Path) -> bool {
 impl VmScenario {
     /// Reads and validates a VM-request scenario, reading its trace.
     pub fn load(path: &Path) -> Result<VmScenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&super::read_text(path)?, path)
     }
 
     /// Validates `text` as if read from `path`.
@@ -220,7 +216,14 @@ impl VmScenario {
             RawVmTrace::Path(p) => {
                 let file = path.parent().unwrap_or(Path::new(".")).join(p);
                 let mut trace = read_vm_requests(&file)?;
+                let created = (trace.vms.iter().map(|v| v.start))
+                    .fold(None, |span: Option<(u64, u64)>, t| {
+                        Some(span.map_or((t, t), |(a, b)| (a.min(t), b.max(t))))
+                    });
                 trace.window(start, duration);
+                if trace.vms.is_empty() {
+                    return Err(empty_window(&cx, &file, created, start, duration));
+                }
                 VmSource::File { path: file, trace }
             }
             RawVmTrace::Other(v) => {
@@ -284,6 +287,39 @@ impl VmScenario {
     }
 }
 
+/// The error of a window in which the trace creates no VM: it names the
+/// times at which the trace creates its VMs (`created`, ms), as offsets and
+/// as the UTC date-times a date `start` would need.
+fn empty_window(
+    cx: &Ctx,
+    file: &Path,
+    created: Option<(u64, u64)>,
+    start: SimTime,
+    duration: SimTime,
+) -> ScenarioError {
+    let when = |ms: u64| {
+        let secs = ms / 1000;
+        let date = i64::try_from(secs).map_or_else(|_| "?".into(), crate::trace::time::format_datetime);
+        (format!("{secs} s"), date)
+    };
+    let expected = match created {
+        Some((first, last)) => {
+            let ((a, da), (b, db)) = (when(first), when(last));
+            format!(
+                "a start whose window reaches the VMs of {}, created from {a} to {b} (as dates, {da} to {db})",
+                file.display()
+            )
+        }
+        None => format!("a trace with VMs ({} creates none)", file.display()),
+    };
+    let (at, date) = when(start.0);
+    cx.invalid(
+        "vm_requests.start",
+        expected,
+        format!("{at} ({date}), a window of {} s with no VM", duration.0 / 1000),
+    )
+}
+
 /// `[vm_requests] start`: an offset (a duration, as before) or, as a
 /// guest's `start`, a UTC date-time, read as unix seconds (for traces whose
 /// times are unix seconds).
@@ -291,21 +327,33 @@ fn vm_start(cx: &Ctx, v: Option<&RawDuration>) -> Result<SimTime, ScenarioError>
     let Some(v) = v else {
         return Ok(SimTime::ZERO);
     };
-    if let RawDuration::Text(t) = v {
-        if let Ok(unix) = crate::trace::time::parse_datetime(t.trim()) {
-            return u64::try_from(unix).map(SimTime::from_secs).map_err(|_| {
-                cx.invalid(
-                    "vm_requests.start",
-                    "a date-time from 1970-01-01 on",
-                    format!("\"{t}\""),
-                )
-            });
-        }
+    let date = match v {
+        RawDuration::Text(t) => Some(toml::Value::String(t.clone())),
+        RawDuration::Other(d @ toml::Value::Datetime(_)) => Some(d.clone()),
+        _ => None,
+    };
+    let parsed = date.as_ref().and_then(super::raw::start_datetime);
+    if let (Some(d), Some(Ok(unix))) = (&date, &parsed) {
+        return u64::try_from(*unix).map(SimTime::from_secs).map_err(|_| {
+            cx.invalid(
+                "vm_requests.start",
+                "a date-time from 1970-01-01 on",
+                super::raw::describe_value(d),
+            )
+        });
     }
-    super::parse_duration(v).map_err(|found| {
+    let found = match (v, parsed) {
+        // An unquoted TOML date-time that is not a UTC one.
+        (RawDuration::Other(_), Some(Err(found))) => Err(found),
+        _ => super::parse_duration(v),
+    };
+    found.map_err(|found| {
         cx.invalid(
             "vm_requests.start",
-            "an offset such as 0, \"90s\", \"15m\", \"1h\" or \"30d\", or a UTC date-time such as \"1998-05-01\" or \"1998-05-01 00:00:00\" (unix seconds)",
+            format!(
+                "an offset such as 0, \"90s\", \"15m\", \"1h\" or \"30d\", or {} (unix seconds)",
+                super::START_FORMS
+            ),
             found,
         )
     })

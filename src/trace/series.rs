@@ -138,11 +138,12 @@ impl Series {
 
     /// The same series in requests per minute, the unit of the web guest's
     /// `requests_per_unit`: a step of one minute is kept as it is; a
-    /// shorter step is summed into calendar minutes (`floor(t / 60)`), so a
-    /// per-second count and the per-minute count of the same requests give
-    /// the same series; a longer step is spread evenly over its minutes
-    /// (count × 60 / step, one point per minute when the step is whole
-    /// minutes).
+    /// step dividing the minute (1 s, 10 s, 30 s) is summed into calendar
+    /// minutes (`floor(t / 60)`), so a per-second count and the per-minute
+    /// count of the same requests give the same series; a step of whole
+    /// minutes is spread evenly over its minutes (count × 60 / step); any
+    /// other step (45 s, 90 s) keeps one point per step, at the per-minute
+    /// rate count × 60 / step.
     pub fn per_minute(&self) -> Series {
         match self.step {
             60 => self.clone(),
@@ -153,13 +154,7 @@ impl Series {
                     .flat_map(|&v| std::iter::repeat_n(v * 60.0 / s as f64, (s / 60) as usize))
                     .collect(),
             },
-            // Not whole minutes: one point per step, at the per-minute rate.
-            s if s > 60 => Series {
-                step: s,
-                start: self.start,
-                values: self.values.iter().map(|&v| v * 60.0 / s as f64).collect(),
-            },
-            s if s > 0 => {
+            s if s > 0 && 60 % s == 0 => {
                 let first = self.start.div_euclid(60);
                 let last = self.time_of(self.len().saturating_sub(1)).div_euclid(60);
                 let mut values = vec![0.0; (last - first + 1).max(0) as usize];
@@ -172,6 +167,15 @@ impl Series {
                     values,
                 }
             }
+            // A step and the minute neither of which divides the other (45 s,
+            // 90 s): summing points into minutes would give some minutes one
+            // point more than others, so each point is kept at its own step,
+            // at its per-minute rate.
+            s if s > 0 => Series {
+                step: s,
+                start: self.start,
+                values: self.values.iter().map(|&v| v * 60.0 / s as f64).collect(),
+            },
             _ => self.clone(),
         }
     }
@@ -423,6 +427,37 @@ mod tests {
 
     fn parse(s: &str) -> Result<Series, TraceError> {
         parse_series_csv(s, "s.csv")
+    }
+
+    /// A series of `step` seconds from 0 with `values`.
+    fn at(step: i64, values: Vec<f64>) -> Series {
+        Series {
+            step,
+            start: 0,
+            values,
+        }
+    }
+
+    #[test]
+    fn per_minute_sums_steps_dividing_the_minute_and_spreads_whole_minutes() {
+        // 60 requests a minute, as 1 a second, 30 per 30 s, 300 per 5 min.
+        let want = at(60, vec![60.0; 10]);
+        assert_eq!(at(1, vec![1.0; 600]).per_minute(), want);
+        assert_eq!(at(30, vec![30.0; 20]).per_minute(), want);
+        assert_eq!(at(300, vec![300.0; 2]).per_minute(), want);
+        assert_eq!(want.per_minute(), want);
+        // A minute's requests all in its first second: the minute's count.
+        let mut burst = vec![0.0; 120];
+        burst[60] = 90.0;
+        assert_eq!(at(1, burst).per_minute(), at(60, vec![0.0, 90.0]));
+    }
+
+    #[test]
+    fn per_minute_keeps_steps_not_dividing_the_minute_at_their_rate() {
+        // 45 requests every 45 s is 60 a minute throughout: summing the
+        // points into calendar minutes would make every third minute 90.
+        assert_eq!(at(45, vec![45.0; 8]).per_minute(), at(45, vec![60.0; 8]));
+        assert_eq!(at(90, vec![90.0; 4]).per_minute(), at(90, vec![60.0; 4]));
     }
 
     fn perr(s: &str) -> String {

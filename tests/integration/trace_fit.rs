@@ -272,22 +272,30 @@ fn jobs_that_never_started_and_jobs_too_large_are_shown_and_warned() {
     assert!(err.contains("never started") && err.contains("accepted"), "{err}");
 }
 
+/// A generic VM-request trace: ten VMs, one an hour from `t0` (seconds),
+/// each living 30 minutes.
+fn vm_trace(t0: i64) -> String {
+    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
+    for i in 0..10 {
+        let _ = writeln!(trace, "{i},{},{},1,1", t0 + i * 3600, t0 + i * 3600 + 1800);
+    }
+    trace
+}
+
+/// A 5-hour VM-request scenario on `file` from `start` (TOML text).
+fn vm_scenario(dir: &Path, file: &str, start: &str) -> String {
+    write(
+        dir,
+        "v.toml",
+        &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"{file}\"\nstart = {start}\n"),
+    )
+}
+
 #[test]
 fn vm_requests_start_accepts_a_date_like_a_guest_start() {
     let d = temp_dir("fit-vmstart");
-    let mut trace = "vm_id,start_s,end_s,cpu,memory\n".to_string();
-    for i in 0..10 {
-        let _ = writeln!(trace, "{i},{},{},1,1", i * 3600, i * 3600 + 1800);
-    }
-    write(&d, "vms.csv", &trace);
-    let load = |start: &str| {
-        let s = write(
-            &d,
-            "v.toml",
-            &format!("duration = \"5h\"\n[vm_requests]\ntrace = \"vms.csv\"\nstart = {start}\n"),
-        );
-        VmScenario::load(Path::new(&s))
-    };
+    write(&d, "vms.csv", &vm_trace(0));
+    let load = |start: &str| VmScenario::load(Path::new(&vm_scenario(&d, "vms.csv", start)));
     let by_offset = load("\"2h\"").unwrap();
     let by_date = load("\"1970-01-01 02:00:00\"").unwrap();
     assert_eq!(by_offset.start, by_date.start);
@@ -426,4 +434,241 @@ fn untagged_keys_name_the_key_the_forms_and_what_was_found() {
         "{err}"
     );
     assert!(!err.contains("did not match any variant"), "{err}");
+}
+
+#[test]
+fn missing_points_are_counted_inside_the_window_only() {
+    let d = temp_dir("fit-missing");
+    // Two days per minute; ten minutes missing at 10:00 on day 0 and five
+    // more straddling midnight (23:58 .. 00:02).
+    let missing = |i: i64| (600..610).contains(&i) || (1438..1443).contains(&i);
+    write(&d, "web.csv", &series(60, 2880, |i| (!missing(i)).then_some(100)));
+    let report = |start: &str| {
+        let s = scenario(
+            &d,
+            "duration = \"12h\"",
+            &web_guest(&format!("start = \"{start}\"")),
+        );
+        let (ok, out, err) = validate(&s);
+        assert!(ok, "{err}");
+        out
+    };
+    let day0 = report("2026-01-05");
+    assert!(day0.contains("10 missing points, 1 gaps over 5 steps"), "{day0}");
+    let day1 = report("2026-01-06 12:00:00");
+    assert!(day1.contains("0 missing points, 0 gaps over 5 steps"), "{day1}");
+    assert!(day1.contains("covered 100.0 %"), "{day1}");
+    // The gap over midnight: its 3 points after midnight are in the window.
+    let midnight = report("2026-01-06");
+    assert!(midnight.contains(" 3 missing points, 0 gaps"), "{midnight}");
+}
+
+#[test]
+fn a_batch_log_spanning_part_of_the_window_is_a_warning() {
+    let d = temp_dir("fit-batch-cover");
+    // Jobs over the first 3 days of a 10-day window: a log's quiet stretch
+    // is part of its workload, so only a warning (a web trace would fail).
+    let jobs: Vec<_> = (0..4).map(|i| (i * 86_400, 0, 3600, 1)).collect();
+    write(&d, "b.swf", &swf(4, &jobs));
+    let s = scenario(&d, "duration = \"10d\"", &batch_guest(""));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("4 jobs"), "{out}");
+    assert!(
+        err.contains("warning:") && err.contains("the trace's jobs span 30.4 % (3.0 days of 10.0 days)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_vm_requests_window_with_no_vm_is_an_error_naming_the_trace_times() {
+    let d = temp_dir("fit-vmempty");
+    // Times from 0 (as in the Huawei trace), and unix times from 2020-01-01.
+    for (file, t0) in [("rel.csv", 0), ("unix.csv", 1_577_836_800)] {
+        write(&d, file, &vm_trace(t0));
+    }
+    let validate_vm = |file: &str, start: &str| validate(&vm_scenario(&d, file, start));
+    // A date on a trace timed from 0.
+    let (ok, _, err) = validate_vm("rel.csv", "\"2020-01-01\"");
+    assert!(!ok, "a window with no VM ran");
+    assert!(
+        err.contains("key `vm_requests.start`")
+            && err.contains("created from 0 s to 32400 s")
+            && err.contains("found 1577836800 s (2020-01-01 00:00:00)"),
+        "{err}"
+    );
+    // An offset on a trace in unix seconds: the error gives the dates.
+    let (ok, _, err) = validate_vm("unix.csv", "\"1h\"");
+    assert!(!ok);
+    assert!(
+        err.contains("as dates, 2020-01-01 00:00:00 to 2020-01-01 09:00:00"),
+        "{err}"
+    );
+    let (ok, out, err) = validate_vm("unix.csv", "\"2020-01-01 02:00:00\"");
+    assert!(ok && out.contains("5 VMs"), "{out}{err}");
+}
+
+#[test]
+fn start_accepts_unquoted_toml_dates_for_guests_and_vm_requests() {
+    let d = temp_dir("fit-unquoted");
+    write(&d, "web.csv", &series(60, 2880, |_| Some(100)));
+    let window = |start: &str| {
+        let s = scenario(&d, "duration = \"1d\"", &web_guest(&format!("start = {start}")));
+        let (ok, out, err) = validate(&s);
+        assert!(ok, "{start}: {err}");
+        out.lines().nth(1).unwrap().to_string()
+    };
+    let quoted = window("\"2026-01-06\"");
+    assert!(quoted.contains("window 2026-01-06 00:00:00"), "{quoted}");
+    assert_eq!(window("2026-01-06"), quoted);
+    assert_eq!(window("2026-01-06T00:00:00Z"), quoted);
+    assert_eq!(window("2026-01-06T00:00:00"), quoted);
+    // Not UTC, or not a date-time: the error names the key and the forms.
+    for (start, found) in [
+        (
+            "2026-01-06T00:00:00+02:00",
+            "the TOML date-time 2026-01-06T00:00:00+02:00",
+        ),
+        ("5", "the integer 5"),
+        ("\"2h\"", "\"2h\""),
+    ] {
+        let s = scenario(&d, "duration = \"1d\"", &web_guest(&format!("start = {start}")));
+        fails_with(&s, &["key `guest[0].start`", "a UTC date-time", found]);
+    }
+
+    write(&d, "vms.csv", &vm_trace(0));
+    let load = |start: &str| VmScenario::load(Path::new(&vm_scenario(&d, "vms.csv", start)));
+    let by_offset = load("\"2h\"").unwrap();
+    for start in [
+        "1970-01-01T02:00:00Z",
+        "1970-01-01T02:00:00",
+        "\"1970-01-01T02:00:00Z\"",
+    ] {
+        let v = load(start).unwrap();
+        assert_eq!(
+            (v.start, &v.source),
+            (by_offset.start, &by_offset.source),
+            "{start}"
+        );
+    }
+    let err = load("1970-01-01T02:00:00+01:00").unwrap_err().to_string();
+    assert!(
+        err.contains("key `vm_requests.start`")
+            && err.contains("the TOML date-time 1970-01-01T02:00:00+01:00"),
+        "{err}"
+    );
+}
+
+#[test]
+fn generated_traces_are_checked_for_their_window_and_peak() {
+    let d = temp_dir("fit-generated");
+    let web =
+        |extra: &str| format!("kind = \"web\"\ntrace = {{ generate = \"web\", base_rate = 2000 }}\n{extra}");
+    let batch =
+        |extra: &str| format!("kind = \"batch\"\ntrace = {{ generate = \"batch\", nodes = 4 }}\n{extra}");
+    // A start copied from another scenario: the window misses the
+    // generated trace (2026-01-05 + 2 days) and would run on no demand.
+    for guest in [web("start = \"1998-05-01\""), batch("start = \"1998-05-01\"")] {
+        let s = scenario(&d, "duration = \"2d\"", &guest);
+        fails_with(
+            &s,
+            &[
+                "key `guest[0].start`",
+                "covers 2026-01-05 00:00:00 .. 2026-01-07 00:00:00",
+                "found 1998-05-01 00:00:00",
+            ],
+        );
+    }
+    // Half the window past the generated trace: "covered" no longer claimed.
+    let s = scenario(&d, "duration = \"2d\"", &batch("start = \"2026-01-06\""));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("covered 50.0 % (24.0 h of 2.0 days)"), "{out}");
+    assert!(err.contains("the generated trace covers 50.0 %"), "{err}");
+    // Sized by requests_per_unit, a generated web trace's peak is checked
+    // (drawn with the scenario's seed) against the cluster's 4 units.
+    let s = scenario(&d, "duration = \"2d\"", &web("requests_per_unit = 100"));
+    let err = fails_with(
+        &s,
+        &[
+            "key `guest[0].trace`",
+            "the window's peak demand",
+            "accept = [\"peak\"]",
+        ],
+    );
+    assert!(err.contains("the 4 units the cluster holds"), "{err}");
+    let s = scenario(&d, "duration = \"2d\"", &web("requests_per_unit = 100000"));
+    let (ok, out, err) = validate(&s);
+    assert!(ok, "{err}");
+    assert!(out.contains("requests/minute (drawn with seed 1)"), "{out}");
+}
+
+#[test]
+fn a_binary_file_given_as_the_scenario_is_named_not_pasted() {
+    let d = temp_dir("fit-binary-scenario");
+    let mut tar = tar_bytes();
+    tar.extend_from_slice(b"period,count\n");
+    for (name, bytes, want) in [
+        ("s.tar", tar.clone(), "found a tar archive"),
+        ("s.tar.gz", gzip(&tar), "found a gzip archive"),
+        (
+            "s.toml",
+            b"name = \"caf\xe9\"\n".to_vec(),
+            "found a byte that is not UTF-8 on line 1",
+        ),
+    ] {
+        let path = d.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let p = path.to_str().unwrap();
+        for cmd in [&["validate", p][..], &["run", p], &["sweep", p, "--list"]] {
+            let (ok, _, err) = slivers(cmd);
+            assert!(!ok, "{cmd:?}");
+            assert!(
+                err.contains(name)
+                    && err.contains("expected a TOML scenario (UTF-8 text)")
+                    && err.contains(want),
+                "{cmd:?}: {err}"
+            );
+            assert!(
+                !err.contains("ustar") && !err.contains('\0') && !err.contains('\u{fffd}'),
+                "raw bytes: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn accept_takes_a_list_or_one_name_and_errors_name_the_key() {
+    let d = temp_dir("fit-accept");
+    write(&d, "web.csv", &series(3600, 24, |_| Some(100)));
+    // One day of a 10-day window: a coverage error unless accepted.
+    for accept in ["[\"coverage\"]", "\"coverage\"", "[\"peak\", \"coverage\"]"] {
+        let s = scenario(
+            &d,
+            "duration = \"10d\"",
+            &web_guest(&format!("accept = {accept}")),
+        );
+        let (ok, _, err) = validate(&s);
+        assert!(ok && err.contains("accepted"), "{accept}: {err}");
+    }
+    for (accept, found) in [
+        ("[\"peaks\"]", "found \"peaks\""),
+        ("\"peaks\"", "found \"peaks\""),
+        ("[1]", "found the integer 1"),
+        ("{ a = 1 }", "found a table with keys a"),
+    ] {
+        let s = scenario(
+            &d,
+            "duration = \"10d\"",
+            &web_guest(&format!("accept = {accept}")),
+        );
+        fails_with(
+            &s,
+            &[
+                "key `guest[0].accept`",
+                "\"coverage\", \"peak\", \"empty\"",
+                found,
+            ],
+        );
+    }
 }
