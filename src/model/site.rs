@@ -849,10 +849,12 @@ impl StepQueue {
     /// True if `step`, pushed now, would head its VM's queue and, if it
     /// reserves, its host's.
     fn would_head(&self, step: &Step) -> bool {
-        self.vm_head(step.vm()).is_none()
-            && step
-                .reserves()
-                .is_none_or(|(h, _)| self.by_host.get(h.index()).is_some_and(VecDeque::is_empty))
+        // Most of the time nothing is queued: no per-VM or per-host look-up.
+        self.steps.is_empty()
+            || self.vm_head(step.vm()).is_none()
+                && step
+                    .reserves()
+                    .is_none_or(|(h, _)| self.by_host.get(h.index()).is_some_and(VecDeque::is_empty))
     }
 
     /// Queues `op`, which cannot start now; it becomes a candidate when a
