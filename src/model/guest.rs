@@ -15,12 +15,12 @@
 //!
 //! Guests see time only as the `now` they are given.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use slivers_policy::{GuestId, Resources, VmId};
 
 use super::broker::{Outcome, Request};
-use crate::engine::SimTime;
+use crate::engine::{DenseId, IdSlab, SimTime};
 
 /// Sizes slivers in whole quanta.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,12 +239,22 @@ pub struct BatchJob {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LeaseId(pub u64);
 
+impl DenseId for LeaseId {
+    fn number(self) -> u64 {
+        self.0
+    }
+    fn from_number(n: u64) -> Self {
+        LeaseId(n)
+    }
+}
+
 /// The batch guest.
 #[derive(Debug, Clone)]
 pub struct BatchGuest {
     quantum: Quantum,
     queue: VecDeque<BatchJob>,
-    running: BTreeMap<LeaseId, (BatchJob, Vec<VmId>)>,
+    /// The VMs of each running lease (lease ids are dense).
+    running: IdSlab<LeaseId, Vec<VmId>>,
     next_lease: u64,
     asked: usize,
     /// Jobs granted so far.
@@ -257,7 +267,7 @@ impl BatchGuest {
         BatchGuest {
             quantum,
             queue: VecDeque::new(),
-            running: BTreeMap::new(),
+            running: IdSlab::new(),
             next_lease: 0,
             asked: 0,
             started: 0,
@@ -286,18 +296,19 @@ impl BatchGuest {
     }
 
     /// The broker's answers; returns each granted lease with its end time.
-    pub fn on_outcomes(&mut self, now: SimTime, outcomes: &[Outcome]) -> Vec<(SimTime, LeaseId)> {
+    pub fn on_outcomes(&mut self, now: SimTime, outcomes: Vec<Outcome>) -> Vec<(SimTime, LeaseId)> {
         let mut ends = Vec::new();
         let mut waiting = VecDeque::with_capacity(self.queue.len());
         let asked = std::mem::take(&mut self.asked);
-        for (i, job) in self.queue.drain(..).enumerate() {
-            match outcomes.get(i).filter(|_| i < asked) {
+        let mut outcomes = outcomes.into_iter().take(asked);
+        for job in self.queue.drain(..) {
+            match outcomes.next() {
                 Some(Outcome::Granted(ids)) => {
                     let lease = LeaseId(self.next_lease);
                     self.next_lease += 1;
                     self.started += 1;
                     ends.push((now.plus(job.run), lease));
-                    self.running.insert(lease, (job, ids.clone()));
+                    self.running.insert(lease, ids);
                 }
                 _ => waiting.push_back(job),
             }
@@ -309,8 +320,8 @@ impl BatchGuest {
     /// A lease ends: the releases to send now.
     pub fn on_lease_end(&mut self, lease: LeaseId) -> Vec<Request> {
         self.running
-            .remove(&lease)
-            .map(|(_, vms)| vms.into_iter().map(|vm| Request::Release { vm }).collect())
+            .remove(lease)
+            .map(|vms| vms.into_iter().map(|vm| Request::Release { vm }).collect())
             .unwrap_or_default()
     }
 }
@@ -417,7 +428,7 @@ mod tests {
         );
         let ends = b.on_outcomes(
             SimTime::from_secs(100),
-            &[Outcome::Rejected, Outcome::Granted(vec![VmId(7)])],
+            vec![Outcome::Rejected, Outcome::Granted(vec![VmId(7)])],
         );
         assert_eq!(ends, vec![(SimTime::from_secs(130), LeaseId(0))]);
         assert_eq!(b.queued(), 1);
@@ -427,7 +438,7 @@ mod tests {
         assert_eq!(r.len(), 1);
         let ends = b.on_outcomes(
             SimTime::from_secs(200),
-            &[Outcome::Granted(vec![VmId(8), VmId(9)])],
+            vec![Outcome::Granted(vec![VmId(8), VmId(9)])],
         );
         assert_eq!(ends, vec![(SimTime::from_secs(260), LeaseId(1))]);
         assert_eq!(b.queued(), 0);

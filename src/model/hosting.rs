@@ -245,7 +245,7 @@ impl Hosting {
                     match &mut self.guests[guest.0 as usize] {
                         Guest::Web(w) => w.on_outcomes(&outs),
                         Guest::Batch(b) => {
-                            for (end, lease) in b.on_outcomes(now, &outs) {
+                            for (end, lease) in b.on_outcomes(now, outs) {
                                 out.timers.push((end, Input::LeaseEnd { guest: *guest, lease }));
                             }
                         }
