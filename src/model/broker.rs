@@ -188,9 +188,7 @@ impl Broker {
     ) -> Result<Outcome, BrokerError> {
         match r {
             Request::Release { vm } => {
-                let (host, size) = self.vms.remove(*vm).ok_or(BrokerError::UnknownVm(*vm))?;
-                self.unuse(host, size);
-                grants.push(Grant::Release { vm: *vm });
+                self.release(*vm, grants)?;
                 Ok(Outcome::Done)
             }
             Request::Resize { vm, size } => {
@@ -264,6 +262,15 @@ impl Broker {
                 ))
             }
         }
+    }
+
+    /// Takes `vm` back (a release request, which is always granted) and
+    /// appends its grant to `grants`.
+    pub fn release(&mut self, vm: VmId, grants: &mut Vec<Grant>) -> Result<(), BrokerError> {
+        let (host, size) = self.vms.remove(vm).ok_or(BrokerError::UnknownVm(vm))?;
+        self.unuse(host, size);
+        grants.push(Grant::Release { vm });
+        Ok(())
     }
 
     fn unuse(&mut self, host: HostId, size: Resources) {

@@ -317,12 +317,9 @@ impl BatchGuest {
         ends
     }
 
-    /// A lease ends: the releases to send now.
-    pub fn on_lease_end(&mut self, lease: LeaseId) -> Vec<Request> {
-        self.running
-            .remove(lease)
-            .map(|vms| vms.into_iter().map(|vm| Request::Release { vm }).collect())
-            .unwrap_or_default()
+    /// A lease ends: its VMs, to release now (none if it is not running).
+    pub fn on_lease_end(&mut self, lease: LeaseId) -> Vec<VmId> {
+        self.running.remove(lease).unwrap_or_default()
     }
 }
 
@@ -432,7 +429,7 @@ mod tests {
         );
         assert_eq!(ends, vec![(SimTime::from_secs(130), LeaseId(0))]);
         assert_eq!(b.queued(), 1);
-        assert_eq!(b.on_lease_end(LeaseId(0)), vec![Request::Release { vm: VmId(7) }]);
+        assert_eq!(b.on_lease_end(LeaseId(0)), vec![VmId(7)]);
         assert!(b.on_lease_end(LeaseId(0)).is_empty());
         let r = b.requests();
         assert_eq!(r.len(), 1);

@@ -112,7 +112,7 @@ pub struct Hosting {
     /// Guests to meter at the next [`Self::meter_fidelity`] (web guests
     /// whose demand changed; possibly repeated), kept to reuse its allocation.
     to_meter: Vec<GuestId>,
-    /// The broker's grants to the site in one [`Self::serve`], empty
+    /// The broker's grants to the site in one [`Self::provision`], empty
     /// between calls (kept to reuse its allocation).
     grants: Vec<Grant>,
 }
@@ -264,11 +264,15 @@ impl Hosting {
                 _ => return Err(ModelError::WrongGuest(guest)),
             },
             Input::LeaseEnd { guest, lease } => {
-                let releases = match self.guests.get_mut(guest.0 as usize) {
+                let vms = match self.guests.get_mut(guest.0 as usize) {
                     Some(Guest::Batch(b)) => b.on_lease_end(lease),
                     _ => return Err(ModelError::WrongGuest(guest)),
                 };
-                self.serve(now, &[(guest, releases)], out)?;
+                // Releases only: the broker takes them all back, in order,
+                // as it would in a period (where releases come first).
+                self.provision(now, out, |broker, grants| {
+                    vms.iter().try_for_each(|&vm| broker.release(vm, grants))
+                })?;
             }
             Input::OpDone(op) => self.site.complete(now, op, &mut out.started)?,
         }
@@ -281,9 +285,20 @@ impl Hosting {
         requests: &[(GuestId, Vec<Request>)],
         out: &mut Output,
     ) -> Result<Vec<Vec<Outcome>>, ModelError> {
+        self.provision(now, out, |broker, grants| broker.serve(requests, grants))
+    }
+
+    /// Lets `decide` act on the broker, then has the site apply the grants
+    /// it made (in the reused grant buffer), appending the started steps.
+    fn provision<T>(
+        &mut self,
+        now: SimTime,
+        out: &mut Output,
+        decide: impl FnOnce(&mut Broker, &mut Vec<Grant>) -> Result<T, BrokerError>,
+    ) -> Result<T, ModelError> {
         let mut grants = std::mem::take(&mut self.grants);
-        let outcomes = self.broker.serve(requests, &mut grants);
-        let applied = match outcomes {
+        let decided = decide(&mut self.broker, &mut grants);
+        let applied = match decided {
             Ok(_) => self
                 .site
                 .apply(now, &grants, self.broker.assignment(), &mut out.started),
@@ -291,8 +306,9 @@ impl Hosting {
         };
         grants.clear();
         self.grants = grants;
+        let decided = decided?;
         applied?;
-        Ok(outcomes?)
+        Ok(decided)
     }
 
     /// Checks every invariant: broker and site are each consistent and
