@@ -8,9 +8,10 @@
 //! every id ever issued. The last [`SPARES`] pages released are kept as
 //! spares for the next pages needed: a slab whose live ids keep crossing
 //! page boundaries (the steps in flight, say, completing out of order)
-//! would otherwise allocate, fill and free a page every [`PAGE`] ids. Iteration is in id order, like a `BTreeMap`'s, so the
-//! slab can stand wherever an ordered map of ids stood; it only costs an
-//! index computation per lookup instead of a search down a tree.
+//! would otherwise allocate, fill and free a page every [`PAGE`] ids.
+//! Iteration is in id order, like a `BTreeMap`'s, so the slab can stand
+//! wherever an ordered map of ids stood; it only costs an index
+//! computation per lookup instead of a search down a tree.
 
 /// Ids per page.
 pub const PAGE: usize = 256;

@@ -816,9 +816,10 @@ struct Touched {
 /// queue when the VM goes idle, the head of a host's queue when the host
 /// frees capacity or its head starts). A step is queued only if it cannot
 /// start when it is planned ([`Site::apply`] starts the others at once).
-/// Every other step is blocked for a reason that has not changed. Candidates come out in op order, and
-/// a step started makes candidates only of later ops, so the steps start in
-/// the order one pass over the whole queue would start them.
+/// Every other step is blocked for a reason that has not changed.
+/// Candidates come out in op order, and a step started makes candidates
+/// only of later ops, so the steps start in the order one pass over the
+/// whole queue would start them.
 #[derive(Debug)]
 struct StepQueue {
     steps: IdSlab<OpId, Step>,
@@ -918,6 +919,9 @@ impl StepQueue {
 
     /// `vm` went idle: its next step may start.
     fn vm_idle(&mut self, vm: VmId) {
+        if self.steps.is_empty() {
+            return;
+        }
         if let Some(op) = self.vm_head(vm) {
             self.candidates.push(Reverse(op));
         }
@@ -925,6 +929,9 @@ impl StepQueue {
 
     /// `host` has more room (or a new head): its next reservation may start.
     fn host_freed(&mut self, host: HostId) {
+        if self.steps.is_empty() {
+            return;
+        }
         if let Some(&op) = self.by_host.get(host.index()).and_then(|q| q.front()) {
             self.candidates.push(Reverse(op));
         }
