@@ -44,7 +44,9 @@ struct Page<V> {
 /// Values keyed by dense ids (see the [module documentation](self)).
 pub struct IdSlab<K, V> {
     pages: Vec<Option<Box<Page<V>>>>,
-    /// Empty pages to reuse (see the [module documentation](self)).
+    /// Empty pages to reuse (see the [module documentation](self)), boxed
+    /// as in `pages`: a page moves between the two without a copy.
+    #[allow(clippy::vec_box)]
     spare: Vec<Box<Page<V>>>,
     len: usize,
     key: std::marker::PhantomData<K>,
