@@ -119,10 +119,12 @@ impl Drop for Net {
 }
 
 #[test]
+#[ignore = "needs root, sshd and iproute2; .ci/run runs it with SLIVERS_NETNS=1 and --ignored"]
 fn live_run_over_ssh_between_network_namespaces_matches_the_simulation() {
-    if std::env::var_os("SLIVERS_NETNS").is_none() {
-        return;
-    }
+    assert!(
+        std::env::var_os("SLIVERS_NETNS").is_some(),
+        "this test sets up network namespaces as root: run it with SLIVERS_NETNS=1 (see .ci/run)"
+    );
     let net = Net::up();
     let ssh = net.ssh_command();
     let transport = SshTransport::new().ssh_command(&ssh).user(Some("root"));
