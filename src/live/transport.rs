@@ -24,6 +24,17 @@ use std::time::{Duration, Instant};
 use super::emu::cluster::{EmuCluster, EmuOutcome};
 use super::executor::ExecError;
 
+/// The last 2000 bytes of trimmed stderr (at a character boundary): what
+/// an error keeps of a command's output.
+pub fn excerpt(stderr: &str) -> String {
+    let s = stderr.trim();
+    let mut start = s.len().saturating_sub(2000);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    s[start..].to_string()
+}
+
 /// What a command printed and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CmdOutput {
@@ -335,7 +346,7 @@ impl SshTransport {
         if out.code == Some(255) {
             return Err(ExecError::Unreachable {
                 host: host.to_string(),
-                stderr: super::xen::excerpt(&out.stderr),
+                stderr: excerpt(&out.stderr),
             });
         }
         Ok(out)
@@ -377,7 +388,7 @@ impl Transport for SshTransport {
                 host: host.to_string(),
                 argv,
                 code: out.code,
-                stderr: super::xen::excerpt(&out.stderr),
+                stderr: excerpt(&out.stderr),
             });
         }
         Ok(())
@@ -542,6 +553,12 @@ impl Write for SharedBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpt_keeps_the_last_2000_bytes_at_a_character_boundary() {
+        assert_eq!(excerpt(&"é".repeat(1500)).len(), 2000);
+        assert_eq!(excerpt("  short\n"), "short");
+    }
 
     #[test]
     fn quoting() {
