@@ -792,3 +792,147 @@ fn cfg_memory(cfg: &str) -> Option<u64> {
         (k.trim() == "memory").then(|| v.trim().parse().ok())?
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::live::executor::{HostInfo, VmInfo};
+
+    /// An emulated cluster whose first `save` succeeds but reports a
+    /// timeout (the report was lost), and whose live migrations all fail
+    /// with the VM resumed at its source.
+    struct LostSaveReport {
+        inner: XenExecutor,
+        saves: AtomicU32,
+    }
+
+    impl Executor for LostSaveReport {
+        fn host_info(&self, h: &str) -> Result<HostInfo, ExecError> {
+            self.inner.host_info(h)
+        }
+        fn list(&self, h: &str) -> Result<Vec<VmInfo>, ExecError> {
+            self.inner.list(h)
+        }
+        fn create(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+            self.inner.create(h, s)
+        }
+        fn resize(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+            self.inner.resize(h, s)
+        }
+        fn migrate(&self, f: &str, t: &str, n: &str) -> Result<(), ExecError> {
+            Err(ExecError::MigrationFailed {
+                from: f.into(),
+                to: t.into(),
+                vm: n.into(),
+                resumed_at_sender: true,
+                stderr: "migration sender: Migration failed, resuming at sender.".into(),
+            })
+        }
+        fn save(&self, h: &str, n: &str, i: &str) -> Result<(), ExecError> {
+            self.inner.save(h, n, i)?;
+            if self.saves.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(ExecError::Timeout {
+                    host: h.into(),
+                    argv: vec!["xl".into(), "save".into(), n.into(), i.into()],
+                    after: Duration::from_secs(1),
+                });
+            }
+            Ok(())
+        }
+        fn restore(&self, h: &str, s: &VmSpec, i: &str) -> Result<(), ExecError> {
+            self.inner.restore(h, s, i)
+        }
+        fn destroy(&self, h: &str, n: &str) -> Result<(), ExecError> {
+            self.inner.destroy(h, n)
+        }
+        fn reconcile_migration(&self, f: &str, t: &str, n: &str) -> Result<Option<String>, ExecError> {
+            self.inner.reconcile_migration(f, t, n)
+        }
+    }
+
+    fn setup() -> (LostSaveReport, VmSpec) {
+        let cluster = Arc::new(EmuCluster::new());
+        for h in ["h0", "h1"] {
+            cluster.add_host(HostConfig::new(h, 8192, 4));
+        }
+        let inner = XenExecutor::new(Arc::new(InProcessTransport::new(cluster)), XenConfig::default());
+        let spec = VmSpec {
+            name: "sliver-1".into(),
+            memory_mib: 1024,
+            max_memory_mib: 2048,
+            vcpus: 1,
+            max_vcpus: 2,
+            cpu_weight: 256,
+            cap_percent: 0,
+            bandwidth_mbps: 100,
+            disk_gib: 10,
+        };
+        inner.create("h0", &spec).unwrap();
+        let exec = LostSaveReport {
+            inner,
+            saves: AtomicU32::new(0),
+        };
+        (exec, spec)
+    }
+
+    fn job(step: Step, hosts: &[&str], spec: &VmSpec) -> Job {
+        Job {
+            op: OpId(1),
+            step,
+            hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            name: spec.name.clone(),
+            image: "/images/sliver-1.save".into(),
+            spec: spec.clone(),
+            spec_from: spec.clone(),
+            retries: 2,
+        }
+    }
+
+    fn names(exec: &LostSaveReport, host: &str) -> Vec<String> {
+        exec.list(host).unwrap().into_iter().map(|v| v.name).collect()
+    }
+
+    #[test]
+    fn a_save_retried_after_one_that_succeeded_is_done() {
+        let (exec, spec) = setup();
+        let size = Resources([1000, 1024, 100, 10]);
+        let suspend = Step::Suspend {
+            vm: VmId(1),
+            host: HostId(0),
+            size,
+        };
+        // The first save worked but its report was lost; the retry finds
+        // the VM gone from its host and counts the save as done.
+        let effort = perform(&exec, &job(suspend, &["h0"], &spec)).unwrap();
+        assert_eq!(effort.retries, 1);
+        assert!(names(&exec, "h0").is_empty());
+        let restore = Step::Restore {
+            vm: VmId(1),
+            host: HostId(1),
+            size,
+        };
+        perform(&exec, &job(restore, &["h1"], &spec)).unwrap();
+        assert_eq!(names(&exec, "h1"), vec!["sliver-1".to_string()]);
+    }
+
+    #[test]
+    fn a_fallback_save_retried_after_one_that_succeeded_still_restores() {
+        let (exec, spec) = setup();
+        let size = Resources([1000, 1024, 100, 10]);
+        let migrate = Step::Migrate {
+            vm: VmId(1),
+            from: HostId(0),
+            to: HostId(1),
+            size_from: size,
+            size_to: size,
+        };
+        // Live moves fail; stop-and-copy's save reports a timeout after
+        // saving; the retried save finds the VM gone; the restore runs.
+        let effort = perform(&exec, &job(migrate, &["h0", "h1"], &spec)).unwrap();
+        assert!(effort.fallback);
+        assert!(names(&exec, "h0").is_empty());
+        assert_eq!(names(&exec, "h1"), vec!["sliver-1".to_string()]);
+    }
+}

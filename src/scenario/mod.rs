@@ -127,6 +127,14 @@ pub struct WebWorkload {
     sizing: WebSizing,
 }
 
+impl WebWorkload {
+    /// Its sizing as validated: `max_units` is the cluster's size in units;
+    /// `requests_per_unit` is resolved per run when `peak_units` is set.
+    pub fn sizing(&self) -> WebSizing {
+        self.sizing
+    }
+}
+
 /// A batch guest's workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchWorkload {
@@ -707,7 +715,6 @@ impl Scenario {
                     })
                     .collect();
                 let mut sizing = w.sizing;
-                sizing.max_units = self.cluster_units().min(u32::MAX as u64) as u32;
                 if let Some(units) = w.peak_units {
                     let peak = peak_overlapping(series, start_ms, start_ms + self.duration.0 as i128);
                     sizing.requests_per_unit = if peak > 0.0 { peak / units } else { 1.0 };
@@ -1008,19 +1015,20 @@ fn validate_guest(
                     (Some(p), 1.0)
                 }
             };
+            let cluster_units = cluster.hosts as u64 * max_units as u64;
             let sizing = WebSizing {
                 requests_per_unit: rpu,
                 headroom,
                 hysteresis,
                 min_units,
-                max_units: u32::MAX, // set per run to the cluster size
+                // A guest never asks for more than the whole cluster.
+                max_units: cluster_units.min(u32::MAX as u64) as u32,
             };
             let units = |top: f64| match peak_units {
                 Some(u) => u * (1.0 + headroom),
                 None => top * (1.0 + headroom) / rpu,
             };
             let window = fit::Window { start, span };
-            let cluster_units = cluster.hosts as u64 * max_units as u64;
             match (&read, &data) {
                 (Some((raw, gaps)), WebData::Series(minute)) => {
                     fit::web_file(&mut report, raw, gaps, minute, window, units, cluster_units)

@@ -66,6 +66,23 @@ proptest! {
 }
 
 #[test]
+fn a_web_guest_is_capped_at_the_cluster_when_validated() {
+    // 6 hosts of 2 half-host units: no web guest asks beyond 12 units, and
+    // the validated scenario already says so (no placeholder filled per run).
+    let s = scenario(6, 0.5, 60, 10, 0.6, 1000);
+    let Some(slivers::scenario::GuestSpec::Web { workload, .. }) = s.guests.first() else {
+        panic!("web guest first")
+    };
+    assert_eq!(workload.sizing().max_units, 12);
+    let mut rng = slivers::rng::SimRng::seed_from_u64(1);
+    let Some(slivers::scenario::Workload::Web { sizing, .. }) = s.workloads(&mut rng).first().cloned() else {
+        panic!("web workload")
+    };
+    assert_eq!(sizing.max_units, 12);
+    assert_eq!(s.cluster_units(), 12);
+}
+
+#[test]
 fn a_vm_is_never_lost_and_ends_in_one_state() {
     use slivers::model::{Hosting, HostingConfig, Input};
     // Drive the hosting system by hand and look at every VM after each step.

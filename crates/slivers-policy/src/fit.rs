@@ -6,7 +6,7 @@
 //! so equal scores really tie and go to the lowest id; a floating-point sum
 //! would split some ties by rounding (0.1 + 0.2 > 0.3). These linear scans
 //! cost O(hosts) per choice; [`crate::index::HostIndex`] gives the same
-//! answers in about O(log hosts) for a cluster of identical hosts, and
+//! answers in about O(log hosts) per host type (hosts of one capacity), and
 //! each function uses it when the view carries one
 //! ([`crate::HostTable::view`]).
 

@@ -45,16 +45,24 @@
 //! kept each class as an ordered set of `(key, id)`; its B-tree updates
 //! were a sixth of a hosting run's time at 10^3 hosts.
 //!
-//! The index needs hosts of one capacity: best fit ranks by the score after
-//! placing, `key(free) - key(size)`, which only orders hosts like `key(free)`
-//! when the capacity is shared. It also needs exact scores ([`Scale::exact`]).
+//! One such index needs hosts of one capacity: best fit ranks by the score
+//! after placing, `key(free) - key(size)`, which only orders hosts like
+//! `key(free)` when the capacity is shared. A cluster of mixed capacities
+//! (`HostIndex::with_capacities`) therefore holds one index per host type,
+//! each over its own hosts (numbered in global id order, so a type's lowest
+//! local id is its lowest global id), asks each type and compares their
+//! answers: the lowest id for first fit, the exact score after placing
+//! ([`crate::fit::Score`], comparable across capacities) for best and worst
+//! fit, ties to the lowest id. A choice costs one per-type choice per type;
+//! hosts of one capacity are one index, with no per-type step. Every
+//! capacity needs exact scores ([`Scale::exact`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
-use crate::fit::Scale;
+use crate::fit::{Scale, Score};
 use crate::idset::IdSet;
 use crate::{ClusterView, DIMS, HostId, HostView, Resources};
 
@@ -110,16 +118,6 @@ impl std::fmt::Display for FitKind {
 /// Why a cluster cannot be indexed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
-    /// Hosts of different capacities.
-    #[error("the host index needs hosts of one capacity; {host} has {found}, host0 has {expected}")]
-    MixedCapacity {
-        /// The first host that differs.
-        host: HostId,
-        /// Host 0's capacity.
-        expected: Resources,
-        /// Its capacity.
-        found: Resources,
-    },
     /// Capacities whose common denominator exceeds 2^60.
     #[error("the host index needs capacities whose least common multiple is at most 2^60; {0} is not")]
     InexactCapacity(Resources),
@@ -128,10 +126,359 @@ pub enum IndexError {
     TooManyHosts(usize),
 }
 
-/// First, best and worst fit over hosts of one capacity in about
-/// O(log hosts) per choice; see the [module documentation](self).
+/// First, best and worst fit over a cluster's hosts in about O(log hosts)
+/// per choice; see the [module documentation](self).
+///
+/// Hosts of one capacity are one single-capacity index. A cluster of mixed
+/// capacities holds one such index per host type (hosts of one capacity),
+/// each over its own hosts numbered in id order, and asks every type: first
+/// fit takes the lowest global id the types answer, and best and worst fit
+/// compare the types' answers by their exact scores after placing
+/// ([`crate::fit::Score`]), ties to the lowest id, as the linear scans do.
 #[derive(Debug, Clone)]
 pub struct HostIndex {
+    repr: Repr,
+}
+
+/// One index, or one per host type.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // the large variant is the common one: no box on its path
+enum Repr {
+    One(Single),
+    Mixed(Mixed),
+}
+
+/// Hosts of several capacities: one [`Single`] per capacity.
+#[derive(Debug, Clone)]
+struct Mixed {
+    /// One per distinct capacity, in the order of their first hosts.
+    types: Vec<HostType>,
+    /// Each host's type and its number within the type.
+    place: Vec<(u32, u32)>,
+    /// The componentwise largest capacity: no request above it fits.
+    largest: Resources,
+}
+
+/// The hosts of one capacity and their index.
+#[derive(Debug, Clone)]
+struct HostType {
+    index: Single,
+    /// The global id of each of the type's hosts, ascending.
+    hosts: Vec<HostId>,
+}
+
+impl HostIndex {
+    /// `n` idle hosts of `capacity`, with the segment tree that makes first
+    /// fit O(log n) when its maxima prune well.
+    pub fn new(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+        Ok(HostIndex {
+            repr: Repr::One(Single::new(n, capacity)?),
+        })
+    }
+
+    /// `n` idle hosts of `capacity`, without the segment tree: updates are
+    /// cheaper, and first fit takes the lowest fitting host of each bucket
+    /// (O(buckets with room)), which suits few distinct sizes.
+    pub fn without_tree(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+        Ok(HostIndex {
+            repr: Repr::One(Single::without_tree(n, capacity)?),
+        })
+    }
+
+    /// Idle hosts of the given capacities (`HostId(i)` has `capacities[i]`),
+    /// with the first-fit tree ([`Self::new`]). Hosts of one capacity are
+    /// exactly [`Self::new`]; mixed ones get one index per capacity.
+    pub fn with_capacities(capacities: &[Resources]) -> Result<HostIndex, IndexError> {
+        Self::of_capacities(capacities, true)
+    }
+
+    /// [`Self::with_capacities`] without the first-fit tree
+    /// ([`Self::without_tree`]).
+    pub fn with_capacities_without_tree(capacities: &[Resources]) -> Result<HostIndex, IndexError> {
+        Self::of_capacities(capacities, false)
+    }
+
+    fn of_capacities(capacities: &[Resources], tree: bool) -> Result<HostIndex, IndexError> {
+        let n = capacities.len();
+        if n >= u32::MAX as usize {
+            return Err(IndexError::TooManyHosts(n));
+        }
+        let single = |n, capacity| {
+            if tree {
+                Single::new(n, capacity)
+            } else {
+                Single::without_tree(n, capacity)
+            }
+        };
+        let first = capacities.first().copied().unwrap_or(Resources::ZERO);
+        if capacities.iter().all(|c| *c == first) {
+            return Ok(HostIndex {
+                repr: Repr::One(single(n, first)?),
+            });
+        }
+        let mut kinds: Vec<(Resources, Vec<HostId>)> = Vec::new();
+        let mut place = Vec::with_capacity(n);
+        for (i, c) in capacities.iter().enumerate() {
+            let t = match kinds.iter().position(|(k, _)| k == c) {
+                Some(t) => t,
+                None => {
+                    kinds.push((*c, Vec::new()));
+                    kinds.len() - 1
+                }
+            };
+            place.push((t as u32, kinds[t].1.len() as u32));
+            kinds[t].1.push(HostId(i as u32));
+        }
+        let largest = capacities.iter().fold(Resources::ZERO, |m, c| max_of(&m, c));
+        let types = kinds
+            .into_iter()
+            .map(|(capacity, hosts)| {
+                Ok(HostType {
+                    index: single(hosts.len(), capacity)?,
+                    hosts,
+                })
+            })
+            .collect::<Result<_, IndexError>>()?;
+        Ok(HostIndex {
+            repr: Repr::Mixed(Mixed {
+                types,
+                place,
+                largest,
+            }),
+        })
+    }
+
+    /// An index of the hosts of `view` (with the first-fit tree), whatever
+    /// their capacities.
+    pub fn from_view(view: &ClusterView) -> Result<HostIndex, IndexError> {
+        let capacities: Vec<Resources> = view.hosts.iter().map(|h| h.capacity).collect();
+        let mut idx = HostIndex::with_capacities(&capacities)?;
+        for h in view.hosts {
+            idx.update(h.id, h.used);
+        }
+        Ok(idx)
+    }
+
+    /// Number of hosts.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::One(s) => s.len(),
+            Repr::Mixed(m) => m.place.len(),
+        }
+    }
+
+    /// True if there are no hosts.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True if the hosts have more than one capacity.
+    pub fn is_mixed(&self) -> bool {
+        matches!(self.repr, Repr::Mixed(_))
+    }
+
+    /// The capacity of every host; of a mixed cluster, the componentwise
+    /// largest (no request above it fits any host).
+    pub fn capacity(&self) -> Resources {
+        match &self.repr {
+            Repr::One(s) => s.capacity(),
+            Repr::Mixed(m) => m.largest,
+        }
+    }
+
+    /// The capacity of `host`.
+    pub fn capacity_of(&self, host: HostId) -> Resources {
+        match &self.repr {
+            Repr::One(s) => s.capacity(),
+            Repr::Mixed(m) => m.types[m.place[host.index()].0 as usize].index.capacity(),
+        }
+    }
+
+    /// What is committed on `host`.
+    #[inline]
+    pub fn used(&self, host: HostId) -> Resources {
+        match &self.repr {
+            Repr::One(s) => s.used(host),
+            Repr::Mixed(m) => {
+                let (t, local) = m.place[host.index()];
+                m.types[t as usize].index.used(HostId(local))
+            }
+        }
+    }
+
+    /// Free capacity of `host`.
+    pub fn free(&self, host: HostId) -> Resources {
+        self.capacity_of(host).saturating_minus(&self.used(host))
+    }
+
+    /// Hosts holding anything (an energy-aware site powers the others down).
+    pub fn active_hosts(&self) -> usize {
+        match &self.repr {
+            Repr::One(s) => s.active_hosts(),
+            Repr::Mixed(m) => m.types.iter().map(|t| t.index.active_hosts()).sum(),
+        }
+    }
+
+    /// The sum of what is committed over every host, per dimension.
+    pub fn total_used(&self) -> [u128; DIMS] {
+        match &self.repr {
+            Repr::One(s) => s.total_used(),
+            Repr::Mixed(m) => m.types.iter().fold([0; DIMS], |acc, t| {
+                let u = t.index.total_used();
+                std::array::from_fn(|d| acc[d] + u[d])
+            }),
+        }
+    }
+
+    /// Sets what is committed on `host`: O(1), plus O(log n) with the
+    /// first-fit tree. `used` should be within the host's capacity;
+    /// anything above it counts as full.
+    #[inline]
+    pub fn update(&mut self, host: HostId, used: Resources) {
+        match &mut self.repr {
+            Repr::One(s) => s.update(host, used),
+            Repr::Mixed(m) => {
+                let (t, local) = m.place[host.index()];
+                m.types[t as usize].index.update(HostId(local), used);
+            }
+        }
+    }
+
+    /// The host `kind` chooses for `size`, never `exclude`.
+    #[inline]
+    pub fn choose(&self, kind: FitKind, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match kind {
+            FitKind::FirstFit => self.first_fit(size, exclude),
+            FitKind::BestFit => self.best_fit(size, exclude),
+            FitKind::WorstFit => self.worst_fit(size, exclude),
+        }
+    }
+
+    /// The lowest-id host with room for `size`: [`crate::fit::first_fit`].
+    #[inline]
+    pub fn first_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match &self.repr {
+            Repr::One(s) => s.first_fit(size, exclude),
+            Repr::Mixed(m) => m
+                .answers(exclude, |ix, ex| ix.first_fit(size, ex))
+                .map(|(_, h)| h)
+                .min(),
+        }
+    }
+
+    /// The host with room left fullest: [`crate::fit::best_fit`].
+    #[inline]
+    pub fn best_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match &self.repr {
+            Repr::One(s) => s.best_fit(size, exclude),
+            Repr::Mixed(m) => m.pick(size, exclude, Single::best_fit, |a, b| a < b),
+        }
+    }
+
+    /// The host with room left emptiest: [`crate::fit::worst_fit`].
+    #[inline]
+    pub fn worst_fit(&self, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
+        match &self.repr {
+            Repr::One(s) => s.worst_fit(size, exclude),
+            Repr::Mixed(m) => m.pick(size, exclude, Single::worst_fit, |a, b| a > b),
+        }
+    }
+
+    /// The hosts as a snapshot, for the linear scans.
+    pub fn views(&self) -> Vec<HostView> {
+        match &self.repr {
+            Repr::One(s) => s.views(),
+            Repr::Mixed(m) => (0..m.place.len() as u32)
+                .map(|i| HostView {
+                    id: HostId(i),
+                    capacity: self.capacity_of(HostId(i)),
+                    used: self.used(HostId(i)),
+                })
+                .collect(),
+        }
+    }
+
+    /// Recomputes every derived structure from the per-host `used` and
+    /// compares (O(n log n)): the tree's leaves and maxima, the buckets,
+    /// the active count and the totals, and for a mixed cluster the map
+    /// between global ids and each type's hosts. `Err` says what differs.
+    pub fn check(&self) -> Result<(), String> {
+        match &self.repr {
+            Repr::One(s) => s.check(),
+            Repr::Mixed(m) => {
+                for (t, ty) in m.types.iter().enumerate() {
+                    ty.index.check().map_err(|e| format!("host type {t}: {e}"))?;
+                    if ty.hosts.len() != ty.index.len() || ty.hosts.windows(2).any(|w| w[0] >= w[1]) {
+                        return Err(format!("host type {t} lists its hosts out of order"));
+                    }
+                    for (local, h) in ty.hosts.iter().enumerate() {
+                        if m.place.get(h.index()) != Some(&(t as u32, local as u32)) {
+                            return Err(format!("{h} is not where host type {t} lists it"));
+                        }
+                    }
+                }
+                let listed: usize = m.types.iter().map(|t| t.hosts.len()).sum();
+                if listed != m.place.len() {
+                    return Err(format!("host types list {listed} hosts of {}", m.place.len()));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The single-capacity index, if the hosts share one capacity.
+    #[cfg(test)]
+    fn single(&self) -> &Single {
+        match &self.repr {
+            Repr::One(s) => s,
+            Repr::Mixed(_) => panic!("a mixed index"),
+        }
+    }
+}
+
+impl Mixed {
+    /// What `ask` answers on each host type, as `(type, global id)`; the
+    /// excluded host is excluded from its own type only.
+    fn answers<'a>(
+        &'a self,
+        exclude: Option<HostId>,
+        ask: impl Fn(&Single, Option<HostId>) -> Option<HostId> + 'a,
+    ) -> impl Iterator<Item = (usize, HostId)> + 'a {
+        let exclude = exclude.and_then(|h| self.place.get(h.index()).copied());
+        self.types.iter().enumerate().filter_map(move |(t, ty)| {
+            let ex = exclude
+                .filter(|&(et, _)| et as usize == t)
+                .map(|(_, l)| HostId(l));
+            ask(&ty.index, ex).map(|local| (t, ty.hosts[local.index()]))
+        })
+    }
+
+    /// Each type's choice by `fit`, then the one whose exact score after
+    /// placing is `better` than every other's, lowest id on ties.
+    fn pick(
+        &self,
+        size: &Resources,
+        exclude: Option<HostId>,
+        fit: fn(&Single, &Resources, Option<HostId>) -> Option<HostId>,
+        better: impl Fn(Score, Score) -> bool,
+    ) -> Option<HostId> {
+        let mut best: Option<(Score, HostId)> = None;
+        for (t, h) in self.answers(exclude, |ix, ex| fit(ix, size, ex)) {
+            let ix = &self.types[t].index;
+            let local = HostId(self.place[h.index()].1);
+            let score = ix.scale.score(&ix.free(local).saturating_minus(size));
+            if best.is_none_or(|(b, bh)| better(score, b) || (score == b && h < bh)) {
+                best = Some((score, h));
+            }
+        }
+        best.map(|(_, h)| h)
+    }
+}
+
+/// The index over hosts of one capacity: what [`HostIndex`] is for a
+/// uniform cluster, and for each host type of a mixed one.
+#[derive(Debug, Clone)]
+struct Single {
     capacity: Resources,
     scale: Scale,
     used: Vec<Resources>,
@@ -146,10 +493,10 @@ pub struct HostIndex {
     total_used: [u128; DIMS],
 }
 
-impl HostIndex {
+impl Single {
     /// `n` idle hosts of `capacity`, with the segment tree that makes first
     /// fit O(log n) when its maxima prune well.
-    pub fn new(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+    fn new(n: usize, capacity: Resources) -> Result<Single, IndexError> {
         let mut idx = Self::without_tree(n, capacity)?;
         idx.tree = Some(MaxTree::new(n, &capacity, &idx.weights));
         Ok(idx)
@@ -158,7 +505,7 @@ impl HostIndex {
     /// `n` idle hosts of `capacity`, without the segment tree: updates are
     /// cheaper, and first fit takes the lowest fitting host of each bucket
     /// (O(buckets with room)), which suits few distinct sizes.
-    pub fn without_tree(n: usize, capacity: Resources) -> Result<HostIndex, IndexError> {
+    fn without_tree(n: usize, capacity: Resources) -> Result<Single, IndexError> {
         if n >= u32::MAX as usize {
             return Err(IndexError::TooManyHosts(n));
         }
@@ -176,7 +523,7 @@ impl HostIndex {
             unit.0[d] = 1;
             scale.key(&unit)
         });
-        Ok(HostIndex {
+        Ok(Single {
             capacity,
             scale,
             used: vec![Resources::ZERO; n],
@@ -188,31 +535,9 @@ impl HostIndex {
         })
     }
 
-    /// An index of the hosts of `view`, which must share one capacity.
-    pub fn from_view(view: &ClusterView) -> Result<HostIndex, IndexError> {
-        let capacity = view.hosts.first().map_or(Resources::ZERO, |h| h.capacity);
-        if let Some(h) = view.hosts.iter().find(|h| h.capacity != capacity) {
-            return Err(IndexError::MixedCapacity {
-                host: h.id,
-                expected: capacity,
-                found: h.capacity,
-            });
-        }
-        let mut idx = HostIndex::new(view.hosts.len(), capacity)?;
-        for h in view.hosts {
-            idx.update(h.id, h.used);
-        }
-        Ok(idx)
-    }
-
     /// Number of hosts.
     pub fn len(&self) -> usize {
         self.used.len()
-    }
-
-    /// True if there are no hosts.
-    pub fn is_empty(&self) -> bool {
-        self.used.is_empty()
     }
 
     /// The capacity of every host.
@@ -259,15 +584,6 @@ impl HostIndex {
         self.used[i] = used;
         if let Some(tree) = &mut self.tree {
             tree.set(i, new_free, &self.weights);
-        }
-    }
-
-    /// The host `kind` chooses for `size`, never `exclude`.
-    pub fn choose(&self, kind: FitKind, size: &Resources, exclude: Option<HostId>) -> Option<HostId> {
-        match kind {
-            FitKind::FirstFit => self.first_fit(size, exclude),
-            FitKind::BestFit => self.best_fit(size, exclude),
-            FitKind::WorstFit => self.worst_fit(size, exclude),
         }
     }
 
@@ -824,19 +1140,26 @@ mod tests {
             // Host 0 visits 60 free capacities, each once.
             idx.update(HostId(0), Resources([u; 4]));
             idx.check().unwrap();
-            let listed = idx.buckets.listing().len();
+            let listed = idx.single().buckets.listing().len();
             assert!(listed <= 2 * 2 + 17, "{listed} buckets listed after {u} updates");
             assert_eq!(idx.best_fit(&Resources([1; 4]), None), Some(HostId(0)));
             assert_eq!(idx.worst_fit(&Resources([1; 4]), None), Some(HostId(1)));
         }
         // Slots are reused, not grown per capacity seen.
-        assert!(idx.buckets.sets.len() < 30, "{} slots", idx.buckets.sets.len());
+        assert!(
+            idx.single().buckets.sets.len() < 30,
+            "{} slots",
+            idx.single().buckets.sets.len()
+        );
         let rebuilt = HostIndex::from_view(&ClusterView::new(&idx.views())).unwrap();
-        assert_eq!(rebuilt.buckets.occupied(), idx.buckets.occupied());
+        assert_eq!(
+            rebuilt.single().buckets.occupied(),
+            idx.single().buckets.occupied()
+        );
     }
 
     #[test]
-    fn rejects_mixed_and_inexact_capacities() {
+    fn indexes_mixed_and_rejects_inexact_capacities() {
         let hs = [
             HostView {
                 id: HostId(0),
@@ -849,12 +1172,21 @@ mod tests {
                 used: Resources::ZERO,
             },
         ];
-        let e = HostIndex::from_view(&ClusterView::new(&hs)).unwrap_err();
-        assert!(e.to_string().contains("host1 has"), "{e}");
+        // Mixed capacities are indexed per type: host 1 alone fits 5.
+        let idx = HostIndex::from_view(&ClusterView::new(&hs)).unwrap();
+        assert!(idx.is_mixed());
+        assert_eq!(idx.capacity(), Resources([5; 4]));
+        assert_eq!(idx.first_fit(&Resources([5; 4]), None), Some(HostId(1)));
+        assert_eq!(idx.first_fit(&Resources([5; 4]), Some(HostId(1))), None);
         let odd = Resources([(1 << 40) - 87, (1 << 40) - 167, 1000, 200]);
         assert!(matches!(
             HostIndex::new(3, odd),
             Err(IndexError::InexactCapacity(_))
+        ));
+        // One inexact type makes a mixed cluster inexact.
+        assert!(matches!(
+            HostIndex::with_capacities(&[Resources([4; 4]), odd]),
+            Err(IndexError::InexactCapacity(c)) if c == odd
         ));
         assert!(
             HostIndex::new(0, Resources([1; 4]))
@@ -905,8 +1237,59 @@ mod tests {
                 }
             }
             let rebuilt = HostIndex::from_view(&ClusterView::new(&both[0].views())).unwrap();
-            prop_assert_eq!(rebuilt.buckets.occupied(), both[0].buckets.occupied());
-            prop_assert_eq!(both[1].buckets.occupied(), both[0].buckets.occupied());
+            prop_assert_eq!(rebuilt.single().buckets.occupied(), both[0].single().buckets.occupied());
+            prop_assert_eq!(both[1].single().buckets.occupied(), both[0].single().buckets.occupied());
+        }
+
+        /// Clusters of two or three host types (some a multiple of another,
+        /// so scores tie across types), random updates and requests: the
+        /// per-type index answers exactly what the linear scans answer.
+        #[test]
+        fn mixed_index_equals_linear(
+            caps in prop::collection::vec(prop::array::uniform4(dim()), 2..4),
+            double in any::<bool>(),
+            types in prop::collection::vec(0usize..3, 1..24),
+            ops in prop::collection::vec((0usize..64, prop::array::uniform4(0.0f64..=1.0), prop::array::uniform4(0.0f64..=0.7), 0usize..30, 0usize..3), 1..60),
+        ) {
+            let mut caps: Vec<Resources> = caps.into_iter().map(Resources).collect();
+            if double {
+                caps[1] = Resources(caps[0].0.map(|c| 2 * c));
+            }
+            let capacities: Vec<Resources> = types.iter().map(|&t| caps[t % caps.len()]).collect();
+            let n = capacities.len();
+            let mut both = [
+                HostIndex::with_capacities(&capacities).unwrap(),
+                HostIndex::with_capacities_without_tree(&capacities).unwrap(),
+            ];
+            for idx in &both {
+                prop_assert_eq!(idx.is_mixed(), capacities.iter().any(|c| *c != capacities[0]));
+                prop_assert_eq!(idx.len(), n);
+            }
+            for (h, used_frac, size_frac, ex, of) in ops {
+                let host = HostId((h % n) as u32);
+                let cap = capacities[host.index()].0;
+                let used = Resources(std::array::from_fn(|d| (used_frac[d] * cap[d] as f64).round() as u64));
+                // A size relative to one of the types: some fit only the larger hosts.
+                let base = caps[of % caps.len()].0;
+                let size = Resources(std::array::from_fn(|d| (size_frac[d] * base[d] as f64).round() as u64));
+                let exclude = (ex < n).then_some(HostId(ex as u32));
+                for idx in &mut both {
+                    idx.update(host, used);
+                    prop_assert_eq!(idx.used(host), used);
+                    prop_assert_eq!(idx.capacity_of(host), capacities[host.index()]);
+                    same_as_linear(idx, &size, exclude)?;
+                    same_as_linear(idx, &size, None)?;
+                    same_as_linear(idx, &Resources::ZERO, None)?;
+                    prop_assert!(idx.check().is_ok(), "{:?}", idx.check());
+                }
+            }
+            let views = both[0].views();
+            prop_assert_eq!(views.iter().map(|v| v.capacity).collect::<Vec<_>>(), capacities);
+            prop_assert_eq!(both[0].active_hosts(), views.iter().filter(|v| !v.is_idle()).count());
+            let total: [u128; DIMS] = std::array::from_fn(|d| views.iter().map(|v| v.used.0[d] as u128).sum());
+            prop_assert_eq!(both[0].total_used(), total);
+            let rebuilt = HostIndex::from_view(&ClusterView::new(&views)).unwrap();
+            prop_assert_eq!(rebuilt.views(), views);
         }
     }
 }

@@ -67,8 +67,9 @@ impl<'a> ClusterView<'a> {
 }
 
 /// Hosts with what is committed on each, and a [`HostIndex`] over them
-/// (when the hosts share a capacity the index can represent): the one
-/// place a broker or a site changes its hosts' use.
+/// (when their capacities have exact scores, [`crate::fit::Scale::exact`];
+/// mixed capacities are indexed per host type): the one place a broker or
+/// a site changes its hosts' use.
 ///
 /// The hosts are always current; the index catches up lazily. A change
 /// marks its host stale, and [`Self::view`] brings the stale hosts into the
@@ -100,6 +101,27 @@ impl HostTable {
             index: HostIndex::without_tree(n as usize, capacity).ok(),
             stale: Vec::new(),
             is_stale: vec![0; (n as usize).div_ceil(64)],
+        }
+    }
+
+    /// Idle hosts of the given capacities: `HostId(i)` has `capacities[i]`.
+    /// Hosts of one capacity are exactly [`Self::new`]; mixed ones are
+    /// indexed per host type ([`HostIndex::with_capacities`]).
+    pub fn with_capacities(capacities: &[Resources]) -> Self {
+        let n = capacities.len();
+        HostTable {
+            hosts: capacities
+                .iter()
+                .enumerate()
+                .map(|(i, &capacity)| HostView {
+                    id: HostId(i as u32),
+                    capacity,
+                    used: Resources::ZERO,
+                })
+                .collect(),
+            index: HostIndex::with_capacities_without_tree(capacities).ok(),
+            stale: Vec::new(),
+            is_stale: vec![0; n.div_ceil(64)],
         }
     }
 
@@ -166,10 +188,21 @@ mod tests {
         /// its hosts, and the indexed fits answer as the linear scans.
         #[test]
         fn the_lazy_index_is_current_in_every_view(
+            mixed in any::<bool>(),
             ops in prop::collection::vec((0u8..4, 0u32..6, 0u64..3), 0..200)
         ) {
-            let capacity = Resources([4, 4, 4, 4]);
-            let mut table = HostTable::new(6, capacity);
+            // One capacity, or three host types (2 and 4 units make scores tie across types).
+            let capacities: Vec<Resources> = if mixed {
+                [4, 2, 4, 3, 2, 4].map(|c| Resources([c; 4])).to_vec()
+            } else {
+                vec![Resources([4; 4]); 6]
+            };
+            let mut table = if mixed {
+                HostTable::with_capacities(&capacities)
+            } else {
+                HostTable::new(6, capacities[0])
+            };
+            prop_assert_eq!(table.hosts().iter().map(|h| h.capacity).collect::<Vec<_>>(), capacities.clone());
             for (op, h, u) in ops {
                 let host = HostId(h);
                 let amount = Resources([u, u, u, u]);
@@ -182,20 +215,23 @@ mod tests {
                     1 => table.remove(host, &amount),
                     2 => {
                         let used = table.host(host).used;
-                        if amount.fits_in(&capacity) {
+                        if amount.fits_in(&capacities[h as usize]) {
                             table.replace(host, &used, &amount);
                         }
                     }
                     _ => {
                         let view = table.view();
-                        let ix = view.index().expect("one capacity is indexed");
+                        let ix = view.index().expect("exact capacities are indexed");
+                        prop_assert_eq!(ix.is_mixed(), mixed);
                         prop_assert_eq!(ix.check(), Ok(()));
                         for v in view.hosts {
                             prop_assert_eq!(ix.used(v.id), v.used);
                         }
                         let plain = ClusterView::new(view.hosts);
                         for kind in FitKind::ALL {
-                            prop_assert_eq!(ix.choose(kind, &amount, None), kind.linear(&plain, &amount, None));
+                            for exclude in [None, Some(host)] {
+                                prop_assert_eq!(ix.choose(kind, &amount, exclude), kind.linear(&plain, &amount, exclude));
+                            }
                         }
                     }
                 }

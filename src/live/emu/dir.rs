@@ -5,8 +5,9 @@
 //! Layout of `$SLIVERS_XL_EMU_DIR/<host>/`:
 //! * `host.json`: the [`HostConfig`] plus `next_domid`;
 //! * `domains/<name>.json`: one [`Domain`] per file, written atomically;
-//! * `lock`: held (created exclusively, holding the pid) while the state is
-//!   read and changed; a lock left by a dead process is broken;
+//! * `lock`: locked (Linux `flock(2)`, which the kernel releases when its
+//!   holder exits, so no lock is ever stale) while the state is read and
+//!   changed; it holds the last holder's pid;
 //! * `faults`: optional, one fault per line (`KIND[:NAME]`), each consumed
 //!   by the first command it applies to;
 //! * `unreachable`: optional; only the test ssh script looks at it.
@@ -142,14 +143,63 @@ fn store_host(root: &Path, old: &HostState, new: &HostState) -> std::io::Result<
 }
 
 /// An exclusive lock on a host directory, released on drop.
+///
+/// On Linux, `flock(2)` on the file `lock` (holding the last holder's pid,
+/// for people): the kernel releases it when its holder exits however it
+/// dies, so there is never a stale lock to break, and two processes can
+/// never both hold it. The file stays (removing it would let a waiter lock
+/// an unlinked file while a newcomer locks a fresh one).
+#[cfg(target_os = "linux")]
+struct HostLock(#[allow(dead_code)] std::fs::File);
+
+#[cfg(target_os = "linux")]
+fn lock_host(dir: &Path) -> std::io::Result<HostLock> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    let deadline = Instant::now() + LOCK_TIMEOUT;
+    loop {
+        // SAFETY: flock on a descriptor this function owns; no memory is passed.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            file.set_len(0)?;
+            let _ = write!(file, "{}", std::process::id());
+            return Ok(HostLock(file));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(e);
+        }
+        if Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("cannot lock {}: held for over {LOCK_TIMEOUT:?}", path.display()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// An exclusive lock on a host directory, released on drop.
+///
+/// Elsewhere than Linux, the file `lock` created exclusively, holding the
+/// pid, removed on drop. A holder that dies leaves it behind; it is not
+/// broken (there is no portable check that the pid is gone): remove
+/// `<host>/lock` by hand once no emulator runs.
+#[cfg(not(target_os = "linux"))]
 struct HostLock(PathBuf);
 
+#[cfg(not(target_os = "linux"))]
 impl Drop for HostLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
 }
 
+#[cfg(not(target_os = "linux"))]
 fn lock_host(dir: &Path) -> std::io::Result<HostLock> {
     let path = dir.join("lock");
     let deadline = Instant::now() + LOCK_TIMEOUT;
@@ -164,19 +214,13 @@ fn lock_host(dir: &Path) -> std::io::Result<HostLock> {
                 return Ok(HostLock(path));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // Break a lock whose holder is gone (Linux: no /proc/PID).
-                if Path::new("/proc/self").exists()
-                    && let Ok(pid) = std::fs::read_to_string(&path)
-                    && let Ok(pid) = pid.trim().parse::<u32>()
-                    && !Path::new(&format!("/proc/{pid}")).exists()
-                {
-                    let _ = std::fs::remove_file(&path);
-                    continue;
-                }
                 if Instant::now() > deadline {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        format!("cannot lock {}", path.display()),
+                        format!(
+                            "cannot lock {}: held for over {LOCK_TIMEOUT:?}; if no emulator runs, remove it",
+                            path.display()
+                        ),
                     ));
                 }
                 std::thread::sleep(Duration::from_millis(2));
@@ -588,7 +632,39 @@ mod tests {
         let (code, _, err) = xl(&root, "h9", "info");
         assert_eq!(code, 1);
         assert!(err.contains("cannot init xl context"));
-        assert!(!root.join("h1/lock").exists());
+        // Every command let go of the lock.
+        drop(lock_host(&root.join("h1")).unwrap());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// Threads contend for one host whose lock file names a dead process
+    /// (what a killed emulator leaves): at most one holds it at a time.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_holder_at_a_time_even_from_a_stale_lock() {
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+        let root = temp("contend");
+        init_host(&root, &HostConfig::new("h1", 1024, 1)).unwrap();
+        let dir = root.join("h1");
+        std::fs::write(dir.join("lock"), format!("{}", u32::MAX - 1)).unwrap();
+        let inside = AtomicBool::new(false);
+        let entered = AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    for _ in 0..40 {
+                        let _lock = lock_host(&dir).unwrap();
+                        assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                        entered.fetch_add(1, Ordering::SeqCst);
+                        std::thread::yield_now();
+                        inside.store(false, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(entered.load(Ordering::SeqCst), 240);
+        let pid = std::fs::read_to_string(dir.join("lock")).unwrap();
+        assert_eq!(pid, std::process::id().to_string());
         let _ = std::fs::remove_dir_all(&root);
     }
 
