@@ -481,7 +481,9 @@ impl Mixed {
 struct Single {
     capacity: Resources,
     scale: Scale,
-    used: Vec<Resources>,
+    /// Per host, what is committed and its bucket's slot, side by side: an
+    /// update reads both (one cache line on a cluster too large for cache).
+    hosts: Vec<Slot>,
     /// For first fit, when asked for ([`Self::new`]); without it first fit
     /// looks at the lowest host of every bucket with room.
     tree: Option<MaxTree>,
@@ -515,9 +517,12 @@ impl Single {
         }
         let mut buckets = Buckets::new(n as u32);
         let key = scale.key(&capacity);
-        for i in 0..n as u32 {
-            buckets.insert(i, class_of(&capacity), key);
-        }
+        let hosts = (0..n as u32)
+            .map(|i| Slot {
+                used: Resources::ZERO,
+                bucket: buckets.insert(i, class_of(&capacity), key),
+            })
+            .collect();
         let weights: [u64; DIMS] = std::array::from_fn(|d| {
             let mut unit = Resources::ZERO;
             unit.0[d] = 1;
@@ -526,7 +531,7 @@ impl Single {
         Ok(Single {
             capacity,
             scale,
-            used: vec![Resources::ZERO; n],
+            hosts,
             tree: None,
             weights,
             buckets,
@@ -537,7 +542,7 @@ impl Single {
 
     /// Number of hosts.
     pub fn len(&self) -> usize {
-        self.used.len()
+        self.hosts.len()
     }
 
     /// The capacity of every host.
@@ -547,12 +552,12 @@ impl Single {
 
     /// What is committed on `host`.
     pub fn used(&self, host: HostId) -> Resources {
-        self.used[host.index()]
+        self.hosts[host.index()].used
     }
 
     /// Free capacity of `host`.
     pub fn free(&self, host: HostId) -> Resources {
-        self.capacity.saturating_minus(&self.used[host.index()])
+        self.capacity.saturating_minus(&self.hosts[host.index()].used)
     }
 
     /// Hosts holding anything (an energy-aware site powers the others down).
@@ -569,19 +574,21 @@ impl Single {
     /// the capacity; anything above it counts as full.
     pub fn update(&mut self, host: HostId, used: Resources) {
         let i = host.index();
-        let old = self.used[i];
+        let slot = &mut self.hosts[i];
+        let old = slot.used;
         if old == used {
             return;
         }
         let new_free = self.capacity.saturating_minus(&used);
-        self.buckets.remove(host.0);
-        self.buckets
+        self.buckets.remove(host.0, slot.bucket);
+        slot.bucket = self
+            .buckets
             .insert(host.0, class_of(&new_free), self.scale.key(&new_free));
+        slot.used = used;
         self.active = self.active + usize::from(!used.is_zero()) - usize::from(!old.is_zero());
         for d in 0..DIMS {
             self.total_used[d] = self.total_used[d] - old.0[d] as u128 + used.0[d] as u128;
         }
-        self.used[i] = used;
         if let Some(tree) = &mut self.tree {
             tree.set(i, new_free, &self.weights);
         }
@@ -708,13 +715,13 @@ impl Single {
 
     /// The hosts as a snapshot, for the linear scans.
     pub fn views(&self) -> Vec<HostView> {
-        self.used
+        self.hosts
             .iter()
             .enumerate()
-            .map(|(i, &used)| HostView {
+            .map(|(i, h)| HostView {
                 id: HostId(i as u32),
                 capacity: self.capacity,
-                used,
+                used: h.used,
             })
             .collect()
     }
@@ -723,21 +730,22 @@ impl Single {
     /// compares (O(n log n)): the tree's leaves and maxima, the key set, the
     /// active count and the totals. `Err` says what differs.
     pub fn check(&self) -> Result<(), String> {
-        let n = self.used.len();
-        for (i, u) in self.used.iter().enumerate() {
-            let free = self.capacity.saturating_minus(u);
+        let n = self.hosts.len();
+        for (i, h) in self.hosts.iter().enumerate() {
+            let free = self.capacity.saturating_minus(&h.used);
             if !self
                 .buckets
-                .holds(i as u32, class_of(&free), self.scale.key(&free))
+                .holds(i as u32, h.bucket, class_of(&free), self.scale.key(&free))
             {
                 return Err(format!("index buckets lack host{i} at its free {free}"));
             }
         }
+        let used: Vec<Resources> = self.hosts.iter().map(|h| h.used).collect();
         if let Some(tree) = &self.tree {
-            tree.check(&self.capacity, &self.used, &self.weights)?;
+            tree.check(&self.capacity, &used, &self.weights)?;
         }
         self.buckets.check(n)?;
-        let active = self.used.iter().filter(|u| !u.is_zero()).count();
+        let active = used.iter().filter(|u| !u.is_zero()).count();
         if active != self.active {
             return Err(format!(
                 "index counts {} active hosts, recount {active}",
@@ -745,7 +753,7 @@ impl Single {
             ));
         }
         let mut total = [0u128; DIMS];
-        for u in &self.used {
+        for u in &used {
             for (t, &x) in total.iter_mut().zip(&u.0) {
                 *t += x as u128;
             }
@@ -757,6 +765,13 @@ impl Single {
     }
 }
 
+/// One host of a [`Single`]: what is committed on it and its bucket.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    used: Resources,
+    bucket: u32,
+}
+
 /// The hosts grouped by free capacity, in the order the fits walk them.
 ///
 /// A **class** is a free (cpu, bandwidth, disk) triple ([`class_of`]);
@@ -764,9 +779,9 @@ impl Single {
 /// orders it. Each (class, key) pair, which is one free capacity, has a
 /// **bucket**: the set of hosts with exactly that free capacity. Moving a
 /// host between two existing buckets touches no ordered map: the host's
-/// bucket is remembered, the target bucket found by one lookup, and each
-/// set is an [`IdSet`]. The ordered maps change only when a bucket is
-/// created or empties.
+/// bucket is remembered (in its [`Slot`]), the target bucket found by one
+/// hash lookup, and each set is an [`IdSet`]. The ordered maps change only
+/// when a new free capacity appears or the empty buckets are dropped.
 #[derive(Debug, Clone)]
 struct Buckets {
     /// Class, then key, to the bucket's slot in `sets`.
@@ -780,8 +795,6 @@ struct Buckets {
     spare: Vec<u32>,
     /// Empty buckets still listed.
     empty: usize,
-    /// Each host's slot.
-    of_host: Vec<u32>,
     /// One past the largest host number.
     bound: u32,
 }
@@ -795,13 +808,13 @@ impl Buckets {
             names: Vec::new(),
             spare: Vec::new(),
             empty: 0,
-            of_host: vec![u32::MAX; n as usize],
             bound: n,
         }
     }
 
-    /// Puts `host`, which is in no bucket, in the bucket of `class` and `key`.
-    fn insert(&mut self, host: u32, class: [u64; 3], key: u64) {
+    /// Puts `host`, which is in no bucket, in the bucket of `class` and
+    /// `key`; returns the bucket's slot (the host's owner keeps it).
+    fn insert(&mut self, host: u32, class: [u64; 3], key: u64) -> u32 {
         let slot = match self.slot_of.get(&Name(class, key)) {
             Some(&slot) => {
                 if self.sets[slot as usize].is_empty() {
@@ -827,15 +840,14 @@ impl Buckets {
             }
         };
         self.sets[slot as usize].insert(host, self.bound);
-        self.of_host[host as usize] = slot;
+        slot
     }
 
-    /// Takes `host` out of its bucket. A bucket that empties stays listed
+    /// Takes `host` out of its bucket, in `slot`. A bucket that empties stays listed
     /// (hosts tend to come back to the same free capacities, and the walks
     /// skip empty buckets) until the empty ones outnumber the others; then
     /// every empty bucket is dropped at once.
-    fn remove(&mut self, host: u32) {
-        let slot = std::mem::replace(&mut self.of_host[host as usize], u32::MAX);
+    fn remove(&mut self, host: u32, slot: u32) {
         let set = &mut self.sets[slot as usize];
         set.remove(host);
         if set.is_empty() {
@@ -866,14 +878,13 @@ impl Buckets {
         self.empty = 0;
     }
 
-    /// True if `host` is in the bucket of `class` and `key`.
-    fn holds(&self, host: u32, class: [u64; 3], key: u64) -> bool {
+    /// True if `host`, said to be in `slot`, is in the bucket of `class`
+    /// and `key`, which is that slot.
+    fn holds(&self, host: u32, slot: u32, class: [u64; 3], key: u64) -> bool {
         self.classes
             .get(&class)
             .and_then(|keys| keys.get(&key))
-            .is_some_and(|&slot| {
-                self.of_host[host as usize] == slot && self.sets[slot as usize].contains(host)
-            })
+            .is_some_and(|&s| s == slot && self.sets[slot as usize].contains(host))
     }
 
     /// Every bucket as `(class, key, hosts)`, in walk order.
