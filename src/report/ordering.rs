@@ -587,3 +587,190 @@ fn render(map: &Map) -> Result<(Vec<u8>, String), String> {
     })?;
     Ok((png, svg))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::sweep::{Level, Param, Run};
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-5
+    }
+
+    #[test]
+    fn wilson_by_hand() {
+        assert_eq!(wilson(0, 0, Z95), None);
+        // 5 of 5: lower end n / (n + z^2) = 5 / 8.8416.
+        let (lo, hi) = wilson(5, 5, Z95).unwrap();
+        assert!(close(lo, 0.565509) && hi == 1.0, "{lo} {hi}");
+        let (lo, hi) = wilson(0, 5, Z95).unwrap();
+        assert!(lo == 0.0 && close(hi, 0.434491), "{lo} {hi}");
+        // 3 of 10: centre 0.355508, half width 0.247717.
+        let (lo, hi) = wilson(3, 10, Z95).unwrap();
+        assert!(close(lo, 0.107791) && close(hi, 0.603225), "{lo} {hi}");
+        for n in 1..40 {
+            for k in 0..=n {
+                let (lo, hi) = wilson(k, n, Z95).unwrap();
+                let p = k as f64 / n as f64;
+                assert!(0.0 <= lo && lo <= p && p <= hi && hi <= 1.0, "{k}/{n}");
+            }
+        }
+    }
+
+    #[test]
+    fn inequalities_by_hand() {
+        let [eq0, gt0, lt1, lt2] = INEQUALITIES;
+        // rfg/fb, mig/fb, rfg/ea, mig/ea
+        let paper = [0.0, 77.0, 192.0, 303.0];
+        assert!(INEQUALITIES.iter().all(|q| q.holds(&paper)));
+        let crossed = [0.0, 250.0, 200.0, 350.0];
+        assert!(eq0.holds(&crossed) && gt0.holds(&crossed) && !lt1.holds(&crossed) && lt2.holds(&crossed));
+        let ties = [1.0, 0.0, 150.0, 150.0];
+        assert!(!eq0.holds(&ties) && !gt0.holds(&ties) && lt1.holds(&ties) && !lt2.holds(&ties));
+    }
+
+    fn run(run: u64, point: u64, replicate: u64, pair: usize, migrations: f64) -> Run {
+        Run {
+            run,
+            point,
+            replicate,
+            pair,
+            levels: vec![point as usize],
+            migrations,
+            end_s: 86_400.0,
+            steps: vec![(0.0, 0.0), (86_400.0, migrations)],
+        }
+    }
+
+    fn sweep(pairs: &[&str], runs: Vec<Run>) -> Sweep {
+        Sweep {
+            params: vec![Param {
+                name: "guest[0].peak_units".into(),
+                numeric: true,
+                levels: vec![
+                    Level {
+                        label: "60".into(),
+                        x: 60.0,
+                    },
+                    Level {
+                        label: "140".into(),
+                        x: 140.0,
+                    },
+                    Level {
+                        label: "200".into(),
+                        x: 200.0,
+                    },
+                ],
+            }],
+            pairs: pairs.iter().map(|s| (*s).to_owned()).collect(),
+            runs,
+        }
+    }
+
+    #[test]
+    fn ordering_table_counts_complete_replicates() {
+        // Pairs listed in another order than PAIRS: mig/ea, rfg/fb, rfg/ea, mig/fb.
+        let pairs = [PAIRS[3], PAIRS[0], PAIRS[2], PAIRS[1]];
+        let mut runs = Vec::new();
+        // Point 0: replicate 0 the paper's ordering, replicate 1 crossed,
+        // replicate 2 missing mig/ea (not counted).
+        for (rep, m) in [[303.0, 0.0, 192.0, 77.0], [350.0, 0.0, 200.0, 250.0]]
+            .iter()
+            .enumerate()
+        {
+            for (pair, &v) in m.iter().enumerate() {
+                runs.push(run(runs.len() as u64, 0, rep as u64, pair, v));
+            }
+        }
+        for (pair, v) in [(1, 0.0), (2, 5.0), (3, 1.0)] {
+            runs.push(run(runs.len() as u64, 0, 2, pair, v));
+        }
+        // Point 1: only rfg/fb.
+        runs.push(run(runs.len() as u64, 1, 0, 1, 0.0));
+        let s = sweep(&pairs, runs);
+        let t = ordering_table(&s).unwrap();
+        assert_eq!(t.len(), 2);
+        let holds: Vec<(usize, usize)> = t[0].counts.iter().map(|c| (c.holds, c.replicates)).collect();
+        assert_eq!(holds, [(2, 2), (2, 2), (1, 2), (2, 2), (1, 2)]);
+        assert_eq!(t[0].counts[2].left_mean, Some(163.5));
+        assert_eq!(t[0].counts[2].right_mean, Some(196.0));
+        assert_eq!(t[0].counts[0].right_mean, Some(0.0));
+        assert!(
+            t[1].counts
+                .iter()
+                .all(|c| c.replicates == 0 && c.share().is_none())
+        );
+
+        let csv = ordering_csv(&s, &t).unwrap();
+        assert_eq!(csv.len(), 10);
+        assert_eq!(
+            csv.rows()[2],
+            [
+                "0",
+                "60",
+                "mig_fb_lt_rfg_ea",
+                "mig/fb < rfg/ea",
+                "2",
+                "1",
+                "0.5",
+                "0.094529",
+                "0.905471",
+                "163.5",
+                "196"
+            ]
+        );
+        assert_eq!(
+            csv.rows()[9],
+            [
+                "1",
+                "140",
+                "ordering",
+                "the whole ordering",
+                "0",
+                "0",
+                "",
+                "",
+                "",
+                "",
+                ""
+            ]
+        );
+
+        // Without one of the four pairs there is no table.
+        let s = sweep(&pairs[..3], vec![run(0, 0, 0, 0, 1.0)]);
+        assert_eq!(ordering_table(&s), None);
+    }
+
+    #[test]
+    fn map_renders_deterministically_including_empty_cells() {
+        let pairs = PAIRS;
+        let mut runs = Vec::new();
+        for point in 0..2 {
+            for pair in 0..4 {
+                runs.push(run(
+                    runs.len() as u64,
+                    point,
+                    0,
+                    pair,
+                    (point as usize * 4 + pair) as f64,
+                ));
+            }
+        }
+        runs.push(run(runs.len() as u64, 1, 1, 0, 0.0));
+        // Point 2 has no complete replicate: a grey cell marked "-".
+        runs.push(run(runs.len() as u64, 2, 0, 0, 0.0));
+        let s = sweep(&pairs, runs);
+        let t = ordering_table(&s).unwrap();
+        let map = Map::new(&s, &t);
+        assert_eq!(map.panels.len(), 1);
+        assert_eq!(map.panels[0].xs, [0, 1, 2]);
+        assert_eq!(map.panels[0].cells[&(0, 2)], vec![(0, 0); 5]);
+        let (png1, svg1) = render(&map).unwrap();
+        let (png2, svg2) = render(&map).unwrap();
+        assert!(png1 == png2 && svg1 == svg2);
+        assert!(
+            svg1.contains("0/1") && svg1.contains("1/1"),
+            "cells are labelled k/n"
+        );
+    }
+}
