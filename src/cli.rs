@@ -406,7 +406,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plot { dir } => {
             let _lock = OutputLock::acquire(&dir)?;
             let files = plot(&dir)?;
-            println!("wrote {} figures in {}", files.len(), dir.display());
+            // Figures, and the ordering map's table when the sweep has one.
+            let tables = files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "csv"))
+                .count();
+            let figures = files.len() - tables;
+            match tables {
+                0 => println!("wrote {figures} figures in {}", dir.display()),
+                _ => println!("wrote {figures} figures and ordering.csv in {}", dir.display()),
+            }
             Ok(())
         }
         Command::Policies => {

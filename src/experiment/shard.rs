@@ -288,7 +288,11 @@ pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
         let name = e.file_name().to_string_lossy().into_owned();
         let figure = (name.starts_with("curves-point") || name.starts_with("total-vs-"))
             && (name.ends_with(".png") || name.ends_with(".svg"));
-        if figure || ["runs.csv", "migrations.csv", "manifest.toml"].contains(&name.as_str()) {
+        let ordering = ["ordering.csv", "ordering.png", "ordering.svg"];
+        if figure
+            || ordering.contains(&name.as_str())
+            || ["runs.csv", "migrations.csv", "manifest.toml"].contains(&name.as_str())
+        {
             std::fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
         }
     }

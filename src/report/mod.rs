@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod folder;
+pub mod ordering;
 pub mod outputs;
 pub mod plot;
 mod png;

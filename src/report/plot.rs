@@ -138,7 +138,7 @@ fn curve_style(i: usize) -> (RGBColor, Option<(i32, i32)>) {
 }
 
 /// Registers the embedded fonts with plotters (once per process).
-fn ensure_fonts() -> Result<(), String> {
+pub(super) fn ensure_fonts() -> Result<(), String> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         let normal =
@@ -566,7 +566,7 @@ fn render_png(plot: &LinePlot, opts: &PlotOptions, prep: &Prepared) -> Result<Ve
 }
 
 /// Runs `f`, turning a panic inside the drawing library into an error.
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {

@@ -823,6 +823,7 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         draw_totals(&totals, &png, &svg)?;
         written.extend([png, svg]);
     }
+    written.extend(super::ordering::write_ordering(&sweep, dir)?);
     written.sort();
     Ok(written)
 }

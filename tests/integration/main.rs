@@ -11,6 +11,7 @@ mod live;
 mod live_netns;
 mod live_xl;
 mod migration;
+mod ordering;
 mod output_safety;
 mod scale;
 mod slurm;
