@@ -207,7 +207,10 @@ fn tiny_ordering_sweep_writes_the_tidy_csv_and_plot_redraws_it() {
     std::fs::remove_dir_all(out.join("runs")).unwrap();
     std::fs::remove_file(out.join("manifest.toml")).unwrap();
     let said = sweep(&["plot", out.to_str().unwrap()]);
-    assert!(said.starts_with("wrote 18 figures and ordering.csv in "), "{said}");
+    assert!(
+        said.starts_with("wrote 18 figures and ordering.csv in "),
+        "{said}"
+    );
     for (f, bytes) in files.iter().zip(&before) {
         assert!(
             std::fs::read(out.join(f)).unwrap() == *bytes,

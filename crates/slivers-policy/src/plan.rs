@@ -94,6 +94,7 @@ pub enum Step {
 
 impl Step {
     /// The VM the step acts on.
+    #[inline]
     pub fn vm(&self) -> VmId {
         match *self {
             Step::Create { vm, .. }
@@ -106,6 +107,7 @@ impl Step {
     }
 
     /// What the step reserves when it starts: (host, amount).
+    #[inline]
     pub fn reserves(&self) -> Option<(HostId, Resources)> {
         match *self {
             Step::Create { host, size, .. } | Step::Restore { host, size, .. } => Some((host, size)),
@@ -116,6 +118,7 @@ impl Step {
     }
 
     /// What the step frees when it completes: (host, amount).
+    #[inline]
     pub fn frees(&self) -> Option<(HostId, Resources)> {
         match *self {
             Step::Resize { host, from, to, .. } => Some((host, from.saturating_minus(&to))),

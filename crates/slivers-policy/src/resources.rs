@@ -24,26 +24,31 @@ impl Resources {
     }
 
     /// CPU, millicores.
+    #[inline]
     pub fn cpu_millicores(&self) -> u64 {
         self.0[0]
     }
 
     /// Memory, MiB.
+    #[inline]
     pub fn memory_mib(&self) -> u64 {
         self.0[1]
     }
 
     /// True if every dimension of `self` is at most that of `other`.
+    #[inline]
     pub fn fits_in(&self, other: &Resources) -> bool {
         self.0.iter().zip(other.0.iter()).all(|(a, b)| a <= b)
     }
 
     /// True if every dimension is zero.
+    #[inline]
     pub fn is_zero(&self) -> bool {
         self.0.iter().all(|&x| x == 0)
     }
 
     /// Sum, saturating at `u64::MAX`.
+    #[inline]
     pub fn plus(&self, other: &Resources) -> Resources {
         let mut out = *self;
         for (o, b) in out.0.iter_mut().zip(other.0.iter()) {
@@ -53,6 +58,7 @@ impl Resources {
     }
 
     /// Difference per dimension, flooring at zero.
+    #[inline]
     pub fn saturating_minus(&self, other: &Resources) -> Resources {
         let mut out = *self;
         for (o, b) in out.0.iter_mut().zip(other.0.iter()) {
@@ -62,6 +68,7 @@ impl Resources {
     }
 
     /// `self - other`, or `None` if some dimension would go negative.
+    #[inline]
     pub fn checked_minus(&self, other: &Resources) -> Option<Resources> {
         let mut out = *self;
         for (o, b) in out.0.iter_mut().zip(other.0.iter()) {
@@ -71,6 +78,7 @@ impl Resources {
     }
 
     /// `self * k` per dimension, saturating.
+    #[inline]
     pub fn times(&self, k: u64) -> Resources {
         let mut out = *self;
         for o in out.0.iter_mut() {

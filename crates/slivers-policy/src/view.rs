@@ -16,16 +16,19 @@ pub struct HostView {
 
 impl HostView {
     /// Unused capacity.
+    #[inline]
     pub fn free(&self) -> Resources {
         self.capacity.saturating_minus(&self.used)
     }
 
     /// True if `size` more fits on this host.
+    #[inline]
     pub fn has_room(&self, size: &Resources) -> bool {
         self.used.plus(size).fits_in(&self.capacity)
     }
 
     /// True if nothing is committed on it (an energy-aware site powers it down).
+    #[inline]
     pub fn is_idle(&self) -> bool {
         self.used.is_zero()
     }
@@ -49,17 +52,20 @@ impl<'a> ClusterView<'a> {
     }
 
     /// The index over these hosts, if the view has one.
+    #[inline]
     pub fn index(&self) -> Option<&'a HostIndex> {
         self.index
     }
 
     /// One host, if it exists.
+    #[inline]
     pub fn host(&self, id: HostId) -> Option<&'a HostView> {
         self.hosts.get(id.index())
     }
 
     /// True if a VM now holding `current` on `host` (zero if it is elsewhere
     /// or new) could hold `size` there.
+    #[inline]
     pub fn fits(&self, host: HostId, current: Resources, size: &Resources) -> bool {
         self.host(host)
             .is_some_and(|h| h.used.saturating_minus(&current).plus(size).fits_in(&h.capacity))
@@ -126,6 +132,7 @@ impl HostTable {
     }
 
     /// A view for policies, with the index brought up to date.
+    #[inline]
     pub fn view(&mut self) -> ClusterView<'_> {
         if let Some(ix) = &mut self.index {
             for h in self.stale.drain(..) {
@@ -140,28 +147,33 @@ impl HostTable {
     }
 
     /// The hosts, in id order.
+    #[inline]
     pub fn hosts(&self) -> &[HostView] {
         &self.hosts
     }
 
     /// One host. Panics on an unknown id (ids come from this table).
+    #[inline]
     pub fn host(&self, id: HostId) -> &HostView {
         &self.hosts[id.index()]
     }
 
     /// Commits `amount` more on `host`.
+    #[inline]
     pub fn add(&mut self, host: HostId, amount: &Resources) {
         let used = self.hosts[host.index()].used.plus(amount);
         self.set(host, used);
     }
 
     /// Releases `amount` from `host` (saturating at zero).
+    #[inline]
     pub fn remove(&mut self, host: HostId, amount: &Resources) {
         let used = self.hosts[host.index()].used.saturating_minus(amount);
         self.set(host, used);
     }
 
     /// Replaces `old` by `new` on `host` (one update of the index).
+    #[inline]
     pub fn replace(&mut self, host: HostId, old: &Resources, new: &Resources) {
         let used = self.hosts[host.index()].used.saturating_minus(old).plus(new);
         self.set(host, used);
