@@ -67,6 +67,10 @@ pub struct VmRecord {
     holds: [(HostId, Resources); 2],
     held: u8,
     busy: bool,
+    /// While planned: its place in its host's list of planned VMs.
+    listed_at: u32,
+    /// True while [`Site::apply`] has recorded it in a batch of grants.
+    touched: bool,
 }
 
 impl VmRecord {
@@ -77,6 +81,8 @@ impl VmRecord {
             holds: [(HostId(0), Resources::ZERO); 2],
             held: 0,
             busy: false,
+            listed_at: 0,
+            touched: false,
         }
     }
 
@@ -274,31 +280,16 @@ impl Site {
             return Ok(());
         }
         let mut touched = std::mem::take(&mut self.touched);
-        for g in grants {
-            match *g {
-                Grant::Release { vm } => {
-                    self.touch(vm, &mut touched);
-                    self.unplan(vm).ok_or(SiteError::UnknownVm(vm))?;
-                }
-                Grant::Resize { vm, size } => {
-                    self.touch(vm, &mut touched);
-                    let (host, cur) = *self.planned_at.get(vm).ok_or(SiteError::UnknownVm(vm))?;
-                    if size.fits_in(&cur) {
-                        self.plan_at(vm, host, size);
-                    } else {
-                        self.place(vm, size, Some((host, cur)), homes, &mut touched)?;
-                    }
-                }
-                Grant::New { vm, guest, size } => {
-                    self.touch(vm, &mut touched);
-                    // A pending VM counts in no account.
-                    self.vms.insert(vm, VmRecord::new(guest));
-                    self.place(vm, size, None, homes, &mut touched)?;
-                }
+        let taken = self.take_grants(grants, homes, &mut touched);
+        for (vm, _) in &touched.order {
+            if let Some(rec) = self.vms.get_mut(*vm) {
+                rec.touched = false;
             }
         }
-        for (vm, _) in &touched.order {
-            touched.seen.remove(*vm);
+        if let Err(e) = taken {
+            touched.order.clear();
+            self.touched = touched;
+            return Err(e);
         }
         let mut changes = std::mem::take(&mut touched.changes);
         changes.extend(touched.order.drain(..).filter_map(|(vm, from)| {
@@ -361,6 +352,40 @@ impl Site {
         touched.before.clear();
         self.touched = touched;
         planning?;
+        Ok(())
+    }
+
+    /// Updates the plan for `grants`, in order, recording each VM touched
+    /// (and marking its record touched) in `touched`.
+    fn take_grants(
+        &mut self,
+        grants: &[Grant],
+        homes: &VmMap<(HostId, Resources)>,
+        touched: &mut Touched,
+    ) -> Result<(), SiteError> {
+        for g in grants {
+            match *g {
+                Grant::Release { vm } => {
+                    self.touch(vm, touched);
+                    self.unplan(vm).ok_or(SiteError::UnknownVm(vm))?;
+                }
+                Grant::Resize { vm, size } => {
+                    self.touch(vm, touched);
+                    let (host, cur) = *self.planned_at.get(vm).ok_or(SiteError::UnknownVm(vm))?;
+                    if size.fits_in(&cur) {
+                        self.plan_at(vm, host, size);
+                    } else {
+                        self.place(vm, size, Some((host, cur)), homes, touched)?;
+                    }
+                }
+                Grant::New { vm, guest, size } => {
+                    // A pending VM counts in no account.
+                    self.vms.insert(vm, VmRecord::new(guest));
+                    self.touch(vm, touched);
+                    self.place(vm, size, None, homes, touched)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -439,8 +464,13 @@ impl Site {
         }
     }
 
-    fn touch(&self, vm: VmId, touched: &mut Touched) {
-        if touched.seen.insert(vm, ()).is_none() {
+    /// Records `vm` in `touched` the first time a batch of grants touches it.
+    fn touch(&mut self, vm: VmId, touched: &mut Touched) {
+        let first = self
+            .vms
+            .get_mut(vm)
+            .is_none_or(|rec| !std::mem::replace(&mut rec.touched, true));
+        if first {
             touched.order.push((vm, self.planned_at.get(vm).copied()));
         }
     }
@@ -449,7 +479,7 @@ impl Site {
         self.unaccount(vm);
         let (h, s) = self.planned_at.remove(vm)?;
         self.planned.remove(h, &s);
-        self.on_host.remove(h, vm);
+        self.on_host.remove(h, vm, &mut self.vms);
         Some((h, s))
     }
 
@@ -458,7 +488,7 @@ impl Site {
         self.unaccount(vm);
         match self.planned_at.insert(vm, (host, size)) {
             Some((h, s)) => {
-                self.on_host.remove(h, vm);
+                self.on_host.remove(h, vm, &mut self.vms);
                 if h == host {
                     self.planned.replace(host, &s, &size);
                 } else {
@@ -468,7 +498,7 @@ impl Site {
             }
             None => self.planned.add(host, &size),
         }
-        self.on_host.add(host, vm);
+        self.on_host.add(host, vm, &mut self.vms);
         self.account(vm);
     }
 
@@ -731,14 +761,16 @@ impl Site {
         let listed: usize = self.on_host.lists.iter().map(Vec::len).sum();
         if listed != self.planned_at.len()
             || self.planned_at.iter().any(|(vm, (h, _))| {
-                self.on_host
-                    .at
+                self.vms
                     .get(vm)
-                    .and_then(|i| self.on_host.lists[h.index()].get(*i as usize))
+                    .and_then(|r| self.on_host.lists[h.index()].get(r.listed_at as usize))
                     != Some(&vm)
             })
         {
             return Err("the per-host lists of planned VMs differ from the plan".into());
+        }
+        if let Some((vm, _)) = self.vms.iter().find(|(_, r)| r.touched) {
+            return Err(format!("{vm} is still marked touched between batches of grants"));
         }
         let mut accounts = GuestAccounts::default();
         for (vm, _) in &self.vms {
@@ -761,34 +793,39 @@ impl Site {
     }
 }
 
-/// The planned VMs of each host, unordered, with each VM's place in its
-/// host's list: adding and removing are O(1).
+/// The planned VMs of each host, unordered; each VM's record knows its
+/// place in its host's list, so adding and removing are O(1).
 #[derive(Debug)]
 struct HostLists {
     lists: Vec<Vec<VmId>>,
-    at: VmMap<u32>,
 }
 
 impl HostLists {
     fn new(hosts: u32) -> Self {
         HostLists {
             lists: vec![Vec::new(); hosts as usize],
-            at: VmMap::new(),
         }
     }
 
-    fn add(&mut self, host: HostId, vm: VmId) {
+    fn add(&mut self, host: HostId, vm: VmId, vms: &mut VmMap<VmRecord>) {
         let list = &mut self.lists[host.index()];
-        self.at.insert(vm, list.len() as u32);
+        if let Some(rec) = vms.get_mut(vm) {
+            rec.listed_at = list.len() as u32;
+        }
         list.push(vm);
     }
 
-    fn remove(&mut self, host: HostId, vm: VmId) {
-        let Some(i) = self.at.remove(vm) else { return };
+    fn remove(&mut self, host: HostId, vm: VmId, vms: &mut VmMap<VmRecord>) {
+        let Some(i) = vms.get(vm).map(|r| r.listed_at as usize) else {
+            return;
+        };
         let list = &mut self.lists[host.index()];
-        list.swap_remove(i as usize);
-        if let Some(&moved) = list.get(i as usize) {
-            self.at.insert(moved, i);
+        if list.get(i) != Some(&vm) {
+            return;
+        }
+        list.swap_remove(i);
+        if let Some(rec) = list.get(i).and_then(|moved| vms.get_mut(*moved)) {
+            rec.listed_at = i as u32;
         }
     }
 }
@@ -797,8 +834,8 @@ impl HostLists {
 /// with where it was planned before, and the steps planned for them.
 #[derive(Debug, Default)]
 struct Touched {
+    /// Each VM once (its record is marked while the batch lasts).
     order: Vec<(VmId, Option<(HostId, Resources)>)>,
-    seen: VmMap<()>,
     /// The changes the planner is given, the hosts as it sees them, and
     /// its output (buffers kept between calls).
     changes: Vec<Change>,
