@@ -357,7 +357,7 @@ pub fn run_pair_observed(
         }
         last = now;
         popped += 1;
-        if popped % PROGRESS_EVERY == 0 {
+        if popped.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress { run, now, events });
         }
         match event {
@@ -405,14 +405,14 @@ pub fn run_pair_observed(
                     .map_err(model_err)?;
             }
         }
-        if let Some(next) = exec.next_event() {
-            if wake_at.is_none_or(|w| next < w) {
-                queue.schedule(next, Event::Wake).map_err(sched)?;
-                wake_at = Some(next);
-            }
+        if let Some(next) = exec.next_event()
+            && wake_at.is_none_or(|w| next < w)
+        {
+            queue.schedule(next, Event::Wake).map_err(sched)?;
+            wake_at = Some(next);
         }
         hosting.meter_fidelity(now, |vm| exec.allotted_cpu(vm));
-        if check && popped % every == 0 {
+        if check && popped.is_multiple_of(every) {
             invariant(now, &hosting, &exec)?;
         }
     }

@@ -441,7 +441,7 @@ pub fn run_vm_requests(trace: &VmRequestTrace, cfg: &VmRunConfig) -> Result<VmRu
         sim.r.events += 1;
         if check {
             sim.check_event(t, touched)?;
-            if sim.r.events % FULL_CHECK_EVERY == 0 {
+            if sim.r.events.is_multiple_of(FULL_CHECK_EVERY) {
                 sim.check_full(t, next)?;
             }
         }

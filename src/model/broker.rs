@@ -235,10 +235,10 @@ impl Broker {
                         .filter(|&h| view.fits(h, Resources::ZERO, size));
                     let Some(host) = host else {
                         for g in grants.drain(first..) {
-                            if let Grant::New { vm, size, .. } = g {
-                                if let Some((h, _)) = self.vms.remove(vm) {
-                                    self.unuse(h, size);
-                                }
+                            if let Grant::New { vm, size, .. } = g
+                                && let Some((h, _)) = self.vms.remove(vm)
+                            {
+                                self.unuse(h, size);
                             }
                         }
                         self.stats.rejected += 1;

@@ -259,10 +259,10 @@ impl Execution {
                         self.cost.non_converged += 1;
                     }
                 }
-                if let Step::Restore { .. } = r.step {
-                    if let Some(since) = self.suspended_since.remove(vm) {
-                        self.cost.downtime_ms += now.0.saturating_sub(since.0);
-                    }
+                if let Step::Restore { .. } = r.step
+                    && let Some(since) = self.suspended_since.remove(vm)
+                {
+                    self.cost.downtime_ms += now.0.saturating_sub(since.0);
                 }
                 Some(r.step)
             }

@@ -560,10 +560,10 @@ impl Site {
                 .collect();
             vms.sort();
             for (s, v) in vms {
-                if view.fits(host, s, size) {
-                    if let Some(to) = fit::best_fit(&view, &s, Some(host)) {
-                        return Some((host, v, to));
-                    }
+                if view.fits(host, s, size)
+                    && let Some(to) = fit::best_fit(&view, &s, Some(host))
+                {
+                    return Some((host, v, to));
                 }
             }
         }

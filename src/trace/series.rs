@@ -277,17 +277,17 @@ pub fn parse_series_csv_gaps(text: &str, origin: &str) -> Result<(Series, Vec<Ga
                 format!("field 2 (count): expected a non-negative count, found \"{cs}\""),
             ));
         }
-        if let Some(&(prev, _, _)) = rows.last() {
-            if t <= prev {
-                return Err(perr(
-                    line,
-                    format!(
-                        "field 1 (time): expected a time after the previous row's {}, found {}",
-                        format_datetime(prev),
-                        format_datetime(t)
-                    ),
-                ));
-            }
+        if let Some(&(prev, _, _)) = rows.last()
+            && t <= prev
+        {
+            return Err(perr(
+                line,
+                format!(
+                    "field 1 (time): expected a time after the previous row's {}, found {}",
+                    format_datetime(prev),
+                    format_datetime(t)
+                ),
+            ));
         }
         rows.push((t, v, line));
     }

@@ -348,7 +348,7 @@ pub fn parse_vm_requests<R: BufRead>(mut reader: R, origin: &str) -> Result<VmRe
 }
 
 fn fmt_scaled(v: u64, per: u64) -> String {
-    if v % per == 0 {
+    if v.is_multiple_of(per) {
         (v / per).to_string()
     } else {
         // Exact in decimal for per = 1000; 1024 needs up to 10 decimals.
