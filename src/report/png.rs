@@ -41,7 +41,7 @@ pub(crate) fn encode_rgb8(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>
         prev = row;
     }
 
-    let mut z = ZlibEncoder::new(Vec::new(), Compression::fast());
+    let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
     z.write_all(&raw).map_err(|e| format!("deflate: {e}"))?;
     let idat = z.finish().map_err(|e| format!("deflate: {e}"))?;
 
