@@ -27,9 +27,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::csv::{Table, fmt_f64};
-use super::plot::{FONT_FAMILY, ensure_fonts, guarded};
+use super::plot::{FONT_FAMILY, Figure, render_figure};
 use super::sweep::Sweep;
-use super::{png, write_atomic};
+use super::write_atomic;
 
 /// The paper's four pairs, in the order of the ordering's sides' indices.
 pub const PAIRS: [&str; 4] = [
@@ -567,25 +567,21 @@ fn draw_map<DB: DrawingBackend>(
 
 /// Renders the map as `(png, svg)` in memory.
 fn render(map: &Map) -> Result<(Vec<u8>, String), String> {
-    ensure_fonts()?;
     let l = Layout::new(map);
-    let png = guarded(|| {
-        let mut rgb = vec![0xFFu8; l.width as usize * l.height as usize * 3];
-        {
-            let root = BitMapBackend::with_buffer(&mut rgb, (l.width, l.height)).into_drawing_area();
-            draw_map(&root, map, &l)?;
-        }
-        png::encode_rgb8(l.width, l.height, &rgb)
-    })?;
-    let svg = guarded(|| {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (l.width, l.height)).into_drawing_area();
-            draw_map(&root, map, &l)?;
-        }
-        Ok(svg)
-    })?;
-    Ok((png, svg))
+    let (width, height) = (l.width, l.height);
+    render_figure(&MapFigure { map, l }, width, height)
+}
+
+/// The map with its layout, ready to draw.
+struct MapFigure<'a> {
+    map: &'a Map,
+    l: Layout,
+}
+
+impl Figure for MapFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        draw_map(root, self.map, &self.l)
+    }
 }
 
 #[cfg(test)]

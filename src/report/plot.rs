@@ -547,22 +547,38 @@ fn draw_chart<DB: DrawingBackend>(
     root.present()
 }
 
-fn render_svg(plot: &LinePlot, opts: &PlotOptions, prep: &Prepared) -> Result<String, String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_chart(&root, plot, opts, prep).map_err(|e| e.to_string())?;
-    }
-    Ok(svg)
+/// A figure that draws itself on any plotters backend.
+pub(super) trait Figure {
+    /// Draws on `root`.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
-fn render_png(plot: &LinePlot, opts: &PlotOptions, prep: &Prepared) -> Result<Vec<u8>, String> {
-    let mut rgb = vec![0xFFu8; WIDTH as usize * HEIGHT as usize * 3];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw_chart(&root, plot, opts, prep).map_err(|e| e.to_string())?;
-    }
-    png::encode_rgb8(WIDTH, HEIGHT, &rgb)
+/// Renders `figure` in memory as `(png_bytes, svg_text)`, `width` x
+/// `height`, each pass [`guarded`]: the one place a figure becomes files'
+/// bytes.
+pub(super) fn render_figure(
+    figure: &impl Figure,
+    width: u32,
+    height: u32,
+) -> Result<(Vec<u8>, String), String> {
+    ensure_fonts()?;
+    let png = guarded(|| {
+        let mut rgb = vec![0xFFu8; width as usize * height as usize * 3];
+        {
+            let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+            figure.draw(&root)?;
+        }
+        png::encode_rgb8(width, height, &rgb)
+    })?;
+    let svg = guarded(|| {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+            figure.draw(&root)?;
+        }
+        Ok(svg)
+    })?;
+    Ok((png, svg))
 }
 
 /// Runs `f`, turning a panic inside the drawing library into an error.
@@ -583,11 +599,29 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, Str
 /// Renders the plot in memory as `(png_bytes, svg_text)` without writing
 /// anything. Errors are plain messages; [`draw_lines`] attaches paths.
 fn render(plot: &LinePlot, opts: &PlotOptions) -> Result<(Vec<u8>, String), String> {
-    ensure_fonts()?;
     let prep = prepare(plot, opts)?;
-    let png = guarded(|| render_png(plot, opts, &prep))?;
-    let svg = guarded(|| render_svg(plot, opts, &prep))?;
-    Ok((png, svg))
+    render_figure(
+        &LineFigure {
+            plot,
+            opts,
+            prep: &prep,
+        },
+        WIDTH,
+        HEIGHT,
+    )
+}
+
+/// A line plot ready to draw.
+struct LineFigure<'a> {
+    plot: &'a LinePlot<'a>,
+    opts: &'a PlotOptions<'a>,
+    prep: &'a Prepared,
+}
+
+impl Figure for LineFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw_chart(root, self.plot, self.opts, self.prep).map_err(|e| e.to_string())
+    }
 }
 
 /// Draws the plot to `png` and `svg` (both [`WIDTH`]x[`HEIGHT`]).

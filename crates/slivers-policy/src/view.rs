@@ -96,23 +96,13 @@ pub struct HostTable {
 impl HostTable {
     /// `n` idle hosts of `capacity`.
     pub fn new(n: u32, capacity: Resources) -> Self {
-        HostTable {
-            hosts: (0..n)
-                .map(|i| HostView {
-                    id: HostId(i),
-                    capacity,
-                    used: Resources::ZERO,
-                })
-                .collect(),
-            index: HostIndex::without_tree(n as usize, capacity).ok(),
-            stale: Vec::new(),
-            is_stale: vec![0; (n as usize).div_ceil(64)],
-        }
+        Self::with_capacities(&vec![capacity; n as usize])
     }
 
     /// Idle hosts of the given capacities: `HostId(i)` has `capacities[i]`.
-    /// Hosts of one capacity are exactly [`Self::new`]; mixed ones are
-    /// indexed per host type ([`HostIndex::with_capacities`]).
+    /// Hosts of one capacity share one index; mixed ones are indexed per
+    /// host type ([`HostIndex::with_capacities`]). Either way the index has
+    /// no first-fit tree (its first fit asks each bucket).
     pub fn with_capacities(capacities: &[Resources]) -> Self {
         let n = capacities.len();
         HostTable {
