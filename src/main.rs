@@ -3,8 +3,10 @@
 use clap::Parser;
 
 mod cli;
+mod hugepages;
 
 fn main() -> std::process::ExitCode {
+    hugepages::restart_with_huge_pages();
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
