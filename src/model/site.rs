@@ -197,6 +197,7 @@ pub struct Site {
     /// [`Self::apply`]'s record of the VMs it touched, empty between calls
     /// (kept to reuse its buffers).
     touched: Touched,
+    replanning: Replanning,
     in_flight: IdSlab<OpId, Step>,
     next_op: u64,
     stats: SiteStats,
@@ -217,6 +218,7 @@ impl Site {
             vms: VmMap::new(),
             queue: StepQueue::new(hosts),
             touched: Touched::default(),
+            replanning: Replanning::default(),
             in_flight: IdSlab::new(),
             next_op: 0,
             stats: SiteStats::default(),
@@ -286,21 +288,38 @@ impl Site {
                 rec.touched = false;
             }
         }
-        if let Err(e) = taken {
-            touched.order.clear();
-            self.touched = touched;
-            return Err(e);
-        }
         let mut changes = std::mem::take(&mut touched.changes);
-        changes.extend(touched.order.drain(..).filter_map(|(vm, from)| {
-            let to = self.planned_at.get(vm).copied();
-            (from != to).then_some(Change { vm, from, to })
-        }));
+        if taken.is_ok() {
+            changes.extend(touched.order.iter().filter_map(|&(vm, from)| {
+                let to = self.planned_at.get(vm).copied();
+                (from != to).then_some(Change { vm, from, to })
+            }));
+        }
+        touched.order.clear();
+        self.touched = touched;
+        let result = taken.and_then(|()| self.replan(now, &changes, started));
+        changes.clear();
+        self.touched.changes = changes;
+        result
+    }
+
+    /// Orders `changes`, moves already made in the planned placement, into
+    /// steps, starts each that can start now (appending it to `started`)
+    /// and queues the others. This is the one entry to planning, whoever
+    /// changed the plan: the broker's grants ([`Self::apply`]), and any
+    /// other decision of the site's (a consolidation round, a drain).
+    pub fn replan(
+        &mut self,
+        now: SimTime,
+        changes: &[Change],
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
+        let mut replan = std::mem::take(&mut self.replanning);
         // The planner sees the touched hosts as they were before the
-        // grants: what is planned there now, less the changes' targets,
+        // changes: what is planned there now, less the changes' targets,
         // plus their origins, sorted by host.
         // (What is planned now holds every target, so nothing saturates.)
-        let before = &mut touched.before;
+        let before = &mut replan.before;
         before.extend(
             changes
                 .iter()
@@ -309,7 +328,7 @@ impl Site {
         );
         before.sort_unstable_by_key(|(h, _)| *h);
         before.dedup_by_key(|(h, _)| *h);
-        for c in &changes {
+        for c in changes {
             // Every host a change names is in `before`.
             if let Some((h, s)) = c.from
                 && let Ok(i) = before.binary_search_by_key(&h, |(h, _)| *h)
@@ -323,7 +342,7 @@ impl Site {
             }
         }
         let planned = &self.planned;
-        let before = &touched.before;
+        let before = &replan.before;
         let view = |h: HostId| {
             let i = before.binary_search_by_key(&h, |(h, _)| *h).ok()?;
             Some(HostView {
@@ -331,14 +350,14 @@ impl Site {
                 ..*planned.hosts().get(h.index())?
             })
         };
-        let planning = touched.planner.plan_into(view, &changes, &mut touched.steps);
+        let planning = replan.planner.plan_into(view, changes, &mut replan.steps);
         // In plan order, each step starts now if it would head its queues
         // and may start, and is queued otherwise. This is what queueing
         // them all and then starting the ready ones in op order gives: a
         // step blocked now stays blocked until a completion (starting a
         // step frees nothing, and one that starts leaves no queue behind
         // it), so no later step here can unblock an earlier one.
-        for step in touched.steps.drain(..) {
+        for step in replan.steps.drain(..) {
             let op = OpId(self.next_op);
             self.next_op += 1;
             if self.queue.would_head(&step) && self.may_start(&step) {
@@ -347,10 +366,8 @@ impl Site {
                 self.queue.push(op, step);
             }
         }
-        changes.clear();
-        touched.changes = changes;
-        touched.before.clear();
-        self.touched = touched;
+        replan.before.clear();
+        self.replanning = replan;
         planning?;
         Ok(())
     }
@@ -831,14 +848,19 @@ impl HostLists {
 }
 
 /// The VMs a batch of grants touched, in the order first touched, each
-/// with where it was planned before, and the steps planned for them.
+/// with where it was planned before, and the changes they make.
 #[derive(Debug, Default)]
 struct Touched {
     /// Each VM once (its record is marked while the batch lasts).
     order: Vec<(VmId, Option<(HostId, Resources)>)>,
-    /// The changes the planner is given, the hosts as it sees them, and
-    /// its output (buffers kept between calls).
+    /// The changes given to [`Site::replan`] (a buffer kept between calls).
     changes: Vec<Change>,
+}
+
+/// [`Site::replan`]'s working lists, kept between calls: the hosts as the
+/// planner sees them, the planner, and its steps.
+#[derive(Debug, Default)]
+struct Replanning {
     before: Vec<(HostId, Resources)>,
     planner: plan::Planner,
     steps: Vec<Step>,
