@@ -19,7 +19,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
-use slivers_policy::{GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, fit};
+use slivers_policy::{
+    GuestId, HostId, HostTable, HostView, PlaceRequest, Placement, Resources, VmId, VmView, VmsView, fit,
+};
 
 use super::VmMap;
 use super::broker::Grant;
@@ -537,7 +539,12 @@ impl Site {
             current,
             home,
         };
-        let view = self.planned.view();
+        let vms = PlannedVms {
+            on_host: &self.on_host,
+            planned_at: &self.planned_at,
+            records: &self.vms,
+        };
+        let view = self.planned.view().with_vms(&vms);
         let target = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
         let host = match target {
             Some(h) => h,
@@ -568,19 +575,24 @@ impl Site {
     /// `(host, vm to move, where to)`: hosts in id order, the smallest VM
     /// first, its new host by best fit. `None` if one move is not enough.
     fn evict_one(&mut self, size: &Resources) -> Option<(HostId, VmId, HostId)> {
+        let vms = PlannedVms {
+            on_host: &self.on_host,
+            planned_at: &self.planned_at,
+            records: &self.vms,
+        };
         let view = self.planned.view();
-        for (h, vms) in self.on_host.lists.iter().enumerate() {
+        let mut on = Vec::new();
+        for h in 0..view.hosts.len() {
             let host = HostId(h as u32);
-            let mut vms: Vec<(Resources, VmId)> = vms
-                .iter()
-                .filter_map(|v| self.planned_at.get(*v).map(|(_, s)| (*s, *v)))
-                .collect();
-            vms.sort();
-            for (s, v) in vms {
-                if view.fits(host, s, size)
-                    && let Some(to) = fit::best_fit(&view, &s, Some(host))
+            on.clear();
+            vms.on_host(host, &mut on);
+            // In id order, so a stable sort gives (size, id) order.
+            on.sort_by_key(|v| v.size);
+            for v in &on {
+                if view.fits(host, v.size, size)
+                    && let Some(to) = fit::best_fit(&view, &v.size, Some(host))
                 {
-                    return Some((host, v, to));
+                    return Some((host, v.vm, to));
                 }
             }
         }
@@ -815,6 +827,34 @@ impl Site {
 #[derive(Debug)]
 struct HostLists {
     lists: Vec<Vec<VmId>>,
+}
+
+/// The site's planned VMs as policies see them ([`VmsView`]): each host's
+/// list, where each VM is planned, and whose it is.
+struct PlannedVms<'a> {
+    on_host: &'a HostLists,
+    planned_at: &'a VmMap<(HostId, Resources)>,
+    records: &'a VmMap<VmRecord>,
+}
+
+impl VmsView for PlannedVms<'_> {
+    fn on_host(&self, host: HostId, out: &mut Vec<VmView>) {
+        let start = out.len();
+        if let Some(list) = self.on_host.lists.get(host.index()) {
+            out.extend(list.iter().filter_map(|&vm| self.vm(vm)));
+        }
+        out[start..].sort_unstable_by_key(|v| v.vm);
+    }
+
+    fn vm(&self, vm: VmId) -> Option<VmView> {
+        let &(host, size) = self.planned_at.get(vm)?;
+        Some(VmView {
+            vm,
+            guest: self.records.get(vm)?.guest,
+            host,
+            size,
+        })
+    }
 }
 
 impl HostLists {
@@ -1204,6 +1244,58 @@ mod tests {
 
     fn placement(site: &Site) -> Vec<u32> {
         site.planned().values().map(|(h, _)| h.0).collect()
+    }
+
+    /// A placement that reads the VMs in its view: the host with the
+    /// fewest planned VMs that has room (the lowest id on a tie).
+    struct FewestVms;
+
+    impl Placement for FewestVms {
+        fn place(&self, view: &slivers_policy::ClusterView, req: &PlaceRequest) -> Option<HostId> {
+            let vms = view.vms()?;
+            let mut on = Vec::new();
+            view.hosts
+                .iter()
+                .filter(|h| req.fits_on(view, h.id))
+                .min_by_key(|h| {
+                    on.clear();
+                    vms.on_host(h.id, &mut on);
+                    (on.len(), h.id)
+                })
+                .map(|h| h.id)
+        }
+    }
+
+    #[test]
+    fn placement_sees_the_planned_vms_of_each_host() {
+        let mut site = Site::new(Box::new(FewestVms), 3, U.times(4), PowerParams::default());
+        let h = homes(&[(0, 0, 2), (1, 0, 1), (2, 0, 1), (3, 0, 1)]);
+        let ops = apply(
+            &mut site,
+            SimTime(0),
+            &[new(0, 2), new(1, 1), new(2, 1), new(3, 1)],
+            &h,
+        );
+        finish_all(&mut site, ops);
+        // By count, not by room: host 0 holds 2 units after vm0, host 1
+        // one after vm1, so vm3 goes back to host 0 (one VM each).
+        assert_eq!(placement(&site), vec![0, 1, 2, 0]);
+        let vms = PlannedVms {
+            on_host: &site.on_host,
+            planned_at: &site.planned_at,
+            records: &site.vms,
+        };
+        let mut on = Vec::new();
+        vms.on_host(HostId(0), &mut on);
+        let view = |vm: u64, host: u32, u: u64| VmView {
+            vm: VmId(vm),
+            guest: GuestId(0),
+            host: HostId(host),
+            size: U.times(u),
+        };
+        assert_eq!(on, vec![view(0, 0, 2), view(3, 0, 1)]);
+        assert_eq!(vms.vm(VmId(1)), Some(view(1, 1, 1)));
+        assert_eq!(vms.vm(VmId(9)), None);
     }
 
     #[test]

@@ -41,12 +41,12 @@ mod provisioning;
 mod resources;
 mod view;
 
-pub use ids::{GuestId, HostId, VmId};
+pub use ids::{BrokerId, GuestId, HostId, SiteId, VmId};
 pub use index::{FitKind, HostIndex, IndexError};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};
-pub use view::{ClusterView, HostTable, HostView};
+pub use view::{ClusterView, HostTable, HostView, VmView, VmsView};
 
 /// A policy name that is not one of the built-in policies.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,6 @@
 //! Read-only snapshots that policies decide over.
 
-use crate::{HostId, HostIndex, Resources};
+use crate::{GuestId, HostId, HostIndex, Resources, VmId};
 
 /// One host as a policy sees it: its capacity and what is committed on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,21 +34,76 @@ impl HostView {
     }
 }
 
+/// One VM as a policy sees it: whose it is, where it is (or is heading)
+/// and its sliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmView {
+    /// The VM.
+    pub vm: VmId,
+    /// Its guest.
+    pub guest: GuestId,
+    /// Its host.
+    pub host: HostId,
+    /// Its sliver.
+    pub size: Resources,
+}
+
+/// The VMs behind a [`ClusterView`], for policies that choose VMs (which to
+/// move off a host, which to evict, which to drain): a lookup into the
+/// owner's state, never a copy of every VM.
+pub trait VmsView {
+    /// The VMs on `host`, in id order, appended to `out`.
+    fn on_host(&self, host: HostId, out: &mut Vec<VmView>);
+
+    /// One VM, if the view holds it.
+    fn vm(&self, vm: VmId) -> Option<VmView>;
+}
+
 /// A snapshot of every host, indexed by `HostId`: `hosts[i].id == HostId(i)`,
-/// and optionally a [`HostIndex`] over the same hosts, which the fit
-/// functions then use instead of scanning (same answers, O(log hosts)).
-#[derive(Debug, Clone, Copy)]
+/// optionally a [`HostIndex`] over the same hosts, which the fit functions
+/// then use instead of scanning (same answers, O(log hosts)), and
+/// optionally the VMs on them ([`VmsView`]).
+#[derive(Clone, Copy)]
 pub struct ClusterView<'a> {
     /// The hosts, in id order.
     pub hosts: &'a [HostView],
     index: Option<&'a HostIndex>,
+    vms: Option<&'a dyn VmsView>,
+}
+
+impl std::fmt::Debug for ClusterView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterView")
+            .field("hosts", &self.hosts)
+            .field("index", &self.index.is_some())
+            .field("vms", &self.vms.is_some())
+            .finish()
+    }
 }
 
 impl<'a> ClusterView<'a> {
     /// A view over `hosts`, which must be in id order.
     pub fn new(hosts: &'a [HostView]) -> Self {
         debug_assert!(hosts.iter().enumerate().all(|(i, h)| h.id.index() == i));
-        ClusterView { hosts, index: None }
+        ClusterView {
+            hosts,
+            index: None,
+            vms: None,
+        }
+    }
+
+    /// The same view, showing the VMs of `vms` too.
+    pub fn with_vms(self, vms: &'a dyn VmsView) -> Self {
+        ClusterView {
+            vms: Some(vms),
+            ..self
+        }
+    }
+
+    /// The VMs on the hosts, if the view shows them.
+    #[inline]
+    pub fn vms(&self) -> Option<&'a dyn VmsView> {
+        self.vms
     }
 
     /// The index over these hosts, if the view has one.
@@ -133,6 +188,7 @@ impl HostTable {
         ClusterView {
             hosts: &self.hosts,
             index: self.index.as_ref(),
+            vms: None,
         }
     }
 
