@@ -72,6 +72,7 @@ pub mod experiment;
 pub mod fsutil;
 pub mod live;
 pub mod model;
+pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod scenario;
