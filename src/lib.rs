@@ -76,6 +76,7 @@ pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod shell;
 pub mod trace;
 
 pub use slivers_policy;
