@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use slivers_policy::{PlacementKind, ProvisioningKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
@@ -76,12 +76,9 @@ pub enum Command {
 pub struct LiveArgs {
     /// The scenario file.
     pub scenario: PathBuf,
-    /// Who carries out the steps: `dry-run` records the xl commands and
-    /// answers from an in-memory emulation (no clock: simulated time);
-    /// `emulated` runs in-memory hosts with the migration model's delays;
-    /// `xen` runs xl on real hosts.
-    #[arg(long, default_value = "dry-run", value_parser = ["dry-run", "emulated", "xen"])]
-    pub executor: String,
+    /// Who carries out the steps.
+    #[arg(long, value_enum, default_value_t = ExecutorArg::DryRun)]
+    pub executor: ExecutorArg,
     /// The pair to run: its index in the scenario's pairs, or
     /// `provisioning/placement` (default: the first pair).
     #[arg(long)]
@@ -100,8 +97,8 @@ pub struct LiveArgs {
     #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
     /// How xl reaches the hosts (xen executor).
-    #[arg(long, default_value = "ssh", value_parser = ["ssh", "local"])]
-    pub transport: String,
+    #[arg(long, value_enum, default_value_t = TransportArg::Ssh)]
+    pub transport: TransportArg,
     /// The ssh command (xen over ssh).
     #[arg(long)]
     pub ssh_command: Option<String>,
@@ -147,6 +144,57 @@ pub struct LiveArgs {
     pub quiet: bool,
 }
 
+/// `slivers live --executor`: who carries out the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArg {
+    /// Record the xl commands, answered by an in-memory emulation (no
+    /// clock: simulated time).
+    DryRun,
+    /// In-memory hosts with the migration model's delays.
+    Emulated,
+    /// xl on real hosts.
+    Xen,
+}
+
+/// `slivers live --transport`: how xl reaches the hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportArg {
+    /// xl on each host over ssh.
+    Ssh,
+    /// A local xl program.
+    Local,
+}
+
+/// `slivers migration estimate --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the words users type
+pub enum ModeArg {
+    /// Live, pre-copy rounds.
+    PreCopy,
+    /// Live, post-copy.
+    PostCopy,
+    /// Suspend to storage, then resume on the target.
+    StopCopy,
+}
+
+/// `slivers migration estimate --on-non-convergence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the words users type
+pub enum NonConvergenceArg {
+    /// Run the rounds to their limit, then stop and send the rest.
+    Force,
+    /// Switch to post-copy.
+    PostCopy,
+    /// Pause the VM and send its memory once.
+    StopCopy,
+}
+
+/// The name clap shows for `v` (as given on the command line).
+fn arg_name(v: impl ValueEnum) -> String {
+    v.to_possible_value()
+        .map_or_else(String::new, |p| p.get_name().to_string())
+}
+
 /// `slivers migration ...`.
 #[derive(Debug, Subcommand)]
 pub enum MigrationCommand {
@@ -171,8 +219,8 @@ pub struct EstimateArgs {
     #[arg(long, default_value_t = 300)]
     pub max_downtime_ms: u64,
     /// How the VM moves.
-    #[arg(long, default_value = "pre-copy", value_parser = ["pre-copy", "post-copy", "stop-copy"])]
-    pub mode: String,
+    #[arg(long, value_enum, default_value_t = ModeArg::PreCopy)]
+    pub mode: ModeArg,
     /// Pre-copy: most rounds before the final one.
     #[arg(long, default_value_t = 29)]
     pub max_rounds: u32,
@@ -180,8 +228,8 @@ pub struct EstimateArgs {
     #[arg(long, default_value_t = 3.0)]
     pub max_sent_factor: f64,
     /// Pre-copy: what to do when the dirty rate reaches the bandwidth.
-    #[arg(long, default_value = "force", value_parser = ["force", "post-copy", "stop-copy"])]
-    pub on_non_convergence: String,
+    #[arg(long, value_enum, default_value_t = NonConvergenceArg::Force)]
+    pub on_non_convergence: NonConvergenceArg,
     /// Fixed time to resume the VM on the target after a live move, ms.
     #[arg(long, default_value_t = 100)]
     pub switchover_ms: u64,
@@ -482,24 +530,29 @@ fn live(a: &LiveArgs) -> Result<()> {
         disk: a.disk.clone(),
         ..defaults
     };
-    let access = match (a.executor.as_str(), a.transport.as_str()) {
-        ("dry-run", _) => Access::DryRun {
+    let access = match (a.executor, a.transport) {
+        (ExecutorArg::DryRun, _) => Access::DryRun {
             commands: out.join("commands.jsonl"),
             append: a.resume,
         },
-        ("emulated", _) => Access::Emulated,
-        (_, "local") => Access::Local {
+        (ExecutorArg::Emulated, _) => Access::Emulated,
+        (ExecutorArg::Xen, TransportArg::Local) => Access::Local {
             xl: a.xl.clone(),
             host_env: a.xl_host_env.clone(),
         },
-        _ => Access::Ssh {
+        (ExecutorArg::Xen, TransportArg::Ssh) => Access::Ssh {
             command: a.ssh_command.clone(),
             user: a.ssh_user.clone(),
             key: a.ssh_key.clone(),
         },
     };
-    let (exec, pace) = connect(&scenario, &hosts, &access, config, a.time_scale)
-        .with_context(|| format!("setting up the {} executor in {}", a.executor, out.display()))?;
+    let (exec, pace) = connect(&scenario, &hosts, &access, config, a.time_scale).with_context(|| {
+        format!(
+            "setting up the {} executor in {}",
+            arg_name(a.executor),
+            out.display()
+        )
+    })?;
     let opts = LiveOptions {
         pair,
         seed: a.seed.unwrap_or(scenario.seed),
@@ -543,15 +596,15 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
     if !(a.max_sent_factor.is_finite() && a.max_sent_factor >= 1.0) || a.max_rounds == 0 {
         bail!("--max-sent-factor must be at least 1 and --max-rounds at least 1");
     }
-    let mode = match a.mode.as_str() {
-        "post-copy" => EstimateMode::PostCopy,
-        "stop-copy" => EstimateMode::StopCopy,
-        _ => EstimateMode::PreCopy,
+    let mode = match a.mode {
+        ModeArg::PreCopy => EstimateMode::PreCopy,
+        ModeArg::PostCopy => EstimateMode::PostCopy,
+        ModeArg::StopCopy => EstimateMode::StopCopy,
     };
-    let on_non_convergence = match a.on_non_convergence.as_str() {
-        "post-copy" => NonConvergence::PostCopy,
-        "stop-copy" => NonConvergence::StopCopy,
-        _ => NonConvergence::Force,
+    let on_non_convergence = match a.on_non_convergence {
+        NonConvergenceArg::Force => NonConvergence::Force,
+        NonConvergenceArg::PostCopy => NonConvergence::PostCopy,
+        NonConvergenceArg::StopCopy => NonConvergence::StopCopy,
     };
     let params = MigrationParams {
         bandwidth_mbps: a.bandwidth_mbps,

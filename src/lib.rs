@@ -72,9 +72,11 @@ pub mod experiment;
 pub mod fsutil;
 pub mod live;
 pub mod model;
+pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod shell;
 pub mod trace;
 
 pub use slivers_policy;

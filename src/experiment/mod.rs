@@ -6,9 +6,9 @@ pub mod slurm;
 pub mod sweep;
 pub mod vmreq;
 
+pub use crate::outcome::RunResult;
 pub use run::{
-    Measured, PROGRESS_EVERY, Prepared, Progress, RunError, RunOptions, RunResult, prepare, run_pair,
-    run_pair_observed,
+    Measured, PROGRESS_EVERY, Prepared, Progress, RunError, RunOptions, prepare, run_pair, run_pair_observed,
 };
 
 use rayon::prelude::*;

@@ -8,9 +8,9 @@
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::model::{
-    BrokerStats, Execution, FidelitySeries, GuestConfig, GuestFidelity, Hosting, HostingConfig, Input,
-    MigrationCost, ModelError, Output, SiteStats, VmMap,
+    Execution, GuestConfig, Hosting, HostingConfig, Input, MigrationCost, ModelError, Output, VmMap,
 };
+use crate::outcome::RunResult;
 use crate::rng::SimRng;
 use crate::scenario::{DirtyRate, Pair, Scenario, Workload};
 
@@ -84,68 +84,6 @@ pub struct Progress {
 
 /// Events between two [`Progress`] reports.
 pub const PROGRESS_EVERY: u64 = 1 << 14;
-
-/// What one run measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunResult {
-    /// Index of the run in its experiment.
-    pub run: usize,
-    /// The policy pair.
-    pub pair: Pair,
-    /// The seed of the run's RNG.
-    pub seed: u64,
-    /// Simulated span.
-    pub end: SimTime,
-    /// Broker counters.
-    pub broker: BrokerStats,
-    /// Site counters and the migration series.
-    pub site: SiteStats,
-    /// Time-weighted mean of active hosts.
-    pub mean_active_hosts: f64,
-    /// Events handled.
-    pub events: u64,
-    /// Batch jobs that arrived in the window.
-    pub jobs_arrived: u64,
-    /// Batch jobs granted.
-    pub jobs_started: u64,
-    /// Batch jobs left out because they are larger than the cluster.
-    pub jobs_too_large: u64,
-    /// Site steps planned but not started when the run ended (a backlog
-    /// means migrations are slow relative to the allocation period).
-    pub queued_at_end: u64,
-    /// What the migrations cost.
-    pub cost: MigrationCost,
-    /// Each guest's fidelity, in guest order.
-    pub fidelity: Vec<GuestFidelity>,
-    /// Each guest's fidelity over time, in the scenario's series form.
-    pub fidelity_series: FidelitySeries,
-    /// Energy the hosts used.
-    pub energy_kwh: f64,
-    /// Hosts powered up during the run.
-    pub power_ups: u64,
-    /// Where each live VM is planned at the end: `(vm id, host index)`.
-    pub final_placement: Vec<(u64, u32)>,
-}
-
-impl RunResult {
-    /// Batch jobs that arrived in the window but were never granted.
-    pub fn jobs_never_started(&self) -> u64 {
-        self.jobs_arrived.saturating_sub(self.jobs_started)
-    }
-
-    /// The mean over guests of each guest's time-weighted mean fidelity.
-    pub fn fidelity_mean(&self) -> f64 {
-        if self.fidelity.is_empty() {
-            return 1.0;
-        }
-        self.fidelity.iter().map(|f| f.mean).sum::<f64>() / self.fidelity.len() as f64
-    }
-
-    /// The lowest fidelity any guest reached.
-    pub fn fidelity_min(&self) -> f64 {
-        self.fidelity.iter().map(|f| f.min).fold(1.0, f64::min)
-    }
-}
 
 /// A run before its first event: the hosting system, every input the
 /// scenario schedules (in the order they must be delivered), the run's RNG
@@ -258,6 +196,7 @@ impl RunResult {
             pair,
             seed,
             end: scenario.duration,
+            hosts: scenario.hosts,
             broker: hosting.broker_stats(),
             site: hosting.site_stats().clone(),
             mean_active_hosts: hosting.site_stats().mean_active_hosts(scenario.duration),

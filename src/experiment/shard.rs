@@ -24,8 +24,9 @@ use rayon::prelude::*;
 
 use super::run::{RunError, RunOptions, run_pair};
 use super::sweep::{Sweep, SweepRun};
+use crate::outcome::METRICS;
 use crate::report::csv::Table;
-use crate::report::outputs::{METRIC_COLUMNS, metric_fields, migration_steps};
+use crate::report::outputs::metric_fields;
 use crate::report::{ReportError, write_atomic};
 
 /// Errors of running or merging a sweep.
@@ -126,7 +127,7 @@ pub fn runs_header(sweep: &Sweep) -> Vec<String> {
         .collect();
     h.extend(sweep.params.iter().cloned());
     h.extend(["provisioning", "placement"].iter().map(|s| s.to_string()));
-    h.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
+    h.extend(METRICS.iter().map(|m| m.name.to_string()));
     h
 }
 
@@ -406,7 +407,7 @@ fn run_one(
         },
     )?;
     let mut series = Table::new(&MIGRATIONS_HEADER);
-    for (t, n) in migration_steps(&result, point.scenario.series) {
+    for (t, n) in result.migration_steps(point.scenario.series) {
         series.push(vec![
             r.index.to_string(),
             crate::report::csv::fmt_f64(t),
@@ -425,7 +426,7 @@ fn run_one(
     fields.extend(point.values.iter().cloned());
     fields.push(r.pair.provisioning.to_string());
     fields.push(r.pair.placement.to_string());
-    fields.extend(metric_fields(&result, point.scenario.hosts));
+    fields.extend(metric_fields(&result));
     row.push(fields)?;
     row.write(&run_file(dir, r.index, "summary"))?;
     Ok(())

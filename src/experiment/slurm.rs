@@ -27,6 +27,7 @@ use super::shard::{
 };
 use super::sweep::Sweep;
 use crate::report::{ReportError, write_atomic};
+use crate::shell;
 
 /// Everything that can go wrong running a sweep on Slurm.
 #[derive(Debug, thiserror::Error)]
@@ -224,17 +225,6 @@ pub enum SlurmOutcome {
         /// The merged files.
         files: Vec<PathBuf>,
     },
-}
-
-/// Quotes `s` for sh: unchanged if it is made of safe characters only, else
-/// in single quotes.
-pub fn sh_quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 /// An `--array` spec for `shards` (sorted, 1-based): consecutive numbers
@@ -444,9 +434,9 @@ pub fn script(spec: &ScriptSpec) -> Result<String, SlurmError> {
         sha = spec.sweep.sha256,
         runs = spec.sweep.runs.len(),
         n = spec.n,
-        bin = sh_quote(binary),
-        file = sh_quote(file),
-        out = sh_quote(out),
+        bin = shell::quote(binary),
+        file = shell::quote(file),
+        out = shell::quote(out),
         check = if o.check { " --check" } else { "" },
     );
     Ok(s)
@@ -457,26 +447,26 @@ fn resume_command(sweep: &Sweep, out: &Path, o: &SlurmOptions, n: usize) -> Stri
     let mut c = vec![
         "slivers".to_string(),
         "sweep".into(),
-        sh_quote(&sweep.file.display().to_string()),
+        shell::quote(&sweep.file.display().to_string()),
     ];
     c.extend(["--slurm".into(), "--resume".into()]);
     if out != sweep.output {
-        c.extend(["--out".into(), sh_quote(&out.display().to_string())]);
+        c.extend(["--out".into(), shell::quote(&out.display().to_string())]);
     }
     if o.shards.is_some() {
         c.extend(["--shards".into(), n.to_string()]);
     }
     if let Some(p) = &o.partition {
-        c.extend(["--partition".into(), sh_quote(p)]);
+        c.extend(["--partition".into(), shell::quote(p)]);
     }
     if let Some(t) = &o.time {
-        c.extend(["--time".into(), sh_quote(t)]);
+        c.extend(["--time".into(), shell::quote(t)]);
     }
     if let Some(cpus) = o.cpus_per_task {
         c.extend(["--cpus-per-task".into(), cpus.to_string()]);
     }
     for a in &o.sbatch_args {
-        c.push(format!("--sbatch-arg={}", sh_quote(a)));
+        c.push(format!("--sbatch-arg={}", shell::quote(a)));
     }
     if o.check {
         c.push("--check".into());
@@ -485,8 +475,8 @@ fn resume_command(sweep: &Sweep, out: &Path, o: &SlurmOptions, n: usize) -> Stri
 }
 
 fn display_command(program: &OsString, args: &[&str]) -> String {
-    let mut c = vec![sh_quote(&program.to_string_lossy())];
-    c.extend(args.iter().map(|a| sh_quote(a)));
+    let mut c = vec![shell::quote(&program.to_string_lossy())];
+    c.extend(args.iter().map(|a| shell::quote(a)));
     c.join(" ")
 }
 
@@ -766,15 +756,6 @@ pub fn run_slurm(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_for_sh() {
-        assert_eq!(sh_quote("/a/b-c_d.toml"), "/a/b-c_d.toml");
-        assert_eq!(sh_quote("/a b/c"), "'/a b/c'");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
-        assert_eq!(sh_quote("$HOME"), "'$HOME'");
-        assert_eq!(sh_quote(""), "''");
-    }
 
     #[test]
     fn array_specs_compress_ranges() {

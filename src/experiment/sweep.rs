@@ -19,10 +19,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::report::csv::fmt_f64;
-use crate::scenario::{Pair, Scenario, ScenarioError, TraceCache, hex};
+use crate::scenario::{Pair, Scenario, ScenarioError, TraceCache, sha256_hex};
 
 /// Everything wrong a sweep file can be.
 #[derive(Debug, thiserror::Error)]
@@ -295,7 +293,7 @@ impl Sweep {
         Ok(Sweep {
             name,
             file: path.to_path_buf(),
-            sha256: hex(&Sha256::digest(text.as_bytes())),
+            sha256: sha256_hex(text),
             output,
             mode,
             replicates,

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::emu::cluster::{EmuCluster, EmuOutcome};
 use super::executor::ExecError;
+use crate::shell;
 
 /// The last 2000 bytes of trimmed stderr (at a character boundary): what
 /// an error keeps of a command's output.
@@ -248,18 +249,6 @@ impl Transport for LocalTransport {
     }
 }
 
-/// Quotes a word for a POSIX shell (left as is when it is plainly safe).
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_./:=@%+,-".contains(&b))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// Runs `xl` on each host over ssh: `SSHCMD [-i KEY] USER@HOST -- xl ...`.
 /// ssh's own failure (exit code 255) is [`ExecError::Unreachable`].
 #[derive(Debug, Clone)]
@@ -357,7 +346,7 @@ impl Transport for SshTransport {
     fn run(&self, host: &str, argv: &[String], timeout: Duration) -> Result<CmdOutput, ExecError> {
         let remote: Vec<String> = std::iter::once(self.remote_xl.as_str())
             .chain(argv.iter().skip(1).map(String::as_str))
-            .map(shell_quote)
+            .map(shell::quote)
             .collect();
         self.exec(host, &remote.join(" "), None, timeout, argv)
     }
@@ -371,9 +360,9 @@ impl Transport for SshTransport {
         let tmp = format!("{path}.tmp.slivers");
         let remote = format!(
             "mkdir -p {d} && cat > {t} && mv -f {t} {p}",
-            d = shell_quote(&dir.display().to_string()),
-            t = shell_quote(&tmp),
-            p = shell_quote(path)
+            d = shell::quote(&dir.display().to_string()),
+            t = shell::quote(&tmp),
+            p = shell::quote(path)
         );
         let argv = vec!["write".to_string(), path.to_string()];
         let out = self.exec(
@@ -558,16 +547,6 @@ mod tests {
     fn excerpt_keeps_the_last_2000_bytes_at_a_character_boundary() {
         assert_eq!(excerpt(&"é".repeat(1500)).len(), 2000);
         assert_eq!(excerpt("  short\n"), "short");
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("xl"), "xl");
-        assert_eq!(shell_quote("/etc/xen/a.cfg"), "/etc/xen/a.cfg");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-        assert_eq!(shell_quote(""), "''");
-        assert_eq!(shell_quote("$(rm)"), "'$(rm)'");
     }
 
     #[test]

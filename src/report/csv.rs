@@ -1,4 +1,6 @@
-//! A tiny deterministic CSV writer (RFC 4180 quoting, `\n` line endings).
+//! CSV: a tiny deterministic writer (RFC 4180 quoting, `\n` line
+//! endings) and the one RFC 4180 reader (the sweep figures read their
+//! `runs.csv` and `migrations.csv` back with it).
 
 use std::fmt;
 use std::path::Path;
@@ -146,6 +148,211 @@ fn trim_fraction(s: &str) -> &str {
     }
 }
 
+/// A parsed CSV file: its header and its records, each with the 1-based
+/// line it starts on.
+pub(crate) struct CsvFile {
+    pub(crate) path: String,
+    pub(crate) header: Vec<String>,
+    pub(crate) records: Vec<(usize, Vec<String>)>,
+    /// The line after the last one (for errors about what is missing).
+    pub(crate) end_line: usize,
+}
+
+pub(crate) fn input_error(path: &str, line: usize, message: impl Into<String>) -> ReportError {
+    ReportError::Input {
+        path: path.to_owned(),
+        line,
+        message: message.into(),
+    }
+}
+
+/// Parses RFC 4180 text: fields may be quoted (`""` is a quote inside a
+/// quoted field, which may span lines), records end with `\n` or `\r\n`,
+/// completely empty lines are ignored and a UTF-8 byte-order mark is
+/// skipped; every record has as many fields as the header. Errors are
+/// [`ReportError::Input`], naming the line on which the record starts.
+pub(crate) fn parse_csv(path: &str, text: &str) -> Result<CsvFile, ReportError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    loop {
+        if chars.peek().is_none() {
+            break;
+        }
+        let start = line;
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted_field = false;
+        // One record.
+        loop {
+            match chars.next() {
+                None => {
+                    fields.push(std::mem::take(&mut field));
+                    break;
+                }
+                Some('"') if field.is_empty() && !quoted_field => {
+                    quoted_field = true;
+                    let opened = line;
+                    loop {
+                        match chars.next() {
+                            None => return Err(input_error(path, opened, "unterminated quoted field")),
+                            Some('"') if chars.peek() == Some(&'"') => {
+                                chars.next();
+                                field.push('"');
+                            }
+                            Some('"') => break,
+                            Some(c) => {
+                                if c == '\n' {
+                                    line += 1;
+                                }
+                                field.push(c);
+                            }
+                        }
+                    }
+                    match chars.peek() {
+                        None | Some(',' | '\n' | '\r') => {}
+                        Some(c) => {
+                            return Err(input_error(
+                                path,
+                                line,
+                                format!(
+                                    "expected a comma or the end of the line after a closing quote, found {c:?}"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Some('"') => {
+                    return Err(input_error(path, line, "a quote inside an unquoted field"));
+                }
+                Some(',') => {
+                    fields.push(std::mem::take(&mut field));
+                    quoted_field = false;
+                }
+                Some('\r') if chars.peek() == Some(&'\n') => {}
+                Some('\r') => {
+                    return Err(input_error(
+                        path,
+                        line,
+                        "a carriage return not followed by a line feed",
+                    ));
+                }
+                Some('\n') => {
+                    line += 1;
+                    fields.push(std::mem::take(&mut field));
+                    break;
+                }
+                Some(c) => field.push(c),
+            }
+        }
+        let blank = fields.len() == 1 && fields[0].is_empty() && !quoted_field;
+        if !blank {
+            records.push((start, fields));
+        }
+    }
+    let mut records = records.into_iter();
+    let Some((_, header)) = records.next() else {
+        return Err(input_error(
+            path,
+            1,
+            "expected a header line, found an empty file",
+        ));
+    };
+    let records: Vec<(usize, Vec<String>)> = records.collect();
+    for (l, fields) in &records {
+        if fields.len() != header.len() {
+            return Err(input_error(
+                path,
+                *l,
+                format!(
+                    "expected {} fields (as in the header), found {}",
+                    header.len(),
+                    fields.len()
+                ),
+            ));
+        }
+    }
+    Ok(CsvFile {
+        path: path.to_owned(),
+        header,
+        records,
+        end_line: line,
+    })
+}
+
+/// Reads and parses a CSV file.
+pub(crate) fn read_csv(path: &Path) -> Result<CsvFile, ReportError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ReportError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..valid].iter().filter(|&&b| b == b'\n').count();
+        input_error(
+            &shown,
+            line,
+            "expected UTF-8 text, found an invalid byte sequence",
+        )
+    })?;
+    parse_csv(&shown, &text)
+}
+
+impl CsvFile {
+    /// Index of column `name`.
+    pub(crate) fn column(&self, name: &str) -> Result<usize, ReportError> {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| input_error(&self.path, 1, format!("expected a column {name:?}")))
+    }
+
+    /// Header must not have empty or duplicate names.
+    pub(crate) fn check_header(&self) -> Result<(), ReportError> {
+        for (i, h) in self.header.iter().enumerate() {
+            if h.is_empty() {
+                return Err(input_error(
+                    &self.path,
+                    1,
+                    format!("column {} has an empty name", i + 1),
+                ));
+            }
+            if self.header[..i].contains(h) {
+                return Err(input_error(&self.path, 1, format!("duplicate column {h:?}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn bad(&self, line: usize, column: &str, expected: &str, found: &str) -> ReportError {
+        input_error(
+            &self.path,
+            line,
+            format!("column {column:?}: expected {expected}, found {found:?}"),
+        )
+    }
+
+    pub(crate) fn integer(&self, line: usize, column: &str, s: &str) -> Result<u64, ReportError> {
+        s.parse::<u64>()
+            .map_err(|_| self.bad(line, column, "a non-negative integer", s))
+    }
+
+    pub(crate) fn count(&self, line: usize, column: &str, s: &str) -> Result<f64, ReportError> {
+        let v = parse_number(s).ok_or_else(|| self.bad(line, column, "a number", s))?;
+        if v < 0.0 {
+            return Err(self.bad(line, column, "a non-negative number", s));
+        }
+        Ok(v)
+    }
+}
+
+/// A finite number, or `None`.
+pub(crate) fn parse_number(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +473,42 @@ mod tests {
                 }
             }
             x *= 10.0;
+        }
+    }
+
+    #[test]
+    fn csv_parser_handles_quotes_and_line_endings() {
+        let text = "\u{feff}a,b,c\r\n1,\"x, \"\"y\"\"\",\"two\nlines\"\n\n\"\",,3";
+        let f = parse_csv("t.csv", text).unwrap();
+        assert_eq!(f.header, ["a", "b", "c"]);
+        assert_eq!(f.records.len(), 2);
+        assert_eq!(
+            f.records[0],
+            (2, vec!["1".into(), "x, \"y\"".into(), "two\nlines".into()])
+        );
+        assert_eq!(f.records[1], (5, vec!["".into(), "".into(), "3".into()]));
+        for (text, want) in [
+            ("", "t.csv:1: expected a header line, found an empty file"),
+            ("a,b\n1,\"open\n\n", "t.csv:2: unterminated quoted field"),
+            ("a,b\n1,x\"y\n", "t.csv:2: a quote inside an unquoted field"),
+            (
+                "a,b\n1,\"x\"y\n",
+                "t.csv:2: expected a comma or the end of the line after a closing quote, found 'y'",
+            ),
+            (
+                "a,b\n1,2\r3\n",
+                "t.csv:2: a carriage return not followed by a line feed",
+            ),
+            (
+                "a,b\n1,2\n1,2,3\n",
+                "t.csv:3: expected 2 fields (as in the header), found 3",
+            ),
+        ] {
+            let err = parse_csv("t.csv", text)
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} parsed"));
+            assert!(matches!(err, ReportError::Input { .. }));
+            assert_eq!(err.to_string(), want, "{text:?}");
         }
     }
 }

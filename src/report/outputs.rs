@@ -8,85 +8,32 @@ use super::csv::{Table, fmt_f64};
 use super::plot::{Curve, LinePlot, draw_lines};
 use super::{ReportError, write_atomic};
 use crate::engine::SimTime;
-use crate::experiment::RunResult;
 use crate::model::{FidelitySeries, SeriesForm};
+use crate::outcome::{METRICS, RunResult, Value};
 use crate::scenario::Scenario;
-
-/// The metric columns of a run, in order (after its identifying columns).
-pub const METRIC_COLUMNS: [&str; 28] = [
-    "migrations",
-    "live_migrations",
-    "stop_copy_migrations",
-    "broker_migrations",
-    "requests",
-    "granted",
-    "rejected",
-    "resizes",
-    "peak_active_hosts",
-    "mean_active_hosts",
-    "forced_placements",
-    "forced_moves",
-    "jobs_arrived",
-    "jobs_started",
-    "jobs_too_large",
-    "queued_at_end",
-    "migration_time_s_total",
-    "downtime_s_total",
-    "degraded_s_total",
-    "bytes_migrated",
-    "precopy_non_converged",
-    "fidelity_mean",
-    "fidelity_min",
-    "energy_kwh",
-    "power_ups",
-    "events",
-    "days",
-    "hosts",
-];
 
 /// The identifying columns of `summary.csv`, before the metrics.
 pub const SUMMARY_ID_COLUMNS: [&str; 4] = ["run", "provisioning", "placement", "seed"];
 
-/// The metric fields of one run, aligned with [`METRIC_COLUMNS`].
-pub fn metric_fields(r: &RunResult, hosts: u32) -> Vec<String> {
-    vec![
-        r.site.migrations().to_string(),
-        r.site.live_migrations.to_string(),
-        r.site.stop_copy_migrations.to_string(),
-        r.broker.broker_migrations.to_string(),
-        r.broker.requests.to_string(),
-        r.broker.granted.to_string(),
-        r.broker.rejected.to_string(),
-        r.broker.resizes.to_string(),
-        r.site.peak_active_hosts.to_string(),
-        fmt_f64(r.mean_active_hosts),
-        r.site.forced_placements.to_string(),
-        r.site.forced_moves.to_string(),
-        r.jobs_arrived.to_string(),
-        r.jobs_started.to_string(),
-        r.jobs_too_large.to_string(),
-        r.queued_at_end.to_string(),
-        fmt_f64(r.cost.migration_ms as f64 / 1000.0),
-        fmt_f64(r.cost.downtime_ms as f64 / 1000.0),
-        fmt_f64(r.cost.degraded_ms as f64 / 1000.0),
-        r.cost.bytes().to_string(),
-        r.cost.non_converged.to_string(),
-        fmt_f64(r.fidelity_mean()),
-        fmt_f64(r.fidelity_min()),
-        fmt_f64(r.energy_kwh),
-        r.power_ups.to_string(),
-        r.events.to_string(),
-        fmt_f64(r.end.as_days_f64()),
-        hosts.to_string(),
-    ]
+/// A metric's value as a CSV field.
+pub fn metric_field(v: Value) -> String {
+    match v {
+        Value::Count(n) => n.to_string(),
+        Value::Real(x) => fmt_f64(x),
+    }
+}
+
+/// The metric fields of one run, aligned with [`METRICS`].
+pub fn metric_fields(r: &RunResult) -> Vec<String> {
+    METRICS.iter().map(|m| metric_field((m.value)(r))).collect()
 }
 
 /// The summary table, one row per run.
-pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
+pub fn summary(results: &[RunResult]) -> Result<Table, ReportError> {
     let header: Vec<&str> = SUMMARY_ID_COLUMNS
         .iter()
-        .chain(METRIC_COLUMNS.iter())
         .copied()
+        .chain(METRICS.iter().map(|m| m.name))
         .collect();
     let mut t = Table::new(&header);
     for r in results {
@@ -96,38 +43,10 @@ pub fn summary(results: &[RunResult], scenario: &Scenario) -> Result<Table, Repo
             r.pair.placement.to_string(),
             r.seed.to_string(),
         ];
-        row.extend(metric_fields(r, scenario.hosts));
+        row.extend(metric_fields(r));
         t.push(row)?;
     }
     Ok(t)
-}
-
-/// The cumulative migration count of each run as a step function:
-/// `(seconds, count)` at time zero, at each instant the count changes (the
-/// count after every migration starting then), and at the end. In the
-/// per-period form ([`SeriesForm::Periods`]) only the last change of each
-/// period is kept, so the series has at most one point per period.
-pub fn migration_steps(r: &RunResult, form: SeriesForm) -> Vec<(f64, u64)> {
-    let bucket = |t: SimTime| match form {
-        SeriesForm::Changes => t.0,
-        SeriesForm::Periods(len) => t.0 / len.0.max(1),
-    };
-    let mut pts: Vec<(f64, u64)> = vec![(0.0, 0)];
-    let mut last_bucket = None;
-    for &(t, n) in &r.site.migration_series {
-        let s = t.as_secs_f64();
-        let b = bucket(t);
-        match pts.last_mut() {
-            Some(last) if last.0 == s || last_bucket == Some(b) => *last = (s, n),
-            _ => pts.push((s, n)),
-        }
-        last_bucket = Some(b);
-    }
-    let end = r.end.as_secs_f64();
-    if pts.last().is_some_and(|p| p.0 < end) {
-        pts.push((end, r.site.migrations()));
-    }
-    pts
 }
 
 /// `migrations.csv`: tidy (long) table `run,provisioning,placement,time_s,cumulative_migrations`.
@@ -140,7 +59,7 @@ pub fn migrations(results: &[RunResult], form: SeriesForm) -> Result<Table, Repo
         "cumulative_migrations",
     ]);
     for r in results {
-        for (s, n) in migration_steps(r, form) {
+        for (s, n) in r.migration_steps(form) {
             t.push(vec![
                 r.run.to_string(),
                 r.pair.provisioning.to_string(),
@@ -367,14 +286,15 @@ pub fn write_all(
         dir.join("figure3.svg"),
         dir.join("manifest.toml"),
     ];
-    summary(results, scenario)?.write(&files[0])?;
+    summary(results)?.write(&files[0])?;
     migrations(results, scenario.series)?.write(&files[1])?;
     fidelity(results, scenario)?.write(&files[2])?;
     let curves: Vec<Curve> = results
         .iter()
         .map(|r| Curve {
             label: r.pair.label(),
-            points: migration_steps(r, scenario.series)
+            points: r
+                .migration_steps(scenario.series)
                 .into_iter()
                 .map(|(s, n)| (s / 86_400.0, n as f64))
                 .collect(),

@@ -57,7 +57,7 @@ pub enum RawSeries {
 }
 
 /// `[hosts]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHosts {
     pub count: Option<i64>,
@@ -68,7 +68,7 @@ pub struct RawHosts {
 }
 
 /// `[sliver]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSliver {
     pub quantum: Option<f64>,

@@ -17,11 +17,12 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
-use slivers_policy::{FitKind, Resources};
+use slivers_policy::FitKind;
 
+use super::ScenarioError;
+use super::context::{Ctx, DAY, START_FORMS, parse_duration, read_text};
+use super::header::{Header, PeriodUse, deref_header, raw_header};
 use super::raw::{RawDuration, RawHosts};
-use super::{Common, Ctx, DAY, ScenarioError, hex};
 use crate::engine::SimTime;
 use crate::rng::SimRng;
 use crate::trace::vmreq::{
@@ -113,24 +114,10 @@ pub enum VmSource {
 /// A validated VM-request scenario.
 #[derive(Debug, Clone)]
 pub struct VmScenario {
-    /// Its name.
-    pub name: String,
-    /// The file it came from.
-    pub file: PathBuf,
-    /// SHA-256 of the file, hex.
-    pub sha256: String,
-    /// Seed of the generator.
-    pub seed: u64,
-    /// Output folder.
-    pub output: PathBuf,
-    /// Simulated span.
-    pub duration: SimTime,
-    /// Sampling interval of `utilization.csv`.
-    pub period: SimTime,
-    /// Number of hosts.
-    pub hosts: u32,
-    /// Capacity of each.
-    pub capacity: Resources,
+    /// The keys every scenario has; `period` is the sampling interval of
+    /// `utilization.csv` and `seed` the generator's. Read through the
+    /// scenario itself: `scenario.hosts`.
+    pub header: Header,
     /// Host choice.
     pub policy: FitKind,
     /// Reject or queue.
@@ -140,6 +127,8 @@ pub struct VmScenario {
     /// The VMs.
     pub source: VmSource,
 }
+
+deref_header!(VmScenario);
 
 /// True if `text` is TOML with a `[vm_requests]` table (such a scenario is
 /// loaded with [`VmScenario::load`], others with `Scenario::load`).
@@ -157,52 +146,16 @@ pub fn is_vm_scenario_file(path: &Path) -> bool {
 impl VmScenario {
     /// Reads and validates a VM-request scenario, reading its trace.
     pub fn load(path: &Path) -> Result<VmScenario, ScenarioError> {
-        Self::parse(&super::read_text(path)?, path)
+        Self::parse(&read_text(path)?, path)
     }
 
     /// Validates `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<VmScenario, ScenarioError> {
         let shown = path.display().to_string();
-        let raw: RawVmScenario = toml::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: shown.clone(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
         let cx = Ctx { path: &shown };
-        let Common {
-            name,
-            seed,
-            output,
-            duration,
-        } = cx.common(
-            path,
-            raw.name.as_deref(),
-            raw.seed,
-            raw.output.as_deref(),
-            raw.duration.as_ref(),
-        )?;
-        let period = cx.duration("period", raw.period.as_ref(), SimTime::from_secs(3600))?;
-        if period < SimTime::from_secs(1) || period > duration || duration.0 / period.0 > 1_000_000 {
-            return Err(cx.invalid(
-                "period",
-                "a sampling interval from 1s up to the duration, at most 10^6 samples",
-                format!("{period}"),
-            ));
-        }
-        let h = raw.hosts.clone().unwrap_or(RawHosts {
-            count: None,
-            cpu_millicores: None,
-            memory_mib: None,
-            bandwidth_mbps: None,
-            disk_gib: None,
-        });
-        let hosts = cx.positive("hosts.count", h.count, 100, 10_000_000)? as u32;
-        let big = 1 << 40;
-        let capacity = Resources::new(
-            cx.positive("hosts.cpu_millicores", h.cpu_millicores, 8000, big)?,
-            cx.positive("hosts.memory_mib", h.memory_mib, 16384, big)?,
-            cx.positive("hosts.bandwidth_mbps", h.bandwidth_mbps, 1000, big)?,
-            cx.positive("hosts.disk_gib", h.disk_gib, 200, big)?,
-        );
+        let raw: RawVmScenario = cx.parse_toml(text)?;
+        let header = cx.header(path, text, raw_header!(raw), PeriodUse::Sampling)?;
+        let (hosts, capacity, duration) = (header.hosts, header.capacity, header.duration);
         if !slivers_policy::fit::Scale::of(&capacity).exact() {
             return Err(cx.invalid(
                 "hosts",
@@ -262,15 +215,7 @@ impl VmScenario {
             }
         };
         Ok(VmScenario {
-            name,
-            file: path.to_path_buf(),
-            sha256: hex(&Sha256::digest(text.as_bytes())),
-            seed,
-            output,
-            duration,
-            period,
-            hosts,
-            capacity,
+            header,
             policy: v.policy.unwrap_or(FitKind::BestFit),
             on_full: v.on_full.unwrap_or(OnFull::Reject),
             start,
@@ -345,14 +290,14 @@ fn vm_start(cx: &Ctx, v: Option<&RawDuration>) -> Result<SimTime, ScenarioError>
     let found = match (v, parsed) {
         // An unquoted TOML date-time that is not a UTC one.
         (RawDuration::Other(_), Some(Err(found))) => Err(found),
-        _ => super::parse_duration(v),
+        _ => parse_duration(v),
     };
     found.map_err(|found| {
         cx.invalid(
             "vm_requests.start",
             format!(
                 "an offset such as 0, \"90s\", \"15m\", \"1h\" or \"30d\", or {} (unix seconds)",
-                super::START_FORMS
+                START_FORMS
             ),
             found,
         )

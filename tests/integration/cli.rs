@@ -145,3 +145,14 @@ fn the_committed_figure3_results_are_current() {
         );
     }
 }
+
+#[test]
+fn live_names_the_executors_and_transports_it_knows() {
+    let scenario = "tests/golden/small/scenario.toml";
+    let (ok, _, err) = slivers(&["live", scenario, "--executor", "qemu"]);
+    assert!(!ok);
+    assert!(err.contains("dry-run, emulated, xen"), "{err}");
+    let (ok, _, err) = slivers(&["live", scenario, "--executor", "xen", "--transport", "telnet"]);
+    assert!(!ok);
+    assert!(err.contains("ssh, local"), "{err}");
+}

@@ -1,0 +1,167 @@
+//! What a run measured ([`RunResult`]) and its metric columns
+//! ([`METRICS`]), declared once as (name, accessor). Below both the
+//! simulator, which produces results (`experiment`, `live`), and the
+//! writers of tables and plots (`report`), which format them.
+
+use crate::engine::SimTime;
+use crate::model::{BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, SeriesForm, SiteStats};
+use crate::scenario::Pair;
+
+/// What one run measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// Index of the run in its experiment.
+    pub run: usize,
+    /// The policy pair.
+    pub pair: Pair,
+    /// The seed of the run's RNG.
+    pub seed: u64,
+    /// Simulated span.
+    pub end: SimTime,
+    /// Hosts of the cluster.
+    pub hosts: u32,
+    /// Broker counters.
+    pub broker: BrokerStats,
+    /// Site counters and the migration series.
+    pub site: SiteStats,
+    /// Time-weighted mean of active hosts.
+    pub mean_active_hosts: f64,
+    /// Events handled.
+    pub events: u64,
+    /// Batch jobs that arrived in the window.
+    pub jobs_arrived: u64,
+    /// Batch jobs granted.
+    pub jobs_started: u64,
+    /// Batch jobs left out because they are larger than the cluster.
+    pub jobs_too_large: u64,
+    /// Site steps planned but not started when the run ended (a backlog
+    /// means migrations are slow relative to the allocation period).
+    pub queued_at_end: u64,
+    /// What the migrations cost.
+    pub cost: MigrationCost,
+    /// Each guest's fidelity, in guest order.
+    pub fidelity: Vec<GuestFidelity>,
+    /// Each guest's fidelity over time, in the scenario's series form.
+    pub fidelity_series: FidelitySeries,
+    /// Energy the hosts used.
+    pub energy_kwh: f64,
+    /// Hosts powered up during the run.
+    pub power_ups: u64,
+    /// Where each live VM is planned at the end: `(vm id, host index)`.
+    pub final_placement: Vec<(u64, u32)>,
+}
+
+impl RunResult {
+    /// Batch jobs that arrived in the window but were never granted.
+    pub fn jobs_never_started(&self) -> u64 {
+        self.jobs_arrived.saturating_sub(self.jobs_started)
+    }
+
+    /// The mean over guests of each guest's time-weighted mean fidelity.
+    pub fn fidelity_mean(&self) -> f64 {
+        if self.fidelity.is_empty() {
+            return 1.0;
+        }
+        self.fidelity.iter().map(|f| f.mean).sum::<f64>() / self.fidelity.len() as f64
+    }
+
+    /// The lowest fidelity any guest reached.
+    pub fn fidelity_min(&self) -> f64 {
+        self.fidelity.iter().map(|f| f.min).fold(1.0, f64::min)
+    }
+
+    /// The cumulative migration count of the run as a step function:
+    /// `(seconds, count)` at time zero, at each instant the count changes (the
+    /// count after every migration starting then), and at the end. In the
+    /// per-period form ([`SeriesForm::Periods`]) only the last change of each
+    /// period is kept, so the series has at most one point per period.
+    pub fn migration_steps(&self, form: SeriesForm) -> Vec<(f64, u64)> {
+        let bucket = |t: SimTime| match form {
+            SeriesForm::Changes => t.0,
+            SeriesForm::Periods(len) => t.0 / len.0.max(1),
+        };
+        let mut pts: Vec<(f64, u64)> = vec![(0.0, 0)];
+        let mut last_bucket = None;
+        for &(t, n) in &self.site.migration_series {
+            let s = t.as_secs_f64();
+            let b = bucket(t);
+            match pts.last_mut() {
+                Some(last) if last.0 == s || last_bucket == Some(b) => *last = (s, n),
+                _ => pts.push((s, n)),
+            }
+            last_bucket = Some(b);
+        }
+        let end = self.end.as_secs_f64();
+        if pts.last().is_some_and(|p| p.0 < end) {
+            pts.push((end, self.site.migrations()));
+        }
+        pts
+    }
+}
+
+/// One metric's value for one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
+    /// A count, written as an integer.
+    Count(u64),
+    /// A real number, written with `report::csv::fmt_f64`.
+    Real(f64),
+}
+
+/// A metric column: its name and how to read it from a run.
+#[derive(Clone, Copy)]
+pub struct Metric {
+    /// The column's name in `summary.csv` and a sweep's `runs.csv`.
+    pub name: &'static str,
+    /// Its value for a run.
+    pub value: fn(&RunResult) -> Value,
+}
+
+impl std::fmt::Debug for Metric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Metric").field(&self.name).finish()
+    }
+}
+
+/// `Metric { name, value }` from a name and an expression of `r`.
+macro_rules! metric {
+    ($name:literal, $kind:ident, |$r:ident| $e:expr) => {
+        Metric {
+            name: $name,
+            value: |$r: &RunResult| Value::$kind($e),
+        }
+    };
+}
+
+/// The metric columns of a run, in order (after its identifying columns).
+pub const METRICS: [Metric; 28] = [
+    metric!("migrations", Count, |r| r.site.migrations()),
+    metric!("live_migrations", Count, |r| r.site.live_migrations),
+    metric!("stop_copy_migrations", Count, |r| r.site.stop_copy_migrations),
+    metric!("broker_migrations", Count, |r| r.broker.broker_migrations),
+    metric!("requests", Count, |r| r.broker.requests),
+    metric!("granted", Count, |r| r.broker.granted),
+    metric!("rejected", Count, |r| r.broker.rejected),
+    metric!("resizes", Count, |r| r.broker.resizes),
+    metric!("peak_active_hosts", Count, |r| r.site.peak_active_hosts as u64),
+    metric!("mean_active_hosts", Real, |r| r.mean_active_hosts),
+    metric!("forced_placements", Count, |r| r.site.forced_placements),
+    metric!("forced_moves", Count, |r| r.site.forced_moves),
+    metric!("jobs_arrived", Count, |r| r.jobs_arrived),
+    metric!("jobs_started", Count, |r| r.jobs_started),
+    metric!("jobs_too_large", Count, |r| r.jobs_too_large),
+    metric!("queued_at_end", Count, |r| r.queued_at_end),
+    metric!("migration_time_s_total", Real, |r| r.cost.migration_ms as f64
+        / 1000.0),
+    metric!("downtime_s_total", Real, |r| r.cost.downtime_ms as f64 / 1000.0),
+    metric!("degraded_s_total", Real, |r| r.cost.degraded_ms as f64 / 1000.0),
+    metric!("bytes_migrated", Count, |r| r.cost.bytes()),
+    metric!("precopy_non_converged", Count, |r| r.cost.non_converged),
+    metric!("fidelity_mean", Real, |r| r.fidelity_mean()),
+    metric!("fidelity_min", Real, |r| r.fidelity_min()),
+    metric!("energy_kwh", Real, |r| r.energy_kwh),
+    metric!("power_ups", Count, |r| r.power_ups),
+    metric!("events", Count, |r| r.events),
+    metric!("days", Real, |r| r.end.as_days_f64()),
+    metric!("hosts", Count, |r| r.hosts as u64),
+];
