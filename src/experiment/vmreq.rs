@@ -34,7 +34,10 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use slivers_policy::{ClusterView, FitKind, HostId, HostIndex, IndexError, Resources};
+use slivers_policy::{
+    ClusterView, DIMS, HostId, HostIndex, HostTable, IndexError, PlaceRequest, Placement, PlacementKind,
+    Resources, VmId,
+};
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::report::csv::{Table, fmt_f64};
@@ -70,8 +73,8 @@ pub struct VmRunConfig {
     pub hosts: u32,
     /// Capacity of each.
     pub capacity: Resources,
-    /// Host choice.
-    pub policy: FitKind,
+    /// Host choice (a placement policy that needs no broker).
+    pub policy: PlacementKind,
     /// Reject or queue.
     pub on_full: OnFull,
     /// Nothing at or after this time is handled.
@@ -157,7 +160,9 @@ const FINISHED: u32 = u32::MAX - 3;
 struct Sim<'a> {
     trace: &'a VmRequestTrace,
     cfg: VmRunConfig,
-    index: HostIndex,
+    /// The hosts and their index (with a first-fit tree).
+    table: HostTable,
+    policy: Box<dyn Placement>,
     /// Per VM: a host id, or one of the state codes above.
     state: Vec<u32>,
     departures: EventQueue<u32>,
@@ -180,15 +185,37 @@ impl Sim<'_> {
         self.trace.shapes[self.trace.vms[vm as usize].shape as usize]
     }
 
+    /// The index, brought up to date (the table always has one).
+    fn index(&mut self) -> Option<&HostIndex> {
+        self.table.view().index()
+    }
+
+    /// Hosts holding something.
+    fn active_hosts(&mut self) -> u64 {
+        self.index().map_or(0, |ix| ix.active_hosts() as u64)
+    }
+
+    /// The host the policy chooses for a new VM of `size`.
+    fn choose(&mut self, vm: u32, size: Resources) -> Option<HostId> {
+        let req = PlaceRequest {
+            vm: VmId(vm as u64),
+            size,
+            current: None,
+            home: None,
+        };
+        self.policy.place(&self.table.view(), &req)
+    }
+
     /// Advances the clock to `t`: integrals and samples.
     fn advance(&mut self, t: SimTime) {
         let cap = self.cfg.capacity;
-        let total = self.index.total_used();
+        let total = self.index().map_or([0; DIMS], |ix| ix.total_used());
+        let active = self.active_hosts();
         while self.next_sample <= t && self.next_sample < self.cfg.duration {
             let n = self.cfg.hosts as f64;
             self.r.samples.push(Sample {
                 time: self.next_sample,
-                active_hosts: self.index.active_hosts() as u64,
+                active_hosts: active,
                 running: self.running,
                 queued: self.queue_len,
                 cpu_util: total[0] as f64 / (cap.0[0] as f64 * n),
@@ -197,7 +224,7 @@ impl Sim<'_> {
             self.next_sample = self.next_sample.plus(self.cfg.sample_every);
         }
         let dt = (t.0 - self.last.0) as u128;
-        self.active_ms += dt * self.index.active_hosts() as u128;
+        self.active_ms += dt * active as u128;
         self.cpu_ms += dt * total[0];
         self.mem_ms += dt * total[1];
         self.last = t;
@@ -205,12 +232,12 @@ impl Sim<'_> {
 
     fn place(&mut self, vm: u32, host: HostId, now: SimTime) -> Result<(), VmRunError> {
         let size = self.size(vm);
-        let used = self.index.used(host).plus(&size);
-        self.index.update(host, used);
+        self.table.add(host, &size);
         self.state[vm as usize] = host.0;
         self.running += 1;
         self.r.placed += 1;
-        self.r.peak_active_hosts = self.r.peak_active_hosts.max(self.index.active_hosts() as u64);
+        let active = self.active_hosts();
+        self.r.peak_active_hosts = self.r.peak_active_hosts.max(active);
         let v = &self.trace.vms[vm as usize];
         if v.end != NEVER {
             let at = now.plus(SimTime(v.end - v.start));
@@ -229,7 +256,7 @@ impl Sim<'_> {
             self.r.rejected += 1;
             return Ok(None);
         }
-        match self.index.choose(self.cfg.policy, &size, None) {
+        match self.choose(vm, size) {
             Some(h) => {
                 self.place(vm, h, now)?;
                 return Ok(Some(h));
@@ -256,14 +283,14 @@ impl Sim<'_> {
 
     fn depart(&mut self, vm: u32, now: SimTime) -> Result<HostId, VmRunError> {
         let host = HostId(self.state[vm as usize]);
-        let used = self.index.used(host).saturating_minus(&self.size(vm));
-        self.index.update(host, used);
+        let size = self.size(vm);
+        self.table.remove(host, &size);
         self.state[vm as usize] = FINISHED;
         self.running -= 1;
         self.r.finished += 1;
         // Only `host` gained room: retry the waiting VMs, earliest first.
         while !self.heads.is_empty() {
-            let free = self.index.free(host);
+            let free = self.table.host(host).free();
             let Some(&(first, shape)) = self
                 .heads
                 .iter()
@@ -272,8 +299,7 @@ impl Sim<'_> {
                 break;
             };
             let to = self
-                .index
-                .choose(self.cfg.policy, &self.trace.shapes[shape as usize], None)
+                .choose(first, self.trace.shapes[shape as usize])
                 .unwrap_or(host);
             self.heads.remove(&(first, shape));
             let q = &mut self.waiting[shape as usize];
@@ -293,9 +319,9 @@ impl Sim<'_> {
     }
 
     /// After every event: `host` within capacity, no waiting VM fits anywhere.
-    fn check_event(&self, at: SimTime, host: Option<HostId>) -> Result<(), VmRunError> {
+    fn check_event(&mut self, at: SimTime, host: Option<HostId>) -> Result<(), VmRunError> {
         if let Some(h) = host {
-            let used = self.index.used(h);
+            let used = self.table.host(h).used;
             if !used.fits_in(&self.cfg.capacity) {
                 return Err(self.invariant(
                     at,
@@ -303,16 +329,20 @@ impl Sim<'_> {
                 ));
             }
         }
+        let view = self.table.view();
         for &(vm, shape) in &self.heads {
-            if let Some(h) = self.index.first_fit(&self.trace.shapes[shape as usize], None) {
-                return Err(self.invariant(at, format!("waiting vm{vm} fits on {h}")));
+            if let Some(h) = slivers_policy::fit::first_fit(&view, &self.trace.shapes[shape as usize], None) {
+                return Err(VmRunError::Invariant {
+                    at,
+                    message: format!("waiting vm{vm} fits on {h}"),
+                });
             }
         }
         Ok(())
     }
 
     /// The whole state, recomputed: O(VMs + hosts × sizes).
-    fn check_full(&self, at: SimTime, next_arrival: usize) -> Result<(), VmRunError> {
+    fn check_full(&mut self, at: SimTime, next_arrival: usize) -> Result<(), VmRunError> {
         let n = self.cfg.hosts as usize;
         let mut used = vec![Resources::ZERO; n];
         let (mut pending, mut queued, mut running, mut rejected, mut finished) =
@@ -349,11 +379,9 @@ impl Sim<'_> {
         }
         for (i, u) in used.iter().enumerate() {
             let h = HostId(i as u32);
-            if *u != self.index.used(h) {
-                return Err(self.invariant(
-                    at,
-                    format!("{h}: its VMs hold {u}, the index says {}", self.index.used(h)),
-                ));
+            let held = self.table.host(h).used;
+            if *u != held {
+                return Err(self.invariant(at, format!("{h}: its VMs hold {u}, the host table says {held}")));
             }
             if !u.fits_in(&self.cfg.capacity) {
                 return Err(self.invariant(
@@ -362,19 +390,26 @@ impl Sim<'_> {
                 ));
             }
         }
-        self.index.check().map_err(|m| self.invariant(at, m))?;
-        let views = self.index.views();
-        let view = ClusterView::new(&views);
+        if let Some(ix) = self.index() {
+            ix.check()
+                .map_err(|message| VmRunError::Invariant { at, message })?;
+        }
+        // The policy over the index chooses what it chooses over a linear scan.
+        let view = self.table.view();
+        let scan = ClusterView::new(view.hosts);
         for size in &self.trace.shapes {
-            let (a, b) = (
-                self.index.choose(self.cfg.policy, size, None),
-                self.cfg.policy.linear(&view, size, None),
-            );
+            let req = PlaceRequest {
+                vm: VmId(0),
+                size: *size,
+                current: None,
+                home: None,
+            };
+            let (a, b) = (self.policy.place(&view, &req), self.policy.place(&scan, &req));
             if a != b {
-                return Err(self.invariant(
+                return Err(VmRunError::Invariant {
                     at,
-                    format!("{} of {size}: index {a:?}, linear scan {b:?}", self.cfg.policy),
-                ));
+                    message: format!("{} of {size}: index {a:?}, linear scan {b:?}", self.cfg.policy),
+                });
             }
         }
         self.check_event(at, None)
@@ -387,7 +422,8 @@ pub fn run_vm_requests(trace: &VmRequestTrace, cfg: &VmRunConfig) -> Result<VmRu
     let mut sim = Sim {
         trace,
         cfg: *cfg,
-        index: HostIndex::new(cfg.hosts as usize, cfg.capacity)?,
+        table: HostTable::with_tree(cfg.hosts, cfg.capacity)?,
+        policy: cfg.policy.build(),
         state: vec![PENDING; trace.vms.len()],
         departures: EventQueue::new(),
         waiting: vec![VecDeque::new(); trace.shapes.len()],
@@ -555,7 +591,7 @@ mod tests {
     use super::*;
     use crate::trace::vmreq::VmRequest;
 
-    fn cfg(hosts: u32, on_full: OnFull, policy: FitKind) -> VmRunConfig {
+    fn cfg(hosts: u32, on_full: OnFull, policy: PlacementKind) -> VmRunConfig {
         VmRunConfig {
             hosts,
             capacity: Resources::new(4000, 4096, 1, 1),
@@ -599,7 +635,7 @@ mod tests {
         // One host of 4 cores: a 3-core VM 0..50, then a 2-core VM at 10 that
         // waits until 50 and runs 5 s; a 1-core VM at 20 fits beside the first.
         let t = trace(&[(0, 50, 3), (10, 15, 2), (20, 0, 1)]);
-        let r = run_vm_requests(&t, &cfg(1, OnFull::Queue, FitKind::BestFit)).unwrap();
+        let r = run_vm_requests(&t, &cfg(1, OnFull::Queue, PlacementKind::BestFit)).unwrap();
         assert_eq!(
             (r.placed, r.placed_from_queue, r.queued, r.rejected),
             (3, 1, 1, 0)
@@ -610,7 +646,7 @@ mod tests {
         );
         // Events: 3 arrivals, departures at 50 and 55.
         assert_eq!(r.events, 5);
-        let r = run_vm_requests(&t, &cfg(1, OnFull::Reject, FitKind::BestFit)).unwrap();
+        let r = run_vm_requests(&t, &cfg(1, OnFull::Reject, PlacementKind::BestFit)).unwrap();
         assert_eq!((r.placed, r.rejected, r.finished), (2, 1, 1));
         // Active host time: 0..100 with a VM on it = 1 host.
         assert!((r.mean_active_hosts - 1.0).abs() < 1e-12);
@@ -624,7 +660,7 @@ mod tests {
     #[test]
     fn too_large_vms_are_rejected_even_with_a_queue() {
         let t = trace(&[(0, 0, 5)]);
-        let r = run_vm_requests(&t, &cfg(2, OnFull::Queue, FitKind::FirstFit)).unwrap();
+        let r = run_vm_requests(&t, &cfg(2, OnFull::Queue, PlacementKind::FirstFit)).unwrap();
         assert_eq!((r.rejected, r.queued), (1, 0));
     }
 }

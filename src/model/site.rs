@@ -537,7 +537,7 @@ impl Site {
             vm,
             size,
             current,
-            home,
+            home: Some(home),
         };
         let vms = PlannedVms {
             on_host: &self.on_host,

@@ -9,7 +9,7 @@
 //! count = 100
 //! [vm_requests]
 //! trace = { generate = "vm-requests", vms = 125000 }   # or a path
-//! policy = "best-fit"           # first-fit | best-fit | worst-fit
+//! policy = "best-fit"           # first-fit | best-fit | worst-fit | energy-aware
 //! on_full = "reject"            # reject | queue
 //! ```
 
@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use slivers_policy::FitKind;
+use slivers_policy::PlacementKind;
 
 use super::ScenarioError;
 use super::context::{Ctx, DAY, START_FORMS, parse_duration, read_text};
@@ -70,7 +70,7 @@ pub struct RawVmScenario {
 #[allow(missing_docs)]
 pub struct RawVmRequests {
     pub trace: RawVmTrace,
-    pub policy: Option<FitKind>,
+    pub policy: Option<PlacementKind>,
     pub on_full: Option<OnFull>,
     pub start: Option<RawDuration>,
 }
@@ -118,8 +118,8 @@ pub struct VmScenario {
     /// `utilization.csv` and `seed` the generator's. Read through the
     /// scenario itself: `scenario.hosts`.
     pub header: Header,
-    /// Host choice.
-    pub policy: FitKind,
+    /// Host choice: a placement policy that needs no broker.
+    pub policy: PlacementKind,
     /// Reject or queue.
     pub on_full: OnFull,
     /// Offset of the window into a trace file.
@@ -164,6 +164,16 @@ impl VmScenario {
             ));
         }
         let v = &raw.vm_requests;
+        let policy = v.policy.unwrap_or(PlacementKind::BestFit);
+        if policy.needs_broker() {
+            return Err(cx.invalid(
+                "vm_requests.policy",
+                "a placement policy that needs no broker (first-fit, best-fit, worst-fit or energy-aware)",
+                format!(
+                    "{policy}, which follows the broker's logical hosts, and a VM-request run has no broker"
+                ),
+            ));
+        }
         let start = vm_start(&cx, v.start.as_ref())?;
         let source = match &v.trace {
             RawVmTrace::Path(p) => {
@@ -216,7 +226,7 @@ impl VmScenario {
         };
         Ok(VmScenario {
             header,
-            policy: v.policy.unwrap_or(FitKind::BestFit),
+            policy,
             on_full: v.on_full.unwrap_or(OnFull::Reject),
             start,
             source,
@@ -320,7 +330,7 @@ mod tests {
         let s = parse(text).unwrap();
         assert_eq!(
             (s.policy, s.on_full, s.hosts),
-            (FitKind::BestFit, OnFull::Reject, 100)
+            (PlacementKind::BestFit, OnFull::Reject, 100)
         );
         let VmSource::Generated(p) = s.source else {
             panic!()
@@ -336,6 +346,15 @@ mod tests {
                 .to_string();
         assert!(
             e.contains("next-fit") && e.contains("first-fit") && e.contains("worst-fit"),
+            "{e}"
+        );
+        let e = parse(
+            "[vm_requests]\ntrace = { generate = \"vm-requests\", vms = 10 }\npolicy = \"follow-broker\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("vm_requests.policy") && e.contains("follow-broker") && e.contains("no broker"),
             "{e}"
         );
         let e =

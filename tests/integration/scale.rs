@@ -10,7 +10,7 @@ use slivers::experiment::vmreq::{VmRunConfig, run_vm_requests};
 use slivers::rng::SimRng;
 use slivers::scenario::vmreq::OnFull;
 use slivers::trace::vmreq::{VmReqParams, generate_vm_requests, read_vm_requests};
-use slivers_policy::{FitKind, Resources};
+use slivers_policy::{PlacementKind, Resources};
 
 /// Two hosts of 4 cores / 4 GiB; five VMs (cores, GiB).
 const TINY_TRACE: &str = "vm_id,start_s,end_s,cpu,memory
@@ -224,10 +224,10 @@ fn invariants_hold_on_ten_thousand_hosts() {
         }
     }
     for (policy, on_full) in [
-        (FitKind::BestFit, OnFull::Queue),
-        (FitKind::FirstFit, OnFull::Queue),
-        (FitKind::WorstFit, OnFull::Queue),
-        (FitKind::BestFit, OnFull::Reject),
+        (PlacementKind::BestFit, OnFull::Queue),
+        (PlacementKind::FirstFit, OnFull::Queue),
+        (PlacementKind::WorstFit, OnFull::Queue),
+        (PlacementKind::BestFit, OnFull::Reject),
     ] {
         let cfg = VmRunConfig {
             hosts: 300,
@@ -248,7 +248,7 @@ fn invariants_hold_on_ten_thousand_hosts() {
         assert_eq!(big.placed + big.queued_at_end + big.rejected, 15_000);
         // Worst fit spreads over every host and leaves none empty for the
         // 32-core VMs; the packing policies place everything.
-        if policy != FitKind::WorstFit {
+        if policy != PlacementKind::WorstFit {
             assert_eq!(big.placed, 15_000, "{policy}");
         }
         assert!(big.events >= 15_000);

@@ -22,7 +22,7 @@
 //!     .map(|i| HostView { id: HostId(i), capacity: Resources([2; 4]), used: Resources([i as u64 % 2; 4]) })
 //!     .collect();
 //! let view = ClusterView::new(&hosts);
-//! let req = PlaceRequest { vm: VmId(7), size: Resources([1; 4]), current: None, home: HostId(0) };
+//! let req = PlaceRequest { vm: VmId(7), size: Resources([1; 4]), current: None, home: Some(HostId(0)) };
 //! // Energy-aware packs the half-full host 1; follow-broker goes home to host 0.
 //! assert_eq!(PlacementKind::EnergyAware.build().place(&view, &req), Some(HostId(1)));
 //! assert_eq!(PlacementKind::FollowBroker.build().place(&view, &req), Some(HostId(0)));
@@ -103,7 +103,7 @@ mod tests {
         let e = PlacementKind::from_name("spread").unwrap_err();
         assert!(
             e.to_string()
-                .contains("follow-broker, energy-aware, first-fit, worst-fit")
+                .contains("follow-broker, energy-aware, first-fit, best-fit, worst-fit")
         );
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policies::{EnergyAware, FirstFitPlacement, FollowBroker, WorstFitPlacement};
+use crate::policies::{BestFitPlacement, EnergyAware, FirstFitPlacement, FollowBroker, WorstFitPlacement};
 use crate::{ClusterView, HostId, Resources, VmId};
 
 /// A sliver the site must put somewhere: new, or grown on lease renewal.
@@ -14,8 +14,9 @@ pub struct PlaceRequest {
     pub size: Resources,
     /// Where it runs now and at what size, if it exists already.
     pub current: Option<(HostId, Resources)>,
-    /// The broker's logical host for it: the placement that is always feasible.
-    pub home: HostId,
+    /// The broker's logical host for it: the placement that is always
+    /// feasible. `None` where no broker provisions (a VM-request run).
+    pub home: Option<HostId>,
 }
 
 impl PlaceRequest {
@@ -60,16 +61,19 @@ pub enum PlacementKind {
     EnergyAware,
     /// See [`FirstFitPlacement`].
     FirstFit,
+    /// See [`BestFitPlacement`].
+    BestFit,
     /// See [`WorstFitPlacement`].
     WorstFit,
 }
 
 impl PlacementKind {
     /// All of them, in the order `slivers policies` lists them.
-    pub const ALL: [PlacementKind; 4] = [
+    pub const ALL: [PlacementKind; 5] = [
         PlacementKind::FollowBroker,
         PlacementKind::EnergyAware,
         PlacementKind::FirstFit,
+        PlacementKind::BestFit,
         PlacementKind::WorstFit,
     ];
 
@@ -79,6 +83,7 @@ impl PlacementKind {
             PlacementKind::FollowBroker => Box::new(FollowBroker),
             PlacementKind::EnergyAware => Box::new(EnergyAware),
             PlacementKind::FirstFit => Box::new(FirstFitPlacement),
+            PlacementKind::BestFit => Box::new(BestFitPlacement),
             PlacementKind::WorstFit => Box::new(WorstFitPlacement),
         }
     }
@@ -89,6 +94,7 @@ impl PlacementKind {
             PlacementKind::FollowBroker => "follow-broker",
             PlacementKind::EnergyAware => "energy-aware",
             PlacementKind::FirstFit => "first-fit",
+            PlacementKind::BestFit => "best-fit",
             PlacementKind::WorstFit => "worst-fit",
         }
     }
@@ -103,8 +109,17 @@ impl PlacementKind {
             PlacementKind::FirstFit => {
                 "the lowest-numbered host with room; a grown sliver stays put if it fits"
             }
+            PlacementKind::BestFit => {
+                "the fullest host with room (energy-aware's packing without the paper's name); a grown sliver stays put if it fits"
+            }
             PlacementKind::WorstFit => "spread: the emptiest host; a grown sliver stays put if it fits",
         }
+    }
+
+    /// True if the policy needs the broker's logical host
+    /// ([`PlaceRequest::home`]), so it cannot run where no broker provisions.
+    pub fn needs_broker(self) -> bool {
+        matches!(self, PlacementKind::FollowBroker)
     }
 
     /// Parses a name, or says which names are valid.

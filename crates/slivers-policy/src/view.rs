@@ -159,7 +159,24 @@ impl HostTable {
     /// host type ([`HostIndex::with_capacities`]). Either way the index has
     /// no first-fit tree (its first fit asks each bucket).
     pub fn with_capacities(capacities: &[Resources]) -> Self {
-        let n = capacities.len();
+        HostTable {
+            index: HostIndex::with_capacities_without_tree(capacities).ok(),
+            ..Self::without_index(capacities)
+        }
+    }
+
+    /// `n` idle hosts of `capacity` with a first-fit tree in the index (the
+    /// broker's and site's tables do without: their first fits are rare):
+    /// for runs where every decision may be a first fit.
+    pub fn with_tree(n: u32, capacity: Resources) -> Result<Self, crate::IndexError> {
+        let index = HostIndex::new(n as usize, capacity)?;
+        Ok(HostTable {
+            index: Some(index),
+            ..Self::without_index(&vec![capacity; n as usize])
+        })
+    }
+
+    fn without_index(capacities: &[Resources]) -> Self {
         HostTable {
             hosts: capacities
                 .iter()
@@ -170,9 +187,9 @@ impl HostTable {
                     used: Resources::ZERO,
                 })
                 .collect(),
-            index: HostIndex::with_capacities_without_tree(capacities).ok(),
+            index: None,
             stale: Vec::new(),
-            is_stale: vec![0; n.div_ceil(64)],
+            is_stale: vec![0; capacities.len().div_ceil(64)],
         }
     }
 

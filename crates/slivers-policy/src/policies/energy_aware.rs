@@ -29,7 +29,7 @@ mod tests {
             vm: VmId(1),
             size: Resources([1; 4]),
             current: None,
-            home: HostId(0),
+            home: Some(HostId(0)),
         };
         assert_eq!(EnergyAware.place(&v, &new), Some(HostId(2)));
         // On host 1 with 1 unit, growing to 3: 2 - 1 + 3 = 4 fits, so it stays.

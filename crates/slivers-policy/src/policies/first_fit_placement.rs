@@ -28,7 +28,7 @@ mod tests {
             vm: VmId(1),
             size: Resources([2; 4]),
             current: None,
-            home: HostId(0),
+            home: Some(HostId(0)),
         };
         assert_eq!(FirstFitPlacement.place(&v, &req), Some(HostId(2)));
     }

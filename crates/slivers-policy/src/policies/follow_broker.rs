@@ -9,7 +9,7 @@ pub struct FollowBroker;
 
 impl Placement for FollowBroker {
     fn place(&self, view: &ClusterView, req: &PlaceRequest) -> Option<HostId> {
-        Some(req.home).filter(|&h| req.fits_on(view, h))
+        req.home.filter(|&h| req.fits_on(view, h))
     }
 }
 
@@ -27,10 +27,10 @@ mod tests {
             vm: VmId(1),
             size: Resources([2; 4]),
             current: None,
-            home: HostId(1),
+            home: Some(HostId(1)),
         };
         assert_eq!(FollowBroker.place(&v, &req), Some(HostId(1)));
-        req.home = HostId(0);
+        req.home = Some(HostId(0));
         assert_eq!(FollowBroker.place(&v, &req), None);
         // Growing 1 -> 2 units in place on host 0 (3 used, one of them ours).
         req.current = Some((HostId(0), Resources([1; 4])));

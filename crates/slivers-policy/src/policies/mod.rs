@@ -1,5 +1,6 @@
 //! The built-in policies, one file each.
 
+mod best_fit_placement;
 mod best_fit_provisioning;
 mod energy_aware;
 mod first_fit_placement;
@@ -9,6 +10,7 @@ mod migrating;
 mod room_for_growth;
 mod worst_fit_placement;
 
+pub use best_fit_placement::BestFitPlacement;
 pub use best_fit_provisioning::BestFitProvisioning;
 pub use energy_aware::EnergyAware;
 pub use first_fit_placement::FirstFitPlacement;

@@ -28,7 +28,7 @@ mod tests {
             vm: VmId(1),
             size: Resources([1; 4]),
             current: None,
-            home: HostId(2),
+            home: Some(HostId(2)),
         };
         assert_eq!(WorstFitPlacement.place(&v, &req), Some(HostId(1)));
         // Growing 1 -> 2 on host 2 (3 used): 3 - 1 + 2 = 4 fits, so it stays.
