@@ -1,9 +1,9 @@
 //! `slivers-xl-emu`: an emulated Xen `xl` for tests and demos (also works
 //! when installed or symlinked as `xl`). See `docs/live.md` and
-//! `slivers::live::emu::dir`.
+//! `slivers_xl_emu::dir`.
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     let env = std::env::vars().collect();
-    std::process::exit(slivers::live::emu::dir::main(&argv, &env));
+    std::process::exit(slivers_xl_emu::dir::main(&argv, &env));
 }

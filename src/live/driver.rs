@@ -24,12 +24,8 @@ use std::time::{Duration, Instant};
 use slivers_policy::plan::Step;
 use slivers_policy::{HostId, Resources, VmId};
 
-use super::emu::HostConfig;
-use super::emu::cluster::EmuCluster;
 use super::executor::{ExecError, Executor, VmSpec};
 use super::journal::{JInput, Journal, JournalError, Record};
-use super::transport::{DelayHook, InProcessTransport};
-use super::xen::{XenConfig, XenExecutor};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
@@ -704,101 +700,17 @@ fn migrate(
     })
 }
 
-/// In-memory emulated hosts, one per scenario host (its memory and whole
-/// CPUs), named `hosts`.
-pub fn emulated_cluster(scenario: &Scenario, hosts: &[String]) -> Arc<EmuCluster> {
-    let cluster = Arc::new(EmuCluster::new());
-    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
-    for h in hosts {
-        cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
-    }
-    cluster
-}
-
-/// The `emulated` executor: [`emulated_cluster`] reached through the Xen
-/// executor, every command delayed by its modelled duration divided by
-/// `scale`.
-pub fn emulated_executor(
-    scenario: &Scenario,
-    hosts: &[String],
-    scale: f64,
-    config: XenConfig,
-) -> XenExecutor {
-    let cluster = emulated_cluster(scenario, hosts);
-    let params = scenario.migration;
-    let scale = if scale.is_finite() && scale > 0.0 {
-        scale
-    } else {
-        1.0
-    };
-    let lookup = Arc::clone(&cluster);
-    let hook: DelayHook = Box::new(move |host: &str, argv: &[String]| {
-        let memory_of = |h: &str, name: &str| {
-            lookup
-                .host(h)
-                .and_then(|s| s.domains.get(name).map(|d| d.target_memkb / 1024))
-                .unwrap_or(0)
-        };
-        let sub = argv.get(1).map(String::as_str).unwrap_or("");
-        let size = |mib: u64| Resources::new(0, mib, 0, 0);
-        let step = match sub {
-            "migrate" if argv.len() >= 4 => {
-                let mib = memory_of(host, &argv[argv.len() - 2]);
-                Some(Step::Migrate {
-                    vm: VmId(0),
-                    from: HostId(0),
-                    to: HostId(1),
-                    size_from: size(mib),
-                    size_to: size(mib),
-                })
-            }
-            "save" if argv.len() >= 4 => Some(Step::Suspend {
-                vm: VmId(0),
-                host: HostId(0),
-                size: size(memory_of(host, &argv[2])),
-            }),
-            "restore" => {
-                // The memory is in the config, `xl restore CFG FILE`.
-                let mib = argv
-                    .get(2)
-                    .and_then(|cfg| lookup.read_file(cfg))
-                    .and_then(|b| cfg_memory(&String::from_utf8_lossy(&b)))
-                    .unwrap_or(0);
-                Some(Step::Restore {
-                    vm: VmId(0),
-                    host: HostId(0),
-                    size: size(mib),
-                })
-            }
-            "create" | "mem-set" | "vcpu-set" | "destroy" => Some(Step::Destroy {
-                vm: VmId(0),
-                host: HostId(0),
-                size: size(0),
-            }),
-            _ => None,
-        };
-        step.map_or(Duration::ZERO, |s| {
-            Duration::from_secs_f64(run_alone(&params, &s, 0.0).total.as_secs_f64() / scale)
-        })
-    });
-    let transport = InProcessTransport::new(cluster).with_delay(hook);
-    XenExecutor::new(Arc::new(transport), config)
-}
-
-/// `memory = N` of an xl config.
-fn cfg_memory(cfg: &str) -> Option<u64> {
-    cfg.lines().find_map(|l| {
-        let (k, v) = l.split_once('=')?;
-        (k.trim() == "memory").then(|| v.trim().parse().ok())?
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
+    use slivers_xl_emu::HostConfig;
+    use slivers_xl_emu::cluster::EmuCluster;
+
     use super::*;
     use crate::live::executor::{HostInfo, VmInfo};
+    use crate::live::transport::InProcessTransport;
+    use crate::live::xen::{XenConfig, XenExecutor};
 
     /// An emulated cluster whose first `save` succeeds but reports a
     /// timeout (the report was lost), and whose live migrations all fail

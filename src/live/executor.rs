@@ -283,10 +283,9 @@ pub trait Executor: Send + Sync {
     fn reconcile_migration(&self, from: &str, to: &str, name: &str) -> Result<Option<String>, ExecError>;
 }
 
-/// Suffix `xl migrate-receive` gives the domain while it arrives.
-pub const INCOMING_SUFFIX: &str = "--incoming";
-/// Suffix `xl migrate` gives the source domain after the handshake.
-pub const MIGRATEDAWAY_SUFFIX: &str = "--migratedaway";
+/// The suffixes `xl` gives a migrating domain (on the destination while it
+/// arrives, on the source after the handshake).
+pub use slivers_xl_emu::{INCOMING_SUFFIX, MIGRATEDAWAY_SUFFIX};
 
 /// Checks a VM name: 1..=64 characters from `[A-Za-z0-9._-]`, not starting
 /// with `-` or `.`, no temporary migration suffix, not `Domain-0`.

@@ -8,13 +8,15 @@
 //!   migrations;
 //! * [`transport`]: how commands reach a host (local process, ssh, the
 //!   in-memory emulator, a recording dry run);
-//! * [`emu`]: the emulated `xl` (in memory, and the `slivers-xl-emu`
-//!   binary's directory-backed hosts).
+//! * [`setup`]: builds the executor `slivers live` asks for, with the
+//!   emulated hosts and their modelled delays.
+//!
+//! The emulated `xl` (in memory, and the `slivers-xl-emu` binary's
+//! directory-backed hosts) is the crate [`slivers_xl_emu`].
 //!
 //! See `docs/live.md`.
 
 pub mod driver;
-pub mod emu;
 pub mod executor;
 pub mod journal;
 pub mod setup;

@@ -3,11 +3,19 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::driver::{Pace, emulated_cluster, emulated_executor};
+use slivers_policy::plan::Step;
+use slivers_policy::{HostId, Resources, VmId};
+use slivers_xl_emu::HostConfig;
+use slivers_xl_emu::cluster::EmuCluster;
+use slivers_xl_emu::timed::{Delay, Timed};
+
+use super::driver::Pace;
 use super::executor::Executor;
-use super::transport::{LocalTransport, SshTransport, Transport, dry_run};
+use super::transport::{InProcessTransport, LocalTransport, SshTransport, Transport, dry_run};
 use super::xen::{XenConfig, XenExecutor};
+use crate::model::migration::run_alone;
 use crate::scenario::Scenario;
 
 /// Who carries out the steps.
@@ -83,4 +91,68 @@ pub fn connect(
         }
     };
     Ok((Arc::new(XenExecutor::new(transport, config)), wall))
+}
+
+/// In-memory emulated hosts, one per scenario host (its memory and whole
+/// CPUs), named `hosts`.
+pub fn emulated_cluster(scenario: &Scenario, hosts: &[String]) -> Arc<EmuCluster> {
+    let cluster = Arc::new(EmuCluster::new());
+    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
+    for h in hosts {
+        cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
+    }
+    cluster
+}
+
+/// The `emulated` executor: [`emulated_cluster`] reached through the Xen
+/// executor, every command delayed by its modelled duration divided by
+/// `scale`.
+pub fn emulated_executor(
+    scenario: &Scenario,
+    hosts: &[String],
+    scale: f64,
+    config: XenConfig,
+) -> XenExecutor {
+    let cluster = emulated_cluster(scenario, hosts);
+    let params = scenario.migration;
+    let scale = if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    };
+    // Each kind of command takes what the migration model says of the
+    // step it carries out (alone on the network, not dirtying memory).
+    let size = |mib: u64| Resources::new(0, mib, 0, 0);
+    let (vm, a, b) = (VmId(0), HostId(0), HostId(1));
+    let delay: Delay = Box::new(move |timed: Timed| {
+        let modelled = match timed {
+            Timed::Operation => params.op_latency,
+            Timed::Migrate { memory_mib } => {
+                let size = size(memory_mib);
+                run_alone(
+                    &params,
+                    &Step::Migrate {
+                        vm,
+                        from: a,
+                        to: b,
+                        size_from: size,
+                        size_to: size,
+                    },
+                    0.0,
+                )
+                .total
+            }
+            Timed::Save { memory_mib } => {
+                let size = size(memory_mib);
+                run_alone(&params, &Step::Suspend { vm, host: a, size }, 0.0).total
+            }
+            Timed::Restore { memory_mib } => {
+                let size = size(memory_mib);
+                run_alone(&params, &Step::Restore { vm, host: a, size }, 0.0).total
+            }
+        };
+        Duration::from_secs_f64(modelled.as_secs_f64() / scale)
+    });
+    let transport = InProcessTransport::new(cluster).with_delay(delay);
+    XenExecutor::new(Arc::new(transport), config)
 }

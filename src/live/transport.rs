@@ -4,8 +4,8 @@
 //!   itself, or the emulator with per-host environment variables);
 //! * [`SshTransport`]: `ssh -o BatchMode=yes [-i KEY] USER@HOST -- xl ...`;
 //! * [`InProcessTransport`]: answers from an in-memory
-//!   [`EmuCluster`], with an optional
-//!   delay per command (the emulated executor);
+//!   [`EmuCluster`] (the crate `slivers-xl-emu`), with an optional delay
+//!   per kind of command (the emulated executor);
 //! * [`RecordingTransport`]: appends each command as one JSON line to a
 //!   writer, then delegates; [`dry_run`] records over an in-process
 //!   cluster so that nothing touches a host.
@@ -21,9 +21,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::emu::cluster::{EmuCluster, EmuOutcome};
 use super::executor::ExecError;
 use crate::shell;
+use slivers_xl_emu::cluster::{EmuCluster, EmuOutcome};
+use slivers_xl_emu::timed::{Delay, InProcess};
 
 /// The last 2000 bytes of trimmed stderr (at a character boundary): what
 /// an error keeps of a command's output.
@@ -181,7 +182,9 @@ fn write_local(host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError>
     if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
     }
-    super::emu::dir::write_atomic(p, contents).map_err(io(format!("cannot write {path}")))
+    crate::fsutil::write_atomic(p, contents)
+        .map_err(|(_, e)| e)
+        .map_err(io(format!("cannot write {path}")))
 }
 
 /// Runs `xl` on this machine.
@@ -384,59 +387,41 @@ impl Transport for SshTransport {
     }
 }
 
-/// A delay per command: `(host, argv) -> how long the command takes`.
-pub type DelayHook = Box<dyn Fn(&str, &[String]) -> Duration + Send + Sync>;
-
-/// Answers from an in-memory [`EmuCluster`]. An unknown host is
-/// unreachable; an injected `timeout` fault gives [`ExecError::Timeout`]
-/// at once. With a delay hook each command takes that long (a live
+/// Answers from an in-memory [`EmuCluster`] through
+/// [`slivers_xl_emu::timed::InProcess`]: an unknown host is unreachable; an
+/// injected `timeout` fault gives [`ExecError::Timeout`] at once. With a
+/// [`Delay`] each command takes the time its kind is given (a live
 /// migration sleeps between admitting `NAME--incoming` on the destination
 /// and switching over); a delay longer than the timeout gives
 /// [`ExecError::Timeout`] after the timeout, without running the command.
 pub struct InProcessTransport {
-    cluster: Arc<EmuCluster>,
-    delay: Option<DelayHook>,
+    inner: InProcess,
 }
 
 impl InProcessTransport {
     /// Commands run at once.
     pub fn new(cluster: Arc<EmuCluster>) -> Self {
-        InProcessTransport { cluster, delay: None }
+        InProcessTransport {
+            inner: InProcess::new(cluster),
+        }
     }
 
-    /// Commands take the time `hook` says.
-    pub fn with_delay(mut self, hook: DelayHook) -> Self {
-        self.delay = Some(hook);
-        self
+    /// Commands take the time `delay` gives their kind.
+    pub fn with_delay(self, delay: Delay) -> Self {
+        InProcessTransport {
+            inner: self.inner.with_delay(delay),
+        }
     }
 
     /// The emulated hosts.
     pub fn cluster(&self) -> &Arc<EmuCluster> {
-        &self.cluster
+        self.inner.cluster()
     }
 }
 
 impl Transport for InProcessTransport {
     fn run(&self, host: &str, argv: &[String], timeout: Duration) -> Result<CmdOutput, ExecError> {
-        let delay = self.delay.as_ref().map_or(Duration::ZERO, |d| d(host, argv));
-        if delay > timeout {
-            std::thread::sleep(timeout);
-            return Err(ExecError::Timeout {
-                host: host.to_string(),
-                argv: argv.to_vec(),
-                after: timeout,
-            });
-        }
-        let is_migrate = argv.get(1).is_some_and(|a| a == "migrate");
-        if !is_migrate && !delay.is_zero() {
-            std::thread::sleep(delay);
-        }
-        let transfer = || {
-            if is_migrate && !delay.is_zero() {
-                std::thread::sleep(delay);
-            }
-        };
-        match self.cluster.run(host, argv, &transfer) {
+        match self.inner.run(host, argv, timeout) {
             None => Err(ExecError::Unreachable {
                 host: host.to_string(),
                 stderr: format!("ssh: Could not resolve hostname {host}: Name or service not known"),
@@ -455,7 +440,7 @@ impl Transport for InProcessTransport {
     }
 
     fn write_file(&self, _host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError> {
-        self.cluster.write_file(path, contents);
+        self.inner.cluster().write_file(path, contents);
         Ok(())
     }
 }
@@ -619,7 +604,7 @@ mod tests {
     #[test]
     fn recording_writes_json_lines() {
         let cluster = Arc::new(EmuCluster::new());
-        cluster.add_host(super::super::emu::HostConfig::new("h1", 1024, 1));
+        cluster.add_host(slivers_xl_emu::HostConfig::new("h1", 1024, 1));
         let buf = SharedBuf::default();
         let t = dry_run(cluster, Box::new(buf.clone()));
         let out = t
@@ -644,21 +629,13 @@ mod tests {
     #[test]
     fn in_process_delay_and_timeout() {
         let cluster = Arc::new(EmuCluster::new());
-        cluster.add_host(super::super::emu::HostConfig::new("h1", 1024, 1));
-        let t = InProcessTransport::new(cluster).with_delay(Box::new(|_, argv: &[String]| {
-            if argv.get(1).is_some_and(|a| a == "info") {
-                Duration::from_millis(30)
-            } else {
-                Duration::ZERO
-            }
-        }));
+        cluster.add_host(slivers_xl_emu::HostConfig::new("h1", 1024, 1));
+        let t = InProcessTransport::new(cluster).with_delay(Box::new(|_| Duration::from_millis(30)));
+        let destroy = ["xl".to_string(), "destroy".into(), "vm1".into()];
         let start = Instant::now();
-        t.run("h1", &["xl".into(), "info".into()], Duration::from_secs(1))
-            .unwrap();
+        t.run("h1", &destroy, Duration::from_secs(1)).unwrap();
         assert!(start.elapsed() >= Duration::from_millis(30));
-        let err = t
-            .run("h1", &["xl".into(), "info".into()], Duration::from_millis(5))
-            .unwrap_err();
+        let err = t.run("h1", &destroy, Duration::from_millis(5)).unwrap_err();
         assert!(matches!(err, ExecError::Timeout { .. }));
     }
 }

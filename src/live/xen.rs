@@ -801,9 +801,9 @@ impl Executor for XenExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::emu::HostConfig;
-    use crate::live::emu::cluster::EmuCluster;
     use crate::live::transport::{InProcessTransport, RecordingTransport};
+    use slivers_xl_emu::HostConfig;
+    use slivers_xl_emu::cluster::EmuCluster;
 
     fn spec(name: &str, mem: u64) -> VmSpec {
         VmSpec {

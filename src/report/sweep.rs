@@ -28,7 +28,7 @@
 //! the lower end clipped at 0 (all quantities are counts); there is none
 //! for a single value.
 //!
-//! CSV files are read as RFC 4180 ([`super::csv::read_csv`]). Errors name
+//! CSV files are read as RFC 4180 (the reader of [`super::csv`]). Errors name
 //! the file, the 1-based line on which the offending record starts, and
 //! what was expected and found.
 

@@ -9,12 +9,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use slivers::experiment::{RunOptions, run_scenario};
-use slivers::live::emu::HostConfig;
-use slivers::live::emu::dir::init_host;
 use slivers::live::executor::{ExecError, Executor, HostInfo, VmInfo, VmSpec};
 use slivers::live::transport::LocalTransport;
 use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
+use slivers_xl_emu::HostConfig;
+use slivers_xl_emu::dir::init_host;
 
 use crate::{TempDir, root, slivers, temp_dir};
 
@@ -324,8 +324,8 @@ impl Executor for HostDown {
 #[test]
 fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
     use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
-    use slivers::live::emu::cluster::EmuCluster;
     use slivers::live::transport::InProcessTransport;
+    use slivers_xl_emu::cluster::EmuCluster;
     let dir = temp_dir("live-down");
     let cluster = std::sync::Arc::new(EmuCluster::new());
     for h in ["host0", "host1"] {

@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use slivers::experiment::{RunOptions, run_scenario};
 use slivers::live::driver::{LiveOptions, Pace, run_live};
-use slivers::live::emu::HostConfig;
-use slivers::live::emu::dir::init_host;
 use slivers::live::executor::Executor;
 use slivers::live::transport::SshTransport;
 use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
+use slivers_xl_emu::HostConfig;
+use slivers_xl_emu::dir::init_host;
 
 use crate::{TempDir, root, temp_dir};
 

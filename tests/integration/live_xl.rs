@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use slivers::live::emu::HostConfig;
-use slivers::live::emu::cluster::EmuCluster;
-use slivers::live::emu::dir::{init_host, load_host};
 use slivers::live::executor::{ExecError, Executor, VmSpec};
 use slivers::live::transport::{LocalTransport, SshTransport, Transport, dry_run};
 use slivers::live::xen::{XenConfig, XenExecutor};
+use slivers_xl_emu::HostConfig;
+use slivers_xl_emu::cluster::EmuCluster;
+use slivers_xl_emu::dir::{init_host, load_host};
 
 use super::{TempDir, root, temp_dir};
 

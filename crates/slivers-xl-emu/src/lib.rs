@@ -14,17 +14,29 @@
 //!   `slivers-xl-emu` binary ([`dir`]) can drive them.
 //! * [`XlCommand::parse`] reads an `xl` command line.
 //! * [`Fault`] describes an injected failure.
+//! * [`timed::InProcess`] runs commands on an [`cluster::EmuCluster`] with
+//!   an explicit delay per command kind ([`timed::Timed`]): what the live
+//!   runtime's in-process and dry-run transports answer from.
+//!
+//! Nothing here knows the simulator: `slivers` drives it through its `xl`
+//! command lines (`slivers::live::transport`).
+
+#![warn(missing_docs)]
 
 pub mod cfg;
 pub mod cluster;
 pub mod dir;
+pub mod timed;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::executor::{INCOMING_SUFFIX, MIGRATEDAWAY_SUFFIX};
+/// Suffix `xl migrate-receive` gives the domain while it arrives.
+pub const INCOMING_SUFFIX: &str = "--incoming";
+/// Suffix `xl migrate` gives the source domain after the handshake.
+pub const MIGRATEDAWAY_SUFFIX: &str = "--migratedaway";
 
 /// A host's fixed capacity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -53,9 +53,9 @@ fn one() -> u32 {
     1
 }
 
-/// Writes `bytes` to `path` atomically ([`crate::fsutil::write_atomic`]).
+/// Writes `bytes` to `path` atomically ([`slivers_fsutil::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::fsutil::write_atomic(path, bytes).map_err(|(_, e)| e)
+    slivers_fsutil::write_atomic(path, bytes).map_err(|(_, e)| e)
 }
 
 fn check_host_name(host: &str) -> std::io::Result<()> {
