@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use slivers_policy::{PlacementKind, ProvisioningKind};
+use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
 use slivers::experiment::sweep::Sweep;
@@ -469,12 +469,15 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Policies => {
             println!("provisioning (broker):");
             for p in ProvisioningKind::ALL {
-                println!("  {:<16} {}", p.name(), p.description());
+                print_policy(p, p.description());
             }
             println!("placement (site):");
             for p in PlacementKind::ALL {
-                println!("  {:<16} {}", p.name(), p.description());
+                print_policy(p, p.description());
             }
+            println!(
+                "A policy with parameters is written {{ name = \"energy-aware\", max_utilization = 0.8 }} in [[pairs]]."
+            );
             Ok(())
         }
         Command::Trace(TraceCommand::Generate(g)) => generate(g),
@@ -762,6 +765,18 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
 fn print_fit_warnings(s: &Scenario) {
     for w in s.fit.iter().flat_map(|f| f.warnings()) {
         eprintln!("warning: {}: {w}", s.file.display());
+    }
+}
+
+/// One policy of `slivers policies`: its name and description, then each
+/// parameter with its meaning, default and range.
+fn print_policy(kind: impl PolicyKind, description: &str) {
+    println!("  {:<16} {}", kind.name(), description);
+    for p in kind.parameters() {
+        println!(
+            "  {:<16}   {} = {} (default; from {} to {}): {}",
+            "", p.name, p.default, p.min, p.max, p.meaning
+        );
     }
 }
 

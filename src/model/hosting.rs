@@ -8,7 +8,7 @@
 //! steps through an executor. Both call this code.
 
 use slivers_policy::plan::Step;
-use slivers_policy::{GuestId, PlacementKind, ProvisioningKind, Resources, VmId};
+use slivers_policy::{GuestId, PlacementKind, Policy, ProvisioningKind, Resources, VmId};
 
 use super::broker::{Broker, BrokerError, BrokerStats, Grant, Outcome, Request};
 use super::energy::PowerParams;
@@ -78,9 +78,9 @@ pub struct HostingConfig {
     /// The guests, in the fixed order the broker serves them.
     pub guests: Vec<GuestConfig>,
     /// The broker's policy.
-    pub provisioning: ProvisioningKind,
+    pub provisioning: Policy<ProvisioningKind>,
     /// The site's policy.
-    pub placement: PlacementKind,
+    pub placement: Policy<PlacementKind>,
     /// The hosts' power model.
     pub power: PowerParams,
     /// What the fidelity meter keeps of its series.
@@ -129,7 +129,7 @@ impl Hosting {
             })
             .collect();
         Hosting {
-            follows_broker: config.placement == PlacementKind::FollowBroker,
+            follows_broker: config.placement.kind() == PlacementKind::FollowBroker,
             unit: config.quantum.unit,
             meter: FidelityMeter::new(config.guests.len(), config.series),
             to_meter: Vec::new(),

@@ -15,7 +15,7 @@ mod workloads;
 
 use std::path::Path;
 
-use slivers_policy::{PlacementKind, ProvisioningKind, Resources};
+use slivers_policy::{PlacementKind, Policy, PolicyKind, ProvisioningKind, Resources};
 
 use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm};
 use crate::trace::TraceError;
@@ -65,13 +65,13 @@ pub enum ScenarioError {
     Trace(#[from] TraceError),
 }
 
-/// One provisioning/placement pair to run.
+/// One provisioning/placement pair to run, each policy with its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Pair {
     /// The broker's policy.
-    pub provisioning: ProvisioningKind,
+    pub provisioning: Policy<ProvisioningKind>,
     /// The site's policy.
-    pub placement: PlacementKind,
+    pub placement: Policy<PlacementKind>,
 }
 
 impl Pair {
@@ -87,8 +87,8 @@ impl Pair {
         for provisioning in [ProvisioningKind::RoomForGrowth, ProvisioningKind::Migrating] {
             for placement in [PlacementKind::FollowBroker, PlacementKind::EnergyAware] {
                 v.push(Pair {
-                    provisioning,
-                    placement,
+                    provisioning: provisioning.into(),
+                    placement: placement.into(),
                 });
             }
         }
@@ -294,11 +294,14 @@ impl Scenario {
             }
             Some(ps) => ps
                 .iter()
-                .map(|p| Pair {
-                    provisioning: p.provisioning,
-                    placement: p.placement,
+                .enumerate()
+                .map(|(i, p)| {
+                    Ok(Pair {
+                        provisioning: policy(&cx, format!("pairs[{i}].provisioning"), &p.provisioning)?,
+                        placement: policy(&cx, format!("pairs[{i}].placement"), &p.placement)?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ScenarioError>>()?,
         };
         let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
             raw::RawSeries::Changes => SeriesForm::Changes,
@@ -318,4 +321,11 @@ impl Scenario {
             fit: fits,
         })
     }
+}
+
+/// A policy of `[[pairs]]` with its parameters checked, or an error naming
+/// `key`.
+fn policy<K: PolicyKind>(cx: &Ctx, key: String, raw: &raw::RawPolicy<K>) -> Result<Policy<K>, ScenarioError> {
+    Policy::with(raw.name, raw.params.iter().map(|(k, v)| (k.as_str(), *v)))
+        .map_err(|e| cx.invalid(key, "parameters the policy takes", e))
 }

@@ -218,6 +218,64 @@ pub fn describe_mismatch<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Str
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPair {
-    pub provisioning: ProvisioningKind,
-    pub placement: PlacementKind,
+    pub provisioning: RawPolicy<ProvisioningKind>,
+    pub placement: RawPolicy<PlacementKind>,
+}
+
+/// A policy of a pair: its name (`"energy-aware"`), or a table of its name
+/// and parameters (`{ name = "energy-aware", max_utilization = 0.8 }`). An
+/// unknown name is serde's error, with its line and the valid names.
+#[derive(Debug, Clone)]
+pub struct RawPolicy<K> {
+    pub name: K,
+    /// The parameters given, in file order (checked against the policy's
+    /// list at validation).
+    pub params: Vec<(String, f64)>,
+}
+
+impl<'de, K: Deserialize<'de>> Deserialize<'de> for RawPolicy<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
+        struct V<K>(std::marker::PhantomData<K>);
+        impl<'de, K: Deserialize<'de>> Visitor<'de> for V<K> {
+            type Value = RawPolicy<K>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a policy name, or a table { name = \"...\", <parameter> = <number>, ... }")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(RawPolicy {
+                    name: K::deserialize(s.into_deserializer())?,
+                    params: Vec::new(),
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                /// TOML writes 1 and 1.0 differently; both are numbers here.
+                #[derive(Deserialize)]
+                #[serde(untagged)]
+                enum Number {
+                    Int(i64),
+                    Float(f64),
+                }
+                let mut name = None;
+                let mut params = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "name" {
+                        name = Some(map.next_value::<K>()?);
+                    } else {
+                        let value = match map.next_value::<Number>() {
+                            Ok(Number::Int(i)) => i as f64,
+                            Ok(Number::Float(x)) => x,
+                            Err(_) => {
+                                return Err(de::Error::custom(format!("parameter `{key}` must be a number")));
+                            }
+                        };
+                        params.push((key, value));
+                    }
+                }
+                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+                Ok(RawPolicy { name, params })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }

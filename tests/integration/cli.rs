@@ -21,6 +21,11 @@ fn policies_lists_every_policy_with_a_description() {
             .unwrap_or_else(|| panic!("{name}: {out}"));
         assert!(line.len() > name.len() + 20, "{line}");
     }
+    // Parameters are listed under their policy, with default and range.
+    assert!(
+        out.contains("max_utilization = 1 (default; from 0.01 to 1)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -155,4 +160,45 @@ fn live_names_the_executors_and_transports_it_knows() {
     let (ok, _, err) = slivers(&["live", scenario, "--executor", "xen", "--transport", "telnet"]);
     assert!(!ok);
     assert!(err.contains("ssh, local"), "{err}");
+}
+
+/// A policy with a parameter in `[[pairs]]`: the run labels it with its
+/// value, and the value changes what the policy does; a parameter it does
+/// not take is an error naming the pair's key and the parameters it takes.
+#[test]
+fn a_policy_parameter_is_labelled_and_takes_effect() {
+    let d = temp_dir("policy-param");
+    let base = std::fs::read_to_string(root().join("scenarios/scale-1e2.toml"))
+        .unwrap()
+        .replace("duration = \"30d\"", "duration = \"4d\"");
+    let pairs = "[[pairs]]\nprovisioning = \"room-for-growth\"\nplacement = \"energy-aware\"\n\
+                 [[pairs]]\nprovisioning = \"room-for-growth\"\n\
+                 placement = { name = \"energy-aware\", max_utilization = 0.5 }\n";
+    let s = d.0.join("p.toml");
+    std::fs::write(&s, format!("{base}\n{pairs}")).unwrap();
+    let out = d.0.join("out");
+    let (ok, _, err) = slivers(&["run", s.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+    assert!(ok, "{err}");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows[0][col("placement")], "energy-aware");
+    assert_eq!(rows[1][col("placement")], "energy-aware(max_utilization=0.5)");
+    // Filling hosts only half way keeps more of them on.
+    let active = |r: &Vec<&str>| r[col("mean_active_hosts")].parse::<f64>().unwrap();
+    assert!(active(&rows[1]) > active(&rows[0]) * 1.1, "{summary}");
+
+    let bad = d.0.join("bad.toml");
+    let text = format!("{base}\n{pairs}").replace("max_utilization = 0.5", "max_util = 0.5");
+    std::fs::write(&bad, text).unwrap();
+    let (ok, _, err) = slivers(&["validate", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("pairs[1].placement")
+            && err.contains("max_util")
+            && err.contains("it takes: max_utilization"),
+        "{err}"
+    );
 }

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use slivers::experiment::{RunOptions, run_pair};
 use slivers::scenario::{Pair, Scenario};
-use slivers_policy::{PlacementKind, ProvisioningKind};
+use slivers_policy::{PlacementKind, Policy, PolicyKind, ProvisioningKind};
 
 fn scenario(hosts: u32, quantum: f64, period_m: u32, peak: u32, load: f64, bw: u32) -> Scenario {
     let text = format!(
@@ -46,20 +46,29 @@ proptest! {
         bw in prop::sample::select(vec![100u32, 1000, 10000]),
         prov in prop::sample::select(ProvisioningKind::ALL.to_vec()),
         place in prop::sample::select(PlacementKind::ALL.to_vec()),
+        // Each parameter of the placement drawn over its whole range.
+        param in 0.0f64..1.0,
         seed in 0u64..1000,
     ) {
         let units = (hosts as f64 / quantum).floor();
         let peak = ((units * peak_frac).ceil() as u32).max(1);
         let s = scenario(hosts, quantum, period_m, peak, load, bw);
-        // Every policy of the lists the CLI resolves names from.
-        let pair = Pair { provisioning: prov, placement: place };
+        // Every policy of the lists the CLI resolves names from, with every
+        // parameter it takes drawn in its range.
+        let given: Vec<(&str, f64)> = place
+            .parameters()
+            .iter()
+            .map(|p| (p.name, p.min + (p.max - p.min) * param))
+            .collect();
+        let placement = Policy::with(place, given).unwrap();
+        let pair = Pair { provisioning: prov.into(), placement };
         let r = run_pair(&s, pair, 0, seed, RunOptions { check_invariants: true, ..RunOptions::default() });
         prop_assert!(r.is_ok(), "{:?}", r.err());
         let r = r.unwrap();
         prop_assert!(r.broker.granted > 0 && r.events > 20, "a trivial run: {:?}", r);
         prop_assert!(r.site.peak_active_hosts <= hosts);
         prop_assert_eq!(r.broker.requests, r.broker.granted + r.broker.rejected);
-        if pair.placement == PlacementKind::FollowBroker {
+        if place == PlacementKind::FollowBroker {
             prop_assert_eq!(r.site.migrations(), r.broker.broker_migrations);
         }
     }
@@ -97,8 +106,8 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         capacity: s.capacity,
         quantum: s.quantum,
         guests: vec![slivers::model::GuestConfig::Batch],
-        provisioning: ProvisioningKind::Migrating,
-        placement: PlacementKind::EnergyAware,
+        provisioning: ProvisioningKind::Migrating.into(),
+        placement: PlacementKind::EnergyAware.into(),
         power: s.power,
         series: s.series,
     };

@@ -34,6 +34,7 @@ pub mod fit;
 mod ids;
 mod idset;
 pub mod index;
+mod params;
 mod placement;
 pub mod plan;
 pub mod policies;
@@ -43,6 +44,7 @@ mod view;
 
 pub use ids::{BrokerId, GuestId, HostId, SiteId, VmId};
 pub use index::{FitKind, HostIndex, IndexError};
+pub use params::{MAX_PARAMETERS, ParamError, Parameter, Policy, PolicyKind};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};

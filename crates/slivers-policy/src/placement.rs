@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::{Parameter, Policy, PolicyKind};
 use crate::policies::{BestFitPlacement, EnergyAware, FirstFitPlacement, FollowBroker, WorstFitPlacement};
 use crate::{ClusterView, HostId, Resources, VmId};
 
@@ -81,7 +82,7 @@ impl PlacementKind {
     pub fn build(self) -> Box<dyn Placement> {
         match self {
             PlacementKind::FollowBroker => Box::new(FollowBroker),
-            PlacementKind::EnergyAware => Box::new(EnergyAware),
+            PlacementKind::EnergyAware => Box::new(EnergyAware::default()),
             PlacementKind::FirstFit => Box::new(FirstFitPlacement),
             PlacementKind::BestFit => Box::new(BestFitPlacement),
             PlacementKind::WorstFit => Box::new(WorstFitPlacement),
@@ -128,6 +129,45 @@ impl PlacementKind {
             .into_iter()
             .find(|k| k.name() == name)
             .ok_or_else(|| crate::UnknownPolicy::new("placement", name, Self::ALL.map(|k| k.name())))
+    }
+}
+
+/// energy-aware's parameter.
+const MAX_UTILIZATION: Parameter = Parameter {
+    name: "max_utilization",
+    meaning: "the share of each host's capacity it may fill (1: the paper's policy)",
+    default: 1.0,
+    min: 0.01,
+    max: 1.0,
+};
+
+impl PolicyKind for PlacementKind {
+    fn name(self) -> &'static str {
+        PlacementKind::name(self)
+    }
+
+    fn parameters(self) -> &'static [Parameter] {
+        match self {
+            PlacementKind::EnergyAware => &[MAX_UTILIZATION],
+            PlacementKind::FollowBroker
+            | PlacementKind::FirstFit
+            | PlacementKind::BestFit
+            | PlacementKind::WorstFit => &[],
+        }
+    }
+}
+
+impl Policy<PlacementKind> {
+    /// The policy object, with the values given.
+    pub fn build(&self) -> Box<dyn Placement> {
+        match self.kind() {
+            PlacementKind::EnergyAware => Box::new(EnergyAware {
+                max_utilization: self
+                    .value(MAX_UTILIZATION.name)
+                    .unwrap_or(MAX_UTILIZATION.default),
+            }),
+            kind => kind.build(),
+        }
     }
 }
 

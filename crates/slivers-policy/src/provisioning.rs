@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::params::{Parameter, Policy, PolicyKind};
 use crate::policies::{BestFitProvisioning, FirstFitProvisioning, Migrating, RoomForGrowth};
 use crate::{ClusterView, HostId, Resources};
 
@@ -95,6 +96,24 @@ impl ProvisioningKind {
             .into_iter()
             .find(|k| k.name() == name)
             .ok_or_else(|| crate::UnknownPolicy::new("provisioning", name, Self::ALL.map(|k| k.name())))
+    }
+}
+
+impl PolicyKind for ProvisioningKind {
+    fn name(self) -> &'static str {
+        ProvisioningKind::name(self)
+    }
+
+    /// No provisioning policy takes parameters yet.
+    fn parameters(self) -> &'static [Parameter] {
+        &[]
+    }
+}
+
+impl Policy<ProvisioningKind> {
+    /// The policy object, with the values given.
+    pub fn build(&self) -> Box<dyn Provisioning> {
+        self.kind().build()
     }
 }
 
