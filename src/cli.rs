@@ -464,6 +464,10 @@ fn live(a: &LiveArgs) -> Result<()> {
     };
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
     slivers::report::folder::check_output_path(&out)?;
+    // Before the folder is created or a host touched: a mistyped --out
+    // with --resume must not start a second run on the same hosts.
+    let journal = out.join("journal.jsonl");
+    slivers::live::driver::check_journal(&journal, a.resume)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let defaults = XenConfig::default();
     let config = XenConfig {
@@ -504,7 +508,7 @@ fn live(a: &LiveArgs) -> Result<()> {
         pair,
         seed: a.seed.unwrap_or(scenario.seed),
         pace,
-        journal: out.join("journal.jsonl"),
+        journal,
         resume: a.resume,
         hosts,
         image_dir: a.image_dir.clone(),

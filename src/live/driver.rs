@@ -16,7 +16,7 @@
 //!   on worker threads and complete when the executor returns.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -85,6 +85,13 @@ pub enum LiveError {
     /// A journal exists and `--resume` was not given.
     #[error("journal {0} already records a run: pass --resume to continue it, or remove it")]
     JournalExists(PathBuf),
+    /// `--resume` was given and there is no journal to resume.
+    #[error(
+        "nothing to resume in {}: its journal {} is missing or empty (is --out the folder of the run?); drop --resume to start a new run",
+        .0.parent().unwrap_or(Path::new("")).display(),
+        .0.display()
+    )]
+    NoJournal(PathBuf),
     /// The journal does not match the scenario.
     #[error(
         "journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)"
@@ -212,10 +219,7 @@ pub fn run_live(
             found: opts.hosts.len(),
         });
     }
-    let records = Journal::read(&opts.journal)?;
-    if !records.is_empty() && !opts.resume {
-        return Err(LiveError::JournalExists(opts.journal.clone()));
-    }
+    let records = check_journal(&opts.journal, opts.resume)?;
     let Prepared {
         hosting,
         inputs,
@@ -281,6 +285,18 @@ pub fn run_live(
         fallbacks: d.fallbacks,
         resumed: d.resumed,
     })
+}
+
+/// Reads the journal at `path` and checks it suits `resume`: a fresh run
+/// needs no journal (or an empty one), a resumed run needs one with
+/// records. Call it before touching the output folder or the hosts.
+pub fn check_journal(path: &Path, resume: bool) -> Result<Vec<Record>, LiveError> {
+    let records = Journal::read(path)?;
+    match (records.is_empty(), resume) {
+        (false, false) => Err(LiveError::JournalExists(path.to_path_buf())),
+        (true, true) => Err(LiveError::NoJournal(path.to_path_buf())),
+        _ => Ok(records),
+    }
 }
 
 impl Driver<'_> {

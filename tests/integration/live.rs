@@ -191,6 +191,47 @@ fn dry_run_transcript_is_golden() {
     ]);
     assert!(!ok);
     assert!(err.contains("journal.jsonl") && err.contains("--resume"), "{err}");
+    // ... and refused before the dry run's transcript is started afresh.
+    assert_eq!(std::fs::read_to_string(dir.join("commands.jsonl")).unwrap(), got);
+}
+
+#[test]
+fn resume_without_a_journal_is_an_error_naming_the_folder() {
+    let dir = temp_dir("live-nojournal");
+    let out = dir.join("mistyped");
+    for executor in ["dry-run", "emulated"] {
+        let (ok, stdout, err) = slivers(&[
+            "live",
+            "tests/golden/small/scenario.toml",
+            "--executor",
+            executor,
+            "--out",
+            out.to_str().unwrap(),
+            "--resume",
+        ]);
+        assert!(!ok, "{stdout}");
+        assert_eq!(
+            err.trim(),
+            format!(
+                "error: nothing to resume in {}: its journal {} is missing or empty (is --out the folder of the run?); drop --resume to start a new run",
+                out.display(),
+                out.join("journal.jsonl").display()
+            )
+        );
+        assert!(!out.exists(), "nothing is created for a run that does not start");
+    }
+    // An empty journal (a run killed before its first record) is no run either.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("journal.jsonl"), "").unwrap();
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert!(!ok && err.contains("nothing to resume"), "{err}");
+    assert!(!out.join("summary.csv").exists());
 }
 
 #[test]
