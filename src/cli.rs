@@ -567,13 +567,23 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         ..MigrationParams::default()
     };
     let e = estimate(&params, mode, a.memory_mib, a.dirty_mibps);
+    // A count of bytes past 2^64 would print as u64::MAX: refuse it.
+    let bytes_sent = e.sent_mib * 1024.0 * 1024.0;
+    if bytes_sent.is_nan() || bytes_sent >= u64::MAX as f64 {
+        bail!(
+            "--memory-mib {}: the migration would send {:.3e} bytes, more than a 64-bit count holds; expected a VM memory of at most about {} MiB",
+            a.memory_mib,
+            bytes_sent,
+            (u64::MAX as f64 / 1024.0 / 1024.0 / (e.sent_mib / a.memory_mib as f64)).floor()
+        );
+    }
     println!("total_time_s,downtime_ms,rounds,bytes_sent,converged,degraded_s");
     println!(
         "{},{},{},{},{},{}",
         slivers::report::csv::fmt_f64(e.total.as_secs_f64()),
         e.downtime.as_millis(),
         e.rounds,
-        (e.sent_mib * 1024.0 * 1024.0).round() as u64,
+        bytes_sent.round() as u64,
         e.converged,
         slivers::report::csv::fmt_f64(e.degraded.as_secs_f64()),
     );

@@ -82,6 +82,9 @@ pub enum LiveError {
         /// Names given.
         found: usize,
     },
+    /// Two scenario hosts were given the same name.
+    #[error("host name `{0}` is given twice (--hosts): each scenario host needs a host of its own")]
+    DuplicateHost(String),
     /// A journal exists and `--resume` was not given.
     #[error("journal {0} already records a run: pass --resume to continue it, or remove it")]
     JournalExists(PathBuf),
@@ -218,6 +221,11 @@ pub fn run_live(
             expected: scenario.hosts as usize,
             found: opts.hosts.len(),
         });
+    }
+    let mut names: Vec<&String> = opts.hosts.iter().collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(LiveError::DuplicateHost(w[0].clone()));
     }
     let records = check_journal(&opts.journal, opts.resume)?;
     let Prepared {

@@ -649,6 +649,14 @@ impl Scenario {
                 })
                 .collect(),
         };
+        if let Some((i, p)) = pairs.iter().enumerate().find(|(i, p)| pairs[..*i].contains(p)) {
+            let first = pairs.iter().position(|q| q == p).unwrap_or(0);
+            return Err(cx.invalid(
+                format!("pairs[{i}]"),
+                "distinct pairs",
+                format!("{} again (pairs[{first}])", p.label()),
+            ));
+        }
         let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
             raw::RawSeries::Changes => SeriesForm::Changes,
             raw::RawSeries::Periods => SeriesForm::Periods(period),
@@ -1088,7 +1096,7 @@ fn validate_guest(
                             gen_.target_load,
                             0.35,
                             0.0,
-                            10.0,
+                            1.0,
                         )?,
                     };
                     let start = default_start(cx, &key("start"), &b.start, GENERATED_START)?;

@@ -444,3 +444,22 @@ fn the_emulated_executor_makes_the_simulations_decisions() {
     };
     assert_eq!(columns(&dir), columns(&sim));
 }
+
+#[test]
+fn duplicate_host_names_are_refused_before_any_operation() {
+    let dir = temp_dir("live-dup-hosts");
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--hosts",
+        "a,a",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        "error: host name `a` is given twice (--hosts): each scenario host needs a host of its own"
+    );
+    assert!(!dir.join("journal.jsonl").exists(), "nothing journaled");
+}
