@@ -32,6 +32,59 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parses the process's arguments. Every option that takes a value
+/// accepts a leading minus sign, so `--seed -1` is reported as a bad value
+/// of `--seed` (with what was expected), not as an unknown option `-1`.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = accept_negative_numbers(Cli::command());
+    let parsed = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    parsed.unwrap_or_else(|e| e.format(&mut cmd).exit())
+}
+
+/// `cmd` and its subcommands with negative numbers allowed as option
+/// values, and unsigned integer options parsed by [`unsigned`].
+fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
+    use std::any::TypeId;
+    cmd.mut_args(|a| {
+        if !a.get_action().takes_values() || a.is_positional() {
+            return a;
+        }
+        let a = a.allow_negative_numbers(true);
+        let ty = a.get_value_parser().type_id();
+        if ty == TypeId::of::<u64>() {
+            a.value_parser(unsigned::<u64>(u64::MAX))
+        } else if ty == TypeId::of::<u32>() {
+            a.value_parser(unsigned::<u32>(u32::MAX.into()))
+        } else if ty == TypeId::of::<usize>() {
+            a.value_parser(unsigned::<usize>(usize::MAX as u64))
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(accept_negative_numbers)
+}
+
+/// A parser of unsigned integers up to `max`, whose message says what is
+/// expected (clap's own says "invalid digit found in string").
+fn unsigned<T>(max: u64) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    move |s| {
+        let n = s.parse::<u64>().ok().filter(|n| *n <= max);
+        n.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+            if s.starts_with('-') {
+                "expected a non-negative integer (0 or more)".to_string()
+            } else {
+                format!("expected a whole number from 0 to {max}")
+            }
+        })
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -183,7 +183,7 @@ fn nonsense_is_refused_before_the_run() {
     let d = temp_dir("bad-nonsense");
     // A batch load above 1: more processors busy than the cluster has.
     let out = d.join("b.swf");
-    for load in ["5", "1.5", "0"] {
+    for load in ["5", "1.5", "0", "-0.5"] {
         let (ok, _, err) = slivers(&[
             "trace",
             "generate",
@@ -239,6 +239,56 @@ fn nonsense_is_refused_before_the_run() {
     assert!(!out.contains("18446744073709551615"), "{out}");
     assert!(
         err.starts_with("error: --memory-mib 18446744073709551615: the migration would send 1.934e25 bytes, more than a 64-bit count holds; expected a VM memory of at most about "),
+        "{err}"
+    );
+}
+
+#[test]
+fn negative_numbers_say_what_is_expected() {
+    let cases: [&[&str]; 4] = [
+        &["run", "tests/golden/small/scenario.toml", "--seed", "-1"],
+        &["trace", "generate", "web", "--out", "x.csv", "--days", "-1"],
+        &[
+            "migration",
+            "estimate",
+            "--bandwidth-mbps",
+            "1",
+            "--memory-mib",
+            "-5",
+        ],
+        &["sweep", "scenarios/sweep-quantum.toml", "--jobs", "-2"],
+    ];
+    for args in cases {
+        let (ok, _, err) = slivers(args);
+        assert!(!ok);
+        let (flag, value) = (args[args.len() - 2], args[args.len() - 1]);
+        assert!(
+            err.starts_with(&format!("error: invalid value '{value}' for '{flag} <")),
+            "{err}"
+        );
+        assert!(
+            err.contains("expected a non-negative integer (0 or more)"),
+            "{err}"
+        );
+        assert!(!err.contains("unexpected argument"), "{err}");
+    }
+    // A fraction is read as a number and checked by what it means.
+    let (ok, _, err) = slivers(&[
+        "trace",
+        "generate",
+        "batch",
+        "--target-load",
+        "-0.5",
+        "--out",
+        "x.swf",
+    ]);
+    assert!(
+        !ok && err.contains("target load: expected the mean fraction"),
+        "{err}"
+    );
+    let (ok, _, err) = slivers(&["run", "tests/golden/small/scenario.toml", "--seed", "1x"]);
+    assert!(
+        !ok && err.contains("expected a whole number from 0 to 18446744073709551615"),
         "{err}"
     );
 }
