@@ -496,6 +496,9 @@ fn live(a: &LiveArgs) -> Result<()> {
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
         bail!("--time-scale: expected a positive number, found {}", a.time_scale);
     }
+    if is_vm_scenario_file(&a.scenario) {
+        return Err(slivers::scenario::vmreq::not_a_guest_scenario(&a.scenario).into());
+    }
     let scenario = load(&a.scenario)?;
     let pair = match a.pair.as_deref() {
         None => scenario.pairs[0],

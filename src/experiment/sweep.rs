@@ -48,8 +48,9 @@ pub enum SweepError {
         /// What was found.
         found: String,
     },
-    /// A point of the sweep is not a valid scenario.
-    #[error("{path}: sweep point {point} ({values})")]
+    /// A point of the sweep is not a valid scenario. The file is named
+    /// once: here only if the scenario error does not start with it.
+    #[error("{}sweep point {point} ({values})", file_prefix(path, source))]
     Point {
         /// The file.
         path: String,
@@ -69,6 +70,16 @@ pub enum SweepError {
         /// With line and column.
         message: String,
     },
+}
+
+/// `"{path}: "`, or nothing when `source`'s message already starts with the path.
+fn file_prefix(path: &str, source: &ScenarioError) -> String {
+    match source {
+        ScenarioError::Parse { path: p, .. } | ScenarioError::Invalid { path: p, .. } if p == path => {
+            String::new()
+        }
+        _ => format!("{path}: "),
+    }
 }
 
 /// How swept lists combine.
@@ -155,6 +166,14 @@ impl Sweep {
             path: shown.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
+        if root.contains_key("vm_requests") {
+            let found = "a [vm_requests] table".to_string();
+            return Err(invalid(
+                "vm_requests",
+                crate::scenario::vmreq::GUESTS_NOT_VM_REQUESTS,
+                found,
+            ));
+        }
         let spec = match root.remove("sweep") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,

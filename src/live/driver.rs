@@ -121,7 +121,8 @@ pub enum LiveError {
     /// A host stopped answering; the VMs the model has there are unknown,
     /// not gone.
     #[error(
-        "{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {vms:?}; fix the host and run again with --resume"
+        "{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {}; fix the host and run again with --resume",
+        if vms.is_empty() { "none".to_string() } else { vms.join(", ") }
     )]
     Unreachable {
         /// The host.
@@ -136,7 +137,7 @@ pub enum LiveError {
     /// An operation failed after its retries (and, for a live migration,
     /// after the stop-and-copy fallback). The journal says where it stopped.
     #[error(
-        "operation {op} ({step}) failed: {source}; the journal records it: fix the cause and run again with --resume"
+        "operation {op} ({step}) failed (the journal records it; fix the cause and run again with --resume)"
     )]
     Failed {
         /// The operation.
@@ -325,8 +326,11 @@ impl Driver<'_> {
                             return Err(LiveError::JournalMismatch {
                                 path: self.opts.journal.clone(),
                                 record: i + 1,
-                                expected: format!("{expected:?}"),
-                                found: format!("{:?}", (at, &given)),
+                                expected: expected
+                                    .map_or("the end of the scenario's inputs".into(), |(t, i)| {
+                                        format!("{} at {t}", JInput::from(&i))
+                                    }),
+                                found: format!("{input} at {at}"),
                             });
                         }
                     }
@@ -466,7 +470,7 @@ impl Driver<'_> {
                 error: crate::error_chain(&e),
             });
         }
-        let step = format!("{:?}", job.step);
+        let step = format!("{}, as {} on {}", job.step, job.name, job.hosts.join(" and "));
         if let ExecError::Unreachable { host, .. } = &e {
             let idx = self.opts.hosts.iter().position(|h| h == host);
             let vms = self

@@ -463,3 +463,47 @@ fn duplicate_host_names_are_refused_before_any_operation() {
     );
     assert!(!dir.join("journal.jsonl").exists(), "nothing journaled");
 }
+
+#[test]
+fn a_failed_operation_reads_as_words_with_its_cause_once() {
+    use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
+    use slivers::live::emu::cluster::EmuCluster;
+    use slivers::live::transport::InProcessTransport;
+    let dir = temp_dir("live-fail-words");
+    // host1 is far too small for the batch job's VM the model puts there.
+    let cluster = std::sync::Arc::new(EmuCluster::new());
+    cluster.add_host(HostConfig::new("host0", 2048, 2));
+    cluster.add_host(HostConfig::new("host1", 16, 2));
+    let exec = XenExecutor::new(
+        std::sync::Arc::new(InProcessTransport::new(cluster)),
+        XenConfig::default(),
+    );
+    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
+    let opts = LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume: false,
+        hosts: vec!["host0".into(), "host1".into()],
+        image_dir: "/images".into(),
+        vm_prefix: "sliver-".into(),
+        retries: 0,
+    };
+    let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
+    assert!(matches!(err, LiveError::Failed { .. }), "{err}");
+    let text = slivers::error_chain(&err);
+    assert!(
+        text.starts_with("operation 1 (create vm1 on host1 at {cpu ")
+            && text.contains(", as sliver-1 on host1) failed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("VmId(") && !text.contains("Resources(["),
+        "no Debug structs: {text}"
+    );
+    // The executor's message appears once, after the driver's.
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(text.matches(&cause).count(), 1, "{text}");
+    assert!(text.ends_with(&cause), "{text}");
+}

@@ -190,6 +190,9 @@ fn sweep_errors_name_the_key() {
         err.contains("sliver.quantum = 2") && err.contains("a sliver is at most one host"),
         "{err}"
     );
+    // The file is named once, by the scenario error, after the point.
+    assert_eq!(err.matches("sweep.toml").count(), 1, "{err}");
+    assert!(err.starts_with(&format!("error: sweep point 1 (hosts.count = 2, guest[0].requests_per_unit = 50, sliver.quantum = 2): {f}: key `sliver.quantum`")), "{err}");
     let f = sweep_file(&d, "\"pairs\" = [1]\n");
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
@@ -219,4 +222,18 @@ fn sweep_errors_name_the_key() {
     let f = sweep_file(&d, "");
     let (ok, _, err) = slivers(&["sweep", &f, "--shard", "4/3"]);
     assert!(!ok && err.contains("--shard"), "{err}");
+}
+
+#[test]
+fn a_vm_request_scenario_is_only_for_run() {
+    let expected = "key `vm_requests`: expected a scenario with guests (a VM-request scenario, with [vm_requests], runs only with `slivers run`), found a [vm_requests] table";
+    for command in ["sweep", "live"] {
+        let (ok, _, err) = slivers(&[command, "scenarios/vm-requests-1k.toml"]);
+        assert!(!ok);
+        assert_eq!(
+            err.trim(),
+            format!("error: scenarios/vm-requests-1k.toml: {expected}"),
+            "slivers {command}"
+        );
+    }
 }
