@@ -271,6 +271,9 @@ pub struct SweepArgs {
     /// Print the runs it would do, with their parameters, and stop.
     #[arg(long)]
     pub list: bool,
+    /// Refuse a sweep of more runs than this (docs/sweeps.md, "How many runs").
+    #[arg(long, value_name = "N", default_value_t = slivers::experiment::sweep::MAX_RUNS)]
+    pub max_runs: usize,
     /// Worker threads (default: every core). Results do not depend on it.
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -782,10 +785,12 @@ fn print_fit_warnings(s: &Scenario) {
     }
 }
 
-/// Prints `text`; a closed pipe (`slivers ... | head`) ends quietly.
-fn print_all(text: &str) -> Result<()> {
+/// Writes with `write` to stdout, buffered; a closed pipe
+/// (`slivers ... | head`) ends quietly.
+fn print_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
     use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
@@ -808,29 +813,28 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
 fn sweep_command(args: &SweepArgs) -> Result<()> {
     // A file that is not text is named for what it looks like, not quoted.
     slivers::scenario::read_text(&args.file)?;
-    let sweep = Sweep::load(&args.file)?;
+    let sweep = Sweep::load_capped(&args.file, args.max_runs)?;
     if args.list {
-        let mut header = vec![
-            "run".to_string(),
-            "point".into(),
-            "replicate".into(),
-            "seed".into(),
-        ];
-        header.extend(sweep.params.iter().cloned());
-        header.extend(["provisioning".to_string(), "placement".to_string()]);
-        let mut text = header.join(",") + "\n";
-        for r in &sweep.runs {
-            let mut row = vec![
-                r.index.to_string(),
-                r.point.to_string(),
-                r.replicate.to_string(),
-                r.seed.to_string(),
+        // Row by row: a long list starts at once and ends at a closed pipe.
+        return print_with(|out| {
+            let mut header = vec![
+                "run".to_string(),
+                "point".into(),
+                "replicate".into(),
+                "seed".into(),
             ];
-            row.extend(sweep.points[r.point].values.iter().cloned());
-            row.extend([r.pair.provisioning.to_string(), r.pair.placement.to_string()]);
-            text += &(row.join(",") + "\n");
-        }
-        return print_all(&text);
+            header.extend(sweep.params.iter().cloned());
+            header.extend(["provisioning".to_string(), "placement".to_string()]);
+            writeln!(out, "{}", header.join(","))?;
+            for r in &sweep.runs {
+                write!(out, "{},{},{},{},", r.index, r.point, r.replicate, r.seed)?;
+                for v in &sweep.points[r.point].values {
+                    write!(out, "{v},")?;
+                }
+                writeln!(out, "{},{}", r.pair.provisioning, r.pair.placement)?;
+            }
+            Ok(())
+        });
     }
     if args.slurm {
         return slurm_command(args, &sweep);

@@ -225,6 +225,57 @@ fn sweep_errors_name_the_key() {
 }
 
 #[test]
+fn a_sweep_over_the_run_cap_is_refused_by_its_size_before_it_is_built() {
+    let d = temp_dir("sw-cap");
+    // One range of 10^9 values: named by its key and its size.
+    let f = sweep_file(
+        &d,
+        "\"guest[0].peak_units\" = { from = 1, to = 1000000000, step = 1 }\n",
+    );
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {f}: key `sweep.\"guest[0].peak_units\"`: expected at most 10000000 values (the cap on runs; raise it with --max-runs), found a range of 1000000000 values"
+        )
+    );
+    // 48 runs: over a cap of 47, within one of 48; the cap is counted
+    // before any point is built, and named with the counts.
+    let f = sweep_file(&d, "");
+    let (ok, _, err) = slivers(&["sweep", &f, "--list", "--max-runs", "47"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {f}: key `sweep`: expected at most 47 runs (the cap; raise it with --max-runs), found 4 points x 3 replicates x 4 pairs = 48 runs"
+        )
+    );
+    let out = sweep(&["sweep", &f, "--list", "--max-runs", "48"]);
+    assert_eq!(out.lines().count(), 1 + 48);
+    // 10^5 points x 1000 replicates: refused at once (it took 6 s and
+    // 475 MB when every point was built first).
+    let f = sweep_file(
+        &d,
+        "\"guest[0].peak_units\" = { from = 1, to = 100000, step = 1 }\n",
+    );
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, text.replace("replicates = 3", "replicates = 1000")).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(
+        err.contains("found 400000 points x 1000 replicates x 4 pairs = 1600000000 runs"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn a_vm_request_scenario_is_only_for_run() {
     let expected = "key `vm_requests`: expected a scenario with guests (a VM-request scenario, with [vm_requests], runs only with `slivers run`), found a [vm_requests] table";
     for command in ["sweep", "live"] {
