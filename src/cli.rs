@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use slivers_policy::{PlacementKind, ProvisioningKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
-use slivers::experiment::sweep::Sweep;
+use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
     VmRunConfig, run_vm_requests, summary_table as vm_summary_table, write_outputs as write_vm_outputs,
 };
@@ -90,10 +90,13 @@ where
 pub enum Command {
     /// Run every policy pair of a scenario and write its results.
     Run(RunArgs),
-    /// Check a scenario (and read its traces) without running it.
+    /// Check a scenario or a sweep file (and read its traces) without running it.
     Validate {
-        /// The scenario file.
+        /// The scenario or sweep file.
         scenario: PathBuf,
+        /// A sweep file: refuse more runs than this (as `slivers sweep --max-runs`).
+        #[arg(long, value_name = "N", default_value_t = slivers::experiment::sweep::MAX_RUNS)]
+        max_runs: usize,
     },
     /// Run a parameter sweep (a scenario with a [sweep] table), in parallel.
     Sweep(SweepArgs),
@@ -410,7 +413,10 @@ pub struct VmRequestsArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run_command(&args),
-        Command::Validate { scenario } if is_vm_scenario_file(&scenario) => {
+        Command::Validate { scenario, max_runs } if is_sweep_file(&scenario) => {
+            validate_sweep(&scenario, max_runs)
+        }
+        Command::Validate { scenario, .. } if is_vm_scenario_file(&scenario) => {
             let s = VmScenario::load(&scenario)?;
             let vms = match &s.source {
                 VmSource::File { trace, .. } => trace.vms.len() as u64,
@@ -428,7 +434,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Validate { scenario } => {
+        Command::Validate { scenario, .. } => {
             let s = load(&scenario)?;
             println!(
                 "{}: ok: {} hosts, {} guests, {} pairs over {} days, period {} (scenario \"{}\")",
@@ -489,6 +495,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migration(MigrationCommand::Estimate(a)) => estimate(&a),
         Command::Live(a) => live(&a),
     }
+}
+
+/// `slivers validate` on a sweep file: every point validated as a full
+/// scenario (traces read), and the size of the sweep.
+fn validate_sweep(path: &Path, max_runs: usize) -> Result<()> {
+    // A file that is not text is named for what it looks like, not quoted.
+    slivers::scenario::read_text(path)?;
+    let sweep = Sweep::load_capped(path, max_runs)?;
+    let m = slivers::experiment::shard::SweepManifest::of(&sweep);
+    let pairs = sweep.runs.len() / (m.points * m.replicates as usize).max(1);
+    println!(
+        "{}: ok: sweep \"{}\" ({}): {} points x {} replicates x {pairs} pairs = {} runs, swept: {}",
+        path.display(),
+        m.name,
+        m.mode,
+        m.points,
+        m.replicates,
+        m.runs,
+        if m.params.is_empty() {
+            "nothing".to_string()
+        } else {
+            m.params.join(", ")
+        }
+    );
+    Ok(())
 }
 
 fn live(a: &LiveArgs) -> Result<()> {
@@ -814,6 +845,14 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
     // A file that is not text is named for what it looks like, not quoted.
     slivers::scenario::read_text(&args.file)?;
     let sweep = Sweep::load_capped(&args.file, args.max_runs)?;
+    if !is_sweep_file(&args.file) {
+        // Shown even with --quiet, like every warning.
+        eprintln!(
+            "warning: {}: no [sweep] table, so a sweep of one point and {} runs (one per pair); `slivers run` runs a plain scenario",
+            args.file.display(),
+            sweep.runs.len()
+        );
+    }
     if args.list {
         // Row by row: a long list starts at once and ends at a closed pipe.
         return print_with(|out| {

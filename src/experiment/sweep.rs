@@ -72,6 +72,13 @@ pub enum SweepError {
     },
 }
 
+/// True if the file at `path` is TOML with a `[sweep]` table (false if
+/// unreadable: the loader then reports the error).
+pub fn is_sweep_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .is_ok_and(|t| t.parse::<toml::Table>().is_ok_and(|t| t.contains_key("sweep")))
+}
+
 /// `"{path}: "`, or nothing when `source`'s message already starts with the path.
 fn file_prefix(path: &str, source: &ScenarioError) -> String {
     match source {

@@ -288,3 +288,41 @@ fn a_vm_request_scenario_is_only_for_run() {
         );
     }
 }
+
+#[test]
+fn validate_takes_sweep_files_and_sweep_warns_of_a_plain_scenario() {
+    let d = temp_dir("sw-validate");
+    let f = sweep_file(&d, "");
+    let (ok, out, err) = slivers(&["validate", &f]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{f}: ok: sweep \"small\" (grid): 4 points x 3 replicates x 4 pairs = 48 runs, swept: hosts.count, guest[0].requests_per_unit"
+        )
+    );
+    let (ok, out, err) = slivers(&["validate", "scenarios/sweep-quantum.toml"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("(zip): 3 points x 10 replicates x 4 pairs = 120 runs"),
+        "{out}"
+    );
+    // Every point is checked, and the cap applies as in `slivers sweep`.
+    let bad = sweep_file(&d, "\"sliver.quantum\" = [0.5, 2.0]\n");
+    let (ok, _, err) = slivers(&["validate", &bad]);
+    assert!(
+        !ok && err.contains("sweep point 1 (") && err.contains("a sliver is at most one host"),
+        "{err}"
+    );
+    let f = sweep_file(&d, "");
+    let (ok, _, err) = slivers(&["validate", &f, "--max-runs", "47"]);
+    assert!(!ok && err.contains("expected at most 47 runs"), "{err}");
+    // A plain scenario given to `slivers sweep` runs, with a warning (even with -q).
+    let (ok, out, err) = slivers(&["sweep", "tests/golden/small/scenario.toml", "--list", "-q"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1 + 4);
+    assert_eq!(
+        err.trim(),
+        "warning: tests/golden/small/scenario.toml: no [sweep] table, so a sweep of one point and 4 runs (one per pair); `slivers run` runs a plain scenario"
+    );
+}
