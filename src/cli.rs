@@ -11,7 +11,8 @@ use slivers_policy::{PlacementKind, ProvisioningKind};
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
 use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
-    VmRunConfig, run_vm_requests, summary_table as vm_summary_table, write_outputs as write_vm_outputs,
+    VmRunConfig, run_vm_requests_observed, summary_table as vm_summary_table,
+    write_outputs as write_vm_outputs,
 };
 use slivers::experiment::{RunOptions, run_scenario_observed};
 use slivers::report::folder::{OutputLock, replace_folder};
@@ -198,7 +199,7 @@ pub struct LiveArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// No summary table.
+    /// No progress bar and no summary table.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -523,7 +524,7 @@ fn validate_sweep(path: &Path, max_runs: usize) -> Result<()> {
 }
 
 fn live(a: &LiveArgs) -> Result<()> {
-    use slivers::live::driver::{LiveOptions, run_live};
+    use slivers::live::driver::{LiveOptions, run_live_observed};
     use slivers::live::setup::{Access, connect};
     use slivers::live::xen::XenConfig;
 
@@ -605,7 +606,21 @@ fn live(a: &LiveArgs) -> Result<()> {
         vm_prefix: "sliver-".into(),
         retries: a.retries,
     };
-    let outcome = run_live(&scenario, exec, &opts)?;
+    // A bar over the simulated time: day reached, operations run, time left.
+    let span = scenario.duration.as_secs_f64();
+    let bar = sim_time_bar(span, a.quiet);
+    let show = |now: slivers::engine::SimTime, ops: u64| {
+        bar.set_position(now.as_secs_f64() as u64);
+        let days = span / 86_400.0;
+        bar.set_message(if now < scenario.duration {
+            format!("day {:.2} of {days:.0}, {ops} operations", now.as_days_f64())
+        } else {
+            format!("past day {days:.0}: finishing the running operations, {ops} operations")
+        });
+    };
+    let outcome = run_live_observed(&scenario, exec, &opts, &show);
+    bar.finish_and_clear();
+    let outcome = outcome?;
     let files = outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), &out)?;
     if !a.quiet {
         print!(
@@ -704,16 +719,7 @@ fn run_command(args: &RunArgs) -> Result<()> {
     // parallel): days done, events per second, and the time left.
     let runs = scenario.pairs.len();
     let span = scenario.duration.as_secs_f64();
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new((runs as f64 * span) as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {msg}  {elapsed} elapsed, {eta} left")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = sim_time_bar(runs as f64 * span, args.quiet);
     let reached: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
     let counted: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
     let started = std::time::Instant::now();
@@ -728,11 +734,11 @@ fn run_command(args: &RunArgs) -> Result<()> {
         let events: u64 = counted.iter().map(|a| a.load(Relaxed)).sum();
         bar.set_position(done);
         bar.set_message(format!(
-            "day {:.1} of {:.0} ({} runs), {:.2} M events/s",
+            "day {:.1} of {:.0} ({} runs), {}",
             done as f64 / runs.max(1) as f64 / 86_400.0,
             span / 86_400.0,
             runs,
-            events as f64 / started.elapsed().as_secs_f64().max(1e-9) / 1e6
+            event_rate(events, started)
         ));
     };
     let results = run_scenario_observed(
@@ -783,9 +789,27 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
     let _lock = OutputLock::acquire(&out)?;
     let started = std::time::Instant::now();
-    let trace = scenario.trace(scenario.seed);
+    let what = match &scenario.source {
+        VmSource::File { .. } => "reading the VM-request trace".to_string(),
+        VmSource::Generated(p) => format!("generating {} VMs", p.vms),
+    };
+    let trace = with_spinner_unless(args.quiet, what, || scenario.trace(scenario.seed));
     let loaded = started.elapsed();
-    let r = run_vm_requests(&trace, &VmRunConfig::of(&scenario, args.check))?;
+    // A bar over the simulated time: day reached, events per second, time left.
+    let config = VmRunConfig::of(&scenario, args.check);
+    let span = config.duration.as_secs_f64();
+    let bar = sim_time_bar(span, args.quiet);
+    let show = |now: slivers::engine::SimTime, events: u64| {
+        bar.set_position(now.as_secs_f64() as u64);
+        bar.set_message(format!(
+            "day {:.1} of {:.0}, {}",
+            now.as_days_f64(),
+            span / 86_400.0,
+            event_rate(events, started + loaded)
+        ));
+    };
+    let r = run_vm_requests_observed(&trace, &config, &show)?;
+    bar.finish_and_clear();
     let ran = started.elapsed() - loaded;
     let written = replace_folder(&out, |dir| write_vm_outputs(&scenario, &r, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
@@ -827,8 +851,58 @@ fn print_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>
     }
 }
 
+/// Progress is shown on a terminal, unless --quiet.
+fn shows_progress(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar over `span_s` seconds of simulated time, its message set by the
+/// caller; hidden unless [`shows_progress`].
+fn sim_time_bar(span_s: f64, quiet: bool) -> indicatif::ProgressBar {
+    if !shows_progress(quiet) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(span_s as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {msg}  {elapsed} elapsed, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// Runs `work` under a spinner saying `what` (work with no measure of how
+/// far it has got: reading or generating a trace), on a terminal.
+fn with_spinner<T>(what: String, work: impl FnOnce() -> T) -> T {
+    with_spinner_unless(false, what, work)
+}
+
+/// [`with_spinner`], hidden with --quiet.
+fn with_spinner_unless<T>(quiet: bool, what: String, work: impl FnOnce() -> T) -> T {
+    if !shows_progress(quiet) {
+        return work();
+    }
+    let s = indicatif::ProgressBar::new_spinner();
+    s.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    s.set_message(what);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = work();
+    s.finish_and_clear();
+    out
+}
+
+/// `events` since `since`, as millions per second.
+fn event_rate(events: u64, since: std::time::Instant) -> String {
+    format!(
+        "{:.2} M events/s",
+        events as f64 / since.elapsed().as_secs_f64().max(1e-9) / 1e6
+    )
+}
+
 fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !shows_progress(quiet) {
         return indicatif::ProgressBar::hidden();
     }
     let b = indicatif::ProgressBar::new(total as u64);
@@ -1001,8 +1075,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
-            write_vm_requests(&trace, &a.out)?;
+            let trace = with_spinner(format!("generating {} VMs", p.vms), || {
+                let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
+                write_vm_requests(&trace, &a.out).map(|()| trace)
+            })?;
             println!(
                 "wrote {} ({} VMs, {} deleted within the trace; mean lifetime {:.0} s)",
                 a.out.display(),
@@ -1028,8 +1104,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let series = generate_web(&p, &mut SimRng::seed_from_u64(seed));
-            write_series_csv(&series, &out)?;
+            let series = with_spinner(format!("generating {days} days of web requests"), || {
+                let series = generate_web(&p, &mut SimRng::seed_from_u64(seed));
+                write_series_csv(&series, &out).map(|()| series)
+            })?;
             println!("wrote {} ({} points)", out.display(), series.values.len());
         }
         GenerateCommand::Batch {
@@ -1049,8 +1127,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = generate_batch(&p, &mut SimRng::seed_from_u64(seed));
-            write_swf(&trace, &batch_header_comments(&p, seed), &out)?;
+            let trace = with_spinner(format!("generating {days} days of batch jobs"), || {
+                let trace = generate_batch(&p, &mut SimRng::seed_from_u64(seed));
+                write_swf(&trace, &batch_header_comments(&p, seed), &out).map(|()| trace)
+            })?;
             println!("wrote {} ({} jobs)", out.display(), trace.jobs.len());
         }
     }

@@ -209,6 +209,8 @@ struct Driver<'a> {
     effort: Effort,
     fallbacks: u64,
     resumed: u64,
+    /// Told the simulated time and the operations run after every input.
+    progress: &'a dyn Fn(SimTime, u64),
 }
 
 /// Runs `opts.pair` of `scenario` live through `exec`.
@@ -216,6 +218,17 @@ pub fn run_live(
     scenario: &Scenario,
     exec: Arc<dyn Executor>,
     opts: &LiveOptions,
+) -> Result<LiveOutcome, LiveError> {
+    run_live_observed(scenario, exec, opts, &|_, _| {})
+}
+
+/// [`run_live`], telling `progress` the simulated time reached and the
+/// operations run after every input given to the model (replayed ones too).
+pub fn run_live_observed(
+    scenario: &Scenario,
+    exec: Arc<dyn Executor>,
+    opts: &LiveOptions,
+    progress: &dyn Fn(SimTime, u64),
 ) -> Result<LiveOutcome, LiveError> {
     if opts.hosts.len() != scenario.hosts as usize {
         return Err(LiveError::Hosts {
@@ -257,6 +270,7 @@ pub fn run_live(
         effort: Effort::default(),
         fallbacks: 0,
         resumed: 0,
+        progress,
     };
     d.replay(&records)?;
     d.journal = Some(Journal::open(&opts.journal)?);
@@ -366,6 +380,7 @@ impl Driver<'_> {
         }
         self.waiting.extend(out.started);
         self.hosting.meter_fidelity(at, |_| None);
+        (self.progress)(at, self.ops);
         Ok(())
     }
 
