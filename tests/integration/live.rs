@@ -362,9 +362,28 @@ impl Executor for HostDown {
     }
 }
 
+/// The golden scenario's first pair (follow-broker), virtually paced on
+/// hosts `host0` and `host1`, journaled in `dir`.
+fn golden_on_two_hosts(dir: &Path, retries: u32) -> (Scenario, slivers::live::driver::LiveOptions) {
+    use slivers::live::driver::{LiveOptions, Pace};
+    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
+    let opts = LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume: false,
+        hosts: vec!["host0".into(), "host1".into()],
+        image_dir: "/images".into(),
+        vm_prefix: "sliver-".into(),
+        retries,
+    };
+    (s, opts)
+}
+
 #[test]
 fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
-    use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
+    use slivers::live::driver::{LiveError, run_live};
     use slivers::live::emu::cluster::EmuCluster;
     use slivers::live::transport::InProcessTransport;
     let dir = temp_dir("live-down");
@@ -380,18 +399,7 @@ fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
         down: "host1",
     };
     // The golden scenario under follow-broker: vm1 (the batch job) goes to host1 at 0 s.
-    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
-    let opts = LiveOptions {
-        pair: s.pairs[0],
-        seed: s.seed,
-        pace: Pace::Virtual,
-        journal: dir.join("journal.jsonl"),
-        resume: false,
-        hosts: vec!["host0".into(), "host1".into()],
-        image_dir: "/images".into(),
-        vm_prefix: "sliver-".into(),
-        retries: 2,
-    };
+    let (s, opts) = golden_on_two_hosts(&dir, 2);
     let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
     let LiveError::Unreachable { host, vms, .. } = &err else {
         panic!("{err}");
@@ -466,7 +474,7 @@ fn duplicate_host_names_are_refused_before_any_operation() {
 
 #[test]
 fn a_failed_operation_reads_as_words_with_its_cause_once() {
-    use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
+    use slivers::live::driver::{LiveError, run_live};
     use slivers::live::emu::cluster::EmuCluster;
     use slivers::live::transport::InProcessTransport;
     let dir = temp_dir("live-fail-words");
@@ -478,18 +486,7 @@ fn a_failed_operation_reads_as_words_with_its_cause_once() {
         std::sync::Arc::new(InProcessTransport::new(cluster)),
         XenConfig::default(),
     );
-    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
-    let opts = LiveOptions {
-        pair: s.pairs[0],
-        seed: s.seed,
-        pace: Pace::Virtual,
-        journal: dir.join("journal.jsonl"),
-        resume: false,
-        hosts: vec!["host0".into(), "host1".into()],
-        image_dir: "/images".into(),
-        vm_prefix: "sliver-".into(),
-        retries: 0,
-    };
+    let (s, opts) = golden_on_two_hosts(&dir, 0);
     let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
     assert!(matches!(err, LiveError::Failed { .. }), "{err}");
     let text = slivers::error_chain(&err);

@@ -141,14 +141,10 @@ impl std::fmt::Display for Step {
                 to,
                 size_from,
                 size_to,
-            } if size_from == size_to => write!(f, "migrate {vm} from {from} to {to} at {size_to}"),
-            Step::Migrate {
-                vm,
-                from,
-                to,
-                size_from,
-                size_to,
-            } => write!(f, "migrate {vm} from {from} at {size_from} to {to} at {size_to}"),
+            } => match size_from == size_to {
+                true => write!(f, "migrate {vm} from {from} to {to} at {size_to}"),
+                false => write!(f, "migrate {vm} from {from} at {size_from} to {to} at {size_to}"),
+            },
             Step::Suspend { vm, host, size } => write!(f, "suspend {vm} on {host} ({size})"),
             Step::Restore { vm, host, size } => write!(f, "restore {vm} on {host} at {size}"),
             Step::Destroy { vm, host, size } => write!(f, "destroy {vm} on {host} ({size})"),
