@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
-use slivers::experiment::sweep::Sweep;
+use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
-    VmRunConfig, run_vm_requests, summary_table as vm_summary_table, write_outputs as write_vm_outputs,
+    VmRunConfig, run_vm_requests_observed, summary_table as vm_summary_table,
+    write_outputs as write_vm_outputs,
 };
 use slivers::experiment::{RunOptions, run_scenario_observed};
 use slivers::report::folder::{OutputLock, replace_folder};
@@ -32,15 +33,71 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parses the process's arguments. Every option that takes a value
+/// accepts a leading minus sign, so `--seed -1` is reported as a bad value
+/// of `--seed` (with what was expected), not as an unknown option `-1`.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = accept_negative_numbers(Cli::command());
+    let parsed = cmd
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    parsed.unwrap_or_else(|e| e.format(&mut cmd).exit())
+}
+
+/// `cmd` and its subcommands with negative numbers allowed as option
+/// values, and unsigned integer options parsed by [`unsigned`].
+fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
+    use std::any::TypeId;
+    cmd.mut_args(|a| {
+        if !a.get_action().takes_values() || a.is_positional() {
+            return a;
+        }
+        let a = a.allow_negative_numbers(true);
+        let ty = a.get_value_parser().type_id();
+        if ty == TypeId::of::<u64>() {
+            a.value_parser(unsigned::<u64>(u64::MAX))
+        } else if ty == TypeId::of::<u32>() {
+            a.value_parser(unsigned::<u32>(u32::MAX.into()))
+        } else if ty == TypeId::of::<usize>() {
+            a.value_parser(unsigned::<usize>(usize::MAX as u64))
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(accept_negative_numbers)
+}
+
+/// A parser of unsigned integers up to `max`, whose message says what is
+/// expected (clap's own says "invalid digit found in string").
+fn unsigned<T>(max: u64) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    move |s| {
+        let n = s.parse::<u64>().ok().filter(|n| *n <= max);
+        n.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+            if s.starts_with('-') {
+                "expected a non-negative integer (0 or more)".to_string()
+            } else {
+                format!("expected a whole number from 0 to {max}")
+            }
+        })
+    }
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every policy pair of a scenario and write its results.
     Run(RunArgs),
-    /// Check a scenario (and read its traces) without running it.
+    /// Check a scenario or a sweep file (and read its traces) without running it.
     Validate {
-        /// The scenario file.
+        /// The scenario or sweep file.
         scenario: PathBuf,
+        /// A sweep file: refuse more runs than this (as `slivers sweep --max-runs`).
+        #[arg(long, value_name = "N", default_value_t = slivers::experiment::sweep::MAX_RUNS)]
+        max_runs: usize,
     },
     /// Run a parameter sweep (a scenario with a [sweep] table), in parallel.
     Sweep(SweepArgs),
@@ -139,7 +196,7 @@ pub struct LiveArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// No summary table.
+    /// No progress bar and no summary table.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -266,6 +323,9 @@ pub struct SweepArgs {
     /// Print the runs it would do, with their parameters, and stop.
     #[arg(long)]
     pub list: bool,
+    /// Refuse a sweep of more runs than this (docs/sweeps.md, "How many runs").
+    #[arg(long, value_name = "N", default_value_t = slivers::experiment::sweep::MAX_RUNS)]
+    pub max_runs: usize,
     /// Worker threads (default: every core). Results do not depend on it.
     #[arg(long, short)]
     pub jobs: Option<usize>,
@@ -402,7 +462,10 @@ pub struct VmRequestsArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run_command(&args),
-        Command::Validate { scenario } if is_vm_scenario_file(&scenario) => {
+        Command::Validate { scenario, max_runs } if is_sweep_file(&scenario) => {
+            validate_sweep(&scenario, max_runs)
+        }
+        Command::Validate { scenario, .. } if is_vm_scenario_file(&scenario) => {
             let s = VmScenario::load(&scenario)?;
             let vms = match &s.source {
                 VmSource::File { trace, .. } => trace.vms.len() as u64,
@@ -420,7 +483,7 @@ pub fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Validate { scenario } => {
+        Command::Validate { scenario, .. } => {
             let s = load(&scenario)?;
             println!(
                 "{}: ok: {} hosts, {} guests, {} pairs over {} days, period {} (scenario \"{}\")",
@@ -486,13 +549,41 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `slivers validate` on a sweep file: every point validated as a full
+/// scenario (traces read), and the size of the sweep.
+fn validate_sweep(path: &Path, max_runs: usize) -> Result<()> {
+    // A file that is not text is named for what it looks like, not quoted.
+    slivers::scenario::read_text(path)?;
+    let sweep = Sweep::load_capped(path, max_runs)?;
+    let m = slivers::experiment::shard::SweepManifest::of(&sweep);
+    let pairs = sweep.runs.len() / (m.points * m.replicates as usize).max(1);
+    println!(
+        "{}: ok: sweep \"{}\" ({}): {} points x {} replicates x {pairs} pairs = {} runs, swept: {}",
+        path.display(),
+        m.name,
+        m.mode,
+        m.points,
+        m.replicates,
+        m.runs,
+        if m.params.is_empty() {
+            "nothing".to_string()
+        } else {
+            m.params.join(", ")
+        }
+    );
+    Ok(())
+}
+
 fn live(a: &LiveArgs) -> Result<()> {
-    use slivers::live::driver::{LiveOptions, run_live};
+    use slivers::live::driver::{LiveOptions, run_live_observed};
     use slivers::live::setup::{Access, connect};
     use slivers::live::xen::XenConfig;
 
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
         bail!("--time-scale: expected a positive number, found {}", a.time_scale);
+    }
+    if is_vm_scenario_file(&a.scenario) {
+        return Err(slivers::scenario::vmreq::not_a_guest_scenario(&a.scenario).into());
     }
     let scenario = load(&a.scenario)?;
     let pair = match a.pair.as_deref() {
@@ -515,6 +606,10 @@ fn live(a: &LiveArgs) -> Result<()> {
     };
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
     slivers::report::folder::check_output_path(&out)?;
+    // Before the folder is created or a host touched: a mistyped --out
+    // with --resume must not start a second run on the same hosts.
+    let journal = out.join("journal.jsonl");
+    slivers::live::driver::check_journal(&journal, a.resume)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let defaults = XenConfig::default();
     let config = XenConfig {
@@ -560,14 +655,28 @@ fn live(a: &LiveArgs) -> Result<()> {
         pair,
         seed: a.seed.unwrap_or(scenario.seed),
         pace,
-        journal: out.join("journal.jsonl"),
+        journal,
         resume: a.resume,
         hosts,
         image_dir: a.image_dir.clone(),
         vm_prefix: "sliver-".into(),
         retries: a.retries,
     };
-    let outcome = run_live(&scenario, exec, &opts)?;
+    // A bar over the simulated time: day reached, operations run, time left.
+    let span = scenario.duration.as_secs_f64();
+    let bar = sim_time_bar(span, a.quiet);
+    let show = |now: slivers::engine::SimTime, ops: u64| {
+        bar.set_position(now.as_secs_f64() as u64);
+        let days = span / 86_400.0;
+        bar.set_message(if now < scenario.duration {
+            format!("day {:.2} of {days:.0}, {ops} operations", now.as_days_f64())
+        } else {
+            format!("past day {days:.0}: finishing the running operations, {ops} operations")
+        });
+    };
+    let outcome = run_live_observed(&scenario, exec, &opts, &show);
+    bar.finish_and_clear();
+    let outcome = outcome?;
     let files = outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), &out)?;
     if !a.quiet {
         print!(
@@ -619,13 +728,23 @@ fn estimate(a: &EstimateArgs) -> Result<()> {
         ..MigrationParams::default()
     };
     let e = estimate(&params, mode, a.memory_mib, a.dirty_mibps);
+    // A count of bytes past 2^64 would print as u64::MAX: refuse it.
+    let bytes_sent = e.sent_mib * 1024.0 * 1024.0;
+    if bytes_sent.is_nan() || bytes_sent >= u64::MAX as f64 {
+        bail!(
+            "--memory-mib {}: the migration would send {:.3e} bytes, more than a 64-bit count holds; expected a VM memory of at most about {} MiB",
+            a.memory_mib,
+            bytes_sent,
+            (u64::MAX as f64 / 1024.0 / 1024.0 / (e.sent_mib / a.memory_mib as f64)).floor()
+        );
+    }
     println!("total_time_s,downtime_ms,rounds,bytes_sent,converged,degraded_s");
     println!(
         "{},{},{},{},{},{}",
         slivers::report::csv::fmt_f64(e.total.as_secs_f64()),
         e.downtime.as_millis(),
         e.rounds,
-        (e.sent_mib * 1024.0 * 1024.0).round() as u64,
+        bytes_sent.round() as u64,
         e.converged,
         slivers::report::csv::fmt_f64(e.degraded.as_secs_f64()),
     );
@@ -656,16 +775,7 @@ fn run_command(args: &RunArgs) -> Result<()> {
     // parallel): days done, events per second, and the time left.
     let runs = scenario.pairs.len();
     let span = scenario.duration.as_secs_f64();
-    let bar = if args.quiet || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new((runs as f64 * span) as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {msg}  {elapsed} elapsed, {eta} left")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        b
-    };
+    let bar = sim_time_bar(runs as f64 * span, args.quiet);
     let reached: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
     let counted: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
     let started = std::time::Instant::now();
@@ -680,11 +790,11 @@ fn run_command(args: &RunArgs) -> Result<()> {
         let events: u64 = counted.iter().map(|a| a.load(Relaxed)).sum();
         bar.set_position(done);
         bar.set_message(format!(
-            "day {:.1} of {:.0} ({} runs), {:.2} M events/s",
+            "day {:.1} of {:.0} ({} runs), {}",
             done as f64 / runs.max(1) as f64 / 86_400.0,
             span / 86_400.0,
             runs,
-            events as f64 / started.elapsed().as_secs_f64().max(1e-9) / 1e6
+            event_rate(events, started)
         ));
     };
     let results = run_scenario_observed(
@@ -735,9 +845,27 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
     let _lock = OutputLock::acquire(&out)?;
     let started = std::time::Instant::now();
-    let trace = scenario.trace(scenario.seed);
+    let what = match &scenario.source {
+        VmSource::File { .. } => "reading the VM-request trace".to_string(),
+        VmSource::Generated(p) => format!("generating {} VMs", p.vms),
+    };
+    let trace = with_spinner_unless(args.quiet, what, || scenario.trace(scenario.seed));
     let loaded = started.elapsed();
-    let r = run_vm_requests(&trace, &VmRunConfig::of(&scenario, args.check))?;
+    // A bar over the simulated time: day reached, events per second, time left.
+    let config = VmRunConfig::of(&scenario, args.check);
+    let span = config.duration.as_secs_f64();
+    let bar = sim_time_bar(span, args.quiet);
+    let show = |now: slivers::engine::SimTime, events: u64| {
+        bar.set_position(now.as_secs_f64() as u64);
+        bar.set_message(format!(
+            "day {:.1} of {:.0}, {}",
+            now.as_days_f64(),
+            span / 86_400.0,
+            event_rate(events, started + loaded)
+        ));
+    };
+    let r = run_vm_requests_observed(&trace, &config, &show)?;
+    bar.finish_and_clear();
     let ran = started.elapsed() - loaded;
     let written = replace_folder(&out, |dir| write_vm_outputs(&scenario, &r, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
@@ -780,17 +908,69 @@ fn print_policy(kind: impl PolicyKind, description: &str) {
     }
 }
 
-/// Prints `text`; a closed pipe (`slivers ... | head`) ends quietly.
-fn print_all(text: &str) -> Result<()> {
+/// Writes with `write` to stdout, buffered; a closed pipe
+/// (`slivers ... | head`) ends quietly.
+fn print_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
     use std::io::Write;
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
 }
 
+/// Progress is shown on a terminal, unless --quiet.
+fn shows_progress(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+/// A bar over `span_s` seconds of simulated time, its message set by the
+/// caller; hidden unless [`shows_progress`].
+fn sim_time_bar(span_s: f64, quiet: bool) -> indicatif::ProgressBar {
+    if !shows_progress(quiet) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(span_s as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {msg}  {elapsed} elapsed, {eta} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// Runs `work` under a spinner saying `what` (work with no measure of how
+/// far it has got: reading or generating a trace), on a terminal.
+fn with_spinner<T>(what: String, work: impl FnOnce() -> T) -> T {
+    with_spinner_unless(false, what, work)
+}
+
+/// [`with_spinner`], hidden with --quiet.
+fn with_spinner_unless<T>(quiet: bool, what: String, work: impl FnOnce() -> T) -> T {
+    if !shows_progress(quiet) {
+        return work();
+    }
+    let s = indicatif::ProgressBar::new_spinner();
+    s.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}  {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    s.set_message(what);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = work();
+    s.finish_and_clear();
+    out
+}
+
+/// `events` since `since`, as millions per second.
+fn event_rate(events: u64, since: std::time::Instant) -> String {
+    format!(
+        "{:.2} M events/s",
+        events as f64 / since.elapsed().as_secs_f64().max(1e-9) / 1e6
+    )
+}
+
 fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
+    if !shows_progress(quiet) {
         return indicatif::ProgressBar::hidden();
     }
     let b = indicatif::ProgressBar::new(total as u64);
@@ -806,29 +986,36 @@ fn progress_bar(total: usize, quiet: bool) -> indicatif::ProgressBar {
 fn sweep_command(args: &SweepArgs) -> Result<()> {
     // A file that is not text is named for what it looks like, not quoted.
     slivers::scenario::read_text(&args.file)?;
-    let sweep = Sweep::load(&args.file)?;
+    let sweep = Sweep::load_capped(&args.file, args.max_runs)?;
+    if !is_sweep_file(&args.file) {
+        // Shown even with --quiet, like every warning.
+        eprintln!(
+            "warning: {}: no [sweep] table, so a sweep of one point and {} runs (one per pair); `slivers run` runs a plain scenario",
+            args.file.display(),
+            sweep.runs.len()
+        );
+    }
     if args.list {
-        let mut header = vec![
-            "run".to_string(),
-            "point".into(),
-            "replicate".into(),
-            "seed".into(),
-        ];
-        header.extend(sweep.params.iter().cloned());
-        header.extend(["provisioning".to_string(), "placement".to_string()]);
-        let mut text = header.join(",") + "\n";
-        for r in &sweep.runs {
-            let mut row = vec![
-                r.index.to_string(),
-                r.point.to_string(),
-                r.replicate.to_string(),
-                r.seed.to_string(),
+        // Row by row: a long list starts at once and ends at a closed pipe.
+        return print_with(|out| {
+            let mut header = vec![
+                "run".to_string(),
+                "point".into(),
+                "replicate".into(),
+                "seed".into(),
             ];
-            row.extend(sweep.points[r.point].values.iter().cloned());
-            row.extend([r.pair.provisioning.to_string(), r.pair.placement.to_string()]);
-            text += &(row.join(",") + "\n");
-        }
-        return print_all(&text);
+            header.extend(sweep.params.iter().cloned());
+            header.extend(["provisioning".to_string(), "placement".to_string()]);
+            writeln!(out, "{}", header.join(","))?;
+            for r in &sweep.runs {
+                write!(out, "{},{},{},{},", r.index, r.point, r.replicate, r.seed)?;
+                for v in &sweep.points[r.point].values {
+                    write!(out, "{v},")?;
+                }
+                writeln!(out, "{},{}", r.pair.provisioning, r.pair.placement)?;
+            }
+            Ok(())
+        });
     }
     if args.slurm {
         return slurm_command(args, &sweep);
@@ -956,8 +1143,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
-            write_vm_requests(&trace, &a.out)?;
+            let trace = with_spinner(format!("generating {} VMs", p.vms), || {
+                let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
+                write_vm_requests(&trace, &a.out).map(|()| trace)
+            })?;
             println!(
                 "wrote {} ({} VMs, {} deleted within the trace; mean lifetime {:.0} s)",
                 a.out.display(),
@@ -983,8 +1172,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let series = generate_web(&p, &mut SimRng::seed_from_u64(seed));
-            write_series_csv(&series, &out)?;
+            let series = with_spinner(format!("generating {days} days of web requests"), || {
+                let series = generate_web(&p, &mut SimRng::seed_from_u64(seed));
+                write_series_csv(&series, &out).map(|()| series)
+            })?;
             println!("wrote {} ({} points)", out.display(), series.values.len());
         }
         GenerateCommand::Batch {
@@ -1004,8 +1195,10 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = generate_batch(&p, &mut SimRng::seed_from_u64(seed));
-            write_swf(&trace, &batch_header_comments(&p, seed), &out)?;
+            let trace = with_spinner(format!("generating {days} days of batch jobs"), || {
+                let trace = generate_batch(&p, &mut SimRng::seed_from_u64(seed));
+                write_swf(&trace, &batch_header_comments(&p, seed), &out).map(|()| trace)
+            })?;
             println!("wrote {} ({} jobs)", out.display(), trace.jobs.len());
         }
     }

@@ -1,13 +1,11 @@
 //! The `slivers` binary: parse the command line, run it, map errors to exit codes.
 
-use clap::Parser;
-
 mod cli;
 mod hugepages;
 
 fn main() -> std::process::ExitCode {
     hugepages::restart_with_huge_pages();
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -429,7 +429,7 @@ pub fn script(spec: &ScriptSpec) -> Result<String, SlurmError> {
         "\n# Written by slivers sweep --slurm: sweep {name:?} (sha256 {sha}), {runs} runs in {n} shards.\n\
          # Each array task runs shard $SLURM_ARRAY_TASK_ID of {n}; --resume skips its runs\n\
          # already complete, so a requeued task picks up where it stopped.\n\
-         exec {bin} sweep {file} --shard \"$SLURM_ARRAY_TASK_ID\"/{n} --out {out} --jobs {cpus} --quiet --resume{check}\n",
+         exec {bin} sweep {file} --shard \"$SLURM_ARRAY_TASK_ID\"/{n} --out {out} --jobs {cpus} --quiet --resume{check}{cap}\n",
         name = spec.sweep.name,
         sha = spec.sweep.sha256,
         runs = spec.sweep.runs.len(),
@@ -438,6 +438,7 @@ pub fn script(spec: &ScriptSpec) -> Result<String, SlurmError> {
         file = shell::quote(file),
         out = shell::quote(out),
         check = if o.check { " --check" } else { "" },
+        cap = max_runs_flag(spec.sweep).unwrap_or_default(),
     );
     Ok(s)
 }
@@ -471,7 +472,13 @@ fn resume_command(sweep: &Sweep, out: &Path, o: &SlurmOptions, n: usize) -> Stri
     if o.check {
         c.push("--check".into());
     }
+    c.extend(max_runs_flag(sweep).map(|f| f.trim_start().to_string()));
     c.join(" ")
+}
+
+/// ` --max-runs N` when the sweep was loaded with a cap other than the default.
+fn max_runs_flag(sweep: &Sweep) -> Option<String> {
+    (sweep.max_runs != super::sweep::MAX_RUNS).then(|| format!(" --max-runs {}", sweep.max_runs))
 }
 
 fn display_command(program: &OsString, args: &[&str]) -> String {

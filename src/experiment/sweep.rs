@@ -46,8 +46,9 @@ pub enum SweepError {
         /// What was found.
         found: String,
     },
-    /// A point of the sweep is not a valid scenario.
-    #[error("{path}: sweep point {point} ({values})")]
+    /// A point of the sweep is not a valid scenario. The file is named
+    /// once: here only if the scenario error does not start with it.
+    #[error("{}sweep point {point} ({values})", file_prefix(path, source))]
     Point {
         /// The file.
         path: String,
@@ -67,6 +68,23 @@ pub enum SweepError {
         /// With line and column.
         message: String,
     },
+}
+
+/// True if the file at `path` is TOML with a `[sweep]` table (false if
+/// unreadable: the loader then reports the error).
+pub fn is_sweep_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .is_ok_and(|t| t.parse::<toml::Table>().is_ok_and(|t| t.contains_key("sweep")))
+}
+
+/// `"{path}: "`, or nothing when `source`'s message already starts with the path.
+fn file_prefix(path: &str, source: &ScenarioError) -> String {
+    match source {
+        ScenarioError::Parse { path: p, .. } | ScenarioError::Invalid { path: p, .. } if p == path => {
+            String::new()
+        }
+        _ => format!("{path}: "),
+    }
 }
 
 /// How swept lists combine.
@@ -123,6 +141,8 @@ pub struct Sweep {
     pub points: Vec<Point>,
     /// Every run, in index order.
     pub runs: Vec<SweepRun>,
+    /// The cap on runs it was loaded with (Slurm tasks load it with the same).
+    pub max_runs: usize,
 }
 
 /// The most runs one sweep may expand to.
@@ -130,18 +150,29 @@ pub const MAX_RUNS: usize = 10_000_000;
 
 impl Sweep {
     /// Reads and validates a sweep file (a scenario file without `[sweep]`
-    /// is a sweep of one point and one replicate).
+    /// is a sweep of one point and one replicate), of at most [`MAX_RUNS`] runs.
     pub fn load(path: &Path) -> Result<Sweep, SweepError> {
+        Self::load_capped(path, MAX_RUNS)
+    }
+
+    /// [`Sweep::load`] with a cap of `max_runs` runs.
+    pub fn load_capped(path: &Path, max_runs: usize) -> Result<Sweep, SweepError> {
         let bytes = std::fs::read(path).map_err(|source| SweepError::Io {
             path: path.display().to_string(),
             source,
         })?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        Self::parse(&text, path)
+        Self::parse_capped(&text, path, max_runs)
     }
 
     /// Validates `text` as if read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Sweep, SweepError> {
+        Self::parse_capped(text, path, MAX_RUNS)
+    }
+
+    /// [`Sweep::parse`] with a cap of `max_runs` runs: a sweep over it is
+    /// refused, naming its size, before any point is built.
+    pub fn parse_capped(text: &str, path: &Path, max_runs: usize) -> Result<Sweep, SweepError> {
         let shown = path.display().to_string();
         let invalid = |key: &str, expected: &str, found: String| SweepError::Invalid {
             path: shown.clone(),
@@ -153,6 +184,14 @@ impl Sweep {
             path: shown.clone(),
             message: e.to_string().trim_end().to_string(),
         })?;
+        if root.contains_key("vm_requests") {
+            let found = "a [vm_requests] table".to_string();
+            return Err(invalid(
+                "vm_requests",
+                crate::scenario::vmreq::GUESTS_NOT_VM_REQUESTS,
+                found,
+            ));
+        }
         let spec = match root.remove("sweep") {
             None => toml::Table::new(),
             Some(toml::Value::Table(t)) => t,
@@ -160,7 +199,7 @@ impl Sweep {
         };
         let mut mode = Mode::Grid;
         let mut replicates = 1u32;
-        let mut lists: Vec<(String, Vec<toml::Value>)> = Vec::new();
+        let mut ranges: Vec<(String, Values)> = Vec::new();
         for (k, v) in &spec {
             match k.as_str() {
                 "mode" => {
@@ -184,17 +223,56 @@ impl Sweep {
                 }
                 key => {
                     let key_shown = format!("sweep.\"{key}\"");
-                    let values = expand(v).map_err(|e| invalid(&key_shown, &e, v.to_string()))?;
+                    let values = Values::of(v).map_err(|e| invalid(&key_shown, &e, v.to_string()))?;
+                    if values.len() > max_runs as u128 {
+                        return Err(invalid(
+                            &key_shown,
+                            &format!("at most {max_runs} values (the cap on runs; raise it with --max-runs)"),
+                            format!("a range of {} values", values.len()),
+                        ));
+                    }
                     check_path(&root, key).map_err(|e| invalid(&key_shown, &e, key.to_string()))?;
-                    lists.push((key.to_string(), values));
+                    ranges.push((key.to_string(), values));
                 }
             }
         }
-        let params: Vec<String> = lists.iter().map(|(k, _)| k.clone()).collect();
+        let params: Vec<String> = ranges.iter().map(|(k, _)| k.clone()).collect();
+        if mode == Mode::Zip {
+            let n = ranges.first().map_or(1, |(_, v)| v.len());
+            if let Some((k, v)) = ranges.iter().find(|(_, v)| v.len() != n) {
+                return Err(invalid(
+                    &format!("sweep.\"{k}\""),
+                    &format!("{n} values, as many as `{}` (mode = \"zip\")", ranges[0].0),
+                    format!("{}", v.len()),
+                ));
+            }
+        }
+        // Count the runs before building anything (the pairs cannot be
+        // swept: `pairs` is a list of tables, or absent and then the four
+        // default pairs).
+        let point_count: u128 = match mode {
+            Mode::Grid => ranges.iter().fold(1u128, |n, (_, v)| n.saturating_mul(v.len())),
+            Mode::Zip => ranges.first().map_or(1, |(_, v)| v.len()),
+        };
+        let pair_count = root
+            .get("pairs")
+            .and_then(toml::Value::as_array)
+            .map_or(Pair::figure3().len(), Vec::len);
+        let total = point_count
+            .saturating_mul(u128::from(replicates))
+            .saturating_mul(pair_count as u128);
+        if total > max_runs as u128 {
+            return Err(invalid(
+                "sweep",
+                &format!("at most {max_runs} runs (the cap; raise it with --max-runs)"),
+                format!("{point_count} points x {replicates} replicates x {pair_count} pairs = {total} runs"),
+            ));
+        }
+        let lists: Vec<Vec<toml::Value>> = ranges.iter().map(|(_, v)| v.expand()).collect();
         let combos: Vec<Vec<toml::Value>> = match mode {
             Mode::Grid => {
                 let mut combos = vec![Vec::new()];
-                for (_, values) in &lists {
+                for values in &lists {
                     let mut next = Vec::with_capacity(combos.len() * values.len());
                     for c in &combos {
                         for v in values {
@@ -204,29 +282,12 @@ impl Sweep {
                         }
                     }
                     combos = next;
-                    if combos.len() > MAX_RUNS {
-                        return Err(invalid(
-                            "sweep",
-                            &format!("at most {MAX_RUNS} points"),
-                            "more".into(),
-                        ));
-                    }
                 }
                 combos
             }
-            Mode::Zip => {
-                let n = lists.first().map_or(1, |(_, v)| v.len());
-                if let Some((k, v)) = lists.iter().find(|(_, v)| v.len() != n) {
-                    return Err(invalid(
-                        &format!("sweep.\"{k}\""),
-                        &format!("{n} values, as many as `{}` (mode = \"zip\")", lists[0].0),
-                        format!("{}", v.len()),
-                    ));
-                }
-                (0..n)
-                    .map(|i| lists.iter().map(|(_, v)| v[i].clone()).collect())
-                    .collect()
-            }
+            Mode::Zip => (0..point_count as usize)
+                .map(|i| lists.iter().map(|v| v[i].clone()).collect())
+                .collect(),
         };
 
         let mut cache = TraceCache::default();
@@ -269,13 +330,7 @@ impl Sweep {
         let name = first.scenario.name.clone();
         let output = first.scenario.output.clone();
         let total = points.iter().map(|p| p.scenario.pairs.len()).sum::<usize>() * replicates as usize;
-        if total > MAX_RUNS {
-            return Err(invalid(
-                "sweep",
-                &format!("at most {MAX_RUNS} runs"),
-                total.to_string(),
-            ));
-        }
+        debug_assert!(total as u128 <= max_runs as u128, "counted before expanding");
         let mut runs = Vec::with_capacity(total);
         for (p, point) in points.iter().enumerate() {
             for replicate in 0..replicates {
@@ -300,42 +355,78 @@ impl Sweep {
             params,
             points,
             runs,
+            max_runs,
         })
     }
 }
 
-/// A list, or an inclusive range `{ from, to, step }`, as values.
-fn expand(v: &toml::Value) -> Result<Vec<toml::Value>, String> {
-    const EXPECTED: &str =
-        "a non-empty list of scalars, or a range { from, to, step } with step > 0 and from <= to";
-    match v {
-        toml::Value::Array(a) if !a.is_empty() && a.iter().all(is_scalar) => Ok(a.clone()),
-        toml::Value::Table(t) => {
-            if t.keys().any(|k| !["from", "to", "step"].contains(&k.as_str())) || t.len() != 3 {
-                return Err(EXPECTED.into());
-            }
-            let (from, to, step) = (&t["from"], &t["to"], &t["step"]);
-            if let (Some(f), Some(tt), Some(s)) = (from.as_integer(), to.as_integer(), step.as_integer()) {
-                if s <= 0 || f > tt || (tt - f) / s >= MAX_RUNS as i64 {
+/// A swept key's values: a list, or an inclusive range `{ from, to, step }`
+/// known by its length until expanded.
+enum Values {
+    List(Vec<toml::Value>),
+    Int { from: i64, step: i64, len: u128 },
+    Float { from: f64, step: f64, len: u128 },
+}
+
+impl Values {
+    fn of(v: &toml::Value) -> Result<Values, String> {
+        const EXPECTED: &str =
+            "a non-empty list of scalars, or a range { from, to, step } with step > 0 and from <= to";
+        match v {
+            toml::Value::Array(a) if !a.is_empty() && a.iter().all(is_scalar) => Ok(Values::List(a.clone())),
+            toml::Value::Table(t) => {
+                if t.keys().any(|k| !["from", "to", "step"].contains(&k.as_str())) || t.len() != 3 {
                     return Err(EXPECTED.into());
                 }
-                return Ok((0..=(tt - f) / s)
-                    .map(|i| toml::Value::Integer(f + i * s))
-                    .collect());
-            }
-            let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
-            match (num(from), num(to), num(step)) {
-                (Some(f), Some(tt), Some(s)) if s > 0.0 && f <= tt && ((tt - f) / s) < MAX_RUNS as f64 => {
-                    let n = ((tt - f) / s + 1e-9).floor() as i64;
-                    // Each value from its index, so errors do not accumulate.
-                    Ok((0..=n)
-                        .map(|i| toml::Value::Float(round12(f + i as f64 * s)))
-                        .collect())
+                let (from, to, step) = (&t["from"], &t["to"], &t["step"]);
+                if let (Some(f), Some(tt), Some(s)) = (from.as_integer(), to.as_integer(), step.as_integer())
+                {
+                    if s <= 0 || f > tt {
+                        return Err(EXPECTED.into());
+                    }
+                    let len = (i128::from(tt) - i128::from(f)) as u128 / s as u128 + 1;
+                    return Ok(Values::Int {
+                        from: f,
+                        step: s,
+                        len,
+                    });
                 }
-                _ => Err(EXPECTED.into()),
+                let num = |x: &toml::Value| x.as_float().or_else(|| x.as_integer().map(|i| i as f64));
+                match (num(from), num(to), num(step)) {
+                    (Some(f), Some(tt), Some(s)) if s > 0.0 && f <= tt && ((tt - f) / s).is_finite() => {
+                        let len = (((tt - f) / s + 1e-9).floor() as u128).saturating_add(1);
+                        Ok(Values::Float {
+                            from: f,
+                            step: s,
+                            len,
+                        })
+                    }
+                    _ => Err(EXPECTED.into()),
+                }
             }
+            _ => Err(EXPECTED.into()),
         }
-        _ => Err(EXPECTED.into()),
+    }
+
+    fn len(&self) -> u128 {
+        match self {
+            Values::List(a) => a.len() as u128,
+            Values::Int { len, .. } | Values::Float { len, .. } => *len,
+        }
+    }
+
+    /// The values (call only once the length is known to be within the cap).
+    fn expand(&self) -> Vec<toml::Value> {
+        match *self {
+            Values::List(ref a) => a.clone(),
+            Values::Int { from, step, len } => (0..len as i64)
+                .map(|i| toml::Value::Integer(from + i * step))
+                .collect(),
+            // Each value from its index, so errors do not accumulate.
+            Values::Float { from, step, len } => (0..len as i64)
+                .map(|i| toml::Value::Float(round12(from + i as f64 * step)))
+                .collect(),
+        }
     }
 }
 

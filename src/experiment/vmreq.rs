@@ -418,6 +418,16 @@ impl Sim<'_> {
 
 /// Runs `trace` (VMs sorted by creation time) on the cluster of `cfg`.
 pub fn run_vm_requests(trace: &VmRequestTrace, cfg: &VmRunConfig) -> Result<VmRunResult, VmRunError> {
+    run_vm_requests_observed(trace, cfg, &|_, _| {})
+}
+
+/// [`run_vm_requests`], telling `progress` the simulated time reached and
+/// the events handled every [`PROGRESS_EVERY`](super::PROGRESS_EVERY) events.
+pub fn run_vm_requests_observed(
+    trace: &VmRequestTrace,
+    cfg: &VmRunConfig,
+    progress: &dyn Fn(SimTime, u64),
+) -> Result<VmRunResult, VmRunError> {
     let check = cfg.check || cfg!(debug_assertions);
     let mut sim = Sim {
         trace,
@@ -475,6 +485,9 @@ pub fn run_vm_requests(trace: &VmRequestTrace, cfg: &VmRunConfig) -> Result<VmRu
             sim.arrive((next - 1) as u32, t)?
         };
         sim.r.events += 1;
+        if sim.r.events.is_multiple_of(super::PROGRESS_EVERY) {
+            progress(t, sim.r.events);
+        }
         if check {
             sim.check_event(t, touched)?;
             if sim.r.events.is_multiple_of(FULL_CHECK_EVERY) {

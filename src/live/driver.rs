@@ -16,7 +16,7 @@
 //!   on worker threads and complete when the executor returns.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -78,9 +78,19 @@ pub enum LiveError {
         /// Names given.
         found: usize,
     },
+    /// Two scenario hosts were given the same name.
+    #[error("host name `{0}` is given twice (--hosts): each scenario host needs a host of its own")]
+    DuplicateHost(String),
     /// A journal exists and `--resume` was not given.
     #[error("journal {0} already records a run: pass --resume to continue it, or remove it")]
     JournalExists(PathBuf),
+    /// `--resume` was given and there is no journal to resume.
+    #[error(
+        "nothing to resume in {}: its journal {} is missing or empty (is --out the folder of the run?); drop --resume to start a new run",
+        .0.parent().unwrap_or(Path::new("")).display(),
+        .0.display()
+    )]
+    NoJournal(PathBuf),
     /// The journal does not match the scenario.
     #[error(
         "journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)"
@@ -107,7 +117,8 @@ pub enum LiveError {
     /// A host stopped answering; the VMs the model has there are unknown,
     /// not gone.
     #[error(
-        "{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {vms:?}; fix the host and run again with --resume"
+        "{host} is unreachable while running operation {op} ({step}); its VMs are unknown, not gone: {}; fix the host and run again with --resume",
+        if vms.is_empty() { "none".to_string() } else { vms.join(", ") }
     )]
     Unreachable {
         /// The host.
@@ -122,7 +133,7 @@ pub enum LiveError {
     /// An operation failed after its retries (and, for a live migration,
     /// after the stop-and-copy fallback). The journal says where it stopped.
     #[error(
-        "operation {op} ({step}) failed: {source}; the journal records it: fix the cause and run again with --resume"
+        "operation {op} ({step}) failed (the journal records it; fix the cause and run again with --resume)"
     )]
     Failed {
         /// The operation.
@@ -194,6 +205,8 @@ struct Driver<'a> {
     effort: Effort,
     fallbacks: u64,
     resumed: u64,
+    /// Told the simulated time and the operations run after every input.
+    progress: &'a dyn Fn(SimTime, u64),
 }
 
 /// Runs `opts.pair` of `scenario` live through `exec`.
@@ -202,16 +215,29 @@ pub fn run_live(
     exec: Arc<dyn Executor>,
     opts: &LiveOptions,
 ) -> Result<LiveOutcome, LiveError> {
+    run_live_observed(scenario, exec, opts, &|_, _| {})
+}
+
+/// [`run_live`], telling `progress` the simulated time reached and the
+/// operations run after every input given to the model (replayed ones too).
+pub fn run_live_observed(
+    scenario: &Scenario,
+    exec: Arc<dyn Executor>,
+    opts: &LiveOptions,
+    progress: &dyn Fn(SimTime, u64),
+) -> Result<LiveOutcome, LiveError> {
     if opts.hosts.len() != scenario.hosts as usize {
         return Err(LiveError::Hosts {
             expected: scenario.hosts as usize,
             found: opts.hosts.len(),
         });
     }
-    let records = Journal::read(&opts.journal)?;
-    if !records.is_empty() && !opts.resume {
-        return Err(LiveError::JournalExists(opts.journal.clone()));
+    let mut names: Vec<&String> = opts.hosts.iter().collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(LiveError::DuplicateHost(w[0].clone()));
     }
+    let records = check_journal(&opts.journal, opts.resume)?;
     let Prepared {
         hosting,
         inputs,
@@ -240,6 +266,7 @@ pub fn run_live(
         effort: Effort::default(),
         fallbacks: 0,
         resumed: 0,
+        progress,
     };
     d.replay(&records)?;
     d.journal = Some(Journal::open(&opts.journal)?);
@@ -279,6 +306,18 @@ pub fn run_live(
     })
 }
 
+/// Reads the journal at `path` and checks it suits `resume`: a fresh run
+/// needs no journal (or an empty one), a resumed run needs one with
+/// records. Call it before touching the output folder or the hosts.
+pub fn check_journal(path: &Path, resume: bool) -> Result<Vec<Record>, LiveError> {
+    let records = Journal::read(path)?;
+    match (records.is_empty(), resume) {
+        (false, false) => Err(LiveError::JournalExists(path.to_path_buf())),
+        (true, true) => Err(LiveError::NoJournal(path.to_path_buf())),
+        _ => Ok(records),
+    }
+}
+
 impl Driver<'_> {
     /// Rebuilds the model from the journal's records without executing anything.
     fn replay(&mut self, records: &[Record]) -> Result<(), LiveError> {
@@ -297,8 +336,11 @@ impl Driver<'_> {
                             return Err(LiveError::JournalMismatch {
                                 path: self.opts.journal.clone(),
                                 record: i + 1,
-                                expected: format!("{expected:?}"),
-                                found: format!("{:?}", (at, &given)),
+                                expected: expected
+                                    .map_or("the end of the scenario's inputs".into(), |(t, i)| {
+                                        format!("{} at {t}", JInput::from(&i))
+                                    }),
+                                found: format!("{input} at {at}"),
                             });
                         }
                     }
@@ -334,6 +376,7 @@ impl Driver<'_> {
         }
         self.waiting.extend(out.started);
         self.hosting.meter_fidelity(at, |_| None);
+        (self.progress)(at, self.ops);
         Ok(())
     }
 
@@ -438,7 +481,7 @@ impl Driver<'_> {
                 error: crate::error_chain(&e),
             });
         }
-        let step = format!("{:?}", job.step);
+        let step = format!("{}, as {} on {}", job.step, job.name, job.hosts.join(" and "));
         if let ExecError::Unreachable { host, .. } = &e {
             let idx = self.opts.hosts.iter().position(|h| h == host);
             let vms = self

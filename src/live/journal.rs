@@ -92,6 +92,28 @@ pub enum JInput {
     },
 }
 
+/// In words, for messages.
+impl std::fmt::Display for JInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            JInput::Tick => write!(f, "a tick"),
+            JInput::Demand { guest, rate } => write!(f, "guest {guest}'s demand of {rate} requests/min"),
+            JInput::Job {
+                guest,
+                id,
+                run_ms,
+                vms,
+                vm_units,
+            } => write!(
+                f,
+                "job {id} of guest {guest} ({vms} VMs of {vm_units} units for {run_ms} ms)"
+            ),
+            JInput::LeaseEnd { guest, lease } => write!(f, "the end of lease {lease} of guest {guest}"),
+            JInput::OpDone { op } => write!(f, "the completion of operation {op}"),
+        }
+    }
+}
+
 impl From<&Input> for JInput {
     fn from(i: &Input) -> Self {
         match *i {

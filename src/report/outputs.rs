@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::csv::{Table, fmt_f64};
-use super::plot::{Curve, LinePlot, draw_lines};
+use super::plot::{Curve, LinePlot, PlotOptions, draw_lines, draw_lines_with};
 use super::{ReportError, write_atomic};
 use crate::engine::SimTime;
 use crate::model::{FidelitySeries, SeriesForm};
@@ -305,13 +305,17 @@ pub fn write_all(
         "Cumulative site migrations: {} ({} hosts)",
         scenario.name, scenario.hosts
     );
-    draw_lines(
+    draw_lines_with(
         &LinePlot {
             title: &title,
             x_label: "time (days)",
             y_label: "cumulative migrations",
             curves: &curves,
             step: true,
+        },
+        &PlotOptions {
+            y_integer: true,
+            ..PlotOptions::default()
         },
         &files[3],
         &files[4],

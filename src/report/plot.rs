@@ -94,6 +94,8 @@ pub struct PlotOptions<'a> {
     pub x_categories: Option<&'a [String]>,
     /// Legend placement.
     pub legend: LegendPosition,
+    /// The y values are counts: y ticks only at whole numbers.
+    pub y_integer: bool,
 }
 
 /// Okabe-Ito colour-blind-friendly palette, ordered so the first colours
@@ -231,6 +233,10 @@ fn prepare(plot: &LinePlot, opts: &PlotOptions) -> Result<Prepared, String> {
         (None, Some(r)) => r,
     };
     let y = ((1.05 * y.0).min(0.0), (1.05 * y.1).max(1.0));
+    // Data that never goes below 0 gets a little room under 0, so a curve
+    // along 0 is drawn above the x axis line, not hidden on it (too little
+    // room for a tick below 0).
+    let y = if y.0 == 0.0 { (-0.02 * y.1, y.1) } else { y };
     if !(x.1 - x.0).is_finite() || !(y.1 - y.0).is_finite() {
         return Err(format!(
             "data range too large to plot (x {}..{}, y {}..{})",
@@ -262,6 +268,19 @@ fn prepare(plot: &LinePlot, opts: &PlotOptions) -> Result<Prepared, String> {
         })
         .collect();
     Ok(Prepared { curves, x, y })
+}
+
+/// How many y ticks to ask plotters for over `y`: 10, or for counts no
+/// more than the whole numbers in the range, so that the ticks plotters
+/// picks (steps of 1, 2 or 5 times a power of 10, at most that many) are
+/// all whole numbers.
+fn y_label_count(y: (f64, f64), integer: bool) -> usize {
+    let whole = (y.1.floor() - y.0.ceil() + 1.0).max(1.0);
+    if integer && whole < 10.0 {
+        whole as usize
+    } else {
+        10
+    }
 }
 
 /// Legend labels are single lines: control characters become spaces.
@@ -452,7 +471,7 @@ fn draw_chart<DB: DrawingBackend>(
         .axis_desc_style(axis_desc_font)
         .label_style(tick_font)
         .x_labels(12)
-        .y_labels(10)
+        .y_labels(y_label_count(prep.y, opts.y_integer))
         .x_label_formatter(&x_tick_fmt)
         .y_label_formatter(&tick_fmt)
         .bold_line_style(RGBColor(0xD0, 0xD0, 0xD0).stroke_width(1))
@@ -937,7 +956,7 @@ mod tests {
         };
         // The error bar up to 32 sets the y range; the band is drawn.
         let prep = prepare(&plot, &PlotOptions::default()).unwrap();
-        assert_eq!(prep.y, (0.0, 1.05 * 32.0));
+        assert_eq!(prep.y, (-0.02 * 1.05 * 32.0, 1.05 * 32.0));
         assert_eq!(prep.x, (-0.8, 20.8));
         assert_eq!(prep.curves[0].band.len(), 2);
         assert_eq!(prep.curves[1].bars.len(), 2);
@@ -945,6 +964,7 @@ mod tests {
         let auto = PlotOptions {
             x_categories: None,
             legend: LegendPosition::Auto,
+            y_integer: false,
         };
         let (png, svg) = (tmp.path().join("s.png"), tmp.path().join("s.svg"));
         draw_lines_with(&plot, &auto, &png, &svg).unwrap();
@@ -981,6 +1001,7 @@ mod tests {
         let opts = PlotOptions {
             x_categories: Some(&cats),
             legend: LegendPosition::UpperLeft,
+            y_integer: false,
         };
         assert_eq!(prepare(&plot, &opts).unwrap().x, (-0.5, 2.5));
         draw_lines_with(&plot, &opts, &png, &svg).unwrap();
@@ -992,6 +1013,7 @@ mod tests {
         let empty = PlotOptions {
             x_categories: Some(&[]),
             legend: LegendPosition::Auto,
+            y_integer: false,
         };
         let plot = LinePlot { curves: &[], ..plot };
         draw_lines_with(&plot, &empty, &png, &svg).unwrap();
@@ -1006,6 +1028,64 @@ mod tests {
         );
         let p = pieces(&[(0.0, 1.0), (f64::NAN, 1.0), (2.0, 3.0)], false);
         assert_eq!(p, vec![vec![(0.0, 1.0)], vec![(2.0, 3.0)]]);
+    }
+
+    #[test]
+    fn a_zero_curve_stays_above_the_axis_and_counts_get_whole_ticks() {
+        let curves = vec![
+            Curve {
+                label: "never".to_owned(),
+                points: vec![(0.0, 0.0), (100.0, 0.0)],
+                spread: None,
+            },
+            Curve {
+                label: "once".to_owned(),
+                points: vec![(0.0, 0.0), (50.0, 1.0), (100.0, 1.0)],
+                spread: None,
+            },
+        ];
+        let plot = LinePlot {
+            title: "counts",
+            x_label: "x",
+            y_label: "y",
+            curves: &curves,
+            step: true,
+        };
+        let counts = PlotOptions {
+            y_integer: true,
+            ..PlotOptions::default()
+        };
+        // Room under 0: 2 % of the range, about 10 pixels of the chart.
+        let prep = prepare(&plot, &counts).unwrap();
+        assert_eq!(prep.y, (-0.02 * 1.05, 1.05));
+        let numbers = |svg: &str| -> Vec<String> {
+            svg.split('\n')
+                .filter(|l| !l.is_empty() && l.parse::<f64>().is_ok())
+                .map(str::to_owned)
+                .collect()
+        };
+        // Whole ticks for counts (no tick below 0) ...
+        let (_, svg) = render(&plot, &counts).unwrap();
+        let ticks = numbers(&svg);
+        assert!(
+            ticks.contains(&"1".to_owned()) && ticks.contains(&"0".to_owned()),
+            "{ticks:?}"
+        );
+        assert!(
+            ticks.iter().all(|t| !t.contains('.') && !t.starts_with('-')),
+            "{ticks:?}"
+        );
+        // ... fractional ones otherwise.
+        let (_, svg) = render(&plot, &PlotOptions::default()).unwrap();
+        assert!(
+            numbers(&svg).iter().any(|t| t.contains('.')),
+            "{:?}",
+            numbers(&svg)
+        );
+        // Larger counts keep ten ticks, at whole steps.
+        assert_eq!(y_label_count((-0.5, 3.2), true), 4);
+        assert_eq!(y_label_count((-2.0, 400.0), true), 10);
+        assert_eq!(y_label_count((-0.02, 1.05), false), 10);
     }
 
     /// Renders the demo figure (4 cumulative step curves, ~700 points each,

@@ -660,6 +660,7 @@ fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), R
         &PlotOptions {
             x_categories: None,
             legend: LegendPosition::Auto,
+            y_integer: false,
         },
         png,
         svg,
@@ -722,6 +723,7 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
         &PlotOptions {
             x_categories: categorical.then_some(categories.as_slice()),
             legend: LegendPosition::Auto,
+            y_integer: false,
         },
         png,
         svg,

@@ -392,7 +392,7 @@ pub(super) fn validate_guest(
                             gen_.target_load,
                             0.35,
                             0.0,
-                            10.0,
+                            1.0,
                         )?,
                     };
                     let start = cx.start(&key("start"), &b.start, GENERATED_START)?;

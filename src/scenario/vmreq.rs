@@ -137,6 +137,22 @@ pub fn is_vm_scenario(text: &str) -> bool {
         .is_ok_and(|t| t.contains_key("vm_requests"))
 }
 
+/// What a command that runs guests (`slivers sweep`, `slivers live`)
+/// expected instead of a VM-request scenario.
+pub const GUESTS_NOT_VM_REQUESTS: &str =
+    "a scenario with guests (a VM-request scenario, with [vm_requests], runs only with `slivers run`)";
+
+/// The error for a VM-request scenario at `path` given to a command that
+/// runs guests.
+pub fn not_a_guest_scenario(path: &Path) -> ScenarioError {
+    ScenarioError::Invalid {
+        path: path.display().to_string(),
+        key: "vm_requests".into(),
+        expected: GUESTS_NOT_VM_REQUESTS.into(),
+        found: "a [vm_requests] table".into(),
+    }
+}
+
 /// True if the file at `path` is a VM-request scenario (false if unreadable:
 /// the ordinary loader then reports the error).
 pub fn is_vm_scenario_file(path: &Path) -> bool {

@@ -341,7 +341,7 @@ pub struct BatchParams {
 
 impl BatchParams {
     /// Checks the parameters are usable: 1..=3660 days, 1..=1,000,000
-    /// nodes, `target_load` finite and in (0, 10].
+    /// nodes, `target_load` finite and in (0, 1].
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=3660).contains(&self.days) {
             return Err(format!("days: expected 1..=3660, found {}", self.days));
@@ -349,9 +349,11 @@ impl BatchParams {
         if !(1..=1_000_000).contains(&self.nodes) {
             return Err(format!("nodes: expected 1..=1000000, found {}", self.nodes));
         }
-        if !(self.target_load.is_finite() && self.target_load > 0.0 && self.target_load <= 10.0) {
+        // A fraction of the processors busy: above 1 the jobs would need
+        // more processors than the cluster has and the queue grows forever.
+        if !(self.target_load.is_finite() && self.target_load > 0.0 && self.target_load <= 1.0) {
             return Err(format!(
-                "target load: expected a number in (0, 10], found {}",
+                "target load: expected the mean fraction of processors busy, in (0, 1], found {}",
                 self.target_load
             ));
         }
@@ -815,13 +817,17 @@ mod tests {
             .is_empty()
         );
         assert!(BatchParams { nodes: 0, ..p }.validate().is_err());
+        for target_load in [-1.0, 0.0, 1.01, 5.0, f64::NAN] {
+            let e = BatchParams { target_load, ..p }.validate().unwrap_err();
+            assert!(e.contains("fraction of processors busy, in (0, 1]"), "{e}");
+        }
         assert!(
             BatchParams {
-                target_load: -1.0,
+                target_load: 1.0,
                 ..p
             }
             .validate()
-            .is_err()
+            .is_ok()
         );
         assert!(p.validate().is_ok());
         let (w, _) = default_web();

@@ -177,3 +177,118 @@ fn a_failed_run_leaves_earlier_results_untouched() {
             .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
     );
 }
+
+#[test]
+fn nonsense_is_refused_before_the_run() {
+    let d = temp_dir("bad-nonsense");
+    // A batch load above 1: more processors busy than the cluster has.
+    let out = d.join("b.swf");
+    for load in ["5", "1.5", "0", "-0.5"] {
+        let (ok, _, err) = slivers(&[
+            "trace",
+            "generate",
+            "batch",
+            "--days",
+            "1",
+            "--target-load",
+            load,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(!ok, "--target-load {load}");
+        assert_eq!(
+            err.trim(),
+            format!(
+                "error: target load: expected the mean fraction of processors busy, in (0, 1], found {load}"
+            )
+        );
+        assert!(!out.exists());
+    }
+    // ... and in a scenario's generated batch trace.
+    let s = scenario_with(&d, "", "count = 4", "quantum = 0.5");
+    let text = std::fs::read_to_string(&s).unwrap().replace(
+        "trace = \"batch.swf\"",
+        "trace = { generate = \"batch\", nodes = 4, target_load = 2.0 }",
+    );
+    let e = Scenario::parse(&text, Path::new(&s)).unwrap_err().to_string();
+    assert!(
+        e.contains("key `guest[1].trace.target_load`: expected a number from 0 to 1, found 2"),
+        "{e}"
+    );
+    // The same pair twice.
+    let pair = "[[pairs]]\nprovisioning = \"migrating\"\nplacement = \"energy-aware\"\n";
+    let other = "[[pairs]]\nprovisioning = \"room-for-growth\"\nplacement = \"energy-aware\"\n";
+    let text = format!("{}\n{pair}{other}{pair}", std::fs::read_to_string(&s).unwrap());
+    std::fs::write(&s, text).unwrap();
+    assert_eq!(
+        validate_err(&s).trim(),
+        format!(
+            "error: {s}: key `pairs[2]`: expected distinct pairs, found migrating/energy-aware again (pairs[0])"
+        )
+    );
+    // A migration whose byte count does not fit in 64 bits.
+    let (ok, out, err) = slivers(&[
+        "migration",
+        "estimate",
+        "--memory-mib",
+        "18446744073709551615",
+        "--bandwidth-mbps",
+        "1",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(!out.contains("18446744073709551615"), "{out}");
+    assert!(
+        err.starts_with("error: --memory-mib 18446744073709551615: the migration would send 1.934e25 bytes, more than a 64-bit count holds; expected a VM memory of at most about "),
+        "{err}"
+    );
+}
+
+#[test]
+fn negative_numbers_say_what_is_expected() {
+    let cases: [&[&str]; 4] = [
+        &["run", "tests/golden/small/scenario.toml", "--seed", "-1"],
+        &["trace", "generate", "web", "--out", "x.csv", "--days", "-1"],
+        &[
+            "migration",
+            "estimate",
+            "--bandwidth-mbps",
+            "1",
+            "--memory-mib",
+            "-5",
+        ],
+        &["sweep", "scenarios/sweep-quantum.toml", "--jobs", "-2"],
+    ];
+    for args in cases {
+        let (ok, _, err) = slivers(args);
+        assert!(!ok);
+        let (flag, value) = (args[args.len() - 2], args[args.len() - 1]);
+        assert!(
+            err.starts_with(&format!("error: invalid value '{value}' for '{flag} <")),
+            "{err}"
+        );
+        assert!(
+            err.contains("expected a non-negative integer (0 or more)"),
+            "{err}"
+        );
+        assert!(!err.contains("unexpected argument"), "{err}");
+    }
+    // A fraction is read as a number and checked by what it means.
+    let (ok, _, err) = slivers(&[
+        "trace",
+        "generate",
+        "batch",
+        "--target-load",
+        "-0.5",
+        "--out",
+        "x.swf",
+    ]);
+    assert!(
+        !ok && err.contains("target load: expected the mean fraction"),
+        "{err}"
+    );
+    let (ok, _, err) = slivers(&["run", "tests/golden/small/scenario.toml", "--seed", "1x"]);
+    assert!(
+        !ok && err.contains("expected a whole number from 0 to 18446744073709551615"),
+        "{err}"
+    );
+}

@@ -202,3 +202,84 @@ fn a_policy_parameter_is_labelled_and_takes_effect() {
         "{err}"
     );
 }
+
+/// `slivers ARGS` on a terminal (util-linux `script` gives it one): what
+/// the terminal showed, or `None` without `script`.
+fn on_a_terminal(args: &[&str]) -> Option<String> {
+    let line = std::iter::once(env!("CARGO_BIN_EXE_slivers"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(root())
+        .output()
+        .ok()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn progress_bars_show_on_a_terminal_only_and_not_with_quiet() {
+    let d = temp_dir("cli-progress");
+    let out = |name: &str| d.join(name).to_str().unwrap().to_string();
+    // Not a terminal (stderr is a pipe here): stderr stays empty.
+    let commands: [Vec<String>; 3] = [
+        vec![
+            "run".into(),
+            "scenarios/vm-requests-1k.toml".into(),
+            "--out".into(),
+            out("vm"),
+        ],
+        vec![
+            "live".into(),
+            "tests/golden/small/scenario.toml".into(),
+            "--out".into(),
+            out("live"),
+        ],
+        vec![
+            "trace".into(),
+            "generate".into(),
+            "web".into(),
+            "--days".into(),
+            "1".into(),
+            "--out".into(),
+            out("web.csv"),
+        ],
+    ];
+    for c in &commands {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        let (ok, _, err) = slivers(&args);
+        assert!(ok && err.is_empty(), "slivers {args:?}: {err}");
+    }
+    // On a terminal: a VM-request run's bar (simulated day, event rate) and
+    // an emulated live run's (day, operations); --quiet hides them.
+    let vm = ["run", "scenarios/vm-requests-1k.toml", "--out"];
+    let Some(shown) = on_a_terminal(&[&vm[..], &[&out("vm-tty")]].concat()) else {
+        eprintln!("no `script`: the terminal half of this test did not run");
+        return;
+    };
+    assert!(
+        shown.contains(" of 30, ") && shown.contains(" M events/s"),
+        "{shown}"
+    );
+    let quiet = on_a_terminal(&[&vm[..], &[&out("vm-q"), "-q"]].concat()).unwrap();
+    assert!(!quiet.contains("events/s"), "{quiet}");
+    let live = [
+        "live",
+        "tests/golden/live/four-hosts.toml",
+        "--executor",
+        "emulated",
+        "--time-scale",
+        "200000",
+        "--out",
+    ];
+    let shown = on_a_terminal(&[&live[..], &[&out("live-tty")]].concat()).unwrap();
+    assert!(
+        shown.contains(" operations  ") && shown.contains("day "),
+        "{shown}"
+    );
+    let quiet = on_a_terminal(&[&live[..], &[&out("live-q"), "-q"]].concat()).unwrap();
+    assert!(!quiet.contains("day "), "{quiet}");
+}

@@ -42,7 +42,7 @@ proptest! {
         quantum in prop::sample::select(vec![0.25, 0.5, 1.0]),
         period_m in prop::sample::select(vec![15u32, 60, 240]),
         peak_frac in 0.2f64..1.5,
-        load in 0.1f64..1.2,
+        load in 0.1f64..=1.0,
         bw in prop::sample::select(vec![100u32, 1000, 10000]),
         prov in prop::sample::select(ProvisioningKind::ALL.to_vec()),
         place in prop::sample::select(PlacementKind::ALL.to_vec()),

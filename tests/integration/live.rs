@@ -191,6 +191,47 @@ fn dry_run_transcript_is_golden() {
     ]);
     assert!(!ok);
     assert!(err.contains("journal.jsonl") && err.contains("--resume"), "{err}");
+    // ... and refused before the dry run's transcript is started afresh.
+    assert_eq!(std::fs::read_to_string(dir.join("commands.jsonl")).unwrap(), got);
+}
+
+#[test]
+fn resume_without_a_journal_is_an_error_naming_the_folder() {
+    let dir = temp_dir("live-nojournal");
+    let out = dir.join("mistyped");
+    for executor in ["dry-run", "emulated"] {
+        let (ok, stdout, err) = slivers(&[
+            "live",
+            "tests/golden/small/scenario.toml",
+            "--executor",
+            executor,
+            "--out",
+            out.to_str().unwrap(),
+            "--resume",
+        ]);
+        assert!(!ok, "{stdout}");
+        assert_eq!(
+            err.trim(),
+            format!(
+                "error: nothing to resume in {}: its journal {} is missing or empty (is --out the folder of the run?); drop --resume to start a new run",
+                out.display(),
+                out.join("journal.jsonl").display()
+            )
+        );
+        assert!(!out.exists(), "nothing is created for a run that does not start");
+    }
+    // An empty journal (a run killed before its first record) is no run either.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("journal.jsonl"), "").unwrap();
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--out",
+        out.to_str().unwrap(),
+        "--resume",
+    ]);
+    assert!(!ok && err.contains("nothing to resume"), "{err}");
+    assert!(!out.join("summary.csv").exists());
 }
 
 #[test]
@@ -321,9 +362,28 @@ impl Executor for HostDown {
     }
 }
 
+/// The golden scenario's first pair (follow-broker), virtually paced on
+/// hosts `host0` and `host1`, journaled in `dir`.
+fn golden_on_two_hosts(dir: &Path, retries: u32) -> (Scenario, slivers::live::driver::LiveOptions) {
+    use slivers::live::driver::{LiveOptions, Pace};
+    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
+    let opts = LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume: false,
+        hosts: vec!["host0".into(), "host1".into()],
+        image_dir: "/images".into(),
+        vm_prefix: "sliver-".into(),
+        retries,
+    };
+    (s, opts)
+}
+
 #[test]
 fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
-    use slivers::live::driver::{LiveError, LiveOptions, Pace, run_live};
+    use slivers::live::driver::{LiveError, run_live};
     use slivers::live::transport::InProcessTransport;
     use slivers_xl_emu::cluster::EmuCluster;
     let dir = temp_dir("live-down");
@@ -339,18 +399,7 @@ fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
         down: "host1",
     };
     // The golden scenario under follow-broker: vm1 (the batch job) goes to host1 at 0 s.
-    let s = Scenario::load(&root().join("tests/golden/small/scenario.toml")).unwrap();
-    let opts = LiveOptions {
-        pair: s.pairs[0],
-        seed: s.seed,
-        pace: Pace::Virtual,
-        journal: dir.join("journal.jsonl"),
-        resume: false,
-        hosts: vec!["host0".into(), "host1".into()],
-        image_dir: "/images".into(),
-        vm_prefix: "sliver-".into(),
-        retries: 2,
-    };
+    let (s, opts) = golden_on_two_hosts(&dir, 2);
     let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
     let LiveError::Unreachable { host, vms, .. } = &err else {
         panic!("{err}");
@@ -402,4 +451,56 @@ fn the_emulated_executor_makes_the_simulations_decisions() {
         .collect()
     };
     assert_eq!(columns(&dir), columns(&sim));
+}
+
+#[test]
+fn duplicate_host_names_are_refused_before_any_operation() {
+    let dir = temp_dir("live-dup-hosts");
+    let (ok, _, err) = slivers(&[
+        "live",
+        "tests/golden/small/scenario.toml",
+        "--hosts",
+        "a,a",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        "error: host name `a` is given twice (--hosts): each scenario host needs a host of its own"
+    );
+    assert!(!dir.join("journal.jsonl").exists(), "nothing journaled");
+}
+
+#[test]
+fn a_failed_operation_reads_as_words_with_its_cause_once() {
+    use slivers::live::driver::{LiveError, run_live};
+    use slivers::live::transport::InProcessTransport;
+    use slivers_xl_emu::cluster::EmuCluster;
+    let dir = temp_dir("live-fail-words");
+    // host1 is far too small for the batch job's VM the model puts there.
+    let cluster = std::sync::Arc::new(EmuCluster::new());
+    cluster.add_host(HostConfig::new("host0", 2048, 2));
+    cluster.add_host(HostConfig::new("host1", 16, 2));
+    let exec = XenExecutor::new(
+        std::sync::Arc::new(InProcessTransport::new(cluster)),
+        XenConfig::default(),
+    );
+    let (s, opts) = golden_on_two_hosts(&dir, 0);
+    let err = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap_err();
+    assert!(matches!(err, LiveError::Failed { .. }), "{err}");
+    let text = slivers::error_chain(&err);
+    assert!(
+        text.starts_with("operation 1 (create vm1 on host1 at {cpu ")
+            && text.contains(", as sliver-1 on host1) failed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("VmId(") && !text.contains("Resources(["),
+        "no Debug structs: {text}"
+    );
+    // The executor's message appears once, after the driver's.
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert_eq!(text.matches(&cause).count(), 1, "{text}");
+    assert!(text.ends_with(&cause), "{text}");
 }

@@ -194,6 +194,32 @@ fn dry_run_writes_the_script_and_submits_nothing() {
 }
 
 #[test]
+fn a_run_cap_other_than_the_default_is_passed_to_the_array_tasks() {
+    let d = temp_dir("slurm-cap");
+    let fake = Fake::new(&d);
+    let f = sweep_file(&d);
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    let args = ["sweep", &f, "--slurm", "--dry-run", "--out", o, "--shards", "2"];
+    let (ok, _, err) = with_fake(&fake, &[&args[..], &["--max-runs", "1000"]].concat(), &[]);
+    assert!(ok, "{err}");
+    let exec = |text: String| text.lines().find(|l| l.starts_with("exec ")).unwrap().to_string();
+    let script = out.join("slurm/small.sbatch");
+    assert!(
+        exec(read(&script)).ends_with(" --quiet --resume --max-runs 1000"),
+        "{}",
+        read(&script)
+    );
+    let (ok, _, err) = with_fake(&fake, &args, &[]);
+    assert!(ok, "{err}");
+    assert!(
+        exec(read(&script)).ends_with(" --quiet --resume"),
+        "{}",
+        read(&script)
+    );
+}
+
+#[test]
 fn slurm_run_merges_into_the_same_bytes_as_a_plain_sweep() {
     let d = temp_dir("slurm-full");
     let fake = Fake::new(&d);

@@ -190,6 +190,9 @@ fn sweep_errors_name_the_key() {
         err.contains("sliver.quantum = 2") && err.contains("a sliver is at most one host"),
         "{err}"
     );
+    // The file is named once, by the scenario error, after the point.
+    assert_eq!(err.matches("sweep.toml").count(), 1, "{err}");
+    assert!(err.starts_with(&format!("error: sweep point 1 (hosts.count = 2, guest[0].requests_per_unit = 50, sliver.quantum = 2): {f}: key `sliver.quantum`")), "{err}");
     let f = sweep_file(&d, "\"pairs\" = [1]\n");
     let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
     assert!(!ok);
@@ -219,4 +222,107 @@ fn sweep_errors_name_the_key() {
     let f = sweep_file(&d, "");
     let (ok, _, err) = slivers(&["sweep", &f, "--shard", "4/3"]);
     assert!(!ok && err.contains("--shard"), "{err}");
+}
+
+#[test]
+fn a_sweep_over_the_run_cap_is_refused_by_its_size_before_it_is_built() {
+    let d = temp_dir("sw-cap");
+    // One range of 10^9 values: named by its key and its size.
+    let f = sweep_file(
+        &d,
+        "\"guest[0].peak_units\" = { from = 1, to = 1000000000, step = 1 }\n",
+    );
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {f}: key `sweep.\"guest[0].peak_units\"`: expected at most 10000000 values (the cap on runs; raise it with --max-runs), found a range of 1000000000 values"
+        )
+    );
+    // 48 runs: over a cap of 47, within one of 48; the cap is counted
+    // before any point is built, and named with the counts.
+    let f = sweep_file(&d, "");
+    let (ok, _, err) = slivers(&["sweep", &f, "--list", "--max-runs", "47"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: {f}: key `sweep`: expected at most 47 runs (the cap; raise it with --max-runs), found 4 points x 3 replicates x 4 pairs = 48 runs"
+        )
+    );
+    let out = sweep(&["sweep", &f, "--list", "--max-runs", "48"]);
+    assert_eq!(out.lines().count(), 1 + 48);
+    // 10^5 points x 1000 replicates: refused at once (it took 6 s and
+    // 475 MB when every point was built first).
+    let f = sweep_file(
+        &d,
+        "\"guest[0].peak_units\" = { from = 1, to = 100000, step = 1 }\n",
+    );
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&f, text.replace("replicates = 3", "replicates = 1000")).unwrap();
+    let started = std::time::Instant::now();
+    let (ok, _, err) = slivers(&["sweep", &f, "--list"]);
+    assert!(!ok);
+    assert!(
+        err.contains("found 400000 points x 1000 replicates x 4 pairs = 1600000000 runs"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_vm_request_scenario_is_only_for_run() {
+    let expected = "key `vm_requests`: expected a scenario with guests (a VM-request scenario, with [vm_requests], runs only with `slivers run`), found a [vm_requests] table";
+    for command in ["sweep", "live"] {
+        let (ok, _, err) = slivers(&[command, "scenarios/vm-requests-1k.toml"]);
+        assert!(!ok);
+        assert_eq!(
+            err.trim(),
+            format!("error: scenarios/vm-requests-1k.toml: {expected}"),
+            "slivers {command}"
+        );
+    }
+}
+
+#[test]
+fn validate_takes_sweep_files_and_sweep_warns_of_a_plain_scenario() {
+    let d = temp_dir("sw-validate");
+    let f = sweep_file(&d, "");
+    let (ok, out, err) = slivers(&["validate", &f]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{f}: ok: sweep \"small\" (grid): 4 points x 3 replicates x 4 pairs = 48 runs, swept: hosts.count, guest[0].requests_per_unit"
+        )
+    );
+    let (ok, out, err) = slivers(&["validate", "scenarios/sweep-quantum.toml"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("(zip): 3 points x 10 replicates x 4 pairs = 120 runs"),
+        "{out}"
+    );
+    // Every point is checked, and the cap applies as in `slivers sweep`.
+    let bad = sweep_file(&d, "\"sliver.quantum\" = [0.5, 2.0]\n");
+    let (ok, _, err) = slivers(&["validate", &bad]);
+    assert!(
+        !ok && err.contains("sweep point 1 (") && err.contains("a sliver is at most one host"),
+        "{err}"
+    );
+    let f = sweep_file(&d, "");
+    let (ok, _, err) = slivers(&["validate", &f, "--max-runs", "47"]);
+    assert!(!ok && err.contains("expected at most 47 runs"), "{err}");
+    // A plain scenario given to `slivers sweep` runs, with a warning (even with -q).
+    let (ok, out, err) = slivers(&["sweep", "tests/golden/small/scenario.toml", "--list", "-q"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1 + 4);
+    assert_eq!(
+        err.trim(),
+        "warning: tests/golden/small/scenario.toml: no [sweep] table, so a sweep of one point and 4 runs (one per pair); `slivers run` runs a plain scenario"
+    );
 }

@@ -129,6 +129,29 @@ impl Step {
     }
 }
 
+/// In words, for messages: `resize vm0 on host0 from {..} to {..}`.
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Step::Create { vm, host, size } => write!(f, "create {vm} on {host} at {size}"),
+            Step::Resize { vm, host, from, to } => write!(f, "resize {vm} on {host} from {from} to {to}"),
+            Step::Migrate {
+                vm,
+                from,
+                to,
+                size_from,
+                size_to,
+            } => match size_from == size_to {
+                true => write!(f, "migrate {vm} from {from} to {to} at {size_to}"),
+                false => write!(f, "migrate {vm} from {from} at {size_from} to {to} at {size_to}"),
+            },
+            Step::Suspend { vm, host, size } => write!(f, "suspend {vm} on {host} ({size})"),
+            Step::Restore { vm, host, size } => write!(f, "restore {vm} on {host} at {size}"),
+            Step::Destroy { vm, host, size } => write!(f, "destroy {vm} on {host} ({size})"),
+        }
+    }
+}
+
 /// An ordered plan and its cost in moves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
@@ -529,6 +552,36 @@ impl Hosts {
 mod tests {
     use super::*;
     use crate::fit::tests::hosts;
+
+    #[test]
+    fn steps_read_as_words() {
+        let (a, b) = (
+            Resources::new(2000, 2048, 500, 20),
+            Resources::new(4000, 4096, 500, 20),
+        );
+        let resize = Step::Resize {
+            vm: VmId(0),
+            host: HostId(1),
+            from: a,
+            to: b,
+        };
+        assert_eq!(
+            resize.to_string(),
+            "resize vm0 on host1 from {cpu 2000 mcores, mem 2048 MiB, bw 500 Mbps, disk 20 GiB} \
+             to {cpu 4000 mcores, mem 4096 MiB, bw 500 Mbps, disk 20 GiB}"
+        );
+        let migrate = Step::Migrate {
+            vm: VmId(3),
+            from: HostId(0),
+            to: HostId(2),
+            size_from: a,
+            size_to: a,
+        };
+        assert_eq!(
+            migrate.to_string(),
+            "migrate vm3 from host0 to host2 at {cpu 2000 mcores, mem 2048 MiB, bw 500 Mbps, disk 20 GiB}"
+        );
+    }
 
     fn r(u: u64) -> Resources {
         Resources([u; 4])
