@@ -311,14 +311,6 @@ impl Scenario {
                 format!("{} again (pairs[{first}])", p.label()),
             ));
         }
-        if let Some((i, p)) = pairs.iter().enumerate().find(|(i, p)| pairs[..*i].contains(p)) {
-            let first = pairs.iter().position(|q| q == p).unwrap_or(0);
-            return Err(cx.invalid(
-                format!("pairs[{i}]"),
-                "distinct pairs",
-                format!("{} again (pairs[{first}])", p.label()),
-            ));
-        }
         let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
             raw::RawSeries::Changes => SeriesForm::Changes,
             raw::RawSeries::Periods => SeriesForm::Periods(period),
