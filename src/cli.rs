@@ -42,7 +42,19 @@ pub fn parse() -> Cli {
     let parsed = cmd
         .try_get_matches_from_mut(std::env::args_os())
         .and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
-    parsed.unwrap_or_else(|e| e.format(&mut cmd).exit())
+    parsed.unwrap_or_else(|e| {
+        let e = e.format(&mut cmd);
+        // An error that echoes a very long value (a 300-digit number) says
+        // the same with the value cut; help and other messages go as clap
+        // writes them.
+        let rendered = e.render().to_string();
+        let shown = slivers::text::elide_long_lines(&rendered, slivers::text::MAX_LINE);
+        if e.use_stderr() && matches!(shown, std::borrow::Cow::Owned(_)) {
+            eprint!("{shown}");
+            std::process::exit(e.exit_code());
+        }
+        e.exit()
+    })
 }
 
 /// `cmd` and its subcommands with negative numbers allowed as option

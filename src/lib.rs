@@ -77,6 +77,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod shell;
+pub mod text;
 pub mod trace;
 
 pub use slivers_policy;

@@ -58,7 +58,8 @@ impl Ctx<'_> {
     pub(super) fn parse_toml<T: DeserializeOwned>(&self, text: &str) -> Result<T, ScenarioError> {
         toml::from_str(text).map_err(|e| ScenarioError::Parse {
             path: self.path.to_string(),
-            message: e.to_string().trim_end().to_string(),
+            message: crate::text::elide_long_lines(e.to_string().trim_end(), crate::text::MAX_LINE)
+                .into_owned(),
         })
     }
 
@@ -72,7 +73,7 @@ impl Ctx<'_> {
             path: self.path.to_string(),
             key: key.into(),
             expected: expected.into(),
-            found: found.to_string(),
+            found: crate::text::elide_long_lines(&found.to_string(), crate::text::MAX_LINE).into_owned(),
         }
     }
 

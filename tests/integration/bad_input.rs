@@ -292,3 +292,26 @@ fn negative_numbers_say_what_is_expected() {
         "{err}"
     );
 }
+
+/// A 300-digit number, in a scenario file or on the command line, is not
+/// echoed back whole: the message keeps its sentence, with the value cut.
+#[test]
+fn a_huge_number_is_cut_in_the_message() {
+    let d = temp_dir("bad-huge");
+    let digits = "9".repeat(300);
+    let s = write(
+        &d,
+        "h.toml",
+        &format!("name = \"h\"\n[hosts]\ncount = {digits}\n"),
+    );
+    let err = validate_err(&s);
+    assert!(err.contains("h.toml") && err.contains("line 3"), "{err}");
+    assert!(!err.contains(&digits) && err.contains("characters)"), "{err}");
+    let (ok, _, err) = slivers(&["run", "scenarios/figure3.toml", "--seed", &digits]);
+    assert!(!ok);
+    assert!(err.contains("--seed") || err.contains("invalid value"), "{err}");
+    assert!(
+        !err.contains(&digits) && err.lines().all(|l| l.chars().count() < 200),
+        "{err}"
+    );
+}
