@@ -16,7 +16,7 @@
 //!   on worker threads and complete when the executor returns.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -172,24 +172,33 @@ struct Effort {
     fallback: bool,
 }
 
-/// The live driver's state.
-struct Driver<'a> {
+/// What both phases of a run keep: the model, the inputs it is still to
+/// be given, and the operations it started. Replaying the journal builds
+/// it ([`State::replay`]); the live phase continues from it.
+struct State<'a> {
     scenario: &'a Scenario,
-    opts: &'a LiveOptions,
-    exec: Arc<dyn Executor>,
     hosting: Hosting,
     queue: EventQueue<Input>,
-    journal: Option<Journal>,
     /// Started by the model, not yet handed to the executor.
     waiting: VecDeque<(OpId, Step)>,
     /// Handed to the executor, not yet complete: step and start time.
     running: BTreeMap<OpId, (Step, SimTime)>,
     busy: BTreeSet<HostId>,
-    /// Virtual pace: completion times.
-    completions: BTreeSet<(SimTime, OpId)>,
     cost: MigrationCost,
     last: SimTime,
     events: u64,
+}
+
+/// The live driver: the state to go live with, the journal every input and
+/// operation start is written to before it is acted on, and the executor.
+struct Driver<'a> {
+    scenario: &'a Scenario,
+    opts: &'a LiveOptions,
+    exec: Arc<dyn Executor>,
+    state: State<'a>,
+    journal: Journal,
+    /// Virtual pace: completion times.
+    completions: BTreeSet<(SimTime, OpId)>,
     ops: u64,
     effort: Effort,
     fallbacks: u64,
@@ -222,38 +231,30 @@ pub fn run_live(
     for (t, i) in inputs {
         queue.schedule(t, i)?;
     }
+    let state = State {
+        scenario,
+        hosting,
+        queue,
+        waiting: VecDeque::new(),
+        running: BTreeMap::new(),
+        busy: BTreeSet::new(),
+        cost: MigrationCost::default(),
+        last: SimTime::ZERO,
+        events: 0,
+    };
+    let (state, resumed) = state.replay(&records, &opts.journal)?;
     let mut d = Driver {
         scenario,
         opts,
         exec,
-        hosting,
-        queue,
-        journal: None,
-        waiting: VecDeque::new(),
-        running: BTreeMap::new(),
-        busy: BTreeSet::new(),
+        state,
+        journal: Journal::open(&opts.journal)?,
         completions: BTreeSet::new(),
-        cost: MigrationCost::default(),
-        last: SimTime::ZERO,
-        events: 0,
         ops: 0,
         effort: Effort::default(),
         fallbacks: 0,
-        resumed: 0,
+        resumed,
     };
-    d.replay(&records)?;
-    d.journal = Some(Journal::open(&opts.journal)?);
-    // Operations handed to the executor before a crash are half-done: run
-    // them again (every operation is idempotent by VM name).
-    let half_done: Vec<(OpId, Step)> = std::mem::take(&mut d.running)
-        .into_iter()
-        .map(|(op, (s, _))| (op, s))
-        .collect();
-    d.resumed = half_done.len() as u64;
-    d.busy.clear();
-    for job in half_done.into_iter().rev() {
-        d.waiting.push_front(job);
-    }
     match opts.pace {
         Pace::Virtual => d.run_virtual()?,
         Pace::Wall { scale } => d.run_wall(scale)?,
@@ -264,9 +265,9 @@ pub fn run_live(
         0,
         opts.seed,
         Measured {
-            hosting: &d.hosting,
-            cost: d.cost,
-            events: d.events,
+            hosting: &d.state.hosting,
+            cost: d.state.cost,
+            events: d.state.events,
             jobs,
         },
     );
@@ -279,9 +280,13 @@ pub fn run_live(
     })
 }
 
-impl Driver<'_> {
-    /// Rebuilds the model from the journal's records without executing anything.
-    fn replay(&mut self, records: &[Record]) -> Result<(), LiveError> {
+impl State<'_> {
+    /// Replays the journal's records into the model as the scenario starts
+    /// it, without executing anything, and returns the state to go live
+    /// with and how many operations it found half-done: started before the
+    /// crash but not completed. Those wait at the front, to run again
+    /// (every operation is idempotent by VM name).
+    fn replay(mut self, records: &[Record], path: &Path) -> Result<(Self, u64), LiveError> {
         for (i, r) in records.iter().enumerate() {
             match r {
                 Record::Input { input, t } => {
@@ -295,14 +300,14 @@ impl Driver<'_> {
                         let expected = self.queue.pop();
                         if !expected.as_ref().is_some_and(|(t, i)| *i == given && *t <= at) {
                             return Err(LiveError::JournalMismatch {
-                                path: self.opts.journal.clone(),
+                                path: path.to_path_buf(),
                                 record: i + 1,
                                 expected: format!("{expected:?}"),
                                 found: format!("{:?}", (at, &given)),
                             });
                         }
                     }
-                    self.feed(at, given)?;
+                    self.give(at, given)?;
                 }
                 Record::Start { start, t } => {
                     let op = OpId(*start);
@@ -314,18 +319,18 @@ impl Driver<'_> {
                 Record::Fail { .. } => {}
             }
         }
-        Ok(())
+        let half_done = std::mem::take(&mut self.running);
+        let resumed = half_done.len() as u64;
+        for (op, (step, _)) in half_done.into_iter().rev() {
+            self.waiting.push_front((op, step));
+        }
+        Ok((self, resumed))
     }
 
-    /// Gives `input` to the model at `at` (journaled unless replaying).
-    fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+    /// Gives `input` to the model at `at` (or at the last input's time, if
+    /// later) and keeps what it decides: its timers and the steps it starts.
+    fn give(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
         let at = at.max(self.last);
-        if let Some(j) = &mut self.journal {
-            j.append(&Record::Input {
-                input: JInput::from(&input),
-                t: at.as_millis(),
-            })?;
-        }
         self.last = at;
         self.events += 1;
         let out = self.hosting.handle(at, input)?;
@@ -374,6 +379,17 @@ impl Driver<'_> {
             .get(guest)
             .map_or(0.0, |g| g.dirty().median_mibps)
     }
+}
+
+impl Driver<'_> {
+    /// Journals `input`, then gives it to the model at `at`.
+    fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+        self.journal.append(&Record::Input {
+            input: JInput::from(&input),
+            t: at.max(self.state.last).as_millis(),
+        })?;
+        self.state.give(at, input)
+    }
 
     /// The next waiting operations whose hosts are free, in order; marks
     /// them running and journals their start.
@@ -381,26 +397,27 @@ impl Driver<'_> {
         let mut ready = Vec::new();
         let mut kept = VecDeque::new();
         let mut claimed: BTreeSet<HostId> = BTreeSet::new();
-        while let Some((op, step)) = self.waiting.pop_front() {
+        while let Some((op, step)) = self.state.waiting.pop_front() {
             let hosts = step_hosts(&step);
             // Per host, operations keep their order: one waiting blocks those behind it.
-            if hosts.iter().any(|h| self.busy.contains(h) || claimed.contains(h)) {
+            if hosts
+                .iter()
+                .any(|h| self.state.busy.contains(h) || claimed.contains(h))
+            {
                 claimed.extend(hosts);
                 kept.push_back((op, step));
                 continue;
             }
-            self.busy.extend(hosts.iter().copied());
-            if let Some(j) = &mut self.journal {
-                j.append(&Record::Start {
-                    start: op.0,
-                    t: now.as_millis(),
-                })?;
-            }
-            self.running.insert(op, (step, now));
+            self.state.busy.extend(hosts.iter().copied());
+            self.journal.append(&Record::Start {
+                start: op.0,
+                t: now.as_millis(),
+            })?;
+            self.state.running.insert(op, (step, now));
             self.ops += 1;
             ready.push(self.job(op, step));
         }
-        self.waiting = kept;
+        self.state.waiting = kept;
         Ok(ready)
     }
 
@@ -432,16 +449,15 @@ impl Driver<'_> {
     }
 
     fn failed(&mut self, job: &Job, e: ExecError) -> LiveError {
-        if let Some(j) = &mut self.journal {
-            let _ = j.append(&Record::Fail {
-                fail: job.op.0,
-                error: crate::error_chain(&e),
-            });
-        }
+        let _ = self.journal.append(&Record::Fail {
+            fail: job.op.0,
+            error: crate::error_chain(&e),
+        });
         let step = format!("{:?}", job.step);
         if let ExecError::Unreachable { host, .. } = &e {
             let idx = self.opts.hosts.iter().position(|h| h == host);
             let vms = self
+                .state
                 .hosting
                 .site()
                 .vms()
@@ -470,23 +486,27 @@ impl Driver<'_> {
 
     fn run_virtual(&mut self) -> Result<(), LiveError> {
         loop {
-            for job in self.take_ready(self.last)? {
+            for job in self.take_ready(self.state.last)? {
                 let effort = perform(&*self.exec, &job).map_err(|e| self.failed(&job, e))?;
                 self.record(effort);
                 let dur = self.modelled(&job.step);
-                self.completions.insert((self.last.plus(dur), job.op));
+                self.completions.insert((self.state.last.plus(dur), job.op));
             }
-            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
+            let next_input = self
+                .state
+                .queue
+                .peek_time()
+                .filter(|t| *t < self.scenario.duration);
             let next_done = self.completions.first().copied();
             match (next_input, next_done) {
                 // Inputs first at equal times (they were scheduled earlier).
                 (Some(t), done) if done.is_none_or(|(d, _)| t <= d) => {
-                    let (t, input) = self.queue.pop().expect("peeked");
+                    let (t, input) = self.state.queue.pop().expect("peeked");
                     self.feed(t, input)?;
                 }
                 (_, Some((t, op))) => {
                     self.completions.pop_first();
-                    self.finish_running(op, t);
+                    self.state.finish_running(op, t);
                     self.feed(t, Input::OpDone(op))?;
                 }
                 _ => return Ok(()),
@@ -496,7 +516,7 @@ impl Driver<'_> {
 
     /// A step's modelled duration, alone on the network.
     fn modelled(&self, step: &Step) -> SimTime {
-        run_alone(&self.scenario.migration, step, self.dirty_of(step.vm())).total
+        run_alone(&self.scenario.migration, step, self.state.dirty_of(step.vm())).total
     }
 
     fn run_wall(&mut self, scale: f64) -> Result<(), LiveError> {
@@ -507,14 +527,14 @@ impl Driver<'_> {
         };
         let (tx, rx) = mpsc::channel::<(OpId, Result<Effort, ExecError>)>();
         let origin = Instant::now();
-        let offset = self.last;
+        let offset = self.state.last;
         let sim_now = |last: SimTime| {
             let ms = origin.elapsed().as_secs_f64() * scale * 1000.0;
             offset.plus(SimTime(ms as u64)).max(last)
         };
         let mut jobs: BTreeMap<OpId, Job> = BTreeMap::new();
         loop {
-            for job in self.take_ready(sim_now(self.last))? {
+            for job in self.take_ready(sim_now(self.state.last))? {
                 let exec = Arc::clone(&self.exec);
                 let tx = tx.clone();
                 let j = job.clone();
@@ -524,13 +544,17 @@ impl Driver<'_> {
                     let _ = tx.send((j.op, r));
                 });
             }
-            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
-            if next_input.is_none() && self.running.is_empty() {
+            let next_input = self
+                .state
+                .queue
+                .peek_time()
+                .filter(|t| *t < self.scenario.duration);
+            if next_input.is_none() && self.state.running.is_empty() {
                 return Ok(());
             }
             let wait = match next_input {
                 Some(t) => {
-                    let ms_ahead = t.0.saturating_sub(sim_now(self.last).0) as f64;
+                    let ms_ahead = t.0.saturating_sub(sim_now(self.state.last).0) as f64;
                     Duration::from_secs_f64(ms_ahead / 1000.0 / scale)
                 }
                 None => Duration::from_secs(3600),
@@ -540,24 +564,25 @@ impl Driver<'_> {
                     let job = jobs.remove(&op).expect("every running op has its job");
                     let effort = r.map_err(|e| self.failed(&job, e))?;
                     self.record(effort);
-                    let now = sim_now(self.last);
+                    let now = sim_now(self.state.last);
                     // Inputs due by now go first, at their scheduled times, so
                     // the model sees every scheduled input exactly when the
                     // simulation does, however late the executor answers.
                     while let Some(t) = self
+                        .state
                         .queue
                         .peek_time()
                         .filter(|t| *t <= now && *t < self.scenario.duration)
                     {
-                        let (_, input) = self.queue.pop().expect("peeked");
+                        let (_, input) = self.state.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
-                    self.finish_running(op, now);
+                    self.state.finish_running(op, now);
                     self.feed(now, Input::OpDone(op))?;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if next_input.is_some() {
-                        let (t, input) = self.queue.pop().expect("peeked");
+                        let (t, input) = self.state.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
                 }

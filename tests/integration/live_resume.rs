@@ -1,0 +1,171 @@
+//! Resuming a live run from its journal: a run stopped at any operation
+//! and resumed over the same hosts ends as the uninterrupted run does.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use slivers::live::driver::{LiveError, LiveOptions, LiveOutcome, Pace, run_live};
+use slivers::live::executor::{ExecError, Executor, HostInfo, VmInfo, VmSpec};
+use slivers::live::setup::emulated_cluster;
+use slivers::live::transport::InProcessTransport;
+use slivers::live::xen::{XenConfig, XenExecutor};
+use slivers::scenario::Scenario;
+use slivers_xl_emu::cluster::EmuCluster;
+
+use crate::{root, temp_dir};
+
+const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
+const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
+
+/// An executor whose `fail_at`-th change (create, resize, migrate, save,
+/// restore or destroy; 1-based) fails for good: before it takes effect, or
+/// after (its report lost) if `after`.
+struct FailsOnce {
+    inner: XenExecutor,
+    changes: AtomicU32,
+    fail_at: u32,
+    after: bool,
+}
+
+impl FailsOnce {
+    fn change<T>(&self, host: &str, f: impl FnOnce() -> Result<T, ExecError>) -> Result<T, ExecError> {
+        if self.changes.fetch_add(1, Ordering::SeqCst) + 1 != self.fail_at {
+            return f();
+        }
+        if self.after {
+            f()?;
+        }
+        Err(ExecError::Command {
+            host: host.to_string(),
+            argv: vec!["xl".into()],
+            code: Some(1),
+            stderr: "injected failure".into(),
+        })
+    }
+}
+
+impl Executor for FailsOnce {
+    fn host_info(&self, h: &str) -> Result<HostInfo, ExecError> {
+        self.inner.host_info(h)
+    }
+    fn list(&self, h: &str) -> Result<Vec<VmInfo>, ExecError> {
+        self.inner.list(h)
+    }
+    fn create(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.change(h, || self.inner.create(h, s))
+    }
+    fn resize(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.change(h, || self.inner.resize(h, s))
+    }
+    fn migrate(&self, f: &str, t: &str, n: &str) -> Result<(), ExecError> {
+        self.change(f, || self.inner.migrate(f, t, n))
+    }
+    fn save(&self, h: &str, n: &str, i: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.save(h, n, i))
+    }
+    fn restore(&self, h: &str, s: &VmSpec, i: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.restore(h, s, i))
+    }
+    fn destroy(&self, h: &str, n: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.destroy(h, n))
+    }
+    fn reconcile_migration(&self, f: &str, t: &str, n: &str) -> Result<Option<String>, ExecError> {
+        self.inner.reconcile_migration(f, t, n)
+    }
+}
+
+fn scenario() -> Scenario {
+    Scenario::load(&root().join(SCENARIO)).unwrap()
+}
+
+/// The scenario's first pair, virtually paced on [`HOSTS`], journaled in `dir`.
+fn options(s: &Scenario, dir: &Path, resume: bool) -> LiveOptions {
+    LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume,
+        hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
+        image_dir: dir.join("images").display().to_string(),
+        vm_prefix: "sliver-".into(),
+        retries: 0,
+    }
+}
+
+fn hosts() -> Vec<String> {
+    HOSTS.iter().map(|h| h.to_string()).collect()
+}
+
+fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
+    XenExecutor::new(
+        Arc::new(InProcessTransport::new(Arc::clone(cluster))),
+        XenConfig::default(),
+    )
+}
+
+/// Every VM on the cluster, as `(host, name)`, sorted.
+fn placement(cluster: &Arc<EmuCluster>) -> Vec<(String, String)> {
+    let x = executor(cluster);
+    let mut out: Vec<(String, String)> = HOSTS
+        .iter()
+        .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn uninterrupted(s: &Scenario) -> (LiveOutcome, Vec<(String, String)>) {
+    let dir = temp_dir("resume-whole");
+    let cluster = emulated_cluster(s, &hosts());
+    let outcome = run_live(s, Arc::new(executor(&cluster)), &options(s, &dir, false)).unwrap();
+    (outcome, placement(&cluster))
+}
+
+#[test]
+fn a_run_stopped_at_an_operation_resumes_to_the_uninterrupted_result() {
+    let s = scenario();
+    let (whole, whole_placement) = uninterrupted(&s);
+    assert!(
+        whole.result.site.migrations() > 0 && whole.ops > 20,
+        "the run must migrate and run many operations for the test to mean anything"
+    );
+    for (fail_at, after) in [
+        (1, false),
+        (2, true),
+        (7, false),
+        (13, true),
+        (whole.ops as u32 - 3, true),
+    ] {
+        let dir = temp_dir(&format!("resume-{fail_at}"));
+        // The hosts outlive the controller: both runs see the same cluster.
+        let cluster = emulated_cluster(&s, &hosts());
+        let failing = FailsOnce {
+            inner: executor(&cluster),
+            changes: AtomicU32::new(0),
+            fail_at,
+            after,
+        };
+        let err = run_live(&s, Arc::new(failing), &options(&s, &dir, false)).unwrap_err();
+        assert!(matches!(err, LiveError::Failed { .. }), "{err}");
+        let resumed = run_live(&s, Arc::new(executor(&cluster)), &options(&s, &dir, true)).unwrap();
+        assert!(
+            resumed.resumed >= 1,
+            "the failed operation was started, so it is run again"
+        );
+        if fail_at > 1 {
+            // It continued the run rather than starting it again.
+            assert!(resumed.ops < whole.ops, "stopped at change {fail_at}");
+        }
+        assert_eq!(
+            resumed.result, whole.result,
+            "stopped at change {fail_at}: the same measurements as the uninterrupted run"
+        );
+        assert_eq!(
+            placement(&cluster),
+            whole_placement,
+            "stopped at change {fail_at}"
+        );
+    }
+}
