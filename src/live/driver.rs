@@ -83,17 +83,45 @@ pub enum LiveError {
     JournalExists(PathBuf),
     /// The journal does not match the scenario.
     #[error(
-        "journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)"
+        "journal {path}, line {line}: expected {expected}, found {found} (was it written for another scenario or pair?)"
     )]
     JournalMismatch {
         /// The journal.
         path: PathBuf,
-        /// 1-based record.
-        record: usize,
+        /// 1-based line.
+        line: usize,
         /// What the scenario schedules there.
         expected: String,
         /// What the journal has.
         found: String,
+    },
+    /// Replaying the journal, the model refused one of its inputs.
+    #[error(
+        "journal {}, line {line}: the model refuses this input on replay (was the journal edited, or written by another version of slivers?)",
+        path.display()
+    )]
+    ReplayRefused {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The model's reason.
+        #[source]
+        source: ModelError,
+    },
+    /// Replaying the journal, the model broke one of its invariants
+    /// ([`Hosting::check`]) after an input.
+    #[error(
+        "journal {}, line {line}: after replaying this input the model breaks its invariants: {reason}",
+        path.display()
+    )]
+    ReplayBroken {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The broken invariant.
+        reason: String,
     },
     /// Journal I/O.
     #[error(transparent)]
@@ -227,22 +255,8 @@ pub fn run_live(
         jobs,
         ..
     } = prepare(scenario, opts.pair, opts.seed);
-    let mut queue = EventQueue::new();
-    for (t, i) in inputs {
-        queue.schedule(t, i)?;
-    }
-    let state = State {
-        scenario,
-        hosting,
-        queue,
-        waiting: VecDeque::new(),
-        running: BTreeMap::new(),
-        busy: BTreeSet::new(),
-        cost: MigrationCost::default(),
-        last: SimTime::ZERO,
-        events: 0,
-    };
-    let (state, resumed) = state.replay(&records, &opts.journal)?;
+    let (state, resumed) =
+        State::new(scenario, hosting, inputs)?.replay(&records, &opts.journal, &Hosting::check)?;
     let mut d = Driver {
         scenario,
         opts,
@@ -280,14 +294,43 @@ pub fn run_live(
     })
 }
 
-impl State<'_> {
+impl<'a> State<'a> {
+    /// The model as the scenario starts it, with the inputs it schedules.
+    fn new(
+        scenario: &'a Scenario,
+        hosting: Hosting,
+        inputs: Vec<(SimTime, Input)>,
+    ) -> Result<Self, LiveError> {
+        let mut queue = EventQueue::new();
+        for (t, i) in inputs {
+            queue.schedule(t, i)?;
+        }
+        Ok(State {
+            scenario,
+            hosting,
+            queue,
+            waiting: VecDeque::new(),
+            running: BTreeMap::new(),
+            busy: BTreeSet::new(),
+            cost: MigrationCost::default(),
+            last: SimTime::ZERO,
+            events: 0,
+        })
+    }
+
     /// Replays the journal's records into the model as the scenario starts
     /// it, without executing anything, and returns the state to go live
     /// with and how many operations it found half-done: started before the
     /// crash but not completed. Those wait at the front, to run again
-    /// (every operation is idempotent by VM name).
-    fn replay(mut self, records: &[Record], path: &Path) -> Result<(Self, u64), LiveError> {
-        for (i, r) in records.iter().enumerate() {
+    /// (every operation is idempotent by VM name). After every input the
+    /// model's invariants are checked with `check` ([`Hosting::check`]).
+    fn replay(
+        mut self,
+        records: &[(usize, Record)],
+        path: &Path,
+        check: &dyn Fn(&Hosting) -> Result<(), String>,
+    ) -> Result<(Self, u64), LiveError> {
+        for &(line, ref r) in records {
             match r {
                 Record::Input { input, t } => {
                     let at = SimTime(*t);
@@ -301,13 +344,27 @@ impl State<'_> {
                         if !expected.as_ref().is_some_and(|(t, i)| *i == given && *t <= at) {
                             return Err(LiveError::JournalMismatch {
                                 path: path.to_path_buf(),
-                                record: i + 1,
+                                line,
                                 expected: format!("{expected:?}"),
                                 found: format!("{:?}", (at, &given)),
                             });
                         }
                     }
-                    self.give(at, given)?;
+                    match self.give(at, given) {
+                        Err(LiveError::Model(source)) => {
+                            return Err(LiveError::ReplayRefused {
+                                path: path.to_path_buf(),
+                                line,
+                                source,
+                            });
+                        }
+                        r => r?,
+                    }
+                    check(&self.hosting).map_err(|reason| LiveError::ReplayBroken {
+                        path: path.to_path_buf(),
+                        line,
+                        reason,
+                    })?;
                 }
                 Record::Start { start, t } => {
                     let op = OpId(*start);
@@ -829,6 +886,88 @@ mod tests {
 
     fn names(exec: &LostSaveReport, host: &str) -> Vec<String> {
         exec.list(host).unwrap().into_iter().map(|v| v.name).collect()
+    }
+
+    /// The journal's records of a whole run of `scenario`'s first pair on
+    /// emulated hosts, and where the journal was.
+    fn journal_of_a_whole_run(scenario: &Scenario, tag: &str) -> (Vec<(usize, Record)>, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("slivers-replay-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cluster = crate::live::setup::emulated_cluster(scenario, &["host0".into(), "host1".into()]);
+        let exec = XenExecutor::new(Arc::new(InProcessTransport::new(cluster)), XenConfig::default());
+        let opts = LiveOptions {
+            pair: scenario.pairs[0],
+            seed: scenario.seed,
+            pace: Pace::Virtual,
+            journal: dir.join("journal.jsonl"),
+            resume: false,
+            hosts: vec!["host0".into(), "host1".into()],
+            image_dir: "/images".into(),
+            vm_prefix: "sliver-".into(),
+            retries: 0,
+        };
+        run_live(scenario, Arc::new(exec), &opts).unwrap();
+        let records = Journal::read(&opts.journal).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (records, opts.journal)
+    }
+
+    fn golden() -> Scenario {
+        Scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/small/scenario.toml"),
+        )
+        .unwrap()
+    }
+
+    fn fresh(scenario: &Scenario) -> State<'_> {
+        let p = prepare(scenario, scenario.pairs[0], scenario.seed);
+        State::new(scenario, p.hosting, p.inputs).unwrap()
+    }
+
+    #[test]
+    fn replay_checks_the_models_invariants_after_every_input() {
+        let s = golden();
+        let (records, path) = journal_of_a_whole_run(&s, "check");
+        let inputs: Vec<usize> = records
+            .iter()
+            .filter(|(_, r)| matches!(r, Record::Input { .. }))
+            .map(|(line, _)| *line)
+            .collect();
+        assert!(inputs.len() > 10, "{} inputs", inputs.len());
+        // Once per input, never for an operation's start.
+        let checks = std::cell::Cell::new(0);
+        let (state, _) = fresh(&s)
+            .replay(&records, &path, &|h| {
+                checks.set(checks.get() + 1);
+                h.check()
+            })
+            .unwrap();
+        assert_eq!(checks.get(), inputs.len());
+        assert_eq!(state.events, inputs.len() as u64);
+        // A broken invariant stops the replay there, naming the line.
+        let broken_at = inputs[inputs.len() / 2];
+        let checks = std::cell::Cell::new(0);
+        let err = fresh(&s)
+            .replay(&records, &path, &|_| {
+                checks.set(checks.get() + 1);
+                if checks.get() == inputs.len() / 2 + 1 {
+                    return Err("host 0 holds more than its capacity".into());
+                }
+                Ok(())
+            })
+            .err()
+            .expect("the replay stops");
+        assert!(
+            matches!(err, LiveError::ReplayBroken { line, .. } if line == broken_at),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "journal {}, line {broken_at}: after replaying this input the model breaks its invariants: host 0 holds more than its capacity",
+                path.display()
+            )
+        );
     }
 
     #[test]

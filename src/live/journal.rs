@@ -212,11 +212,12 @@ impl Journal {
         self.file.sync_data().map_err(io)
     }
 
-    /// Every complete record of the journal at `path`, in order (a missing
-    /// file has none). A last line without its newline was cut by a crash
-    /// and is dropped, and the file is truncated to its complete lines so
-    /// that appending continues cleanly.
-    pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    /// Every complete record of the journal at `path`, in order, with its
+    /// 1-based line (a missing file has none; blank lines are skipped). A
+    /// last line without its newline was cut by a crash and is dropped, and
+    /// the file is truncated to its complete lines so that appending
+    /// continues cleanly.
+    pub fn read(path: &Path) -> Result<Vec<(usize, Record)>, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -237,12 +238,13 @@ impl Journal {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| JournalError::Bad {
+                let record = serde_json::from_str(l).map_err(|e| JournalError::Bad {
                     path: path.to_path_buf(),
                     line: i + 1,
                     found: l.chars().take(80).collect(),
                     reason: e.to_string(),
-                })
+                })?;
+                Ok((i + 1, record))
             })
             .collect()
     }
@@ -284,7 +286,8 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"start\": 7, \"t").unwrap();
         drop(f);
-        assert_eq!(Journal::read(&path).unwrap(), recs);
+        let numbered: Vec<(usize, Record)> = (1..).zip(recs.iter().cloned()).collect();
+        assert_eq!(Journal::read(&path).unwrap(), numbered);
         // The torn tail is gone, so appending continues on a fresh line.
         let mut j = Journal::open(&path).unwrap();
         j.append(&Record::Start { start: 8, t: 10 }).unwrap();
@@ -295,6 +298,12 @@ mod tests {
             rate: 0.1 + 0.2,
         };
         assert_eq!(Input::from(&JInput::from(&input)), input);
+        // Lines are counted in the file, blank ones included.
+        std::fs::write(&path, "\n{\"start\": 1, \"t\": 2}\n").unwrap();
+        assert_eq!(
+            Journal::read(&path).unwrap(),
+            vec![(2, Record::Start { start: 1, t: 2 })]
+        );
         std::fs::write(&path, "{\"start\": 1, \"t\": 2}\nnot json\n").unwrap();
         let err = Journal::read(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("not json"), "{err}");

@@ -13,7 +13,7 @@ use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
 use slivers_xl_emu::cluster::EmuCluster;
 
-use crate::{root, temp_dir};
+use crate::{root, slivers, temp_dir};
 
 const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
 const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
@@ -168,4 +168,36 @@ fn a_run_stopped_at_an_operation_resumes_to_the_uninterrupted_result() {
             "stopped at change {fail_at}"
         );
     }
+}
+
+#[test]
+fn a_journaled_input_the_model_refuses_is_named_by_its_line() {
+    let dir = temp_dir("resume-refused");
+    let live = |extra: &[&str]| {
+        let mut args = vec![
+            "live",
+            "tests/golden/small/scenario.toml",
+            "--out",
+            dir.to_str().unwrap(),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        slivers(&args)
+    };
+    let (ok, _, err) = live(&[]);
+    assert!(ok, "{err}");
+    // The completion of an operation the model never started.
+    let journal = dir.join("journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"in\":{\"op_done\":{\"op\":999}},\"t\":1}\n");
+    std::fs::write(&journal, &text).unwrap();
+    let line = text.lines().count();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    let said = format!(
+        "error: journal {}, line {line}: the model refuses this input on replay",
+        journal.display()
+    );
+    assert!(err.starts_with(&said), "{err}");
+    assert!(err.trim_end().ends_with("is not in flight"), "{err}");
 }
