@@ -25,7 +25,7 @@ use slivers_policy::plan::Step;
 use slivers_policy::{HostId, Resources, VmId};
 
 use super::executor::{ExecError, Executor, VmSpec};
-use super::journal::{JInput, Journal, JournalError, Record};
+use super::journal::{JInput, Journal, JournalError, Record, RunHeader};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
@@ -95,6 +95,27 @@ pub enum LiveError {
         /// What the journal has.
         found: String,
     },
+    /// The journal's header names another run.
+    #[error(
+        "journal {} records another run: its {field} is {found}, but this run's is {expected}; resume with the same scenario file, pair, seed and hosts, or start afresh with another --out",
+        path.display()
+    )]
+    OtherRun {
+        /// The journal.
+        path: PathBuf,
+        /// What differs, in words.
+        field: &'static str,
+        /// This run's value.
+        expected: String,
+        /// The journal's value.
+        found: String,
+    },
+    /// The journal has no header: an older slivers wrote it.
+    #[error(
+        "journal {} does not start with the line naming its run (scenario file, pair, seed, hosts), so it was written by an older slivers and cannot be checked against this run: finish it with that version, or start afresh with another --out",
+        .0.display()
+    )]
+    NoHeader(PathBuf),
     /// Replaying the journal, the model refused one of its inputs.
     #[error(
         "journal {}, line {line}: the model refuses this input on replay (was the journal edited, or written by another version of slivers?)",
@@ -249,6 +270,13 @@ pub fn run_live(
     if !records.is_empty() && !opts.resume {
         return Err(LiveError::JournalExists(opts.journal.clone()));
     }
+    let header = RunHeader {
+        scenario_sha256: scenario.sha256.clone(),
+        pair: opts.pair.label(),
+        seed: opts.seed,
+        hosts: opts.hosts.clone(),
+    };
+    let to_replay = after_header(&records, &header, &opts.journal)?;
     let Prepared {
         hosting,
         inputs,
@@ -256,13 +284,17 @@ pub fn run_live(
         ..
     } = prepare(scenario, opts.pair, opts.seed);
     let (state, resumed) =
-        State::new(scenario, hosting, inputs)?.replay(&records, &opts.journal, &Hosting::check)?;
+        State::new(scenario, hosting, inputs)?.replay(to_replay, &opts.journal, &Hosting::check)?;
+    let mut journal = Journal::open(&opts.journal)?;
+    if records.is_empty() {
+        journal.append(&Record::Run { run: header })?;
+    }
     let mut d = Driver {
         scenario,
         opts,
         exec,
         state,
-        journal: Journal::open(&opts.journal)?,
+        journal,
         completions: BTreeSet::new(),
         ops: 0,
         effort: Effort::default(),
@@ -292,6 +324,28 @@ pub fn run_live(
         fallbacks: d.fallbacks,
         resumed: d.resumed,
     })
+}
+
+/// The records of a journal after its header, which must name `header`'s
+/// run (an empty journal has none: the run is new).
+fn after_header<'r>(
+    records: &'r [(usize, Record)],
+    header: &RunHeader,
+    path: &Path,
+) -> Result<&'r [(usize, Record)], LiveError> {
+    match records.split_first() {
+        None => Ok(records),
+        Some(((_, Record::Run { run }), rest)) => match header.difference(run) {
+            None => Ok(rest),
+            Some((field, expected, found)) => Err(LiveError::OtherRun {
+                path: path.to_path_buf(),
+                field,
+                expected,
+                found,
+            }),
+        },
+        Some(_) => Err(LiveError::NoHeader(path.to_path_buf())),
+    }
 }
 
 impl<'a> State<'a> {
@@ -374,6 +428,14 @@ impl<'a> State<'a> {
                     }
                 }
                 Record::Fail { .. } => {}
+                Record::Run { .. } => {
+                    return Err(LiveError::JournalMismatch {
+                        path: path.to_path_buf(),
+                        line,
+                        expected: "an input, an operation's start or its failure".into(),
+                        found: "a second header".into(),
+                    });
+                }
             }
         }
         let half_done = std::mem::take(&mut self.running);
@@ -927,7 +989,11 @@ mod tests {
     #[test]
     fn replay_checks_the_models_invariants_after_every_input() {
         let s = golden();
-        let (records, path) = journal_of_a_whole_run(&s, "check");
+        let (mut records, path) = journal_of_a_whole_run(&s, "check");
+        assert!(
+            matches!(records.remove(0), (1, Record::Run { .. })),
+            "a header first"
+        );
         let inputs: Vec<usize> = records
             .iter()
             .filter(|(_, r)| matches!(r, Record::Input { .. }))

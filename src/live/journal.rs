@@ -2,6 +2,9 @@
 //! fsynced before the driver acts on it, so a controller killed at any
 //! point can be resumed.
 //!
+//! * `{"run": {"scenario_sha256": "...", "pair": "...", "seed": N, "hosts":
+//!   [...]}}`: the first line, naming the run ([`RunHeader`]); a resumed
+//!   run must be the same run.
 //! * `{"in": {...}, "t": MS}`: an input the hosting system was given at
 //!   simulated time `t` (every input, completions included). Replaying the
 //!   inputs in order rebuilds the decision state exactly: the model is
@@ -145,6 +148,44 @@ impl From<&JInput> for Input {
     }
 }
 
+/// The run a journal records, on its first line: a journal is resumed only
+/// by the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub scenario_sha256: String,
+    /// The policy pair, `provisioning/placement`.
+    pub pair: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The executor's name of each host, in the scenario's host order.
+    pub hosts: Vec<String>,
+}
+
+impl RunHeader {
+    /// The first field in which `found` differs from `self`, in words: its
+    /// name, then `self`'s value and `found`'s.
+    pub fn difference(&self, found: &RunHeader) -> Option<(&'static str, String, String)> {
+        if self.scenario_sha256 != found.scenario_sha256 {
+            return Some((
+                "scenario file's sha256",
+                self.scenario_sha256.clone(),
+                found.scenario_sha256.clone(),
+            ));
+        }
+        if self.pair != found.pair {
+            return Some(("policy pair", self.pair.clone(), found.pair.clone()));
+        }
+        if self.seed != found.seed {
+            return Some(("seed", self.seed.to_string(), found.seed.to_string()));
+        }
+        if self.hosts != found.hosts {
+            return Some(("list of hosts", self.hosts.join(", "), found.hosts.join(", ")));
+        }
+        None
+    }
+}
+
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -170,6 +211,11 @@ pub enum Record {
         fail: u64,
         /// Why.
         error: String,
+    },
+    /// The run the journal records (its first line).
+    Run {
+        /// The run.
+        run: RunHeader,
     },
 }
 
@@ -260,6 +306,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("j.jsonl");
         let recs = vec![
+            Record::Run {
+                run: RunHeader {
+                    scenario_sha256: "ab12".into(),
+                    pair: "migrating/energy-aware".into(),
+                    seed: u64::MAX,
+                    hosts: vec!["h0".into(), "h1".into()],
+                },
+            },
             Record::Input {
                 input: JInput::Demand {
                     guest: 1,
@@ -291,7 +345,7 @@ mod tests {
         // The torn tail is gone, so appending continues on a fresh line.
         let mut j = Journal::open(&path).unwrap();
         j.append(&Record::Start { start: 8, t: 10 }).unwrap();
-        assert_eq!(Journal::read(&path).unwrap().len(), 5);
+        assert_eq!(Journal::read(&path).unwrap().len(), 6);
         // Inputs convert both ways exactly (f64 rates included).
         let input = Input::Demand {
             guest: GuestId(1),

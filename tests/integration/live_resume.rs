@@ -13,7 +13,7 @@ use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
 use slivers_xl_emu::cluster::EmuCluster;
 
-use crate::{root, slivers, temp_dir};
+use crate::{golden_scenario_text, root, slivers, temp_dir};
 
 const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
 const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
@@ -170,20 +170,17 @@ fn a_run_stopped_at_an_operation_resumes_to_the_uninterrupted_result() {
     }
 }
 
+/// `slivers live SCENARIO --out OUT -q EXTRA...` (a dry run unless told).
+fn live_dry_run(scenario: &str, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["live", scenario, "--out", out.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    slivers(&args)
+}
+
 #[test]
 fn a_journaled_input_the_model_refuses_is_named_by_its_line() {
     let dir = temp_dir("resume-refused");
-    let live = |extra: &[&str]| {
-        let mut args = vec![
-            "live",
-            "tests/golden/small/scenario.toml",
-            "--out",
-            dir.to_str().unwrap(),
-            "-q",
-        ];
-        args.extend_from_slice(extra);
-        slivers(&args)
-    };
+    let live = |extra: &[&str]| live_dry_run("tests/golden/small/scenario.toml", &dir, extra);
     let (ok, _, err) = live(&[]);
     assert!(ok, "{err}");
     // The completion of an operation the model never started.
@@ -200,4 +197,84 @@ fn a_journaled_input_the_model_refuses_is_named_by_its_line() {
     );
     assert!(err.starts_with(&said), "{err}");
     assert!(err.trim_end().ends_with("is not in flight"), "{err}");
+}
+
+#[test]
+fn a_journal_names_its_run_and_resume_refuses_another() {
+    let dir = temp_dir("resume-header");
+    // The golden scenario written elsewhere, so that the file can change.
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, golden_scenario_text()).unwrap();
+    let out = dir.join("out");
+    let live = |extra: &[&str]| live_dry_run(file.to_str().unwrap(), &out, extra);
+    let (ok, _, err) = live(&[]);
+    assert!(ok, "{err}");
+    let journal = out.join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let sha = Scenario::load(&file).unwrap().sha256.clone();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!(
+            "{{\"run\":{{\"scenario_sha256\":\"{sha}\",\"pair\":\"room-for-growth/follow-broker\",\"seed\":1,\"hosts\":[\"host0\",\"host1\"]}}}}"
+        )
+    );
+    assert_eq!(text.matches("\"run\"").count(), 1, "one header");
+    // The same run resumes (it had finished: nothing is left to do).
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let refused = |extra: &[&str], field: &str, found: &str, expected: &str| {
+        let mut args = vec!["--resume"];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = live(&args);
+        assert!(!ok);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "error: journal {} records another run: its {field} is {found}, but this run's is {expected}; resume with the same scenario file, pair, seed and hosts, or start afresh with another --out",
+                journal.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&journal).unwrap(),
+            text,
+            "a refused journal is left as it was"
+        );
+    };
+    refused(
+        &["--pair", "migrating/energy-aware"],
+        "policy pair",
+        "room-for-growth/follow-broker",
+        "migrating/energy-aware",
+    );
+    refused(&["--seed", "7"], "seed", "1", "7");
+    refused(&["--hosts", "a,b"], "list of hosts", "host0, host1", "a, b");
+    std::fs::write(&file, golden_scenario_text() + "\n# edited\n").unwrap();
+    let edited = Scenario::load(&file).unwrap().sha256.clone();
+    refused(&[], "scenario file's sha256", &sha, &edited);
+    std::fs::write(&file, golden_scenario_text()).unwrap();
+    // The header belongs on the first line only.
+    let header = text.lines().next().unwrap();
+    std::fs::write(&journal, format!("{text}{header}\n")).unwrap();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    let line = text.lines().count() + 1;
+    assert!(
+        err.contains(&format!(
+            "line {line}: expected an input, an operation's start or its failure, found a second header"
+        )),
+        "{err}"
+    );
+    // A journal from before journals had a header is refused too.
+    let old: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&journal, &old).unwrap();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: journal {} does not start with the line naming its run (scenario file, pair, seed, hosts), so it was written by an older slivers and cannot be checked against this run: finish it with that version, or start afresh with another --out",
+            journal.display()
+        )
+    );
 }
