@@ -25,7 +25,7 @@ use slivers_policy::plan::Step;
 use slivers_policy::{HostId, Resources, VmId};
 
 use super::executor::{ExecError, Executor, VmSpec};
-use super::journal::{JInput, Journal, JournalError, Record};
+use super::journal::{JInput, Journal, JournalError, Record, RunHeader};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
@@ -93,17 +93,66 @@ pub enum LiveError {
     NoJournal(PathBuf),
     /// The journal does not match the scenario.
     #[error(
-        "journal {path}, record {record}: expected {expected}, found {found} (was it written for another scenario or pair?)"
+        "journal {path}, line {line}: expected {expected}, found {found} (was it written for another scenario or pair?)"
     )]
     JournalMismatch {
         /// The journal.
         path: PathBuf,
-        /// 1-based record.
-        record: usize,
+        /// 1-based line.
+        line: usize,
         /// What the scenario schedules there.
         expected: String,
         /// What the journal has.
         found: String,
+    },
+    /// The journal's header names another run.
+    #[error(
+        "journal {} records another run: its {field} is {found}, but this run's is {expected}; resume with the same scenario file, pair, seed and hosts, or start afresh with another --out",
+        path.display()
+    )]
+    OtherRun {
+        /// The journal.
+        path: PathBuf,
+        /// What differs, in words.
+        field: &'static str,
+        /// This run's value.
+        expected: String,
+        /// The journal's value.
+        found: String,
+    },
+    /// The journal has no header: an older slivers wrote it.
+    #[error(
+        "journal {} does not start with the line naming its run (scenario file, pair, seed, hosts), so it was written by an older slivers and cannot be checked against this run: finish it with that version, or start afresh with another --out",
+        .0.display()
+    )]
+    NoHeader(PathBuf),
+    /// Replaying the journal, the model refused one of its inputs.
+    #[error(
+        "journal {}, line {line}: the model refuses this input on replay (was the journal edited, or written by another version of slivers?)",
+        path.display()
+    )]
+    ReplayRefused {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The model's reason.
+        #[source]
+        source: ModelError,
+    },
+    /// Replaying the journal, the model broke one of its invariants
+    /// ([`Hosting::check`]) after an input.
+    #[error(
+        "journal {}, line {line}: after replaying this input the model breaks its invariants: {reason}",
+        path.display()
+    )]
+    ReplayBroken {
+        /// The journal.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The broken invariant.
+        reason: String,
     },
     /// Journal I/O.
     #[error(transparent)]
@@ -183,24 +232,33 @@ struct Effort {
     fallback: bool,
 }
 
-/// The live driver's state.
-struct Driver<'a> {
+/// What both phases of a run keep: the model, the inputs it is still to
+/// be given, and the operations it started. Replaying the journal builds
+/// it ([`State::replay`]); the live phase continues from it.
+struct State<'a> {
     scenario: &'a Scenario,
-    opts: &'a LiveOptions,
-    exec: Arc<dyn Executor>,
     hosting: Hosting,
     queue: EventQueue<Input>,
-    journal: Option<Journal>,
     /// Started by the model, not yet handed to the executor.
     waiting: VecDeque<(OpId, Step)>,
     /// Handed to the executor, not yet complete: step and start time.
     running: BTreeMap<OpId, (Step, SimTime)>,
     busy: BTreeSet<HostId>,
-    /// Virtual pace: completion times.
-    completions: BTreeSet<(SimTime, OpId)>,
     cost: MigrationCost,
     last: SimTime,
     events: u64,
+}
+
+/// The live driver: the state to go live with, the journal every input and
+/// operation start is written to before it is acted on, and the executor.
+struct Driver<'a> {
+    scenario: &'a Scenario,
+    opts: &'a LiveOptions,
+    exec: Arc<dyn Executor>,
+    state: State<'a>,
+    journal: Journal,
+    /// Virtual pace: completion times.
+    completions: BTreeSet<(SimTime, OpId)>,
     ops: u64,
     effort: Effort,
     fallbacks: u64,
@@ -238,49 +296,38 @@ pub fn run_live_observed(
         return Err(LiveError::DuplicateHost(w[0].clone()));
     }
     let records = check_journal(&opts.journal, opts.resume)?;
+    let header = RunHeader {
+        scenario_sha256: scenario.sha256.clone(),
+        pair: opts.pair.label(),
+        seed: opts.seed,
+        hosts: opts.hosts.clone(),
+    };
+    let to_replay = after_header(&records, &header, &opts.journal)?;
     let Prepared {
         hosting,
         inputs,
         jobs,
         ..
     } = prepare(scenario, opts.pair, opts.seed);
-    let mut queue = EventQueue::new();
-    for (t, i) in inputs {
-        queue.schedule(t, i)?;
+    let (state, resumed) =
+        State::new(scenario, hosting, inputs)?.replay(to_replay, &opts.journal, &Hosting::check)?;
+    let mut journal = Journal::open(&opts.journal)?;
+    if records.is_empty() {
+        journal.append(&Record::Run { run: header })?;
     }
     let mut d = Driver {
         scenario,
         opts,
         exec,
-        hosting,
-        queue,
-        journal: None,
-        waiting: VecDeque::new(),
-        running: BTreeMap::new(),
-        busy: BTreeSet::new(),
+        state,
+        journal,
         completions: BTreeSet::new(),
-        cost: MigrationCost::default(),
-        last: SimTime::ZERO,
-        events: 0,
         ops: 0,
         effort: Effort::default(),
         fallbacks: 0,
-        resumed: 0,
+        resumed,
         progress,
     };
-    d.replay(&records)?;
-    d.journal = Some(Journal::open(&opts.journal)?);
-    // Operations handed to the executor before a crash are half-done: run
-    // them again (every operation is idempotent by VM name).
-    let half_done: Vec<(OpId, Step)> = std::mem::take(&mut d.running)
-        .into_iter()
-        .map(|(op, (s, _))| (op, s))
-        .collect();
-    d.resumed = half_done.len() as u64;
-    d.busy.clear();
-    for job in half_done.into_iter().rev() {
-        d.waiting.push_front(job);
-    }
     match opts.pace {
         Pace::Virtual => d.run_virtual()?,
         Pace::Wall { scale } => d.run_wall(scale)?,
@@ -291,9 +338,9 @@ pub fn run_live_observed(
         0,
         opts.seed,
         Measured {
-            hosting: &d.hosting,
-            cost: d.cost,
-            events: d.events,
+            hosting: &d.state.hosting,
+            cost: d.state.cost,
+            events: d.state.events,
             jobs,
         },
     );
@@ -309,7 +356,7 @@ pub fn run_live_observed(
 /// Reads the journal at `path` and checks it suits `resume`: a fresh run
 /// needs no journal (or an empty one), a resumed run needs one with
 /// records. Call it before touching the output folder or the hosts.
-pub fn check_journal(path: &Path, resume: bool) -> Result<Vec<Record>, LiveError> {
+pub fn check_journal(path: &Path, resume: bool) -> Result<Vec<(usize, Record)>, LiveError> {
     let records = Journal::read(path)?;
     match (records.is_empty(), resume) {
         (false, false) => Err(LiveError::JournalExists(path.to_path_buf())),
@@ -318,10 +365,65 @@ pub fn check_journal(path: &Path, resume: bool) -> Result<Vec<Record>, LiveError
     }
 }
 
-impl Driver<'_> {
-    /// Rebuilds the model from the journal's records without executing anything.
-    fn replay(&mut self, records: &[Record]) -> Result<(), LiveError> {
-        for (i, r) in records.iter().enumerate() {
+/// The records of a journal after its header, which must name `header`'s
+/// run (an empty journal has none: the run is new).
+fn after_header<'r>(
+    records: &'r [(usize, Record)],
+    header: &RunHeader,
+    path: &Path,
+) -> Result<&'r [(usize, Record)], LiveError> {
+    match records.split_first() {
+        None => Ok(records),
+        Some(((_, Record::Run { run }), rest)) => match header.difference(run) {
+            None => Ok(rest),
+            Some((field, expected, found)) => Err(LiveError::OtherRun {
+                path: path.to_path_buf(),
+                field,
+                expected,
+                found,
+            }),
+        },
+        Some(_) => Err(LiveError::NoHeader(path.to_path_buf())),
+    }
+}
+
+impl<'a> State<'a> {
+    /// The model as the scenario starts it, with the inputs it schedules.
+    fn new(
+        scenario: &'a Scenario,
+        hosting: Hosting,
+        inputs: Vec<(SimTime, Input)>,
+    ) -> Result<Self, LiveError> {
+        let mut queue = EventQueue::new();
+        for (t, i) in inputs {
+            queue.schedule(t, i)?;
+        }
+        Ok(State {
+            scenario,
+            hosting,
+            queue,
+            waiting: VecDeque::new(),
+            running: BTreeMap::new(),
+            busy: BTreeSet::new(),
+            cost: MigrationCost::default(),
+            last: SimTime::ZERO,
+            events: 0,
+        })
+    }
+
+    /// Replays the journal's records into the model as the scenario starts
+    /// it, without executing anything, and returns the state to go live
+    /// with and how many operations it found half-done: started before the
+    /// crash but not completed. Those wait at the front, to run again
+    /// (every operation is idempotent by VM name). After every input the
+    /// model's invariants are checked with `check` ([`Hosting::check`]).
+    fn replay(
+        mut self,
+        records: &[(usize, Record)],
+        path: &Path,
+        check: &dyn Fn(&Hosting) -> Result<(), String>,
+    ) -> Result<(Self, u64), LiveError> {
+        for &(line, ref r) in records {
             match r {
                 Record::Input { input, t } => {
                     let at = SimTime(*t);
@@ -334,8 +436,8 @@ impl Driver<'_> {
                         let expected = self.queue.pop();
                         if !expected.as_ref().is_some_and(|(t, i)| *i == given && *t <= at) {
                             return Err(LiveError::JournalMismatch {
-                                path: self.opts.journal.clone(),
-                                record: i + 1,
+                                path: path.to_path_buf(),
+                                line,
                                 expected: expected
                                     .map_or("the end of the scenario's inputs".into(), |(t, i)| {
                                         format!("{} at {t}", JInput::from(&i))
@@ -344,7 +446,21 @@ impl Driver<'_> {
                             });
                         }
                     }
-                    self.feed(at, given)?;
+                    match self.give(at, given) {
+                        Err(LiveError::Model(source)) => {
+                            return Err(LiveError::ReplayRefused {
+                                path: path.to_path_buf(),
+                                line,
+                                source,
+                            });
+                        }
+                        r => r?,
+                    }
+                    check(&self.hosting).map_err(|reason| LiveError::ReplayBroken {
+                        path: path.to_path_buf(),
+                        line,
+                        reason,
+                    })?;
                 }
                 Record::Start { start, t } => {
                     let op = OpId(*start);
@@ -354,20 +470,28 @@ impl Driver<'_> {
                     }
                 }
                 Record::Fail { .. } => {}
+                Record::Run { .. } => {
+                    return Err(LiveError::JournalMismatch {
+                        path: path.to_path_buf(),
+                        line,
+                        expected: "an input, an operation's start or its failure".into(),
+                        found: "a second header".into(),
+                    });
+                }
             }
         }
-        Ok(())
+        let half_done = std::mem::take(&mut self.running);
+        let resumed = half_done.len() as u64;
+        for (op, (step, _)) in half_done.into_iter().rev() {
+            self.waiting.push_front((op, step));
+        }
+        Ok((self, resumed))
     }
 
-    /// Gives `input` to the model at `at` (journaled unless replaying).
-    fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+    /// Gives `input` to the model at `at` (or at the last input's time, if
+    /// later) and keeps what it decides: its timers and the steps it starts.
+    fn give(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
         let at = at.max(self.last);
-        if let Some(j) = &mut self.journal {
-            j.append(&Record::Input {
-                input: JInput::from(&input),
-                t: at.as_millis(),
-            })?;
-        }
         self.last = at;
         self.events += 1;
         let out = self.hosting.handle(at, input)?;
@@ -376,7 +500,6 @@ impl Driver<'_> {
         }
         self.waiting.extend(out.started);
         self.hosting.meter_fidelity(at, |_| None);
-        (self.progress)(at, self.ops);
         Ok(())
     }
 
@@ -417,6 +540,19 @@ impl Driver<'_> {
             .get(guest)
             .map_or(0.0, |g| g.dirty().median_mibps)
     }
+}
+
+impl Driver<'_> {
+    /// Journals `input`, then gives it to the model at `at`.
+    fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+        self.journal.append(&Record::Input {
+            input: JInput::from(&input),
+            t: at.max(self.state.last).as_millis(),
+        })?;
+        self.state.give(at, input)?;
+        (self.progress)(self.state.last, self.ops);
+        Ok(())
+    }
 
     /// The next waiting operations whose hosts are free, in order; marks
     /// them running and journals their start.
@@ -424,26 +560,27 @@ impl Driver<'_> {
         let mut ready = Vec::new();
         let mut kept = VecDeque::new();
         let mut claimed: BTreeSet<HostId> = BTreeSet::new();
-        while let Some((op, step)) = self.waiting.pop_front() {
+        while let Some((op, step)) = self.state.waiting.pop_front() {
             let hosts = step_hosts(&step);
             // Per host, operations keep their order: one waiting blocks those behind it.
-            if hosts.iter().any(|h| self.busy.contains(h) || claimed.contains(h)) {
+            if hosts
+                .iter()
+                .any(|h| self.state.busy.contains(h) || claimed.contains(h))
+            {
                 claimed.extend(hosts);
                 kept.push_back((op, step));
                 continue;
             }
-            self.busy.extend(hosts.iter().copied());
-            if let Some(j) = &mut self.journal {
-                j.append(&Record::Start {
-                    start: op.0,
-                    t: now.as_millis(),
-                })?;
-            }
-            self.running.insert(op, (step, now));
+            self.state.busy.extend(hosts.iter().copied());
+            self.journal.append(&Record::Start {
+                start: op.0,
+                t: now.as_millis(),
+            })?;
+            self.state.running.insert(op, (step, now));
             self.ops += 1;
             ready.push(self.job(op, step));
         }
-        self.waiting = kept;
+        self.state.waiting = kept;
         Ok(ready)
     }
 
@@ -475,16 +612,15 @@ impl Driver<'_> {
     }
 
     fn failed(&mut self, job: &Job, e: ExecError) -> LiveError {
-        if let Some(j) = &mut self.journal {
-            let _ = j.append(&Record::Fail {
-                fail: job.op.0,
-                error: crate::error_chain(&e),
-            });
-        }
+        let _ = self.journal.append(&Record::Fail {
+            fail: job.op.0,
+            error: crate::error_chain(&e),
+        });
         let step = format!("{}, as {} on {}", job.step, job.name, job.hosts.join(" and "));
         if let ExecError::Unreachable { host, .. } = &e {
             let idx = self.opts.hosts.iter().position(|h| h == host);
             let vms = self
+                .state
                 .hosting
                 .site()
                 .vms()
@@ -513,23 +649,27 @@ impl Driver<'_> {
 
     fn run_virtual(&mut self) -> Result<(), LiveError> {
         loop {
-            for job in self.take_ready(self.last)? {
+            for job in self.take_ready(self.state.last)? {
                 let effort = perform(&*self.exec, &job).map_err(|e| self.failed(&job, e))?;
                 self.record(effort);
                 let dur = self.modelled(&job.step);
-                self.completions.insert((self.last.plus(dur), job.op));
+                self.completions.insert((self.state.last.plus(dur), job.op));
             }
-            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
+            let next_input = self
+                .state
+                .queue
+                .peek_time()
+                .filter(|t| *t < self.scenario.duration);
             let next_done = self.completions.first().copied();
             match (next_input, next_done) {
                 // Inputs first at equal times (they were scheduled earlier).
                 (Some(t), done) if done.is_none_or(|(d, _)| t <= d) => {
-                    let (t, input) = self.queue.pop().expect("peeked");
+                    let (t, input) = self.state.queue.pop().expect("peeked");
                     self.feed(t, input)?;
                 }
                 (_, Some((t, op))) => {
                     self.completions.pop_first();
-                    self.finish_running(op, t);
+                    self.state.finish_running(op, t);
                     self.feed(t, Input::OpDone(op))?;
                 }
                 _ => return Ok(()),
@@ -539,7 +679,7 @@ impl Driver<'_> {
 
     /// A step's modelled duration, alone on the network.
     fn modelled(&self, step: &Step) -> SimTime {
-        run_alone(&self.scenario.migration, step, self.dirty_of(step.vm())).total
+        run_alone(&self.scenario.migration, step, self.state.dirty_of(step.vm())).total
     }
 
     fn run_wall(&mut self, scale: f64) -> Result<(), LiveError> {
@@ -550,14 +690,14 @@ impl Driver<'_> {
         };
         let (tx, rx) = mpsc::channel::<(OpId, Result<Effort, ExecError>)>();
         let origin = Instant::now();
-        let offset = self.last;
+        let offset = self.state.last;
         let sim_now = |last: SimTime| {
             let ms = origin.elapsed().as_secs_f64() * scale * 1000.0;
             offset.plus(SimTime(ms as u64)).max(last)
         };
         let mut jobs: BTreeMap<OpId, Job> = BTreeMap::new();
         loop {
-            for job in self.take_ready(sim_now(self.last))? {
+            for job in self.take_ready(sim_now(self.state.last))? {
                 let exec = Arc::clone(&self.exec);
                 let tx = tx.clone();
                 let j = job.clone();
@@ -567,13 +707,17 @@ impl Driver<'_> {
                     let _ = tx.send((j.op, r));
                 });
             }
-            let next_input = self.queue.peek_time().filter(|t| *t < self.scenario.duration);
-            if next_input.is_none() && self.running.is_empty() {
+            let next_input = self
+                .state
+                .queue
+                .peek_time()
+                .filter(|t| *t < self.scenario.duration);
+            if next_input.is_none() && self.state.running.is_empty() {
                 return Ok(());
             }
             let wait = match next_input {
                 Some(t) => {
-                    let ms_ahead = t.0.saturating_sub(sim_now(self.last).0) as f64;
+                    let ms_ahead = t.0.saturating_sub(sim_now(self.state.last).0) as f64;
                     Duration::from_secs_f64(ms_ahead / 1000.0 / scale)
                 }
                 None => Duration::from_secs(3600),
@@ -583,24 +727,25 @@ impl Driver<'_> {
                     let job = jobs.remove(&op).expect("every running op has its job");
                     let effort = r.map_err(|e| self.failed(&job, e))?;
                     self.record(effort);
-                    let now = sim_now(self.last);
+                    let now = sim_now(self.state.last);
                     // Inputs due by now go first, at their scheduled times, so
                     // the model sees every scheduled input exactly when the
                     // simulation does, however late the executor answers.
                     while let Some(t) = self
+                        .state
                         .queue
                         .peek_time()
                         .filter(|t| *t <= now && *t < self.scenario.duration)
                     {
-                        let (_, input) = self.queue.pop().expect("peeked");
+                        let (_, input) = self.state.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
-                    self.finish_running(op, now);
+                    self.state.finish_running(op, now);
                     self.feed(now, Input::OpDone(op))?;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if next_input.is_some() {
-                        let (t, input) = self.queue.pop().expect("peeked");
+                        let (t, input) = self.state.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
                 }
@@ -847,6 +992,92 @@ mod tests {
 
     fn names(exec: &LostSaveReport, host: &str) -> Vec<String> {
         exec.list(host).unwrap().into_iter().map(|v| v.name).collect()
+    }
+
+    /// The journal's records of a whole run of `scenario`'s first pair on
+    /// emulated hosts, and where the journal was.
+    fn journal_of_a_whole_run(scenario: &Scenario, tag: &str) -> (Vec<(usize, Record)>, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("slivers-replay-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cluster = crate::live::setup::emulated_cluster(scenario, &["host0".into(), "host1".into()]);
+        let exec = XenExecutor::new(Arc::new(InProcessTransport::new(cluster)), XenConfig::default());
+        let opts = LiveOptions {
+            pair: scenario.pairs[0],
+            seed: scenario.seed,
+            pace: Pace::Virtual,
+            journal: dir.join("journal.jsonl"),
+            resume: false,
+            hosts: vec!["host0".into(), "host1".into()],
+            image_dir: "/images".into(),
+            vm_prefix: "sliver-".into(),
+            retries: 0,
+        };
+        run_live(scenario, Arc::new(exec), &opts).unwrap();
+        let records = Journal::read(&opts.journal).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (records, opts.journal)
+    }
+
+    fn golden() -> Scenario {
+        Scenario::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/small/scenario.toml"),
+        )
+        .unwrap()
+    }
+
+    fn fresh(scenario: &Scenario) -> State<'_> {
+        let p = prepare(scenario, scenario.pairs[0], scenario.seed);
+        State::new(scenario, p.hosting, p.inputs).unwrap()
+    }
+
+    #[test]
+    fn replay_checks_the_models_invariants_after_every_input() {
+        let s = golden();
+        let (mut records, path) = journal_of_a_whole_run(&s, "check");
+        assert!(
+            matches!(records.remove(0), (1, Record::Run { .. })),
+            "a header first"
+        );
+        let inputs: Vec<usize> = records
+            .iter()
+            .filter(|(_, r)| matches!(r, Record::Input { .. }))
+            .map(|(line, _)| *line)
+            .collect();
+        assert!(inputs.len() > 10, "{} inputs", inputs.len());
+        // Once per input, never for an operation's start.
+        let checks = std::cell::Cell::new(0);
+        let (state, _) = fresh(&s)
+            .replay(&records, &path, &|h| {
+                checks.set(checks.get() + 1);
+                h.check()
+            })
+            .unwrap();
+        assert_eq!(checks.get(), inputs.len());
+        assert_eq!(state.events, inputs.len() as u64);
+        // A broken invariant stops the replay there, naming the line.
+        let broken_at = inputs[inputs.len() / 2];
+        let checks = std::cell::Cell::new(0);
+        let err = fresh(&s)
+            .replay(&records, &path, &|_| {
+                checks.set(checks.get() + 1);
+                if checks.get() == inputs.len() / 2 + 1 {
+                    return Err("host 0 holds more than its capacity".into());
+                }
+                Ok(())
+            })
+            .err()
+            .expect("the replay stops");
+        assert!(
+            matches!(err, LiveError::ReplayBroken { line, .. } if line == broken_at),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "journal {}, line {broken_at}: after replaying this input the model breaks its invariants: host 0 holds more than its capacity",
+                path.display()
+            )
+        );
     }
 
     #[test]

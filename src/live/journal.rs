@@ -2,6 +2,9 @@
 //! fsynced before the driver acts on it, so a controller killed at any
 //! point can be resumed.
 //!
+//! * `{"run": {"scenario_sha256": "...", "pair": "...", "seed": N, "hosts":
+//!   [...]}}`: the first line, naming the run ([`RunHeader`]); a resumed
+//!   run must be the same run.
 //! * `{"in": {...}, "t": MS}`: an input the hosting system was given at
 //!   simulated time `t` (every input, completions included). Replaying the
 //!   inputs in order rebuilds the decision state exactly: the model is
@@ -167,6 +170,44 @@ impl From<&JInput> for Input {
     }
 }
 
+/// The run a journal records, on its first line: a journal is resumed only
+/// by the same run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    /// SHA-256 of the scenario file's bytes, hex.
+    pub scenario_sha256: String,
+    /// The policy pair, `provisioning/placement`.
+    pub pair: String,
+    /// The run's seed.
+    pub seed: u64,
+    /// The executor's name of each host, in the scenario's host order.
+    pub hosts: Vec<String>,
+}
+
+impl RunHeader {
+    /// The first field in which `found` differs from `self`, in words: its
+    /// name, then `self`'s value and `found`'s.
+    pub fn difference(&self, found: &RunHeader) -> Option<(&'static str, String, String)> {
+        if self.scenario_sha256 != found.scenario_sha256 {
+            return Some((
+                "scenario file's sha256",
+                self.scenario_sha256.clone(),
+                found.scenario_sha256.clone(),
+            ));
+        }
+        if self.pair != found.pair {
+            return Some(("policy pair", self.pair.clone(), found.pair.clone()));
+        }
+        if self.seed != found.seed {
+            return Some(("seed", self.seed.to_string(), found.seed.to_string()));
+        }
+        if self.hosts != found.hosts {
+            return Some(("list of hosts", self.hosts.join(", "), found.hosts.join(", ")));
+        }
+        None
+    }
+}
+
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -192,6 +233,11 @@ pub enum Record {
         fail: u64,
         /// Why.
         error: String,
+    },
+    /// The run the journal records (its first line).
+    Run {
+        /// The run.
+        run: RunHeader,
     },
 }
 
@@ -234,11 +280,12 @@ impl Journal {
         self.file.sync_data().map_err(io)
     }
 
-    /// Every complete record of the journal at `path`, in order (a missing
-    /// file has none). A last line without its newline was cut by a crash
-    /// and is dropped, and the file is truncated to its complete lines so
-    /// that appending continues cleanly.
-    pub fn read(path: &Path) -> Result<Vec<Record>, JournalError> {
+    /// Every complete record of the journal at `path`, in order, with its
+    /// 1-based line (a missing file has none; blank lines are skipped). A
+    /// last line without its newline was cut by a crash and is dropped, and
+    /// the file is truncated to its complete lines so that appending
+    /// continues cleanly.
+    pub fn read(path: &Path) -> Result<Vec<(usize, Record)>, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_path_buf(),
             source,
@@ -259,12 +306,13 @@ impl Journal {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| JournalError::Bad {
+                let record = serde_json::from_str(l).map_err(|e| JournalError::Bad {
                     path: path.to_path_buf(),
                     line: i + 1,
                     found: l.chars().take(80).collect(),
                     reason: e.to_string(),
-                })
+                })?;
+                Ok((i + 1, record))
             })
             .collect()
     }
@@ -280,6 +328,14 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("j.jsonl");
         let recs = vec![
+            Record::Run {
+                run: RunHeader {
+                    scenario_sha256: "ab12".into(),
+                    pair: "migrating/energy-aware".into(),
+                    seed: u64::MAX,
+                    hosts: vec!["h0".into(), "h1".into()],
+                },
+            },
             Record::Input {
                 input: JInput::Demand {
                     guest: 1,
@@ -306,17 +362,24 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"start\": 7, \"t").unwrap();
         drop(f);
-        assert_eq!(Journal::read(&path).unwrap(), recs);
+        let numbered: Vec<(usize, Record)> = (1..).zip(recs.iter().cloned()).collect();
+        assert_eq!(Journal::read(&path).unwrap(), numbered);
         // The torn tail is gone, so appending continues on a fresh line.
         let mut j = Journal::open(&path).unwrap();
         j.append(&Record::Start { start: 8, t: 10 }).unwrap();
-        assert_eq!(Journal::read(&path).unwrap().len(), 5);
+        assert_eq!(Journal::read(&path).unwrap().len(), 6);
         // Inputs convert both ways exactly (f64 rates included).
         let input = Input::Demand {
             guest: GuestId(1),
             rate: 0.1 + 0.2,
         };
         assert_eq!(Input::from(&JInput::from(&input)), input);
+        // Lines are counted in the file, blank ones included.
+        std::fs::write(&path, "\n{\"start\": 1, \"t\": 2}\n").unwrap();
+        assert_eq!(
+            Journal::read(&path).unwrap(),
+            vec![(2, Record::Start { start: 1, t: 2 })]
+        );
         std::fs::write(&path, "{\"start\": 1, \"t\": 2}\nnot json\n").unwrap();
         let err = Journal::read(&path).unwrap_err().to_string();
         assert!(err.contains("line 2") && err.contains("not json"), "{err}");

@@ -73,7 +73,7 @@ impl Ctx<'_> {
             path: self.path.to_string(),
             key: key.into(),
             expected: expected.into(),
-            found: crate::text::elide_long_lines(&found.to_string(), crate::text::MAX_LINE).into_owned(),
+            found: found.to_string(),
         }
     }
 

@@ -9,6 +9,7 @@ mod hosting_scale;
 mod invariants;
 mod live;
 mod live_netns;
+mod live_resume;
 mod live_xl;
 mod migration;
 mod ordering;

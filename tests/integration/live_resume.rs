@@ -1,0 +1,280 @@
+//! Resuming a live run from its journal: a run stopped at any operation
+//! and resumed over the same hosts ends as the uninterrupted run does.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use slivers::live::driver::{LiveError, LiveOptions, LiveOutcome, Pace, run_live};
+use slivers::live::executor::{ExecError, Executor, HostInfo, VmInfo, VmSpec};
+use slivers::live::setup::emulated_cluster;
+use slivers::live::transport::InProcessTransport;
+use slivers::live::xen::{XenConfig, XenExecutor};
+use slivers::scenario::Scenario;
+use slivers_xl_emu::cluster::EmuCluster;
+
+use crate::{golden_scenario_text, root, slivers, temp_dir};
+
+const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
+const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
+
+/// An executor whose `fail_at`-th change (create, resize, migrate, save,
+/// restore or destroy; 1-based) fails for good: before it takes effect, or
+/// after (its report lost) if `after`.
+struct FailsOnce {
+    inner: XenExecutor,
+    changes: AtomicU32,
+    fail_at: u32,
+    after: bool,
+}
+
+impl FailsOnce {
+    fn change<T>(&self, host: &str, f: impl FnOnce() -> Result<T, ExecError>) -> Result<T, ExecError> {
+        if self.changes.fetch_add(1, Ordering::SeqCst) + 1 != self.fail_at {
+            return f();
+        }
+        if self.after {
+            f()?;
+        }
+        Err(ExecError::Command {
+            host: host.to_string(),
+            argv: vec!["xl".into()],
+            code: Some(1),
+            stderr: "injected failure".into(),
+        })
+    }
+}
+
+impl Executor for FailsOnce {
+    fn host_info(&self, h: &str) -> Result<HostInfo, ExecError> {
+        self.inner.host_info(h)
+    }
+    fn list(&self, h: &str) -> Result<Vec<VmInfo>, ExecError> {
+        self.inner.list(h)
+    }
+    fn create(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.change(h, || self.inner.create(h, s))
+    }
+    fn resize(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.change(h, || self.inner.resize(h, s))
+    }
+    fn migrate(&self, f: &str, t: &str, n: &str) -> Result<(), ExecError> {
+        self.change(f, || self.inner.migrate(f, t, n))
+    }
+    fn save(&self, h: &str, n: &str, i: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.save(h, n, i))
+    }
+    fn restore(&self, h: &str, s: &VmSpec, i: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.restore(h, s, i))
+    }
+    fn destroy(&self, h: &str, n: &str) -> Result<(), ExecError> {
+        self.change(h, || self.inner.destroy(h, n))
+    }
+    fn reconcile_migration(&self, f: &str, t: &str, n: &str) -> Result<Option<String>, ExecError> {
+        self.inner.reconcile_migration(f, t, n)
+    }
+}
+
+fn scenario() -> Scenario {
+    Scenario::load(&root().join(SCENARIO)).unwrap()
+}
+
+/// The scenario's first pair, virtually paced on [`HOSTS`], journaled in `dir`.
+fn options(s: &Scenario, dir: &Path, resume: bool) -> LiveOptions {
+    LiveOptions {
+        pair: s.pairs[0],
+        seed: s.seed,
+        pace: Pace::Virtual,
+        journal: dir.join("journal.jsonl"),
+        resume,
+        hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
+        image_dir: dir.join("images").display().to_string(),
+        vm_prefix: "sliver-".into(),
+        retries: 0,
+    }
+}
+
+fn hosts() -> Vec<String> {
+    HOSTS.iter().map(|h| h.to_string()).collect()
+}
+
+fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
+    XenExecutor::new(
+        Arc::new(InProcessTransport::new(Arc::clone(cluster))),
+        XenConfig::default(),
+    )
+}
+
+/// Every VM on the cluster, as `(host, name)`, sorted.
+fn placement(cluster: &Arc<EmuCluster>) -> Vec<(String, String)> {
+    let x = executor(cluster);
+    let mut out: Vec<(String, String)> = HOSTS
+        .iter()
+        .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
+        .collect();
+    out.sort();
+    out
+}
+
+fn uninterrupted(s: &Scenario) -> (LiveOutcome, Vec<(String, String)>) {
+    let dir = temp_dir("resume-whole");
+    let cluster = emulated_cluster(s, &hosts());
+    let outcome = run_live(s, Arc::new(executor(&cluster)), &options(s, &dir, false)).unwrap();
+    (outcome, placement(&cluster))
+}
+
+#[test]
+fn a_run_stopped_at_an_operation_resumes_to_the_uninterrupted_result() {
+    let s = scenario();
+    let (whole, whole_placement) = uninterrupted(&s);
+    assert!(
+        whole.result.site.migrations() > 0 && whole.ops > 20,
+        "the run must migrate and run many operations for the test to mean anything"
+    );
+    for (fail_at, after) in [
+        (1, false),
+        (2, true),
+        (7, false),
+        (13, true),
+        (whole.ops as u32 - 3, true),
+    ] {
+        let dir = temp_dir(&format!("resume-{fail_at}"));
+        // The hosts outlive the controller: both runs see the same cluster.
+        let cluster = emulated_cluster(&s, &hosts());
+        let failing = FailsOnce {
+            inner: executor(&cluster),
+            changes: AtomicU32::new(0),
+            fail_at,
+            after,
+        };
+        let err = run_live(&s, Arc::new(failing), &options(&s, &dir, false)).unwrap_err();
+        assert!(matches!(err, LiveError::Failed { .. }), "{err}");
+        let resumed = run_live(&s, Arc::new(executor(&cluster)), &options(&s, &dir, true)).unwrap();
+        assert!(
+            resumed.resumed >= 1,
+            "the failed operation was started, so it is run again"
+        );
+        if fail_at > 1 {
+            // It continued the run rather than starting it again.
+            assert!(resumed.ops < whole.ops, "stopped at change {fail_at}");
+        }
+        assert_eq!(
+            resumed.result, whole.result,
+            "stopped at change {fail_at}: the same measurements as the uninterrupted run"
+        );
+        assert_eq!(
+            placement(&cluster),
+            whole_placement,
+            "stopped at change {fail_at}"
+        );
+    }
+}
+
+/// `slivers live SCENARIO --out OUT -q EXTRA...` (a dry run unless told).
+fn live_dry_run(scenario: &str, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["live", scenario, "--out", out.to_str().unwrap(), "-q"];
+    args.extend_from_slice(extra);
+    slivers(&args)
+}
+
+#[test]
+fn a_journaled_input_the_model_refuses_is_named_by_its_line() {
+    let dir = temp_dir("resume-refused");
+    let live = |extra: &[&str]| live_dry_run("tests/golden/small/scenario.toml", &dir, extra);
+    let (ok, _, err) = live(&[]);
+    assert!(ok, "{err}");
+    // The completion of an operation the model never started.
+    let journal = dir.join("journal.jsonl");
+    let mut text = std::fs::read_to_string(&journal).unwrap();
+    text.push_str("{\"in\":{\"op_done\":{\"op\":999}},\"t\":1}\n");
+    std::fs::write(&journal, &text).unwrap();
+    let line = text.lines().count();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    let said = format!(
+        "error: journal {}, line {line}: the model refuses this input on replay",
+        journal.display()
+    );
+    assert!(err.starts_with(&said), "{err}");
+    assert!(err.trim_end().ends_with("is not in flight"), "{err}");
+}
+
+#[test]
+fn a_journal_names_its_run_and_resume_refuses_another() {
+    let dir = temp_dir("resume-header");
+    // The golden scenario written elsewhere, so that the file can change.
+    let file = dir.join("scenario.toml");
+    std::fs::write(&file, golden_scenario_text()).unwrap();
+    let out = dir.join("out");
+    let live = |extra: &[&str]| live_dry_run(file.to_str().unwrap(), &out, extra);
+    let (ok, _, err) = live(&[]);
+    assert!(ok, "{err}");
+    let journal = out.join("journal.jsonl");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let sha = Scenario::load(&file).unwrap().sha256.clone();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        format!(
+            "{{\"run\":{{\"scenario_sha256\":\"{sha}\",\"pair\":\"room-for-growth/follow-broker\",\"seed\":1,\"hosts\":[\"host0\",\"host1\"]}}}}"
+        )
+    );
+    assert_eq!(text.matches("\"run\"").count(), 1, "one header");
+    // The same run resumes (it had finished: nothing is left to do).
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let refused = |extra: &[&str], field: &str, found: &str, expected: &str| {
+        let mut args = vec!["--resume"];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = live(&args);
+        assert!(!ok);
+        assert_eq!(
+            err.trim(),
+            format!(
+                "error: journal {} records another run: its {field} is {found}, but this run's is {expected}; resume with the same scenario file, pair, seed and hosts, or start afresh with another --out",
+                journal.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&journal).unwrap(),
+            text,
+            "a refused journal is left as it was"
+        );
+    };
+    refused(
+        &["--pair", "migrating/energy-aware"],
+        "policy pair",
+        "room-for-growth/follow-broker",
+        "migrating/energy-aware",
+    );
+    refused(&["--seed", "7"], "seed", "1", "7");
+    refused(&["--hosts", "a,b"], "list of hosts", "host0, host1", "a, b");
+    std::fs::write(&file, golden_scenario_text() + "\n# edited\n").unwrap();
+    let edited = Scenario::load(&file).unwrap().sha256.clone();
+    refused(&[], "scenario file's sha256", &sha, &edited);
+    std::fs::write(&file, golden_scenario_text()).unwrap();
+    // The header belongs on the first line only.
+    let header = text.lines().next().unwrap();
+    std::fs::write(&journal, format!("{text}{header}\n")).unwrap();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    let line = text.lines().count() + 1;
+    assert!(
+        err.contains(&format!(
+            "line {line}: expected an input, an operation's start or its failure, found a second header"
+        )),
+        "{err}"
+    );
+    // A journal from before journals had a header is refused too.
+    let old: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&journal, &old).unwrap();
+    let (ok, _, err) = live(&["--resume"]);
+    assert!(!ok);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "error: journal {} does not start with the line naming its run (scenario file, pair, seed, hosts), so it was written by an older slivers and cannot be checked against this run: finish it with that version, or start afresh with another --out",
+            journal.display()
+        )
+    );
+}
