@@ -219,7 +219,8 @@ pub enum ExecutorArg {
     /// Record the xl commands, answered by an in-memory emulation (no
     /// clock: simulated time).
     DryRun,
-    /// In-memory hosts with the migration model's delays.
+    /// Emulated hosts, kept in the output folder's `emulated/`, with the
+    /// migration model's delays.
     Emulated,
     /// xl on real hosts.
     Xen,
@@ -645,7 +646,10 @@ fn live(a: &LiveArgs) -> Result<()> {
             commands: out.join("commands.jsonl"),
             append: a.resume,
         },
-        (ExecutorArg::Emulated, _) => Access::Emulated,
+        (ExecutorArg::Emulated, _) => Access::Emulated {
+            state: out.join("emulated"),
+            resume: a.resume,
+        },
         (ExecutorArg::Xen, TransportArg::Local) => Access::Local {
             xl: a.xl.clone(),
             host_env: a.xl_host_env.clone(),

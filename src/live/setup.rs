@@ -1,7 +1,7 @@
 //! Building the executor a live run uses, from the choices `slivers live`
 //! offers: the one place that knows how each executor is assembled.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +29,16 @@ pub enum Access {
         /// Append (a resumed run) rather than truncate.
         append: bool,
     },
-    /// In-memory hosts with the migration model's delays, on the wall clock.
-    Emulated,
+    /// Emulated hosts kept in the directory `state` (so that a resumed run
+    /// finds the VMs an interrupted one created), with the migration
+    /// model's delays, on the wall clock.
+    Emulated {
+        /// Where the hosts are kept ([`EmuCluster::stored`]).
+        state: PathBuf,
+        /// Continue a run: its VMs are expected there. A new run refuses
+        /// hosts that hold VMs.
+        resume: bool,
+    },
     /// xl on each host over ssh.
     Ssh {
         /// The ssh command (default `ssh -o BatchMode=yes`).
@@ -74,7 +82,16 @@ pub fn connect(
             let t = dry_run(emulated_cluster(scenario, hosts), Box::new(file));
             return Ok((Arc::new(XenExecutor::new(Arc::new(t), config)), Pace::Virtual));
         }
-        Access::Emulated => return Ok((Arc::new(emulated_executor(scenario, hosts, scale, config)), wall)),
+        Access::Emulated { state, resume } => {
+            let cluster = Arc::new(EmuCluster::stored(state, &host_configs(scenario, hosts))?);
+            if !resume {
+                refuse_leftovers(&cluster, state)?;
+            }
+            return Ok((
+                Arc::new(emulated_executor(scenario, cluster, scale, config)),
+                wall,
+            ));
+        }
         Access::Ssh { command, user, key } => {
             let mut t = SshTransport::new().user(user.as_deref()).key(key.as_deref());
             if let Some(cmd) = command {
@@ -93,27 +110,58 @@ pub fn connect(
     Ok((Arc::new(XenExecutor::new(transport, config)), wall))
 }
 
+/// One emulated host per scenario host (its memory and whole CPUs), named
+/// `hosts`.
+fn host_configs(scenario: &Scenario, hosts: &[String]) -> Vec<HostConfig> {
+    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
+    hosts
+        .iter()
+        .map(|h| HostConfig::new(h, scenario.capacity.memory_mib(), cpus))
+        .collect()
+}
+
 /// In-memory emulated hosts, one per scenario host (its memory and whole
 /// CPUs), named `hosts`.
 pub fn emulated_cluster(scenario: &Scenario, hosts: &[String]) -> Arc<EmuCluster> {
     let cluster = Arc::new(EmuCluster::new());
-    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
-    for h in hosts {
-        cluster.add_host(HostConfig::new(h, scenario.capacity.memory_mib(), cpus));
+    for config in host_configs(scenario, hosts) {
+        cluster.add_host(config);
     }
     cluster
 }
 
-/// The `emulated` executor: [`emulated_cluster`] reached through the Xen
-/// executor, every command delayed by its modelled duration divided by
-/// `scale`.
+/// An error if the emulated hosts kept in `state` hold VMs: a new run
+/// would find another run's VMs there.
+fn refuse_leftovers(cluster: &EmuCluster, state: &Path) -> std::io::Result<()> {
+    let held: Vec<String> = cluster
+        .hosts()
+        .iter()
+        .filter_map(|h| cluster.host(h))
+        .filter(|s| !s.domains.is_empty())
+        .map(|s| {
+            let names: Vec<&str> = s.domains.keys().map(String::as_str).collect();
+            format!("{}: {}", s.config.host, names.join(", "))
+        })
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
+    Err(std::io::Error::other(format!(
+        "the emulated hosts in {} hold the VMs of an earlier run ({}): continue it with --resume, or remove {} to start afresh",
+        state.display(),
+        held.join("; "),
+        state.display()
+    )))
+}
+
+/// The `emulated` executor: `cluster` reached through the Xen executor,
+/// every command delayed by its modelled duration divided by `scale`.
 pub fn emulated_executor(
     scenario: &Scenario,
-    hosts: &[String],
+    cluster: Arc<EmuCluster>,
     scale: f64,
     config: XenConfig,
 ) -> XenExecutor {
-    let cluster = emulated_cluster(scenario, hosts);
     let params = scenario.migration;
     let scale = if scale.is_finite() && scale > 0.0 {
         scale

@@ -439,9 +439,15 @@ impl Transport for InProcessTransport {
         }
     }
 
-    fn write_file(&self, _host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError> {
-        self.inner.cluster().write_file(path, contents);
-        Ok(())
+    fn write_file(&self, host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError> {
+        self.inner
+            .cluster()
+            .write_file(path, contents)
+            .map_err(|source| ExecError::Io {
+                host: host.to_string(),
+                context: format!("writing {path}"),
+                source,
+            })
     }
 }
 

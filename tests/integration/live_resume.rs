@@ -278,3 +278,127 @@ fn a_journal_names_its_run_and_resume_refuses_another() {
         )
     );
 }
+
+/// The values of `columns` in the one-row `summary.csv` of `dir`.
+fn summary_columns(dir: &Path, columns: &[&str]) -> Vec<String> {
+    let s = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
+    let header: Vec<&str> = s.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = s.lines().nth(1).unwrap().split(',').collect();
+    columns
+        .iter()
+        .map(|c| row[header.iter().position(|h| h == c).unwrap()].to_string())
+        .collect()
+}
+
+#[test]
+fn an_emulated_run_killed_at_any_point_resumes_to_the_simulations_end() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("emulated-kills");
+    let out = dir.join("out");
+    let journal = out.join("journal.jsonl");
+    let live = |resume: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slivers"));
+        c.current_dir(root())
+            .args([
+                "live",
+                SCENARIO,
+                "--executor",
+                "emulated",
+                "--time-scale",
+                "20000",
+                "-q",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if resume {
+            c.arg("--resume");
+        }
+        c
+    };
+    // 20 kill points spread over the run (a whole journal is about 18 kB),
+    // each at a pseudo-random place in its slot, by SIGKILL, SIGINT and
+    // SIGTERM in turn; the emulated hosts outlive each controller.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    for (i, slot) in (0..20u64).enumerate() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mark = 400 + slot * 700 + x % 700;
+        let mut child = live(i > 0).spawn().unwrap();
+        let t0 = Instant::now();
+        while std::fs::metadata(&journal).map_or(0, |m| m.len()) < mark {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                panic!("kill {i}: the run ended ({status}) before {mark} bytes of journal: {err}");
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "kill {i}: no progress");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let signal = ["-KILL", "-INT", "-TERM"][i % 3];
+        let sent = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "kill {i} ({signal}) stopped it");
+    }
+    assert!(
+        !out.join("summary.csv").exists(),
+        "every kill came before the end"
+    );
+    let done = live(true).output().unwrap();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    // The simulation's decisions and counts, and its final placement.
+    let sim = dir.join("sim");
+    let (ok, _, err) = slivers(&["run", SCENARIO, "--out", sim.to_str().unwrap(), "-q"]);
+    assert!(ok, "{err}");
+    let columns = [
+        "migrations",
+        "live_migrations",
+        "stop_copy_migrations",
+        "requests",
+        "granted",
+        "rejected",
+        "resizes",
+        "jobs_started",
+        "peak_active_hosts",
+    ];
+    assert_eq!(summary_columns(&out, &columns), summary_columns(&sim, &columns));
+    let s = scenario();
+    let r = slivers::experiment::run_scenario(&s, slivers::experiment::RunOptions::default(), |_| {})
+        .unwrap()
+        .remove(0);
+    let mut expected: Vec<(String, String)> = r
+        .final_placement
+        .iter()
+        .map(|&(vm, h)| (format!("host{h}"), format!("sliver-{vm}")))
+        .collect();
+    expected.sort();
+    let hosts_dir = out.join("emulated/hosts");
+    let mut found: Vec<(String, String)> = (0..s.hosts)
+        .flat_map(|h| {
+            let host = format!("host{h}");
+            let state = slivers_xl_emu::dir::load_host(&hosts_dir, &host).unwrap();
+            state.domains.into_keys().map(move |vm| (host.clone(), vm))
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, expected, "every VM once, where the simulation ends it");
+    // A new run does not start over another run's VMs.
+    let again = live(false).output().unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
+    assert!(
+        err.contains(&format!(
+            "the emulated hosts in {} hold the VMs of an earlier run (host",
+            out.join("emulated").display()
+        )) && err.contains("continue it with --resume"),
+        "{err}"
+    );
+}

@@ -1,14 +1,29 @@
 //! Several emulated hosts in memory, with a shared file namespace (the
 //! "shared storage" for config files and saved images). Used by the
-//! in-process and dry-run transports: nothing touches a real host or disk.
+//! in-process and dry-run transports: nothing touches a real host.
+//!
+//! A cluster may also be kept in a directory ([`EmuCluster::stored`]), so
+//! that a process started later finds the domains an earlier one left, as
+//! a controller restarted against real hosts does:
+//! * `DIR/hosts/<host>/`: each host as the `slivers-xl-emu` binary keeps
+//!   it ([`crate::dir`]), so that the binary can read it too;
+//! * `DIR/files/PATH`: the shared file at `/PATH`.
+//!
+//! Every command's changes are written before it returns: a host's new and
+//! changed domains before the ones it dropped, and a migration's
+//! destination before its source, so that a process killed while writing
+//! leaves a domain on two hosts at worst (which reconciliation resolves),
+//! never on none.
 
 use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use super::dir::{init_host, load_host, store_host, write_atomic};
 use super::{
-    FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL, RESUMING_AT_SENDER,
-    SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY, TARGET_STARTED,
-    TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
+    EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
+    RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
 };
 
 /// How an emulated command ended.
@@ -23,21 +38,121 @@ pub enum EmuOutcome {
 #[derive(Default)]
 struct Inner {
     hosts: BTreeMap<String, HostState>,
-    files: BTreeMap<String, Vec<u8>>,
+    files: Files,
     faults: BTreeMap<String, Vec<Fault>>,
+    /// A stored cluster: each host as last written.
+    stored: BTreeMap<String, HostState>,
 }
 
-/// Emulated hosts in memory. All methods take `&self` and are safe to call
-/// from several threads.
+/// The shared files: in memory, or in a stored cluster's `files/`.
+#[derive(Default)]
+struct Files {
+    memory: BTreeMap<String, Vec<u8>>,
+    dir: Option<PathBuf>,
+}
+
+impl Files {
+    /// Where the shared file `path` is kept in `dir`: `dir/path` without
+    /// its leading `/`; a path that would leave `dir` is refused.
+    fn on_disk(dir: &Path, path: &str) -> std::io::Result<PathBuf> {
+        let rel = Path::new(path.trim_start_matches('/'));
+        if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{path}: not a path the emulated hosts share"),
+            ));
+        }
+        Ok(dir.join(rel))
+    }
+}
+
+impl EmuFiles for Files {
+    fn read(&mut self, path: &str) -> std::io::Result<Vec<u8>> {
+        match &self.dir {
+            Some(dir) => std::fs::read(Self::on_disk(dir, path)?),
+            None => self.memory.read(path),
+        }
+    }
+
+    fn write(&mut self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        match &self.dir {
+            Some(dir) => write_atomic(&Self::on_disk(dir, path)?, bytes),
+            None => self.memory.write(path, bytes),
+        }
+    }
+}
+
+/// Emulated hosts in memory (and, for a stored cluster, in a directory).
+/// All methods take `&self` and are safe to call from several threads.
 #[derive(Default)]
 pub struct EmuCluster {
     inner: Mutex<Inner>,
+    /// A stored cluster's `DIR/hosts`.
+    hosts_dir: Option<PathBuf>,
 }
 
 impl EmuCluster {
     /// An empty cluster.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A cluster of `hosts` kept in `dir` (see the module's documentation):
+    /// a host already stored there keeps its domains and takes its
+    /// capacity from `hosts`; the others start empty. Files already stored
+    /// stay readable.
+    pub fn stored(dir: &Path, hosts: &[HostConfig]) -> std::io::Result<EmuCluster> {
+        let hosts_dir = dir.join("hosts");
+        let mut inner = Inner {
+            files: Files {
+                memory: BTreeMap::new(),
+                dir: Some(dir.join("files")),
+            },
+            ..Inner::default()
+        };
+        for config in hosts {
+            init_host(&hosts_dir, config)?;
+            let state = load_host(&hosts_dir, &config.host)?;
+            inner.stored.insert(config.host.clone(), state.clone());
+            inner.hosts.insert(config.host.clone(), state);
+        }
+        Ok(EmuCluster {
+            inner: Mutex::new(inner),
+            hosts_dir: Some(hosts_dir),
+        })
+    }
+
+    /// Writes what changed on `hosts`, in order, to a stored cluster.
+    fn store(&self, inner: &mut Inner, hosts: &[&str]) -> std::io::Result<()> {
+        let Some(root) = &self.hosts_dir else {
+            return Ok(());
+        };
+        for &host in hosts {
+            let Some(new) = inner.hosts.get(host) else {
+                continue;
+            };
+            let old = match inner.stored.get(host) {
+                Some(old) => old.clone(),
+                // Added after the cluster was opened: stored afresh.
+                None => {
+                    init_host(root, &new.config)?;
+                    load_host(root, host)?
+                }
+            };
+            if *new != old {
+                store_host(root, &old, new)?;
+                inner.stored.insert(host.to_string(), new.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// `out`, unless writing what changed on `hosts` fails.
+    fn stored_or_failed(&self, hosts: &[&str], out: XlOutput) -> XlOutput {
+        match self.store(&mut self.lock(), hosts) {
+            Ok(()) => out,
+            Err(e) => XlOutput::fail(format!("slivers-xl-emu: {}: {e}\n", hosts.join(", "))),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -73,13 +188,13 @@ impl EmuCluster {
     }
 
     /// Writes a file into the shared namespace.
-    pub fn write_file(&self, path: &str, bytes: &[u8]) {
-        self.lock().files.insert(path.to_string(), bytes.to_vec());
+    pub fn write_file(&self, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.lock().files.write(path, bytes)
     }
 
     /// Reads a file from the shared namespace.
     pub fn read_file(&self, path: &str) -> Option<Vec<u8>> {
-        self.lock().files.get(path).cloned()
+        self.lock().files.read(path).ok()
     }
 
     /// Runs an `xl` argv on `host`; `None` if there is no such host. A
@@ -114,14 +229,16 @@ impl EmuCluster {
             } => {
                 let (ssh, domain, dest) = (ssh.clone(), domain.clone(), dest.clone());
                 drop(inner);
-                self.migrate(host, ssh.as_deref(), &domain, &dest, fault, transfer)
+                let out = self.migrate(host, ssh.as_deref(), &domain, &dest, fault, transfer);
+                return Some(EmuOutcome::Exited(self.stored_or_failed(&[&dest, host], out)));
             }
             XlCommand::MigrateReceive => {
                 XlOutput::fail("migrate-receive: no migration stream on stdin\n".into())
             }
             cmd => state.apply(cmd, files),
         };
-        Some(EmuOutcome::Exited(out))
+        drop(inner);
+        Some(EmuOutcome::Exited(self.stored_or_failed(&[host], out)))
     }
 
     fn migrate(
@@ -228,7 +345,8 @@ mod tests {
         let c = EmuCluster::new();
         c.add_host(HostConfig::new("a", 4096, 4));
         c.add_host(HostConfig::new("b", 4096, 4));
-        c.write_file("/c/vm.cfg", b"name = \"vm\"\nmemory = 1024\n");
+        c.write_file("/c/vm.cfg", b"name = \"vm\"\nmemory = 1024\n")
+            .unwrap();
         assert_eq!(exited(c.run("a", &argv("xl create /c/vm.cfg"), &|| {})).code, 0);
         c
     }
@@ -277,9 +395,49 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_cluster_is_found_again_by_the_next_process() {
+        let dir = std::env::temp_dir().join(format!("slivers-emu-stored-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let hosts = [HostConfig::new("a", 4096, 4), HostConfig::new("b", 4096, 4)];
+        let c = EmuCluster::stored(&dir, &hosts).unwrap();
+        c.write_file("/c/vm.cfg", b"name = \"vm\"\nmemory = 1024\n")
+            .unwrap();
+        c.write_file("/c/keep.cfg", b"name = \"keep\"\nmemory = 512\n")
+            .unwrap();
+        assert_eq!(exited(c.run("a", &argv("xl create /c/vm.cfg"), &|| {})).code, 0);
+        assert_eq!(exited(c.run("a", &argv("xl create /c/keep.cfg"), &|| {})).code, 0);
+        assert_eq!(exited(c.run("a", &argv("xl migrate vm b"), &|| {})).code, 0);
+        assert_eq!(
+            exited(c.run("a", &argv("xl save keep /img/keep"), &|| {})).code,
+            0
+        );
+        let before = (c.host("a").unwrap(), c.host("b").unwrap());
+        drop(c);
+        // Another process: the same domains, files and domids.
+        let c = EmuCluster::stored(&dir, &hosts).unwrap();
+        assert_eq!((c.host("a").unwrap(), c.host("b").unwrap()), before);
+        assert!(c.host("a").unwrap().domains.is_empty());
+        assert!(c.host("b").unwrap().domains.contains_key("vm"));
+        assert_eq!(
+            exited(c.run("b", &argv("xl restore /c/keep.cfg /img/keep"), &|| {})).code,
+            0
+        );
+        // The binary's layout: it reads the hosts too.
+        let b = crate::dir::load_host(&dir.join("hosts"), "b").unwrap();
+        assert_eq!(b, c.host("b").unwrap());
+        assert_eq!(b.domains.keys().collect::<Vec<_>>(), ["keep", "vm"]);
+        assert!(dir.join("files/img/keep").is_file());
+        // Shared files stay inside the directory.
+        assert!(c.write_file("/c/../../escape", b"x").is_err());
+        assert!(!dir.join("escape").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn migration_refused_by_a_full_target() {
         let c = cluster();
-        c.write_file("/c/fill.cfg", b"name = \"fill\"\nmemory = 3500\n");
+        c.write_file("/c/fill.cfg", b"name = \"fill\"\nmemory = 3500\n")
+            .unwrap();
         assert_eq!(exited(c.run("b", &argv("xl create /c/fill.cfg"), &|| {})).code, 0);
         let out = exited(c.run("a", &argv("xl migrate vm b"), &|| {}));
         assert_eq!(out.code, 1);

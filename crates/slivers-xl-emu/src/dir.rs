@@ -118,8 +118,9 @@ pub fn load_host(root: &Path, host: &str) -> std::io::Result<HostState> {
     })
 }
 
-/// Writes what changed between `old` and `new`.
-fn store_host(root: &Path, old: &HostState, new: &HostState) -> std::io::Result<()> {
+/// Writes what changed between `old` and `new`: new and changed domains
+/// before removing the ones `new` dropped.
+pub(crate) fn store_host(root: &Path, old: &HostState, new: &HostState) -> std::io::Result<()> {
     let dir = root.join(&new.config.host);
     if old.next_domid != new.next_domid || old.config != new.config {
         let file = HostFile {

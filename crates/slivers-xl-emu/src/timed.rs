@@ -143,7 +143,9 @@ mod tests {
     fn each_command_has_its_kind_and_memory() {
         let cluster = EmuCluster::new();
         cluster.add_host(HostConfig::new("h1", 4096, 2));
-        cluster.write_file("/c/vm1.cfg", b"name = \"vm1\"\nmemory = 512\nvcpus = 1\n");
+        cluster
+            .write_file("/c/vm1.cfg", b"name = \"vm1\"\nmemory = 512\nvcpus = 1\n")
+            .unwrap();
         let t = |line: &str| Timed::of(&cluster, "h1", &argv(line));
         assert_eq!(t("xl create /c/vm1.cfg"), Some(Timed::Operation));
         assert!(matches!(
