@@ -394,6 +394,17 @@ fn an_emulated_run_killed_at_any_point_resumes_to_the_simulations_end() {
     let again = live(false).output().unwrap();
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success());
+    // The journal is looked at first (before the folder or any host is
+    // touched) ...
+    assert!(
+        err.contains("already records a run: pass --resume to continue it"),
+        "{err}"
+    );
+    // ... and without it, the emulated hosts still hold the earlier VMs.
+    std::fs::remove_file(out.join("journal.jsonl")).unwrap();
+    let again = live(false).output().unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
     assert!(
         err.contains(&format!(
             "the emulated hosts in {} hold the VMs of an earlier run (host",
