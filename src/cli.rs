@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
 
-use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
+use slivers::experiment::shard::{Shard, SweepOptions, merge, run_sweep};
 use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
     VmRunConfig, run_vm_requests_observed, summary_table as vm_summary_table,
@@ -110,9 +110,9 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Redraw every figure of a sweep folder from its CSVs alone.
+    /// Redraw every figure of a run's or a sweep's folder from its CSVs alone.
     Plot {
-        /// The sweep's output folder.
+        /// The output folder of slivers run or slivers sweep.
         dir: PathBuf,
     },
     /// List the built-in policies with a description of each.
@@ -516,7 +516,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Plot { dir } => {
             let _lock = OutputLock::acquire(&dir)?;
-            let files = plot(&dir)?;
+            let files = slivers::report::plot_folder(&dir)?;
             // Figures, and the ordering map's table when the sweep has one.
             let tables = files
                 .iter()
