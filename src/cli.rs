@@ -11,8 +11,7 @@ use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
 use slivers::experiment::shard::{Shard, SweepOptions, merge, run_sweep};
 use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
-    VmRunConfig, run_vm_requests_observed, summary_table as vm_summary_table,
-    write_outputs as write_vm_outputs,
+    VmRunConfig, run_vm_requests_observed, summary_text as vm_summary_text, write_outputs as write_vm_outputs,
 };
 use slivers::experiment::{RunOptions, run_scenario_observed};
 use slivers::report::folder::{OutputLock, replace_folder};
@@ -870,7 +869,7 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
     let written = replace_folder(&out, |dir| write_vm_outputs(&scenario, &r, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
     if !args.quiet {
-        print!("{}", vm_summary_table(&scenario, &r));
+        print!("{}", vm_summary_text(&scenario, &r));
         println!(
             "{} VMs, {} events; trace {:.2} s, run {:.2} s ({:.0} ns/event); wrote {}",
             trace.vms.len(),

@@ -12,6 +12,7 @@ pub mod outputs;
 pub mod plot;
 mod png;
 pub mod sweep;
+pub mod vmrun;
 
 use std::path::{Path, PathBuf};
 
@@ -156,6 +157,8 @@ pub enum FolderKind {
     Sweep,
     /// `slivers run` on guests (`scenario_sha256`).
     Run,
+    /// `slivers run` on VM requests (`kind = "vm-requests"`).
+    VmRequests,
 }
 
 /// The kind of folder `dir` is, from its `manifest.toml`: a sweep's when it
@@ -166,7 +169,9 @@ pub fn folder_kind(dir: &Path) -> Result<FolderKind, ReportError> {
         return Ok(FolderKind::Sweep);
     }
     let t: toml::Table = read_manifest(&path, "a manifest written by slivers")?;
-    if t.contains_key("scenario_sha256") {
+    if t.get("kind").and_then(|k| k.as_str()) == Some(vmrun::KIND) {
+        Ok(FolderKind::VmRequests)
+    } else if t.contains_key("scenario_sha256") {
         Ok(FolderKind::Run)
     } else {
         Ok(FolderKind::Sweep)
@@ -179,6 +184,7 @@ pub fn plot_folder(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let mut files = match folder_kind(dir)? {
         FolderKind::Sweep => sweep::plot_sweep(dir)?,
         FolderKind::Run => outputs::replot(dir)?,
+        FolderKind::VmRequests => vmrun::replot(dir)?,
     };
     files.sort();
     Ok(files)
