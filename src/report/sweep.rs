@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, input_error, parse_number, read_csv};
-use super::plot::{Curve, LegendPosition, LinePlot, PlotOptions, Spread, draw_lines_with};
+use super::plot::{Curve, LinePlot, PlotOptions, Spread, draw_lines_with};
 
 /// Number of intervals of the common time grid of the curves figures: the
 /// step functions are evaluated at `GRID_STEPS + 1` equally spaced times
@@ -659,7 +659,6 @@ fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), R
         },
         &PlotOptions {
             x_categories: None,
-            legend: LegendPosition::Auto,
             y_integer: false,
         },
         png,
@@ -722,7 +721,6 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
         },
         &PlotOptions {
             x_categories: categorical.then_some(categories.as_slice()),
-            legend: LegendPosition::Auto,
             y_integer: false,
         },
         png,
