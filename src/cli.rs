@@ -108,6 +108,9 @@ pub enum Command {
         /// Write the merged files here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace another sweep's results in --out.
+        #[arg(long)]
+        overwrite: bool,
     },
     /// Redraw every figure of a run's or a sweep's folder from its CSVs alone.
     Plot {
@@ -501,10 +504,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sweep(args) => sweep_command(&args),
-        Command::Merge { dirs, out } => {
+        Command::Merge { dirs, out, overwrite } => {
             let out = out.unwrap_or_else(|| dirs[0].clone());
             let _lock = OutputLock::acquire(&out)?;
-            let files = merge(&dirs, &out)?;
+            let files = merge(&dirs, &out, overwrite)?;
             println!(
                 "merged {} folders into {}: {} files",
                 dirs.len(),
