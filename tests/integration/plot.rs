@@ -25,10 +25,8 @@ fn figures(dir: &Path) -> Vec<(String, Vec<u8>)> {
     v
 }
 
-/// Runs `scenario` into `out`, removes its figures, redraws them with
-/// `slivers plot` and checks they are the bytes `run` wrote; returns the
-/// figures' names.
-fn redrawn_as_written(scenario: &Path, out: &Path) -> Vec<String> {
+/// `slivers run scenario --out out -q`, which must succeed.
+fn run_quietly(scenario: &Path, out: &Path) {
     let (ok, _, err) = slivers(&[
         "run",
         scenario.to_str().unwrap(),
@@ -37,6 +35,13 @@ fn redrawn_as_written(scenario: &Path, out: &Path) -> Vec<String> {
         "-q",
     ]);
     assert!(ok, "{err}");
+}
+
+/// Runs `scenario` into `out`, removes its figures, redraws them with
+/// `slivers plot` and checks they are the bytes `run` wrote; returns the
+/// figures' names.
+fn redrawn_as_written(scenario: &Path, out: &Path) -> Vec<String> {
+    run_quietly(scenario, out);
     let written = figures(out);
     for (name, _) in &written {
         std::fs::remove_file(out.join(name)).unwrap();
@@ -88,14 +93,7 @@ fn plot_names_what_a_run_folder_lacks() {
     let scenario = dir.join("small.toml");
     std::fs::write(&scenario, golden_scenario_text()).unwrap();
     let out = dir.join("out");
-    let (ok, _, err) = slivers(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "-q",
-    ]);
-    assert!(ok, "{err}");
+    run_quietly(&scenario, &out);
     std::fs::remove_file(out.join("fidelity.csv")).unwrap();
     let (ok, _, err) = slivers(&["plot", out.to_str().unwrap()]);
     assert!(!ok);
