@@ -8,11 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
 
-use slivers::experiment::shard::{Shard, SweepOptions, merge, plot, run_sweep};
+use slivers::experiment::shard::{Shard, SweepOptions, merge, run_sweep};
 use slivers::experiment::sweep::{Sweep, is_sweep_file};
 use slivers::experiment::vmreq::{
-    VmRunConfig, run_vm_requests_observed, summary_table as vm_summary_table,
-    write_outputs as write_vm_outputs,
+    VmRunConfig, run_vm_requests_observed, summary_text as vm_summary_text, write_outputs as write_vm_outputs,
 };
 use slivers::experiment::{RunOptions, run_scenario_observed};
 use slivers::report::folder::{OutputLock, replace_folder};
@@ -121,10 +120,13 @@ pub enum Command {
         /// Write the merged files here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Replace another sweep's results in --out.
+        #[arg(long)]
+        overwrite: bool,
     },
-    /// Redraw every figure of a sweep folder from its CSVs alone.
+    /// Redraw every figure of a run's or a sweep's folder from its CSVs alone.
     Plot {
-        /// The sweep's output folder.
+        /// The output folder of slivers run or slivers sweep.
         dir: PathBuf,
     },
     /// List the built-in policies with a description of each.
@@ -515,10 +517,10 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sweep(args) => sweep_command(&args),
-        Command::Merge { dirs, out } => {
+        Command::Merge { dirs, out, overwrite } => {
             let out = out.unwrap_or_else(|| dirs[0].clone());
             let _lock = OutputLock::acquire(&out)?;
-            let files = merge(&dirs, &out)?;
+            let files = merge(&dirs, &out, overwrite)?;
             println!(
                 "merged {} folders into {}: {} files",
                 dirs.len(),
@@ -529,7 +531,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Plot { dir } => {
             let _lock = OutputLock::acquire(&dir)?;
-            let files = plot(&dir)?;
+            let files = slivers::report::plot_folder(&dir)?;
             // Figures, and the ordering map's table when the sweep has one.
             let tables = files
                 .iter()
@@ -886,7 +888,7 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
     let written = replace_folder(&out, |dir| write_vm_outputs(&scenario, &r, dir))
         .with_context(|| format!("writing results to {}", out.display()))?;
     if !args.quiet {
-        print!("{}", vm_summary_table(&scenario, &r));
+        print!("{}", vm_summary_text(&scenario, &r));
         println!(
             "{} VMs, {} events; trace {:.2} s, run {:.2} s ({:.0} ns/event); wrote {}",
             trace.vms.len(),

@@ -240,13 +240,15 @@ pub fn check_sweep_folder(
     continuing: bool,
     overwrite: bool,
 ) -> Result<(), ShardError> {
+    check_folder_holds(dir, &sweep.sha256, continuing, overwrite)
+}
+
+/// [`check_sweep_folder`] for the sweep file whose SHA-256 is `sha256`.
+fn check_folder_holds(dir: &Path, sha256: &str, continuing: bool, overwrite: bool) -> Result<(), ShardError> {
     let what = match folder_sweep(dir)? {
         None => return Ok(()),
-        Some(Some(sha)) if sha == sweep.sha256 => return Ok(()),
-        Some(Some(sha)) => format!(
-            "results of a different sweep file (sha256 {sha}, this one is {})",
-            sweep.sha256
-        ),
+        Some(Some(sha)) if sha == sha256 => return Ok(()),
+        Some(Some(sha)) => format!("results of a different sweep file (sha256 {sha}, this one is {sha256})"),
         Some(None) => "a manifest.toml that is not a sweep's (the results of slivers run?)".to_string(),
     };
     if continuing {
@@ -266,8 +268,10 @@ pub fn check_sweep_folder(
 }
 
 /// Empties `dir` of a sweep's files before a fresh start: `runs/`,
-/// `shards/`, the assembled CSVs, the figures and the manifest (so no file
-/// of an earlier sweep is left beside the new manifest). Other files stay.
+/// `shards/`, the assembled CSVs, the figures and, last, the manifest (so
+/// no file of an earlier sweep is left beside the new manifest, and an
+/// interrupted clearing leaves the old manifest beside what is left of
+/// the old files, never a folder that looks new). Other files stay.
 pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
     let io = |p: &Path, source| ShardError::Io {
         path: p.display().to_string(),
@@ -292,12 +296,16 @@ pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
         let ordering = ["ordering.csv", "ordering.png", "ordering.svg"];
         if figure
             || ordering.contains(&name.as_str())
-            || ["runs.csv", "migrations.csv", "manifest.toml"].contains(&name.as_str())
+            || ["runs.csv", "migrations.csv"].contains(&name.as_str())
         {
             std::fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
         }
     }
-    Ok(())
+    let manifest = dir.join("manifest.toml");
+    match std::fs::remove_file(&manifest) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&manifest, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Runs the sweep (or one shard of it) into `dir`, calling `progress` after
@@ -494,8 +502,11 @@ pub fn plot(dir: &Path) -> Result<Vec<PathBuf>, ShardError> {
 
 /// Merges the shards found in `dirs` into `out`: checks that they come from
 /// one sweep file, that every shard 1..N finished and every run is present,
-/// then writes the same files as an unsharded sweep.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
+/// then writes the same files as an unsharded sweep, the manifest last. An
+/// `out` that is not one of `dirs` is refused if it holds another sweep's
+/// results (or a run's) unless `overwrite`, and is cleared of a sweep's
+/// files ([`clear_sweep_folder`]) before anything is written.
+pub fn merge(dirs: &[PathBuf], out: &Path, overwrite: bool) -> Result<Vec<PathBuf>, ShardError> {
     let mut first: Option<(SweepManifest, PathBuf)> = None;
     let mut shards: Vec<(usize, usize, PathBuf)> = Vec::new();
     for d in dirs {
@@ -581,10 +592,18 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Vec<PathBuf>, ShardError> {
     let mut sources: Vec<PathBuf> = dirs.to_vec();
     sources.dedup();
     let header = first_header(&sources, total)?;
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !dirs.iter().any(|d| same(d, out)) {
+        check_folder_holds(out, &manifest.sweep_sha256, false, overwrite)?;
+        clear_sweep_folder(out)?;
+    }
+    let mut files = assemble(out, &sources, &header, total)?;
     let text = crate::report::toml_file("# Written by slivers sweep.\n", &manifest)?;
     write_atomic(&out.join("manifest.toml"), text.as_bytes())?;
-    let mut files = vec![out.join("manifest.toml")];
-    files.extend(assemble(out, &sources, &header, total)?);
+    files.insert(0, out.join("manifest.toml"));
     Ok(files)
 }
 

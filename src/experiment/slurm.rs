@@ -644,7 +644,7 @@ pub fn run_slurm(
     }
     if todo.is_empty() {
         log(&format!("all {n} shards have finished; merging"));
-        let files = merge(std::slice::from_ref(&out_abs), &out_abs)?;
+        let files = merge(std::slice::from_ref(&out_abs), &out_abs, false)?;
         return Ok(SlurmOutcome::Merged {
             job: None,
             submitted: todo,
@@ -751,7 +751,7 @@ pub fn run_slurm(
         "job {job} finished ({} of {n} shards); merging {n} shards",
         todo.len()
     ));
-    let files = merge(std::slice::from_ref(&out_abs), &out_abs)?;
+    let files = merge(std::slice::from_ref(&out_abs), &out_abs, false)?;
     Ok(SlurmOutcome::Merged {
         job: Some(job),
         submitted: todo,

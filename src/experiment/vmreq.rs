@@ -585,8 +585,10 @@ pub fn utilization_table(r: &VmRunResult) -> Table {
     t
 }
 
-/// Writes `summary.csv` and `utilization.csv` into `dir`, atomically; returns
-/// the paths. Wall time is not written, so outputs are deterministic.
+/// Writes `summary.csv`, `utilization.csv`, `manifest.toml` and the
+/// utilisation figure (drawn from `utilization.csv`,
+/// [`crate::report::vmrun`]) into `dir`, each atomically; returns the paths.
+/// Wall time is not written, so outputs are deterministic.
 pub fn write_outputs(
     scenario: &VmScenario,
     r: &VmRunResult,
@@ -595,8 +597,39 @@ pub fn write_outputs(
     let summary = dir.join("summary.csv");
     let util = dir.join("utilization.csv");
     summary_table(scenario, r).write(&summary)?;
-    utilization_table(r).write(&util)?;
-    Ok(vec![summary, util])
+    let table = utilization_table(r);
+    table.write(&util)?;
+    let mut files = vec![summary, util];
+    files.extend(crate::report::vmrun::write_manifest_and_figure(
+        scenario, table, dir,
+    )?);
+    Ok(files)
+}
+
+/// The run in a few lines for the terminal: the policy, what became of the
+/// VMs, and the cluster's use.
+pub fn summary_text(scenario: &VmScenario, r: &VmRunResult) -> String {
+    format!(
+        "{} on {} hosts, on_full = {}: {} VMs arrived, {} placed ({} from the queue), {} rejected, \
+         {} queued ({} still waiting at the end, at most {}), {} finished, {} running at the end\n\
+         active hosts: peak {}, mean {:.1}; mean utilization: cpu {:.1} %, memory {:.1} %\n",
+        scenario.policy.name(),
+        scenario.hosts,
+        scenario.on_full.name(),
+        r.arrived,
+        r.placed,
+        r.placed_from_queue,
+        r.rejected,
+        r.queued,
+        r.queued_at_end,
+        r.max_queued,
+        r.finished,
+        r.running_at_end,
+        r.peak_active_hosts,
+        r.mean_active_hosts,
+        100.0 * r.mean_cpu_util,
+        100.0 * r.mean_memory_util,
+    )
 }
 
 #[cfg(test)]

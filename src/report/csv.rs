@@ -301,6 +301,23 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvFile, ReportError> {
 }
 
 impl CsvFile {
+    /// The file `path` would be once `table` is written to it, without
+    /// reading it back: the same fields and line numbers.
+    pub(crate) fn of_table(path: &Path, table: Table) -> CsvFile {
+        let n = table.rows.len();
+        CsvFile {
+            path: path.display().to_string(),
+            header: table.header,
+            records: table
+                .rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (i + 2, r))
+                .collect(),
+            end_line: n + 2,
+        }
+    }
+
     /// Index of column `name`.
     pub(crate) fn column(&self, name: &str) -> Result<usize, ReportError> {
         self.header

@@ -23,11 +23,13 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 9] = [
+pub const RUN_FILES: [&str; 11] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
     "utilization.csv",
+    "utilization.png",
+    "utilization.svg",
     "figure3.png",
     "figure3.svg",
     "fidelity.png",

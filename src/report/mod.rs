@@ -12,8 +12,9 @@ pub mod outputs;
 pub mod plot;
 mod png;
 pub mod sweep;
+pub mod vmrun;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Errors produced while writing reports.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +128,66 @@ pub fn toml_file<T: serde::Serialize>(header: &str, value: &T) -> Result<String,
         message: e.to_string(),
     })?;
     Ok(format!("{header}{body}"))
+}
+
+/// Reads the manifest `path` as a `T`: [`ReportError::Read`] if it cannot
+/// be read, [`ReportError::Input`] if it is not `what`.
+pub(crate) fn read_manifest<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<T, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(1, |s| 1 + text[..s.start].matches('\n').count());
+        csv::input_error(
+            &path.display().to_string(),
+            line,
+            format!("expected {what}, found a file that is not one ({})", e.message()),
+        )
+    })
+}
+
+/// What wrote a folder, by the keys of its `manifest.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderKind {
+    /// `slivers sweep` or `merge` (`sweep_sha256`), or no manifest.
+    Sweep,
+    /// `slivers run` on guests (`scenario_sha256`).
+    Run,
+    /// `slivers run` on VM requests (`kind = "vm-requests"`).
+    VmRequests,
+}
+
+/// The kind of folder `dir` is, from its `manifest.toml`: a sweep's when it
+/// names a sweep file or is missing, a run's when it names a scenario.
+pub fn folder_kind(dir: &Path) -> Result<FolderKind, ReportError> {
+    let path = dir.join("manifest.toml");
+    if !path.exists() {
+        return Ok(FolderKind::Sweep);
+    }
+    let t: toml::Table = read_manifest(&path, "a manifest written by slivers")?;
+    if t.get("kind").and_then(|k| k.as_str()) == Some(vmrun::KIND) {
+        Ok(FolderKind::VmRequests)
+    } else if t.contains_key("scenario_sha256") {
+        Ok(FolderKind::Run)
+    } else {
+        Ok(FolderKind::Sweep)
+    }
+}
+
+/// Redraws every figure of a folder `slivers run` or `slivers sweep` wrote,
+/// from its CSVs alone (`slivers plot`); returns the files written, sorted.
+pub fn plot_folder(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = match folder_kind(dir)? {
+        FolderKind::Sweep => sweep::plot_sweep(dir)?,
+        FolderKind::Run => outputs::replot(dir)?,
+        FolderKind::VmRequests => vmrun::replot(dir)?,
+    };
+    files.sort();
+    Ok(files)
 }
 
 /// Write bytes atomically (temp file in the same dir, fsync, rename), via

@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::csv::{Table, fmt_f64};
+use super::csv::{CsvFile, Table, fmt_f64, parse_number, read_csv};
 use super::plot::{Curve, LinePlot, PlotOptions, draw_lines, draw_lines_with};
 use super::{ReportError, write_atomic};
-use crate::engine::SimTime;
 use crate::model::{FidelitySeries, SeriesForm};
 use crate::outcome::{METRICS, RunResult, Value};
 use crate::scenario::Scenario;
@@ -131,81 +130,159 @@ pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, Rep
     Ok(t)
 }
 
+/// One run of a folder, as its figures read it from the folder's tables.
+struct RunRows {
+    run: u64,
+    /// `provisioning/placement`.
+    label: String,
+    /// Site migrations (`summary.csv`).
+    migrations: u64,
+    /// `(time_s, cumulative_migrations)`; the last is the run's end.
+    steps: Vec<(f64, f64)>,
+    /// `(guest index, time_s, fidelity)`: every change, or per period its
+    /// start and lowest fidelity.
+    fidelity: Vec<(usize, f64, f64)>,
+}
+
+impl RunRows {
+    fn end_s(&self) -> f64 {
+        self.steps.last().map_or(0.0, |p| p.0)
+    }
+}
+
+/// The runs of `summary.csv` in its order, with their rows of
+/// `migrations.csv` and `fidelity.csv` (guests named as in `guests`), and
+/// whether `fidelity.csv` is per period.
+fn read_runs(
+    guests: &[String],
+    summary: &CsvFile,
+    migrations: &CsvFile,
+    fidelity: &CsvFile,
+) -> Result<(Vec<RunRows>, bool), ReportError> {
+    let (c_run, c_prov, c_place, c_mig) = (
+        summary.column("run")?,
+        summary.column("provisioning")?,
+        summary.column("placement")?,
+        summary.column("migrations")?,
+    );
+    let mut runs = Vec::new();
+    let mut index = std::collections::BTreeMap::new();
+    for (line, row) in &summary.records {
+        let run = summary.integer(*line, "run", &row[c_run])?;
+        if index.insert(run, runs.len()).is_some() {
+            return Err(summary.bad(*line, "run", "a run listed once", &row[c_run]));
+        }
+        runs.push(RunRows {
+            run,
+            label: format!("{}/{}", row[c_prov], row[c_place]),
+            migrations: summary.integer(*line, "migrations", &row[c_mig])?,
+            steps: Vec::new(),
+            fidelity: Vec::new(),
+        });
+    }
+    let find = |f: &CsvFile, line: usize, s: &str| -> Result<usize, ReportError> {
+        let run = f.integer(line, "run", s)?;
+        index
+            .get(&run)
+            .copied()
+            .ok_or_else(|| f.bad(line, "run", "a run of summary.csv", s))
+    };
+    let (c_run, c_time, c_n) = (
+        migrations.column("run")?,
+        migrations.column("time_s")?,
+        migrations.column("cumulative_migrations")?,
+    );
+    for (line, row) in &migrations.records {
+        let i = find(migrations, *line, &row[c_run])?;
+        let t = migrations.count(*line, "time_s", &row[c_time])?;
+        let n = migrations.count(*line, "cumulative_migrations", &row[c_n])?;
+        runs[i].steps.push((t, n));
+    }
+    let periods = fidelity.header.iter().any(|h| h == "fidelity_min");
+    let value = if periods { "fidelity_min" } else { "fidelity" };
+    let (c_run, c_guest, c_time, c_value) = (
+        fidelity.column("run")?,
+        fidelity.column("guest")?,
+        fidelity.column("time_s")?,
+        fidelity.column(value)?,
+    );
+    for (line, row) in &fidelity.records {
+        let i = find(fidelity, *line, &row[c_run])?;
+        let g = guests
+            .iter()
+            .position(|g| *g == row[c_guest])
+            .ok_or_else(|| fidelity.bad(*line, "guest", "a guest of manifest.toml", &row[c_guest]))?;
+        let t = fidelity.count(*line, "time_s", &row[c_time])?;
+        let v = parse_number(&row[c_value])
+            .ok_or_else(|| fidelity.bad(*line, value, "a number", &row[c_value]))?;
+        runs[i].fidelity.push((g, t, v));
+    }
+    Ok((runs, periods))
+}
+
 /// The fidelity plot of the run with the most site migrations among those
 /// that lowered some guest's fidelity; `None` if none did. With every
 /// change kept, each guest's fidelity around the deepest drop (the idea of
 /// the paper's Figure 1); per period, each guest's lowest fidelity in each
 /// period over the whole run. Returns the title, the x label and the curves.
-pub fn fidelity_plot(
-    results: &[RunResult],
-    scenario: &Scenario,
+fn fidelity_plot(
+    runs: &[RunRows],
+    guests: &[String],
+    periods: bool,
 ) -> Option<(String, &'static str, Vec<Curve>)> {
-    let r = results
+    let r = runs
         .iter()
-        .filter(|r| r.fidelity_series.has_drop())
-        .max_by_key(|r| (r.site.migrations(), std::cmp::Reverse(r.run)))?;
-    match &r.fidelity_series {
-        FidelitySeries::Changes(series) => {
-            let (title, curves) = fidelity_window(r, series, scenario)?;
-            Some((title, "seconds from the drop", curves))
-        }
-        FidelitySeries::Periods(periods) => {
-            let curves = scenario
-                .guests
-                .iter()
-                .enumerate()
-                .map(|(g, spec)| Curve {
-                    label: format!("{} (lowest per period)", spec.name()),
-                    points: periods
-                        .iter()
-                        .filter(|p| p.guest == g as u32)
-                        .map(|p| (p.start.as_secs_f64() / 86_400.0, p.min))
-                        .collect(),
-                    spread: None,
-                })
-                .collect();
-            let title = format!("Fidelity per period: {}", r.pair.label());
-            Some((title, "time (days)", curves))
-        }
+        .filter(|r| r.fidelity.iter().any(|p| p.2 < 1.0))
+        .max_by_key(|r| (r.migrations, std::cmp::Reverse(r.run)))?;
+    if !periods {
+        let (title, curves) = fidelity_window(r, guests)?;
+        return Some((title, "seconds from the drop", curves));
     }
+    let curves = guests
+        .iter()
+        .enumerate()
+        .map(|(g, name)| Curve {
+            label: format!("{name} (lowest per period)"),
+            points: r
+                .fidelity
+                .iter()
+                .filter(|p| p.0 == g)
+                .map(|p| (p.1 / 86_400.0, p.2))
+                .collect(),
+            spread: None,
+        })
+        .collect();
+    let title = format!("Fidelity per period: {}", r.label);
+    Some((title, "time (days)", curves))
 }
 
-/// Each guest's fidelity around the deepest drop of `series`: the level
-/// before the drop (at most 5 minutes of it) and the drop, plus a tenth of
-/// that span (at least 1 s) on each side.
-fn fidelity_window(
-    r: &RunResult,
-    series: &[(SimTime, u32, f64)],
-    scenario: &Scenario,
-) -> Option<(String, Vec<Curve>)> {
+/// Each guest's fidelity around the deepest drop of the run's changes: the
+/// level before the drop (at most 5 minutes of it) and the drop, plus a
+/// tenth of that span (at least 1 s) on each side.
+fn fidelity_window(r: &RunRows, guests: &[String]) -> Option<(String, Vec<Curve>)> {
+    let series = &r.fidelity;
     // The deepest drop (the first of equals), and around it the level
     // before it (at most 5 minutes of it) and the drop itself.
-    let (i, &(at, guest, _)) = series.iter().enumerate().min_by(|a, b| a.1.2.total_cmp(&b.1.2))?;
-    let t0 = at.as_secs_f64();
-    let mine = |p: &&(SimTime, u32, f64)| p.1 == guest;
+    let (i, &(guest, t0, _)) = series.iter().enumerate().min_by(|a, b| a.1.2.total_cmp(&b.1.2))?;
+    let mine = |p: &&(usize, f64, f64)| p.0 == guest;
     let start = series[..i]
         .iter()
         .rev()
         .find(mine)
-        .map_or(0.0, |p| p.0.as_secs_f64())
+        .map_or(0.0, |p| p.1)
         .max(t0 - 300.0);
-    let end = series[i + 1..]
-        .iter()
-        .find(mine)
-        .map_or(r.end, |p| p.0)
-        .as_secs_f64();
+    let end = series[i + 1..].iter().find(mine).map_or(r.end_s(), |p| p.1);
     let pad = ((end - start) * 0.1).max(1.0);
     let (before, after) = (t0 - start + pad, end - t0 + pad);
-    let curves = scenario
-        .guests
+    let curves = guests
         .iter()
         .enumerate()
-        .map(|(g, spec)| {
+        .map(|(g, name)| {
             // The value in force at the window's start, every change in it, and its end.
             let mut value = 1.0;
             let mut points = Vec::new();
-            for &(at, _, v) in series.iter().filter(|p| p.1 == g as u32) {
-                let s = at.as_secs_f64() - t0;
+            for &(_, at, v) in series.iter().filter(|p| p.0 == g) {
+                let s = at - t0;
                 if s <= -before {
                     value = v;
                 } else if s < after {
@@ -221,7 +298,7 @@ fn fidelity_window(
             }
             points.push((after, value));
             Curve {
-                label: spec.name().to_string(),
+                label: name.clone(),
                 points,
                 spread: None,
             }
@@ -229,82 +306,35 @@ fn fidelity_window(
         .collect();
     let title = format!(
         "Fidelity around the deepest drop: {} (day {:.2})",
-        r.pair.label(),
+        r.label,
         t0 / 86_400.0
     );
     Some((title, curves))
 }
 
-/// `manifest.toml` of a run's folder: what produced its files.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RunManifest {
-    /// The scenario file, as given.
-    pub scenario: String,
-    /// Its SHA-256.
-    pub scenario_sha256: String,
-    /// The scenario's name.
-    pub name: String,
-    /// The seed.
-    pub seed: u64,
-    /// The policy pairs, `provisioning/placement`.
-    pub pairs: Vec<String>,
-    /// The slivers version.
-    pub slivers_version: String,
-    /// The git revision the binary was built from (with `-dirty` if its
-    /// sources differed from that commit).
-    pub git_revision: String,
-}
-
-/// `manifest.toml`: what produced these files, as TOML.
-pub fn manifest(scenario: &Scenario) -> Result<String, ReportError> {
-    let m = RunManifest {
-        scenario: scenario.file.display().to_string(),
-        scenario_sha256: scenario.sha256.clone(),
-        name: scenario.name.clone(),
-        seed: scenario.seed,
-        pairs: scenario.pairs.iter().map(|p| p.label()).collect(),
-        slivers_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
-    };
-    super::toml_file(
-        "# Written by slivers; enough to reproduce the results in this folder.\n",
-        &m,
-    )
-}
-
-/// Writes every output of a run into `dir`; returns the files written.
-pub fn write_all(
-    scenario: &Scenario,
-    results: &[RunResult],
+/// Draws a run folder's figures into `dir` from its tables (what
+/// [`write_all`] writes, or what `slivers plot` reads back, so both give
+/// the same bytes): `figure3.png`/`.svg`, the cumulative site migrations
+/// per pair, and `fidelity.png`/`.svg` when some guest's fidelity dropped.
+/// Returns the files written.
+pub(crate) fn draw_figures(
+    m: &RunManifest,
+    summary: &CsvFile,
+    migrations: &CsvFile,
+    fidelity: &CsvFile,
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    let mut files = vec![
-        dir.join("summary.csv"),
-        dir.join("migrations.csv"),
-        dir.join("fidelity.csv"),
-        dir.join("figure3.png"),
-        dir.join("figure3.svg"),
-        dir.join("manifest.toml"),
-    ];
-    summary(results)?.write(&files[0])?;
-    migrations(results, scenario.series)?.write(&files[1])?;
-    fidelity(results, scenario)?.write(&files[2])?;
-    let curves: Vec<Curve> = results
+    let (runs, periods) = read_runs(&m.guests, summary, migrations, fidelity)?;
+    let curves: Vec<Curve> = runs
         .iter()
         .map(|r| Curve {
-            label: r.pair.label(),
-            points: r
-                .migration_steps(scenario.series)
-                .into_iter()
-                .map(|(s, n)| (s / 86_400.0, n as f64))
-                .collect(),
+            label: r.label.clone(),
+            points: r.steps.iter().map(|&(s, n)| (s / 86_400.0, n)).collect(),
             spread: None,
         })
         .collect();
-    let title = format!(
-        "Cumulative site migrations: {} ({} hosts)",
-        scenario.name, scenario.hosts
-    );
+    let title = format!("Cumulative site migrations: {} ({} hosts)", m.name, m.hosts);
+    let mut files = vec![dir.join("figure3.png"), dir.join("figure3.svg")];
     draw_lines_with(
         &LinePlot {
             title: &title,
@@ -317,11 +347,10 @@ pub fn write_all(
             y_integer: true,
             ..PlotOptions::default()
         },
-        &files[3],
-        &files[4],
+        &files[0],
+        &files[1],
     )?;
-    write_atomic(&files[5], manifest(scenario)?.as_bytes())?;
-    if let Some((title, x_label, curves)) = fidelity_plot(results, scenario) {
+    if let Some((title, x_label, curves)) = fidelity_plot(&runs, &m.guests, periods) {
         let (png, svg) = (dir.join("fidelity.png"), dir.join("fidelity.svg"));
         draw_lines(
             &LinePlot {
@@ -336,6 +365,91 @@ pub fn write_all(
         )?;
         files.extend([png, svg]);
     }
+    Ok(files)
+}
+
+/// Redraws the figures of a run's folder `dir` (`slivers plot`) from its
+/// `manifest.toml`, `summary.csv`, `migrations.csv` and `fidelity.csv`
+/// alone; returns the files written.
+pub fn replot(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let m: RunManifest = super::read_manifest(&dir.join("manifest.toml"), "a run's manifest")?;
+    let summary = read_csv(&dir.join("summary.csv"))?;
+    let migrations = read_csv(&dir.join("migrations.csv"))?;
+    let fidelity = read_csv(&dir.join("fidelity.csv"))?;
+    draw_figures(&m, &summary, &migrations, &fidelity, dir)
+}
+
+/// `manifest.toml` of a run's folder: what produced its files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunManifest {
+    /// The scenario file, as given.
+    pub scenario: String,
+    /// Its SHA-256.
+    pub scenario_sha256: String,
+    /// The scenario's name.
+    pub name: String,
+    /// The seed.
+    pub seed: u64,
+    /// Hosts of the cluster.
+    pub hosts: u32,
+    /// The guests' names, in the scenario's order.
+    pub guests: Vec<String>,
+    /// The policy pairs, `provisioning/placement`.
+    pub pairs: Vec<String>,
+    /// The slivers version.
+    pub slivers_version: String,
+    /// The git revision the binary was built from (with `-dirty` if its
+    /// sources differed from that commit).
+    pub git_revision: String,
+}
+
+impl RunManifest {
+    /// The manifest of a run of `scenario`, for this binary.
+    pub fn of(scenario: &Scenario) -> RunManifest {
+        RunManifest {
+            scenario: scenario.file.display().to_string(),
+            scenario_sha256: scenario.sha256.clone(),
+            name: scenario.name.clone(),
+            seed: scenario.seed,
+            hosts: scenario.hosts,
+            guests: scenario.guests.iter().map(|g| g.name().to_string()).collect(),
+            pairs: scenario.pairs.iter().map(|p| p.label()).collect(),
+            slivers_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
+        }
+    }
+}
+
+/// `manifest.toml`: what produced these files, as TOML.
+pub fn manifest(scenario: &Scenario) -> Result<String, ReportError> {
+    super::toml_file(
+        "# Written by slivers; enough to reproduce the results in this folder.\n",
+        &RunManifest::of(scenario),
+    )
+}
+
+/// Writes every output of a run into `dir`; returns the files written.
+/// The figures are drawn from the tables as written ([`draw_figures`]).
+pub fn write_all(
+    scenario: &Scenario,
+    results: &[RunResult],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let tables = [
+        ("summary.csv", summary(results)?),
+        ("migrations.csv", migrations(results, scenario.series)?),
+        ("fidelity.csv", fidelity(results, scenario)?),
+    ];
+    let mut files = Vec::new();
+    for (name, t) in &tables {
+        files.push(dir.join(name));
+        t.write(&dir.join(name))?;
+    }
+    let m = RunManifest::of(scenario);
+    files.push(dir.join("manifest.toml"));
+    write_atomic(&dir.join("manifest.toml"), manifest(scenario)?.as_bytes())?;
+    let [s, mig, fid] = tables.map(|(name, t)| CsvFile::of_table(&dir.join(name), t));
+    files.extend(draw_figures(&m, &s, &mig, &fid, dir)?);
     Ok(files)
 }
 

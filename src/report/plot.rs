@@ -7,17 +7,18 @@
 //!
 //! A curve may carry a [`Spread`]: a translucent band (e.g. a confidence
 //! band around a mean curve) or vertical error bars. [`draw_lines_with`]
-//! adds a categorical x axis and automatic legend placement.
+//! adds a categorical x axis and whole-number ticks. The legend stands in
+//! a column right of the chart, beside the data, never over it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
-use plotters::coord::types::RangedCoordf64;
-use plotters::element::{DashedPathElement, MultiLineText};
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::csv::fmt_f64;
 use super::{ReportError, png, write_atomic};
@@ -73,18 +74,6 @@ pub struct LinePlot<'a> {
     pub step: bool,
 }
 
-/// Where the legend box goes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum LegendPosition {
-    /// Upper left corner of the plotting area (what [`draw_lines`] uses).
-    #[default]
-    UpperLeft,
-    /// The corner of the plotting area (tried in the order upper left,
-    /// upper right, lower right, lower left) where the box covers the
-    /// least drawn data: lines, error bars and, weighted less, bands.
-    Auto,
-}
-
 /// Extra settings for [`draw_lines_with`]; the default gives [`draw_lines`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PlotOptions<'a> {
@@ -92,8 +81,6 @@ pub struct PlotOptions<'a> {
     /// `0, 1, ...`, tick `i` is labelled `x_categories[i]` (other ticks are
     /// unlabelled) and the x range is padded by half a category each side.
     pub x_categories: Option<&'a [String]>,
-    /// Legend placement.
-    pub legend: LegendPosition,
     /// The y values are counts: y ticks only at whole numbers.
     pub y_integer: bool,
 }
@@ -119,6 +106,12 @@ const STROKE_WIDTH: u32 = 2;
 const LEGEND_GLYPH: i32 = 40;
 /// Legend box inner margin, pixels.
 const LEGEND_MARGIN: i32 = 12;
+/// Between a legend glyph and its label, pixels.
+const LEGEND_GAP: i32 = 10;
+/// Right of the legend box, to the image's edge, pixels.
+const LEGEND_RIGHT: i32 = 14;
+/// The legend column's widest, pixels (a longer label is cut at the edge).
+const LEGEND_MAX_WIDTH: u32 = WIDTH * 2 / 5;
 /// Opacity of a band's fill.
 const BAND_ALPHA: f64 = 0.18;
 /// Half width of an error bar's caps, pixels.
@@ -348,88 +341,67 @@ fn title_font<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) ->
     }
 }
 
-/// A backend (pixel) coordinate, as plotters' `BackendCoord`.
-type BackendCoord = (i32, i32);
-
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// Pixel samples of everything drawn, with weights, for legend placement:
-/// lines and error bars every ~4 pixels (weight 1), band cross-sections
-/// (weight 1/4 per sample).
-fn drawn_samples<DB: DrawingBackend>(chart: &Chart<DB>, prep: &Prepared) -> Vec<(BackendCoord, f64)> {
-    fn segment(out: &mut Vec<(BackendCoord, f64)>, a: BackendCoord, b: BackendCoord, w: f64) {
-        let (dx, dy) = ((b.0 - a.0) as f64, (b.1 - a.1) as f64);
-        let n = ((dx.abs().max(dy.abs()) / 4.0).ceil() as usize).clamp(1, 2000);
-        for k in 0..=n {
-            let t = k as f64 / n as f64;
-            out.push(((a.0 + (t * dx).round() as i32, a.1 + (t * dy).round() as i32), w));
-        }
-    }
-    let px = |x: f64, y: f64| chart.backend_coord(&(x, y));
-    let mut out = Vec::new();
-    for c in &prep.curves {
-        for p in &c.pieces {
-            if let [only] = p.as_slice() {
-                out.push((px(only.0, only.1), 1.0));
-            }
-            for w in p.windows(2) {
-                segment(&mut out, px(w[0].0, w[0].1), px(w[1].0, w[1].1), 1.0);
-            }
-        }
-        for &(x, lo, hi) in &c.bars {
-            segment(&mut out, px(x, lo), px(x, hi), 1.0);
-        }
-        for piece in &c.band {
-            for &(x, lo, hi) in piece {
-                segment(&mut out, px(x, lo), px(x, hi), 0.25);
-            }
-        }
-    }
-    out
+/// The width of the legend column to the right of the chart: the widest
+/// label with its glyph and margins, at most [`LEGEND_MAX_WIDTH`]; 0 with
+/// no curves.
+fn legend_width<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, prep: &Prepared, font: &FontDesc) -> u32 {
+    let widest = prep
+        .curves
+        .iter()
+        .filter_map(|c| {
+            root.estimate_text_size(&c.label, &TextStyle::from(font.clone()))
+                .ok()
+        })
+        .map(|(w, _)| w)
+        .max();
+    widest.map_or(0, |w| {
+        (w + (LEGEND_GLYPH + LEGEND_GAP + 2 * LEGEND_MARGIN + LEGEND_RIGHT) as u32).min(LEGEND_MAX_WIDTH)
+    })
 }
 
-/// Chooses the legend corner for [`LegendPosition::Auto`]: the one whose
-/// box (sized as plotters will draw it) covers the least weight of
-/// [`drawn_samples`]; ties go to the earlier corner.
-fn auto_legend_position<DB: DrawingBackend>(
-    chart: &Chart<DB>,
+/// Draws the legend in `area` (the column right of the chart), from `top`
+/// pixels down: per curve a short line in its colour and dash pattern (with
+/// a dot for error-bar curves) and its label, in a framed box.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     prep: &Prepared,
-    legend_font: &FontDesc,
-) -> SeriesLabelPosition {
-    let mut text = MultiLineText::<_, &str>::new((0, 0), legend_font.clone());
-    for c in &prep.curves {
-        text.push_line(c.label.as_str());
+    font: &FontDesc,
+    top: i32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    if prep.curves.is_empty() {
+        return Ok(());
     }
-    let Ok((tw, th)) = text.estimate_dimension() else {
-        return SeriesLabelPosition::UpperLeft;
-    };
-    let (w, h) = (tw + LEGEND_GLYPH + 12 + 2 * LEGEND_MARGIN, th + 2 * LEGEND_MARGIN);
-    let area = chart.plotting_area();
-    let (aw, ah) = area.dim_in_pixel();
-    let (bx, by) = area.get_base_pixel();
-    let samples = drawn_samples(chart, prep);
-    let candidates = [
-        (SeriesLabelPosition::UpperLeft, (5, 5)),
-        (SeriesLabelPosition::UpperRight, (aw as i32 - w - 5, 5)),
-        (
-            SeriesLabelPosition::LowerRight,
-            (aw as i32 - w - 5, ah as i32 - h - 5),
-        ),
-        (SeriesLabelPosition::LowerLeft, (5, ah as i32 - h - 5)),
-    ];
-    let mut best = (SeriesLabelPosition::UpperLeft, f64::INFINITY);
-    for (pos, (lx, ly)) in candidates {
-        let (x0, y0) = (bx + lx, by + ly);
-        let cost: f64 = samples
-            .iter()
-            .filter(|((x, y), _)| (x0..=x0 + w).contains(x) && (y0..=y0 + h).contains(y))
-            .map(|(_, w)| w)
-            .sum();
-        if cost < best.1 {
-            best = (pos, cost);
+    let (w, _) = area.dim_in_pixel();
+    let row = (font.get_size() * 1.5).round() as i32;
+    let bottom = top + 2 * LEGEND_MARGIN + row * prep.curves.len() as i32;
+    area.draw(&Rectangle::new(
+        [(0, top), (w as i32 - LEGEND_RIGHT, bottom)],
+        RGBColor(0x80, 0x80, 0x80).stroke_width(1),
+    ))?;
+    let text = TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, c) in prep.curves.iter().enumerate() {
+        let (color, dash) = curve_style(i);
+        let style = color.stroke_width(STROKE_WIDTH);
+        let (x, y) = (LEGEND_MARGIN, top + LEGEND_MARGIN + row * i as i32 + row / 2);
+        let line = vec![(x, y), (x + LEGEND_GLYPH, y)];
+        match dash {
+            None => area.draw(&PathElement::new(line, style))?,
+            Some((d, g)) => area.draw(&DashedPathElement::new(line, d, g, style))?,
         }
+        if c.markers {
+            area.draw(&Circle::new(
+                (x + LEGEND_GLYPH / 2, y),
+                MARKER_RADIUS,
+                color.filled(),
+            ))?;
+        }
+        area.draw(&Text::new(
+            c.label.as_str(),
+            (x + LEGEND_GLYPH + LEGEND_GAP, y),
+            text.clone(),
+        ))?;
     }
-    best.0
+    Ok(())
 }
 
 fn draw_chart<DB: DrawingBackend>(
@@ -445,10 +417,13 @@ fn draw_chart<DB: DrawingBackend>(
     let tick_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 16.0, FontStyle::Normal);
     let legend_font = FontDesc::new(FontFamily::Name(FONT_FAMILY), 17.0, FontStyle::Normal);
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(plot.title, title_font)
+    // The legend goes in a column right of the chart, beside the data.
+    let body = root.titled(plot.title, title_font)?;
+    let legend = legend_width(root, prep, &legend_font);
+    let (chart_area, legend_area) = body.split_horizontally(WIDTH - legend);
+    let mut chart = ChartBuilder::on(&chart_area)
         .margin(14)
-        .margin_right(36)
+        .margin_right(if legend > 0 { 14 } else { 36 })
         .x_label_area_size(66)
         .y_label_area_size(84)
         .build_cartesian_2d(prep.x.0..prep.x.1, prep.y.0..prep.y.1)?;
@@ -521,47 +496,15 @@ fn draw_chart<DB: DrawingBackend>(
             )?;
         }
         let elements = c.pieces.iter().filter(|p| p.len() > 1).cloned();
-        let markers = c.markers;
-        let anno = match dash {
+        match dash {
             None => chart.draw_series(elements.map(|p| PathElement::new(p, style)))?,
             Some((dash_len, gap)) => {
                 chart.draw_series(elements.map(|p| DashedPathElement::new(p, dash_len, gap, style)))?
             }
         };
-        // The legend glyph: a short line in the curve's colour and dash
-        // pattern, with a dot in the middle for error-bar curves.
-        let anno = anno.label(c.label.as_str());
-        let line = move |(x, y): BackendCoord| vec![(x, y), (x + LEGEND_GLYPH, y)];
-        // Composed elements take coordinates relative to their anchor.
-        let rel_line = || vec![(0, 0), (LEGEND_GLYPH, 0)];
-        let dot = move || Circle::new((LEGEND_GLYPH / 2, 0), MARKER_RADIUS, color.filled());
-        match (dash, markers) {
-            (None, false) => anno.legend(move |xy| PathElement::new(line(xy), style)),
-            (None, true) => {
-                anno.legend(move |xy| EmptyElement::at(xy) + PathElement::new(rel_line(), style) + dot())
-            }
-            (Some((d, g)), false) => anno.legend(move |xy| DashedPathElement::new(line(xy), d, g, style)),
-            (Some((d, g)), true) => anno.legend(move |xy| {
-                EmptyElement::at(xy) + DashedPathElement::new(rel_line(), d, g, style) + dot()
-            }),
-        };
     }
-
-    if !prep.curves.is_empty() {
-        let position = match opts.legend {
-            LegendPosition::UpperLeft => SeriesLabelPosition::UpperLeft,
-            LegendPosition::Auto => auto_legend_position(&chart, prep, &legend_font),
-        };
-        chart
-            .configure_series_labels()
-            .position(position)
-            .margin(LEGEND_MARGIN)
-            .legend_area_size(LEGEND_GLYPH + 12)
-            .label_font(legend_font)
-            .background_style(WHITE.mix(0.8))
-            .border_style(RGBColor(0x80, 0x80, 0x80))
-            .draw()?;
-    }
+    let top = chart.plotting_area().get_base_pixel().1 - body.get_base_pixel().1;
+    draw_legend(&legend_area, prep, &legend_font, top)?;
 
     root.present()
 }
@@ -645,8 +588,9 @@ impl Figure for LineFigure<'_> {
 
 /// Draws the plot to `png` and `svg` (both [`WIDTH`]x[`HEIGHT`]).
 ///
-/// Axes are labelled; a legend box in the upper left lists each curve's
-/// label with its colour and line style. Colours come from the Okabe-Ito
+/// Axes are labelled; a legend box right of the chart (beside the data,
+/// as wide as the longest label, at most 2/5 of the image) lists each
+/// curve's label with its colour and line style. Colours come from the Okabe-Ito
 /// palette, combined with solid/dashed/dotted line styles. Ranges: x from
 /// the minimum to the maximum x of all points (0..1 if there are none), y
 /// from 0 (or 1.05 * the minimum if negative) to 1.05 * the maximum, at
@@ -666,7 +610,7 @@ pub fn draw_lines(plot: &LinePlot, png: &Path, svg: &Path) -> Result<(), ReportE
 }
 
 /// [`draw_lines`] with [`PlotOptions`]: a categorical x axis and/or
-/// automatic legend placement.
+/// whole-number y ticks.
 pub fn draw_lines_with(
     plot: &LinePlot,
     options: &PlotOptions,
@@ -917,7 +861,7 @@ mod tests {
     }
 
     #[test]
-    fn spreads_categories_and_auto_legend() {
+    fn spreads_categories_and_the_legend_beside_the_data() {
         let tmp = TempDir::new("plot-spread");
         // A rising mean with a band (a gap in the middle), and a falling
         // series with error bars (one non-finite, skipped).
@@ -961,11 +905,7 @@ mod tests {
         assert_eq!(prep.curves[0].band.len(), 2);
         assert_eq!(prep.curves[1].bars.len(), 2);
 
-        let auto = PlotOptions {
-            x_categories: None,
-            legend: LegendPosition::Auto,
-            y_integer: false,
-        };
+        let auto = PlotOptions::default();
         let (png, svg) = (tmp.path().join("s.png"), tmp.path().join("s.svg"));
         draw_lines_with(&plot, &auto, &png, &svg).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
@@ -973,11 +913,45 @@ mod tests {
             text.contains("<polygon") || text.contains("<path"),
             "no band drawn"
         );
-        // The falling series starts in the upper left, the rising one in
-        // the lower left; the upper right is free: the legend goes there.
+        // The legend's box stands right of every line of the data (the
+        // falling series starts in the upper left, where the box used to
+        // be); only the legend's own glyphs are inside it.
+        let frame = text
+            .split("<rect ")
+            .skip(1)
+            .map(|r| format!(" {}", &r[..r.find("/>").unwrap()]))
+            .find(|r| r.contains("stroke=\"#808080\""))
+            .expect("a legend box");
+        let attr = |name: &str| -> i32 {
+            let at = frame.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            frame[at..at + frame[at..].find('"').unwrap()].parse().unwrap()
+        };
+        let (x0, y0, w, h) = (attr("x"), attr("y"), attr("width"), attr("height"));
         assert!(
-            svg_text_x(&text, "rising") > WIDTH as i32 / 2,
-            "legend not moved right"
+            x0 > WIDTH as i32 / 2 && x0 + w <= WIDTH as i32,
+            "box at x {x0}, width {w}"
+        );
+        assert!(svg_text_x(&text, "rising") > x0 && svg_text_x(&text, "falling") > x0);
+        let (mut data, mut glyphs) = (0, 0);
+        for line in text.split("points=\"").skip(1) {
+            let pts: Vec<(i32, i32)> = line[..line.find('"').unwrap()]
+                .split_whitespace()
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect();
+            let inside = |&(x, y): &(i32, i32)| (x0..=x0 + w).contains(&x) && (y0..=y0 + h).contains(&y);
+            if pts.iter().all(inside) {
+                glyphs += 1;
+            } else {
+                assert!(pts.iter().all(|p| p.0 < x0), "a line reaches the legend: {pts:?}");
+                data += 1;
+            }
+        }
+        assert!(
+            data > 2 && glyphs >= 2,
+            "{data} data lines, {glyphs} legend glyphs"
         );
         let (a, b) = render(&plot, &auto).unwrap();
         assert_eq!(std::fs::read(&png).unwrap(), a);
@@ -1000,7 +974,6 @@ mod tests {
         };
         let opts = PlotOptions {
             x_categories: Some(&cats),
-            legend: LegendPosition::UpperLeft,
             y_integer: false,
         };
         assert_eq!(prepare(&plot, &opts).unwrap().x, (-0.5, 2.5));
@@ -1012,7 +985,6 @@ mod tests {
         // No categories and no data at all still draws.
         let empty = PlotOptions {
             x_categories: Some(&[]),
-            legend: LegendPosition::Auto,
             y_integer: false,
         };
         let plot = LinePlot { curves: &[], ..plot };

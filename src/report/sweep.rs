@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, input_error, parse_number, read_csv};
-use super::plot::{Curve, LegendPosition, LinePlot, PlotOptions, Spread, draw_lines_with};
+use super::plot::{Curve, LinePlot, PlotOptions, Spread, draw_lines_with};
 
 /// Number of intervals of the common time grid of the curves figures: the
 /// step functions are evaluated at `GRID_STEPS + 1` equally spaced times
@@ -159,7 +159,8 @@ impl Sweep {
     }
 
     /// Title of the curves figure of `point`, e.g.
-    /// `point 3: sliver.quantum = 0.25, hosts.count = 100 (10 replicates)`.
+    /// `point 3: sliver quantum = 0.25, hosts count = 100 (10 replicates)`
+    /// (keys as [`key_label`] shows them).
     pub fn point_title(&self, point: u64) -> String {
         let runs: Vec<&Run> = self.runs.iter().filter(|r| r.point == point).collect();
         let mut replicates: Vec<u64> = runs.iter().map(|r| r.replicate).collect();
@@ -169,7 +170,12 @@ impl Sweep {
         if let Some(run) = runs.first() {
             for (i, (param, &level)) in self.params.iter().zip(&run.levels).enumerate() {
                 let sep = if i == 0 { ": " } else { ", " };
-                let _ = write!(title, "{sep}{} = {}", param.name, param.levels[level].label);
+                let _ = write!(
+                    title,
+                    "{sep}{} = {}",
+                    key_label(&param.name),
+                    param.levels[level].label
+                );
             }
         }
         let n = replicates.len();
@@ -557,6 +563,24 @@ fn attach_steps(f: &CsvFile, runs: &mut [Run], run_lines: &[usize]) -> Result<()
 // ---------------------------------------------------------------------------
 // Figures
 
+/// The parts of a sweep key: `guest[0].peak_units` gives `guest`, `0`,
+/// `peak_units`.
+fn key_parts(key: &str) -> impl Iterator<Item = &str> {
+    key.split(['.', '[', ']']).filter(|p| !p.is_empty())
+}
+
+/// A sweep key as figures show it: its parts with spaces between them and
+/// for underscores, `guest[0].peak_units` as `guest 0 peak units`.
+pub fn key_label(key: &str) -> String {
+    key_parts(key).collect::<Vec<_>>().join(" ").replace('_', " ")
+}
+
+/// A sweep key as file names show it: its parts joined by `-`, then
+/// [`sanitize_file_name`]: `guest[0].peak_units` as `guest-0-peak_units`.
+pub fn key_file_name(key: &str) -> String {
+    sanitize_file_name(&key_parts(key).collect::<Vec<_>>().join("-"))
+}
+
 /// `name` with every character outside `[A-Za-z0-9_.-]` replaced by `_`.
 pub fn sanitize_file_name(name: &str) -> String {
     name.chars()
@@ -578,8 +602,9 @@ pub fn sanitize_file_name(name: &str) -> String {
 ///   time in days, one curve per policy pair: the mean across the pair's
 ///   replicates at that point with a shaded 95% confidence band (no band
 ///   where fewer than 2 runs count), see [`replicate_bands`];
-/// * `total-vs-<param>` for every swept parameter (name sanitized by
-///   [`sanitize_file_name`]; should two names collide, the later gets
+/// * `total-vs-<param>` for every swept parameter (the key as
+///   [`key_file_name`] writes it, e.g. `total-vs-guest-0-peak_units`, and
+///   labelled as [`key_label`] shows it; should two names collide, the later gets
 ///   `-<column position among the parameters, from 1>` appended): the mean
 ///   total migrations per pair against the parameter's value with 95% CI
 ///   error bars, see [`totals_by_param`]. Categorical values are placed at
@@ -606,7 +631,7 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let Some(totals) = totals_by_param(&sweep, i) else {
             continue;
         };
-        let mut stem = sanitize_file_name(&totals.param);
+        let mut stem = key_file_name(&totals.param);
         if used.contains(&stem) {
             stem = format!("{stem}-{}", i + 1);
         }
@@ -659,7 +684,6 @@ fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), R
         },
         &PlotOptions {
             x_categories: None,
-            legend: LegendPosition::Auto,
             y_integer: false,
         },
         png,
@@ -711,18 +735,18 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
         })
         .collect();
     let categories: Vec<String> = t.levels.iter().map(|l| l.label.clone()).collect();
-    let title = format!("Total migrations against {}", t.param);
+    let label = key_label(&t.param);
+    let title = format!("Total migrations against {label}");
     draw_lines_with(
         &LinePlot {
             title: &title,
-            x_label: &t.param,
+            x_label: &label,
             y_label: "total migrations (mean, 95% CI)",
             curves: &curves,
             step: false,
         },
         &PlotOptions {
             x_categories: categorical.then_some(categories.as_slice()),
-            legend: LegendPosition::Auto,
             y_integer: false,
         },
         png,
@@ -844,11 +868,11 @@ mod tests {
         assert_eq!(s.runs[4].value_at(3.0 * DAY), 6.0);
         assert_eq!(
             s.point_title(0),
-            "point 0: sliver.quantum = 0.25, hosts.count = 100, guest[0].kind = web (3 replicates)"
+            "point 0: sliver quantum = 0.25, hosts count = 100, guest 0 kind = web (3 replicates)"
         );
         assert_eq!(
             s.point_title(1),
-            "point 1: sliver.quantum = 0.5, hosts.count = 100, guest[0].kind = batch, big (3 replicates)"
+            "point 1: sliver quantum = 0.5, hosts count = 100, guest 0 kind = batch, big (3 replicates)"
         );
     }
 
@@ -935,12 +959,12 @@ mod tests {
             "curves-point0.svg",
             "curves-point1.png",
             "curves-point1.svg",
-            "total-vs-guest_0_.kind.png",
-            "total-vs-guest_0_.kind.svg",
-            "total-vs-hosts.count.png",
-            "total-vs-hosts.count.svg",
-            "total-vs-sliver.quantum.png",
-            "total-vs-sliver.quantum.svg",
+            "total-vs-guest-0-kind.png",
+            "total-vs-guest-0-kind.svg",
+            "total-vs-hosts-count.png",
+            "total-vs-hosts-count.svg",
+            "total-vs-sliver-quantum.png",
+            "total-vs-sliver-quantum.svg",
         ];
         assert_eq!(names, want);
         assert!(written.iter().all(|p| p.parent() == Some(tmp.path())));
@@ -951,7 +975,7 @@ mod tests {
 
         let svg = std::fs::read_to_string(tmp.path().join("curves-point0.svg")).unwrap();
         for text in [
-            "point 0: sliver.quantum = 0.25",
+            "point 0: sliver quantum = 0.25",
             "time (days)",
             "cumulative migrations (mean, 95% CI band)",
             "demand/first-fit",
@@ -959,9 +983,9 @@ mod tests {
         ] {
             assert!(svg.contains(text), "curves SVG lacks {text:?}");
         }
-        let svg = std::fs::read_to_string(tmp.path().join("total-vs-guest_0_.kind.svg")).unwrap();
+        let svg = std::fs::read_to_string(tmp.path().join("total-vs-guest-0-kind.svg")).unwrap();
         for text in [
-            "guest[0].kind",
+            "Total migrations against guest 0 kind",
             "total migrations (mean, 95% CI)",
             "web",
             "batch, big",
@@ -1176,5 +1200,12 @@ mod tests {
     fn file_names_are_sanitized() {
         assert_eq!(sanitize_file_name("guest[0].peak_units"), "guest_0_.peak_units");
         assert_eq!(sanitize_file_name("a b/c:d-é"), "a_b_c_d-_");
+        assert_eq!(key_file_name("guest[0].peak_units"), "guest-0-peak_units");
+        assert_eq!(key_file_name("hosts.count"), "hosts-count");
+        assert_eq!(
+            key_label("guest[1].trace.target_load"),
+            "guest 1 trace target load"
+        );
+        assert_eq!(key_label("sliver.quantum"), "sliver quantum");
     }
 }

@@ -14,6 +14,7 @@ mod live_xl;
 mod migration;
 mod ordering;
 mod output_safety;
+mod plot;
 mod scale;
 mod slurm;
 mod sweep;

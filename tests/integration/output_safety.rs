@@ -179,6 +179,92 @@ fn a_fresh_sweep_refuses_another_sweeps_folder_unless_overwrite() {
     assert!(err.contains("not a sweep's"), "{err}");
 }
 
+/// `merge` into a folder holding another sweep's results refuses, as a
+/// fresh sweep does, unless `--overwrite`; then no file of the other sweep
+/// is left beside the new manifest.
+#[test]
+fn merge_refuses_another_sweeps_folder_unless_overwrite() {
+    let d = temp_dir("merge-other");
+    let f = sweep_file(&d, "");
+    let parts: Vec<String> = (1..=2)
+        .map(|i| {
+            let p = d.join(format!("part{i}"));
+            succeed(&[
+                "sweep",
+                &f,
+                "--shard",
+                &format!("{i}/2"),
+                "--out",
+                p.to_str().unwrap(),
+                "-q",
+            ]);
+            p.to_str().unwrap().to_string()
+        })
+        .collect();
+    // Another sweep file's finished results, with a figure of a key this
+    // sweep does not have.
+    let other_dir = temp_dir("merge-other-2");
+    let other = sweep_file(&other_dir, "# changed\n");
+    let out = d.join("out");
+    let o = out.to_str().unwrap();
+    succeed(&["sweep", &other, "--out", o, "-q"]);
+    std::fs::write(out.join("total-vs-stale.svg"), "<svg/>").unwrap();
+    let before = std::fs::read(out.join("manifest.toml")).unwrap();
+    let merge = |extra: &[&str]| {
+        let mut args = vec!["merge", &parts[0], &parts[1], "--out", o];
+        args.extend(extra);
+        slivers(&args)
+    };
+    let (ok, _, err) = merge(&[]);
+    assert!(!ok);
+    assert!(
+        err.contains("different sweep file") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("manifest.toml")).unwrap(),
+        before,
+        "untouched"
+    );
+    assert!(out.join("total-vs-stale.svg").exists());
+    let (ok, _, err) = merge(&["--overwrite"]);
+    assert!(ok, "{err}");
+    assert!(
+        !out.join("total-vs-stale.svg").exists(),
+        "the other sweep's figure is left"
+    );
+    assert_eq!(
+        std::fs::read(out.join("manifest.toml")).unwrap(),
+        std::fs::read(Path::new(&parts[0]).join("manifest.toml")).unwrap(),
+        "the merged sweep's manifest"
+    );
+    // Merging the same sweep again needs no flag.
+    let (ok, _, err) = merge(&[]);
+    assert!(ok, "{err}");
+}
+
+/// Clearing a folder for a fresh sweep removes its manifest last: a
+/// folder whose clearing fails part-way keeps its old manifest.
+#[test]
+fn clearing_a_sweep_folder_removes_the_manifest_last() {
+    let d = temp_dir("clear-order");
+    let out = d.join("out");
+    std::fs::create_dir_all(out.join("runs")).unwrap();
+    std::fs::write(out.join("manifest.toml"), "sweep_sha256 = \"x\"\n").unwrap();
+    std::fs::write(out.join("runs.csv"), "run\n").unwrap();
+    // A figure that cannot be removed (a non-empty folder under its name).
+    std::fs::create_dir_all(out.join("total-vs-x.png").join("keep")).unwrap();
+    assert!(slivers::experiment::shard::clear_sweep_folder(&out).is_err());
+    assert!(
+        out.join("manifest.toml").exists(),
+        "manifest removed before the other files"
+    );
+    std::fs::remove_dir_all(out.join("total-vs-x.png")).unwrap();
+    slivers::experiment::shard::clear_sweep_folder(&out).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 /// Kills `slivers sweep` with `signal` after `after`, then resumes it.
 fn interrupted_then_resumed(f: &str, out: &Path, signal: &str, after: Duration) {
     let o = out.to_str().unwrap();

@@ -94,6 +94,54 @@ fn hand_checked_tiny_run_reject_and_queue() {
     assert!(util.contains("\n60,2,4,1,0.875,0.875\n"), "{util}");
 }
 
+/// A VM-request run writes a manifest and a figure of active hosts and
+/// utilisation (which `slivers plot` redraws byte for byte), and prints a
+/// summary in words, not CSV.
+#[test]
+fn a_run_writes_a_manifest_and_a_utilization_figure() {
+    let dir = temp_dir("scale-figure");
+    let (s, out) = (tiny_scenario(&dir, "reject"), dir.join("out"));
+    let (ok, stdout, stderr) = slivers(&["run", s.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains("policy,on_full"), "raw CSV printed: {stdout}");
+    assert!(
+        stdout.contains("best-fit on 2 hosts, on_full = reject: 5 VMs arrived, 4 placed")
+            && stdout.contains("active hosts: peak 2, mean 1.7")
+            && stdout.contains("manifest.toml")
+            && stdout.contains("utilization.png"),
+        "{stdout}"
+    );
+    let m: slivers::report::vmrun::VmRunManifest =
+        toml::from_str(&std::fs::read_to_string(out.join("manifest.toml")).unwrap()).unwrap();
+    assert_eq!(
+        (m.kind.as_str(), m.hosts, m.policy.as_str(), m.on_full.as_str()),
+        ("vm-requests", 2, "best-fit", "reject")
+    );
+    assert_eq!(m.scenario, s.display().to_string());
+    let svg = std::fs::read_to_string(out.join("utilization.svg")).unwrap();
+    for text in [
+        "active hosts (of 2)",
+        "CPU held by VMs",
+        "memory held by VMs",
+        "share of the cluster",
+    ] {
+        assert!(svg.contains(text), "no {text:?} in the figure");
+    }
+    let png = std::fs::read(out.join("utilization.png")).unwrap();
+    std::fs::remove_file(out.join("utilization.png")).unwrap();
+    let (ok, said, err) = slivers(&["plot", out.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(said.contains("wrote 2 figures"), "{said}");
+    assert!(
+        std::fs::read(out.join("utilization.png")).unwrap() == png,
+        "plot drew other bytes"
+    );
+    assert_eq!(std::fs::read_to_string(out.join("utilization.svg")).unwrap(), svg);
+    // The folder is replaced as a set on a rerun (its files are a run's).
+    let (ok, _, err) = slivers(&["run", s.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"]);
+    assert!(ok, "{err}");
+}
+
 #[test]
 fn generator_is_deterministic_and_reads_back() {
     let dir = temp_dir("scale-gen");

@@ -56,7 +56,7 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
         "runs.csv",
         "migrations.csv",
         "curves-point0.svg",
-        "total-vs-hosts.count.png",
+        "total-vs-hosts-count.png",
     ] {
         assert!(
             read(&a, file) == read(&b, file),
