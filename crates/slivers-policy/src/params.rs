@@ -170,26 +170,22 @@ impl<K: PolicyKind> PartialOrd for Policy<K> {
     }
 }
 
-/// By kind, then by the values given (a default sorts first).
+/// By kind, then by the values given, parameter by parameter (a value
+/// left at its default sorts first; values by `f64::total_cmp`).
 impl<K: PolicyKind> Ord for Policy<K> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.kind.cmp(&other.kind).then_with(|| {
-            let key = |v: &Option<f64>| v.map(f64::total_cmp_key);
-            self.values.iter().map(key).cmp(other.values.iter().map(key))
+            let by_value = |(a, b): (&Option<f64>, &Option<f64>)| match (a, b) {
+                (Some(x), Some(y)) => x.total_cmp(y),
+                _ => a.is_some().cmp(&b.is_some()),
+            };
+            self.values
+                .iter()
+                .zip(&other.values)
+                .map(by_value)
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
         })
-    }
-}
-
-/// A total order on finite values, for [`Policy`]'s `Ord`.
-trait TotalCmpKey {
-    fn total_cmp_key(self) -> i64;
-}
-
-impl TotalCmpKey for f64 {
-    fn total_cmp_key(self) -> i64 {
-        // The bit trick of f64::total_cmp, as a key.
-        let bits = self.to_bits() as i64;
-        bits ^ ((((bits >> 63) as u64) >> 1) as i64)
     }
 }
 
