@@ -268,17 +268,48 @@ pub struct ParamTotals {
 /// `None` if there is no such parameter.
 pub fn totals_by_param(sweep: &Sweep, param: usize) -> Option<ParamTotals> {
     let p = sweep.params.get(param)?;
+    Some(totals_by(sweep, &p.name, p.numeric, &p.levels, |r| {
+        r.levels[param]
+    }))
+}
+
+/// Mean and 95% CI of the total migrations per policy pair and point, over
+/// the point's replicates: what a zip sweep is drawn against, since its
+/// keys change together and no one key explains a difference.
+pub fn totals_by_point(sweep: &Sweep) -> ParamTotals {
+    let points = sweep.points();
+    let levels: Vec<Level> = points
+        .iter()
+        .map(|&p| Level {
+            label: p.to_string(),
+            x: p as f64,
+        })
+        .collect();
+    totals_by(sweep, "point", true, &levels, |r| {
+        points.binary_search(&r.point).unwrap_or(usize::MAX)
+    })
+}
+
+/// The totals of each pair's runs grouped by `level_of` (an index into
+/// `levels`).
+fn totals_by(
+    sweep: &Sweep,
+    name: &str,
+    numeric: bool,
+    levels: &[Level],
+    level_of: impl Fn(&Run) -> usize,
+) -> ParamTotals {
     let pairs = sweep
         .pairs
         .iter()
         .enumerate()
         .map(|(pair_index, pair)| {
-            let stats = (0..p.levels.len())
+            let stats = (0..levels.len())
                 .map(|level| {
                     let values: Vec<f64> = sweep
                         .runs
                         .iter()
-                        .filter(|r| r.pair == pair_index && r.levels[param] == level)
+                        .filter(|r| r.pair == pair_index && level_of(r) == level)
                         .map(|r| r.migrations)
                         .collect();
                     mean_ci(&values)
@@ -287,12 +318,12 @@ pub fn totals_by_param(sweep: &Sweep, param: usize) -> Option<ParamTotals> {
             (pair.clone(), stats)
         })
         .collect();
-    Some(ParamTotals {
-        param: p.name.clone(),
-        numeric: p.numeric,
-        levels: p.levels.clone(),
+    ParamTotals {
+        param: name.to_string(),
+        numeric,
+        levels: levels.to_vec(),
         pairs,
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -602,6 +633,8 @@ pub fn sanitize_file_name(name: &str) -> String {
 ///   time in days, one curve per policy pair: the mean across the pair's
 ///   replicates at that point with a shaded 95% confidence band (no band
 ///   where fewer than 2 runs count), see [`replicate_bands`];
+/// * `total-vs-point` for a zip sweep of several keys (they change
+///   together, so no one key is drawn alone); else
 /// * `total-vs-<param>` for every swept parameter (the key as
 ///   [`key_file_name`] writes it, e.g. `total-vs-guest-0-peak_units`, and
 ///   labelled as [`key_label`] shows it; should two names collide, the later gets
@@ -626,6 +659,16 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         draw_point(&sweep, point, &png, &svg)?;
         written.extend([png, svg]);
     }
+    // A zip sweep's keys change together: one figure against the point,
+    // not one per key (each would credit one key with what all of them did).
+    if is_zip(dir)? && sweep.params.len() > 1 {
+        let (png, svg) = (dir.join("total-vs-point.png"), dir.join("total-vs-point.svg"));
+        draw_totals(&totals_by_point(&sweep), &png, &svg)?;
+        written.extend([png, svg]);
+        written.extend(super::ordering::write_ordering(&sweep, dir)?);
+        written.sort();
+        return Ok(written);
+    }
     let mut used: Vec<String> = Vec::new();
     for i in 0..sweep.params.len() {
         let Some(totals) = totals_by_param(&sweep, i) else {
@@ -646,6 +689,26 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     written.extend(super::ordering::write_ordering(&sweep, dir)?);
     written.sort();
     Ok(written)
+}
+
+/// True if the sweep's `manifest.toml` says `mode = "zip"` (false without
+/// a manifest or a mode: a grid, as sweeps were before zips).
+fn is_zip(dir: &Path) -> Result<bool, ReportError> {
+    let path = dir.join("manifest.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(ReportError::Io {
+                path: path.display().to_string(),
+                source: e,
+            });
+        }
+    };
+    let shown = path.display().to_string();
+    let manifest: toml::Table =
+        toml::from_str(&text).map_err(|e| input_error(&shown, 1, format!("not a readable manifest: {e}")))?;
+    Ok(manifest.get("mode").and_then(toml::Value::as_str) == Some("zip"))
 }
 
 fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), ReportError> {

@@ -113,6 +113,16 @@ fn tiny_ordering_sweep_writes_the_tidy_csv_and_plot_redraws_it() {
     let out = d.join("out");
     sweep(&["sweep", &f, "--out", out.to_str().unwrap(), "-q", "--jobs", "2"]);
 
+    // A zip sweep's keys change together: its totals are drawn against the
+    // point, never against one key.
+    assert!(out.join("total-vs-point.png").exists() && out.join("total-vs-point.svg").exists());
+    let per_key: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("total-vs-") && !n.starts_with("total-vs-point."))
+        .collect();
+    assert!(per_key.is_empty(), "{per_key:?}");
+
     let csv = lines(&out.join("ordering.csv"));
     let header = format!(
         "point,{},inequality,statement,replicates,holds,share,lo95,hi95,left_mean,right_mean",
