@@ -695,19 +695,10 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
 /// a manifest or a mode: a grid, as sweeps were before zips).
 fn is_zip(dir: &Path) -> Result<bool, ReportError> {
     let path = dir.join("manifest.toml");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => {
-            return Err(ReportError::Io {
-                path: path.display().to_string(),
-                source: e,
-            });
-        }
-    };
-    let shown = path.display().to_string();
-    let manifest: toml::Table =
-        toml::from_str(&text).map_err(|e| input_error(&shown, 1, format!("not a readable manifest: {e}")))?;
+    if !path.exists() {
+        return Ok(false);
+    }
+    let manifest: toml::Table = super::read_manifest(&path, "a sweep's manifest")?;
     Ok(manifest.get("mode").and_then(toml::Value::as_str) == Some("zip"))
 }
 
