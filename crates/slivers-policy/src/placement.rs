@@ -24,11 +24,15 @@ impl PlaceRequest {
     /// True if the request fits on `host` in `view`, counting what the VM
     /// already holds there.
     pub fn fits_on(&self, view: &ClusterView, host: HostId) -> bool {
-        let held = match self.current {
+        view.fits(host, self.held_on(host), &self.size)
+    }
+
+    /// What the VM holds on `host` now: its current size there, else zero.
+    pub fn held_on(&self, host: HostId) -> Resources {
+        match self.current {
             Some((h, size)) if h == host => size,
             _ => Resources::ZERO,
-        };
-        view.fits(host, held, &self.size)
+        }
     }
 
     /// The current host, if the grown sliver still fits there.

@@ -35,19 +35,14 @@ impl EnergyAware {
         )
     }
 
-    /// True if `req` fits on `h` under the cap, counting what it holds there.
+    /// True if `req` fits on `h` under the cap, counting what it holds there
+    /// (the sliver and the host's reserve fit in its capacity).
     fn fits_under(&self, view: &ClusterView, req: &PlaceRequest, h: &HostView) -> bool {
-        req.fits_on(view, h.id) && {
-            let held = match req.current {
-                Some((c, size)) if c == h.id => size,
-                _ => Resources::ZERO,
-            };
-            h.used
-                .saturating_minus(&held)
-                .plus(&req.size)
-                .plus(&self.reserve(&h.capacity))
-                .fits_in(&h.capacity)
-        }
+        view.fits(
+            h.id,
+            req.held_on(h.id),
+            &req.size.plus(&self.reserve(&h.capacity)),
+        )
     }
 }
 
