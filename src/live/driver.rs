@@ -960,14 +960,7 @@ mod tests {
         let inner = XenExecutor::new(Arc::new(InProcessTransport::new(cluster)), XenConfig::default());
         let spec = VmSpec {
             name: "sliver-1".into(),
-            memory_mib: 1024,
-            max_memory_mib: 2048,
-            vcpus: 1,
-            max_vcpus: 2,
-            cpu_weight: 256,
-            cap_percent: 0,
-            bandwidth_mbps: 100,
-            disk_gib: 10,
+            ..crate::live::executor::tests::spec()
         };
         inner.create("h0", &spec).unwrap();
         let exec = LostSaveReport {

@@ -382,10 +382,11 @@ impl VmSpec {
 pub const DEFAULT_WEIGHT: u32 = 256;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn spec() -> VmSpec {
+    /// A 1 GiB, one-vCPU VM named `vm1`, for tests of the live runtime.
+    pub(crate) fn spec() -> VmSpec {
         VmSpec {
             name: "vm1".into(),
             memory_mib: 1024,
