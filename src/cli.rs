@@ -570,8 +570,15 @@ fn validate_sweep(path: &Path, max_runs: usize) -> Result<()> {
     // A file that is not text is named for what it looks like, not quoted.
     slivers::scenario::read_text(path)?;
     let sweep = Sweep::load_capped(path, max_runs)?;
+    if !sweep.all_points_checked() {
+        // A large sweep checked only each key's values: build every point
+        // now, one at a time.
+        for p in 0..sweep.point_count() {
+            sweep.point(p)?;
+        }
+    }
     let m = slivers::experiment::shard::SweepManifest::of(&sweep);
-    let pairs = sweep.runs.len() / (m.points * m.replicates as usize).max(1);
+    let pairs = sweep.pairs;
     println!(
         "{}: ok: sweep \"{}\" ({}): {} points x {} replicates x {pairs} pairs = {} runs, swept: {}",
         path.display(),
@@ -1010,12 +1017,14 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
         eprintln!(
             "warning: {}: no [sweep] table, so a sweep of one point and {} runs (one per pair); `slivers run` runs a plain scenario",
             args.file.display(),
-            sweep.runs.len()
+            sweep.run_count()
         );
     }
     if args.list {
-        // Row by row: a long list starts at once and ends at a closed pipe.
-        return print_with(|out| {
+        // Row by row, each point built when reached: a long list starts at
+        // once and ends at a closed pipe (or at a point that is not valid).
+        let mut bad_point = None;
+        print_with(|out| {
             let mut header = vec![
                 "run".to_string(),
                 "point".into(),
@@ -1025,15 +1034,25 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
             header.extend(sweep.params.iter().cloned());
             header.extend(["provisioning".to_string(), "placement".to_string()]);
             writeln!(out, "{}", header.join(","))?;
-            for r in &sweep.runs {
-                write!(out, "{},{},{},{},", r.index, r.point, r.replicate, r.seed)?;
-                for v in &sweep.points[r.point].values {
-                    write!(out, "{v},")?;
+            for p in 0..sweep.point_count() {
+                let point = match sweep.point(p) {
+                    Ok(point) => point,
+                    Err(e) => {
+                        bad_point = Some(e);
+                        return out.flush();
+                    }
+                };
+                for r in sweep.runs_of(p, &point) {
+                    write!(out, "{},{},{},{},", r.index, r.point, r.replicate, r.seed)?;
+                    for v in &point.values {
+                        write!(out, "{v},")?;
+                    }
+                    writeln!(out, "{},{}", r.pair.provisioning, r.pair.placement)?;
                 }
-                writeln!(out, "{},{}", r.pair.provisioning, r.pair.placement)?;
             }
             Ok(())
-        });
+        })?;
+        return bad_point.map_or(Ok(()), |e| Err(e.into()));
     }
     if args.slurm {
         return slurm_command(args, &sweep);
@@ -1136,7 +1155,7 @@ fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
                 };
                 println!(
                     "sweep: {how}; merged {} runs in {:.1} s; results in {} ({} files)",
-                    sweep.runs.len(),
+                    sweep.run_count(),
                     started.elapsed().as_secs_f64(),
                     out.display(),
                     files.len()

@@ -17,13 +17,13 @@
 //! assembled into `runs.csv` only when both of its files are complete.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use super::run::{RunError, RunOptions, run_pair};
-use super::sweep::{Sweep, SweepRun};
+use super::sweep::{Point, Sweep, SweepError, SweepRun};
 use crate::outcome::METRICS;
 use crate::report::csv::Table;
 use crate::report::outputs::metric_fields;
@@ -38,6 +38,9 @@ pub enum ShardError {
     /// Writing failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A point of the sweep is not a valid scenario.
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
     /// Reading a results folder failed.
     #[error("{path}")]
     Io {
@@ -185,8 +188,8 @@ impl SweepManifest {
             .to_string(),
             replicates: sweep.replicates,
             params: sweep.params.clone(),
-            points: sweep.points.len(),
-            runs: sweep.runs.len(),
+            points: sweep.point_count(),
+            runs: sweep.run_count(),
             slivers_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
         }
@@ -323,6 +326,31 @@ pub fn run_sweep(
         options.resume || options.shard.is_some(),
         options.overwrite,
     )?;
+    // Runs by index, the points built as the runs need them.
+    let total = sweep.run_count();
+    let mine = (0..total)
+        .filter(|&i| options.shard.is_none_or(|s| s.contains(i)))
+        .count();
+    let todo: Vec<usize> = (0..total)
+        .filter(|&i| options.shard.is_none_or(|s| s.contains(i)))
+        .filter(|&i| {
+            !(options.resume
+                && run_file(dir, i, "summary").is_file()
+                && run_file(dir, i, "migrations").is_file())
+        })
+        .collect();
+    if !sweep.all_points_checked() {
+        // A large sweep's points were not all validated when loaded: check
+        // those to run now (one at a time), before any file is touched.
+        let mut last = None;
+        for &i in &todo {
+            let p = sweep.point_of(i);
+            if last != Some(p) {
+                sweep.point(p)?;
+                last = Some(p);
+            }
+        }
+    }
     if !options.resume && options.shard.is_none() {
         clear_sweep_folder(dir)?;
     }
@@ -332,21 +360,7 @@ pub fn run_sweep(
         let _ = std::fs::remove_file(shard.marker(dir));
     }
 
-    let mine: Vec<&SweepRun> = sweep
-        .runs
-        .iter()
-        .filter(|r| options.shard.is_none_or(|s| s.contains(r.index)))
-        .collect();
-    let todo: Vec<&SweepRun> = mine
-        .iter()
-        .copied()
-        .filter(|r| {
-            !(options.resume
-                && run_file(dir, r.index, "summary").is_file()
-                && run_file(dir, r.index, "migrations").is_file())
-        })
-        .collect();
-    let skipped = mine.len() - todo.len();
+    let skipped = mine - todo.len();
     let done = AtomicUsize::new(0);
     let first_error: Mutex<Option<ShardError>> = Mutex::new(None);
     let header = runs_header(sweep);
@@ -356,19 +370,35 @@ pub fn run_sweep(
         .map_err(|e| {
             ShardError::Inconsistent(format!("cannot start {} worker threads: {e}", options.jobs))
         })?;
+    let fail = |e: ShardError| {
+        if let Ok(mut slot) = first_error.lock() {
+            slot.get_or_insert(e);
+        }
+    };
     pool.install(|| {
-        todo.par_iter().for_each(|r| {
-            if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                return;
-            }
-            if let Err(e) = run_one(sweep, r, dir, &header, options.check_invariants) {
-                if let Ok(mut slot) = first_error.lock() {
-                    slot.get_or_insert(e);
+        // Each worker keeps the point of its last run: neighbouring runs
+        // share it.
+        todo.par_iter().for_each_init(
+            || None::<(usize, Arc<Point>)>,
+            |last, &i| {
+                if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                    return;
                 }
-                return;
-            }
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1, todo.len());
-        })
+                let p = sweep.point_of(i);
+                let point = match last {
+                    Some((q, point)) if *q == p => Arc::clone(point),
+                    _ => match sweep.point(p) {
+                        Ok(point) => Arc::clone(&last.insert((p, point)).1),
+                        Err(e) => return fail(e.into()),
+                    },
+                };
+                let r = sweep.run(i, &point);
+                if let Err(e) = run_one(&point, &r, dir, &header, options.check_invariants) {
+                    return fail(e);
+                }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, todo.len());
+            },
+        )
     });
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
@@ -379,7 +409,7 @@ pub fn run_sweep(
                 sweep_sha256: sweep.sha256.clone(),
                 shard: shard.i,
                 of: shard.n,
-                runs: mine.len(),
+                runs: mine,
             };
             write_atomic(
                 &shard.marker(dir),
@@ -387,7 +417,7 @@ pub fn run_sweep(
             )?;
             Vec::new()
         }
-        None => assemble(dir, &[dir.to_path_buf()], &header, sweep.runs.len())?,
+        None => assemble(dir, &[dir.to_path_buf()], &header, total)?,
     };
     Ok(SweepReport {
         ran: todo.len(),
@@ -397,13 +427,12 @@ pub fn run_sweep(
 }
 
 fn run_one(
-    sweep: &Sweep,
+    point: &Point,
     r: &SweepRun,
     dir: &Path,
     header: &[String],
     check: bool,
 ) -> Result<(), ShardError> {
-    let point = &sweep.points[r.point];
     let result = run_pair(
         &point.scenario,
         r.pair,

@@ -432,7 +432,7 @@ pub fn script(spec: &ScriptSpec) -> Result<String, SlurmError> {
          exec {bin} sweep {file} --shard \"$SLURM_ARRAY_TASK_ID\"/{n} --out {out} --jobs {cpus} --quiet --resume{check}{cap}\n",
         name = spec.sweep.name,
         sha = spec.sweep.sha256,
-        runs = spec.sweep.runs.len(),
+        runs = spec.sweep.run_count(),
         n = spec.n,
         bin = shell::quote(binary),
         file = shell::quote(file),
@@ -591,7 +591,7 @@ pub fn run_slurm(
     binary: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<SlurmOutcome, SlurmError> {
-    let runs = sweep.runs.len();
+    let runs = sweep.run_count();
     if options.cpus_per_task == Some(0) {
         return Err(SlurmError::Invalid("--cpus-per-task must be at least 1".into()));
     }
