@@ -600,6 +600,7 @@ fn live(a: &LiveArgs) -> Result<()> {
     use slivers::live::driver::{LiveOptions, run_live_observed};
     use slivers::live::setup::{Access, connect};
     use slivers::live::xen::XenConfig;
+    use slivers::report::folder::{LIVE_KEPT, replace_folder_keeping};
 
     if !(a.time_scale.is_finite() && a.time_scale > 0.0) {
         bail!("--time-scale: expected a positive number, found {}", a.time_scale);
@@ -628,6 +629,12 @@ fn live(a: &LiveArgs) -> Result<()> {
     };
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
     slivers::report::folder::check_output_path(&out)?;
+    // One controller per folder; the results replace the last ones as a
+    // set, beside the journal, transcript and emulated hosts (finishing a
+    // replacement an interrupted controller left half done). A folder
+    // holding anything else is refused before the run.
+    let _lock = OutputLock::acquire(&out)?;
+    slivers::report::folder::prepare_folder(&out, &LIVE_KEPT)?;
     // Before the folder is created or a host touched: a mistyped --out
     // with --resume must not start a second run on the same hosts.
     let journal = out.join("journal.jsonl");
@@ -702,7 +709,10 @@ fn live(a: &LiveArgs) -> Result<()> {
     let outcome = run_live_observed(&scenario, exec, &opts, &show);
     bar.finish_and_clear();
     let outcome = outcome?;
-    let files = outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), &out)?;
+    let files = replace_folder_keeping(&out, &LIVE_KEPT, |dir| {
+        outputs::write_all(&scenario, std::slice::from_ref(&outcome.result), dir)
+    })
+    .with_context(|| format!("writing results to {}", out.display()))?;
     if !a.quiet {
         print!(
             "{}",

@@ -13,7 +13,10 @@
 //!   (on Linux with one `renameat2(RENAME_EXCHANGE)`; elsewhere with two
 //!   renames). Readers see the old set or the new set, never a mix; an
 //!   interrupted writer leaves at most a hidden `.<name>.new-<pid>` or
-//!   `.<name>.old-<pid>` folder, which the next writer removes.
+//!   `.<name>.old-<pid>` folder, which the next writer removes. A live
+//!   run's folder also holds its journal, transcript and emulated hosts
+//!   ([`LIVE_KEPT`]), which [`replace_folder_keeping`] hard-links into each
+//!   new set, so they are never out of `<out>`.
 
 use std::fs;
 use std::io::{self, Write};
@@ -36,6 +39,11 @@ pub const RUN_FILES: [&str; 11] = [
     "fidelity.svg",
     "manifest.toml",
 ];
+
+/// What a live run's folder holds besides its results, kept across runs of
+/// the controller: the journal, the dry run's transcript of commands and the
+/// emulated hosts. [`replace_folder_keeping`] carries them into each new set.
+pub const LIVE_KEPT: [&str; 3] = ["journal.jsonl", "commands.jsonl", "emulated"];
 
 /// Refuses an empty output path (`--out ""`).
 pub fn check_output_path(out: &Path) -> Result<(), ReportError> {
@@ -160,8 +168,9 @@ fn remove_leftovers(out: &Path) -> Result<(), ReportError> {
 }
 
 /// Refuses an existing `out` holding anything but the files of a run
-/// ([`RUN_FILES`]) and temporary files: replacing it would lose them.
-fn check_replaceable(out: &Path) -> Result<(), ReportError> {
+/// ([`RUN_FILES`]), the entries `keep` and temporary files: replacing it
+/// would lose them.
+fn check_replaceable(out: &Path, keep: &[&str]) -> Result<(), ReportError> {
     let entries = match fs::read_dir(out) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -170,7 +179,7 @@ fn check_replaceable(out: &Path) -> Result<(), ReportError> {
     let mut foreign: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !RUN_FILES.contains(&n.as_str()) && !n.ends_with(".tmp"))
+        .filter(|n| !RUN_FILES.contains(&n.as_str()) && !keep.contains(&n.as_str()) && !n.ends_with(".tmp"))
         .collect();
     foreign.sort();
     match foreign.first() {
@@ -181,6 +190,37 @@ fn check_replaceable(out: &Path) -> Result<(), ReportError> {
             more: foreign.len() - 1,
         }),
     }
+}
+
+/// Readies `out` for [`replace_folder_keeping`] with `keep` before a long
+/// run writes into it (a live run's journal): finishes or removes what an
+/// interrupted replacement left beside it, and refuses a folder holding
+/// anything but a run's files and `keep`, so that the run is not done in
+/// vain. The caller holds `out`'s [`OutputLock`].
+pub fn prepare_folder(out: &Path, keep: &[&str]) -> Result<(), ReportError> {
+    remove_leftovers(out)?;
+    check_replaceable(out, keep)
+}
+
+/// Makes `to` hold what `from` holds (a file or a folder tree) without
+/// moving anything: files are hard-linked (copied where links are refused),
+/// so `from` stays whole until it is removed.
+fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+    let kind = fs::symlink_metadata(from)?.file_type();
+    if kind.is_dir() {
+        fs::create_dir(to)?;
+        let mut entries: Vec<fs::DirEntry> = fs::read_dir(from)?.collect::<io::Result<_>>()?;
+        entries.sort_by_key(fs::DirEntry::file_name);
+        for e in entries {
+            link_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+        return Ok(());
+    }
+    #[cfg(unix)]
+    if kind.is_symlink() {
+        return std::os::unix::fs::symlink(fs::read_link(from)?, to);
+    }
+    fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(drop))
 }
 
 /// True if folders `a` and `b` hold the same file names with the same
@@ -255,13 +295,44 @@ pub fn replace_folder<E: From<ReportError>>(
     out: &Path,
     write: impl FnOnce(&Path) -> Result<Vec<PathBuf>, E>,
 ) -> Result<Vec<PathBuf>, E> {
-    check_replaceable(out)?;
+    replace_folder_keeping(out, &[], write)
+}
+
+/// [`replace_folder`] for a folder that also holds the entries `keep`
+/// (files or folders that outlive one set of results: [`LIVE_KEPT`]). Each
+/// that exists is carried into the new set by hard links (copies where the
+/// file system refuses links) after `write`, so until the swap `out` holds
+/// them and the old results, and after it the new results beside the same
+/// entries. The caller must not change them meanwhile.
+pub fn replace_folder_keeping<E: From<ReportError>>(
+    out: &Path,
+    keep: &[&str],
+    write: impl FnOnce(&Path) -> Result<Vec<PathBuf>, E>,
+) -> Result<Vec<PathBuf>, E> {
+    check_replaceable(out, keep)?;
     remove_leftovers(out)?;
     let pid = std::process::id();
     let new = sibling(out, ".", &format!(".new-{pid}"))?;
     let old = sibling(out, ".", &format!(".old-{pid}"))?;
     fs::create_dir_all(&new).map_err(|e| ReportError::io(&new, e))?;
-    let written = write(&new)?;
+    let filled = write(&new).and_then(|written| {
+        for name in keep {
+            let from = out.join(name);
+            if fs::symlink_metadata(&from).is_ok() {
+                link_tree(&from, &new.join(name)).map_err(|e| ReportError::io(&from, e))?;
+            }
+        }
+        Ok(written)
+    });
+    let written = match filled {
+        Ok(w) => w,
+        Err(e) => {
+            // `out` is untouched; the half-filled set goes (or the next
+            // writer removes it).
+            let _ = fs::remove_dir_all(&new);
+            return Err(e);
+        }
+    };
     let finals: Vec<PathBuf> = written
         .iter()
         .map(|p| p.file_name().map_or_else(|| p.clone(), |n| out.join(n)))
@@ -280,4 +351,110 @@ pub fn replace_folder<E: From<ReportError>>(
     };
     fs::remove_dir_all(&gone).map_err(|e| ReportError::io(&gone, e))?;
     Ok(finals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh folder under the system's temporary folder.
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("slivers-folder-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A live folder: two result files saying `tag`, a journal and an
+    /// emulated host's state.
+    fn live_folder(out: &Path, tag: &str) {
+        fs::create_dir_all(out.join("emulated/hosts/host0")).unwrap();
+        fs::write(out.join("emulated/hosts/host0/state.json"), "{\"vms\":1}").unwrap();
+        fs::write(out.join("journal.jsonl"), "{\"run\":1}\n").unwrap();
+        for f in ["summary.csv", "manifest.toml"] {
+            fs::write(out.join(f), format!("{tag} {f}")).unwrap();
+        }
+    }
+
+    fn results(dir: &Path, tag: &str) -> Result<Vec<PathBuf>, ReportError> {
+        ["summary.csv", "manifest.toml"]
+            .iter()
+            .map(|f| {
+                let p = dir.join(f);
+                fs::write(&p, format!("{tag} {f}")).map_err(|e| ReportError::io(&p, e))?;
+                Ok(p)
+            })
+            .collect()
+    }
+
+    fn read(out: &Path, f: &str) -> String {
+        fs::read_to_string(out.join(f)).unwrap()
+    }
+
+    /// Names beside `out` (the folder's parent holds nothing else).
+    fn siblings(out: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(out.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_set_and_a_good_one_the_new_beside_the_kept_entries() {
+        let d = scratch("keep");
+        let out = d.join("out");
+        live_folder(&out, "old");
+
+        // The writer fails half way: the old set is whole, the journal and
+        // the hosts are where they were, and no hidden folder is left.
+        let failed = replace_folder_keeping(&out, &LIVE_KEPT, |dir| {
+            results(dir, "new")?;
+            Err(ReportError::io(
+                &dir.join("fidelity.csv"),
+                io::Error::other("disk full"),
+            ))
+        });
+        assert!(failed.is_err());
+        assert_eq!(read(&out, "summary.csv"), "old summary.csv");
+        assert_eq!(read(&out, "manifest.toml"), "old manifest.toml");
+        assert_eq!(read(&out, "journal.jsonl"), "{\"run\":1}\n");
+        assert_eq!(siblings(&out), ["out"]);
+
+        // A writer killed half way (a dead pid's hidden folder) is cleaned
+        // up by the next one, which swaps in the whole new set.
+        let dead = d.join(".out.new-4294967");
+        fs::create_dir_all(&dead).unwrap();
+        fs::write(dead.join("summary.csv"), "half").unwrap();
+        let written = replace_folder_keeping(&out, &LIVE_KEPT, |dir| results(dir, "new")).unwrap();
+        assert_eq!(written, [out.join("summary.csv"), out.join("manifest.toml")]);
+        assert_eq!(read(&out, "summary.csv"), "new summary.csv");
+        assert_eq!(read(&out, "manifest.toml"), "new manifest.toml");
+        assert_eq!(read(&out, "journal.jsonl"), "{\"run\":1}\n");
+        assert_eq!(read(&out, "emulated/hosts/host0/state.json"), "{\"vms\":1}");
+        if cfg!(target_os = "linux") {
+            // (Elsewhere a pid's death is not known: the folder stays.)
+            assert_eq!(siblings(&out), ["out"]);
+        }
+
+        // The kept journal is the same file: appending to it after the swap
+        // is appending to the folder's journal.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(out.join("journal.jsonl"))
+            .and_then(|mut f| f.write_all(b"{\"op\":2}\n"))
+            .unwrap();
+        assert_eq!(read(&out, "journal.jsonl"), "{\"run\":1}\n{\"op\":2}\n");
+
+        // Without `keep`, the live entries are foreign and refused.
+        let refused = replace_folder(&out, |dir| results(dir, "x")).unwrap_err();
+        assert!(matches!(refused, ReportError::Foreign { ref entry, .. } if entry == "emulated"));
+        assert_eq!(read(&out, "summary.csv"), "new summary.csv");
+        fs::write(out.join("notes.txt"), "mine").unwrap();
+        let refused = prepare_folder(&out, &LIVE_KEPT).unwrap_err();
+        assert!(matches!(refused, ReportError::Foreign { ref entry, .. } if entry == "notes.txt"));
+        fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -328,3 +328,80 @@ fn an_interrupted_sweep_resumes_to_the_same_bytes() {
         assert!(!lock.exists(), "the resumed sweep released the lock");
     }
 }
+
+/// The results of a live run are replaced as a set beside its journal:
+/// a controller killed at any moment of writing them (here SIGKILL while
+/// the new set is being written, at several delays) leaves the whole old
+/// set or the whole new set, the journal as it was, and a folder that
+/// `--resume` completes.
+#[test]
+fn a_killed_live_write_leaves_the_old_set_or_the_new_set() {
+    let (d, s, out) = run_setup("live-set");
+    let live = |resume: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_slivers"));
+        c.current_dir(crate::root())
+            .args(["live", &s, "--executor", "dry-run", "-q", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if resume {
+            c.arg("--resume");
+        }
+        c
+    };
+    assert!(live(false).status().unwrap().success());
+    let kept = ["journal.jsonl", "commands.jsonl"];
+    let read_set = || -> std::collections::BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .map(|n| (n.clone(), std::fs::read(out.join(&n)).unwrap()))
+            .collect()
+    };
+    let new_set = read_set();
+    assert!(new_set.contains_key("summary.csv") && new_set.contains_key("journal.jsonl"));
+    // An older set: every result file says so; the journal stays.
+    let old_set: std::collections::BTreeMap<String, Vec<u8>> = new_set
+        .iter()
+        .map(|(n, b)| match kept.contains(&n.as_str()) {
+            true => (n.clone(), b.clone()),
+            false => (n.clone(), format!("old {n}").into_bytes()),
+        })
+        .collect();
+    let hidden = || {
+        std::fs::read_dir(&*d)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".out."))
+    };
+    for i in 0..12u32 {
+        for (n, b) in &old_set {
+            std::fs::write(out.join(n), b).unwrap();
+        }
+        let mut child = live(true).spawn().unwrap();
+        // Wait until the new set is being written (a hidden folder beside
+        // the output, or a changed file in it) or the run ended, then from
+        // 0 to 132 ms more: writing the figures takes tens of milliseconds.
+        let t0 = std::time::Instant::now();
+        while !(hidden() || read_set() != old_set)
+            && child.try_wait().unwrap().is_none()
+            && t0.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        std::thread::sleep(Duration::from_millis(12 * u64::from(i)));
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = read_set();
+        let mixed: Vec<&String> = now.keys().filter(|n| now.get(*n) != new_set.get(*n)).collect();
+        assert!(
+            now == old_set || now == new_set,
+            "kill {i}: a mixed set; differing from the new set: {mixed:?}"
+        );
+    }
+    // Whatever was left, --resume finishes it, with nothing left beside.
+    assert!(live(true).status().unwrap().success());
+    assert_eq!(read_set(), new_set);
+    assert!(!hidden(), "no hidden folder left beside the output");
+}
