@@ -19,8 +19,8 @@ use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
 use slivers::scenario::vmreq::{VmScenario, VmSource, is_vm_scenario_file};
-use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments, generate_batch, generate_web};
-use slivers::trace::vmreq::{VmReqParams, generate_vm_requests};
+use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments};
+use slivers::trace::vmreq::VmReqParams;
 use slivers::trace::{time, write_series_csv, write_swf, write_vm_requests};
 
 /// slivers: deterministic simulation of brokered VM hosting (Shirako slivers).
@@ -1177,7 +1177,21 @@ fn slurm_command(args: &SweepArgs, sweep: &Sweep) -> Result<()> {
 }
 
 fn generate(g: GenerateCommand) -> Result<()> {
+    use slivers::trace::generate::{generate_batch_observed, generate_web_observed};
+    use slivers::trace::vmreq::generate_vm_requests_observed;
     let parse_start = |s: &str| time::parse_datetime(s).map_err(|e| anyhow::anyhow!("--start: {e}"));
+    // A bar over the simulated days generated (web, batch) on a terminal;
+    // then a spinner while the file is written.
+    let days_bar = |days: u32| {
+        let bar = sim_time_bar(f64::from(days) * 86_400.0, false);
+        move |done: u64, total: u64| {
+            bar.set_position(done * 86_400);
+            bar.set_message(format!("day {done} of {total}"));
+            if done == total {
+                bar.finish_and_clear();
+            }
+        }
+    };
     match g {
         GenerateCommand::VmRequests(a) => {
             let p = VmReqParams {
@@ -1190,9 +1204,21 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = with_spinner(format!("generating {} VMs", p.vms), || {
-                let trace = generate_vm_requests(&p, &mut SimRng::seed_from_u64(a.seed));
-                write_vm_requests(&trace, &a.out).map(|()| trace)
+            // A bar over both passes: start times drawn, then VMs sized.
+            let bar = sim_time_bar(2.0 * p.vms as f64, false);
+            let trace =
+                generate_vm_requests_observed(&p, &mut SimRng::seed_from_u64(a.seed), &mut |done, total| {
+                    bar.set_position(done);
+                    bar.set_message(match done <= p.vms {
+                        true => format!("{done} of {} VM start times drawn", p.vms),
+                        false => format!("{} of {} VMs sized", done - p.vms, p.vms),
+                    });
+                    if done == total {
+                        bar.finish_and_clear();
+                    }
+                });
+            with_spinner(format!("writing {}", a.out.display()), || {
+                write_vm_requests(&trace, &a.out)
             })?;
             println!(
                 "wrote {} ({} VMs, {} deleted within the trace; mean lifetime {:.0} s)",
@@ -1219,9 +1245,9 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let series = with_spinner(format!("generating {days} days of web requests"), || {
-                let series = generate_web(&p, &mut SimRng::seed_from_u64(seed));
-                write_series_csv(&series, &out).map(|()| series)
+            let series = generate_web_observed(&p, &mut SimRng::seed_from_u64(seed), &mut days_bar(days));
+            with_spinner(format!("writing {}", out.display()), || {
+                write_series_csv(&series, &out)
             })?;
             println!("wrote {} ({} points)", out.display(), series.values.len());
         }
@@ -1242,9 +1268,9 @@ fn generate(g: GenerateCommand) -> Result<()> {
             if let Err(e) = p.validate() {
                 bail!("{e}");
             }
-            let trace = with_spinner(format!("generating {days} days of batch jobs"), || {
-                let trace = generate_batch(&p, &mut SimRng::seed_from_u64(seed));
-                write_swf(&trace, &batch_header_comments(&p, seed), &out).map(|()| trace)
+            let trace = generate_batch_observed(&p, &mut SimRng::seed_from_u64(seed), &mut days_bar(days));
+            with_spinner(format!("writing {}", out.display()), || {
+                write_swf(&trace, &batch_header_comments(&p, seed), &out)
             })?;
             println!("wrote {} ({} jobs)", out.display(), trace.jobs.len());
         }

@@ -301,6 +301,12 @@ pub fn draw_flash_crowds(p: &WebParams, rng: &mut SimRng) -> Vec<FlashCrowd> {
 /// step 60 s, starts at `p.start` and has `p.days * 1440` non-negative
 /// integral values. Call [`WebParams::validate`] first on untrusted input.
 pub fn generate_web(p: &WebParams, rng: &mut SimRng) -> Series {
+    generate_web_observed(p, rng, &mut |_, _| {})
+}
+
+/// [`generate_web`], calling `progress(days done, days)` after each
+/// generated day (the series does not depend on it).
+pub fn generate_web_observed(p: &WebParams, rng: &mut SimRng, progress: &mut dyn FnMut(u64, u64)) -> Series {
     let crowds = draw_flash_crowds(p, rng);
     let (c, _) = web_norms();
     let n = p.days as usize * 1440;
@@ -318,6 +324,9 @@ pub fn generate_web(p: &WebParams, rng: &mut SimRng) -> Series {
         let flash: f64 = crowds.iter().map(|f| f.extra_at(t)).sum();
         let rate = (base + flash) * (x - sd * sd / 2.0).exp();
         values.push(rng.poisson(rate) as f64);
+        if (i + 1).is_multiple_of(1440) {
+            progress((i as u64 + 1) / 1440, u64::from(p.days));
+        }
     }
     Series {
         step: 60,
@@ -410,6 +419,18 @@ pub fn batch_arrival_rate(p: &BatchParams) -> f64 {
 /// 1, 2, .... Empty if `nodes` is 0 or the load is not positive. Call
 /// [`BatchParams::validate`] first on untrusted input.
 pub fn generate_batch(p: &BatchParams, rng: &mut SimRng) -> SwfTrace {
+    generate_batch_observed(p, rng, &mut |_, _| {})
+}
+
+/// [`generate_batch`], calling `progress(days done, days)` as the
+/// submissions pass each day of the window and once at its end (the trace
+/// does not depend on it).
+pub fn generate_batch_observed(
+    p: &BatchParams,
+    rng: &mut SimRng,
+    progress: &mut dyn FnMut(u64, u64),
+) -> SwfTrace {
+    let days = u64::from(p.days);
     let mut trace = SwfTrace {
         unix_start: p.start,
         max_nodes: Some(p.nodes),
@@ -419,6 +440,7 @@ pub fn generate_batch(p: &BatchParams, rng: &mut SimRng) -> SwfTrace {
     };
     let lambda = batch_arrival_rate(p);
     if p.nodes == 0 || p.days == 0 || !(lambda.is_finite() && lambda > 0.0) {
+        progress(days, days);
         return trace;
     }
     let span = p.days as f64 * DAY as f64;
@@ -433,8 +455,14 @@ pub fn generate_batch(p: &BatchParams, rng: &mut SimRng) -> SwfTrace {
     let mu = BATCH_RUN_MEDIAN.ln();
     let p_pow2: f64 = BATCH_SIZES.iter().map(|&(_, q)| q).sum();
     let mut t = 0.0f64;
+    let mut reported = 0;
     loop {
         t += rng.exponential(1.0 / lambda_max);
+        let day = ((t / DAY as f64) as u64).min(days);
+        if day > reported {
+            reported = day;
+            progress(day, days);
+        }
         if t >= span {
             break;
         }
@@ -467,6 +495,9 @@ pub fn generate_batch(p: &BatchParams, rng: &mut SimRng) -> SwfTrace {
             procs: size.min(p.nodes),
             status: 1,
         });
+    }
+    if reported < days {
+        progress(days, days);
     }
     trace
 }
@@ -563,6 +594,31 @@ mod tests {
 
     fn batch(p: &BatchParams, seed: u64) -> SwfTrace {
         generate_batch(p, &mut SimRng::seed_from_u64(seed))
+    }
+
+    #[test]
+    fn progress_is_reported_per_day_and_changes_nothing() {
+        let (w, seed) = default_web();
+        let w = WebParams { days: 4, ..w };
+        let mut calls = Vec::new();
+        let observed = generate_web_observed(&w, &mut SimRng::seed_from_u64(seed), &mut |d, n| {
+            calls.push((d, n))
+        });
+        assert_eq!(calls, [(1, 4), (2, 4), (3, 4), (4, 4)]);
+        assert_eq!(observed, web(&w, seed));
+
+        let (b, seed) = default_batch();
+        let b = BatchParams { days: 5, ..b };
+        let mut calls = Vec::new();
+        let observed = generate_batch_observed(&b, &mut SimRng::seed_from_u64(seed), &mut |d, n| {
+            calls.push((d, n))
+        });
+        // Every day of the window once, in order (a day without a draw is
+        // skipped), the last one at the end.
+        assert_eq!(calls.last(), Some(&(5, 5)));
+        assert!(calls.windows(2).all(|c| c[0].0 < c[1].0), "{calls:?}");
+        assert!(calls.len() >= 4, "{calls:?}");
+        assert_eq!(render_swf(&observed, &[]), render_swf(&batch(&b, seed), &[]));
     }
 
     #[test]

@@ -493,6 +493,22 @@ impl VmReqParams {
 
 /// A synthetic trace; see the [module documentation](self).
 pub fn generate_vm_requests(p: &VmReqParams, rng: &mut SimRng) -> VmRequestTrace {
+    generate_vm_requests_observed(p, rng, &mut |_, _| {})
+}
+
+/// VMs between two calls of the progress hook of
+/// [`generate_vm_requests_observed`].
+pub const PROGRESS_VMS: u64 = 1 << 16;
+
+/// [`generate_vm_requests`], calling `progress(done, 2 * vms)` every
+/// [`PROGRESS_VMS`] VMs of each of its two passes (start times drawn, then
+/// sizes and lifetimes) and at the end (the trace does not depend on it).
+pub fn generate_vm_requests_observed(
+    p: &VmReqParams,
+    rng: &mut SimRng,
+    progress: &mut dyn FnMut(u64, u64),
+) -> VmRequestTrace {
+    let total = 2 * p.vms;
     let flavours = p.flavours();
     let span_s = p.days as u64 * 86_400;
     let mut starts: Vec<u64> = Vec::with_capacity(p.vms as usize);
@@ -504,6 +520,9 @@ pub fn generate_vm_requests(p: &VmReqParams, rng: &mut SimRng) -> VmRequestTrace
             1.0 + DIURNAL_AMPLITUDE * (std::f64::consts::TAU * (hour - DIURNAL_PEAK_HOUR) / 24.0).cos();
         if rng.uniform() * top < level {
             starts.push(t);
+            if (starts.len() as u64).is_multiple_of(PROGRESS_VMS) {
+                progress(starts.len() as u64, total);
+            }
         }
     }
     starts.sort_unstable();
@@ -519,6 +538,9 @@ pub fn generate_vm_requests(p: &VmReqParams, rng: &mut SimRng) -> VmRequestTrace
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
+            if (i as u64 + 1).is_multiple_of(PROGRESS_VMS) {
+                progress(p.vms + i as u64 + 1, total);
+            }
             let u = rng.uniform() * acc;
             let shape = cumulative
                 .iter()
@@ -544,6 +566,7 @@ pub fn generate_vm_requests(p: &VmReqParams, rng: &mut SimRng) -> VmRequestTrace
         orphan_deletions: 0,
     };
     trace.number_shapes_by_appearance();
+    progress(total, total);
     trace
 }
 
@@ -619,6 +642,21 @@ mod tests {
             days: 3,
             load: DEFAULT_LOAD,
         }
+    }
+
+    #[test]
+    fn progress_covers_both_passes_and_changes_nothing() {
+        let p = VmReqParams {
+            vms: 3 * PROGRESS_VMS / 2,
+            ..params()
+        };
+        let mut calls = Vec::new();
+        let observed =
+            generate_vm_requests_observed(&p, &mut SimRng::seed_from_u64(4), &mut |d, n| calls.push((d, n)));
+        let n = 2 * p.vms;
+        assert_eq!(calls, [(PROGRESS_VMS, n), (p.vms + PROGRESS_VMS, n), (n, n)]);
+        let plain = generate_vm_requests(&p, &mut SimRng::seed_from_u64(4));
+        assert_eq!(format_huawei(&observed), format_huawei(&plain));
     }
 
     #[test]
