@@ -9,7 +9,7 @@
 //!                               means the run is complete
 //! shards/3-of-16.toml           written when shard 3 of 16 has finished
 //! runs.csv, migrations.csv      every run in index order (after all runs)
-//! *.png, *.svg                  figures, regenerated from the CSVs alone
+//! *.png, *.svg, *.pdf           figures, regenerated from the CSVs alone
 //! ```
 //!
 //! Every file is written to a temporary file and renamed, so a crash never
@@ -27,6 +27,7 @@ use super::sweep::{Sweep, SweepRun};
 use crate::outcome::METRICS;
 use crate::report::csv::Table;
 use crate::report::outputs::metric_fields;
+use crate::report::plot::FIGURE_FORMATS;
 use crate::report::{ReportError, write_atomic};
 
 /// Errors of running or merging a sweep.
@@ -125,7 +126,7 @@ pub fn runs_header(sweep: &Sweep) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    h.extend(sweep.params.iter().cloned());
+    h.extend(crate::report::keys::column_names(&sweep.params));
     h.extend(["provisioning", "placement"].iter().map(|s| s.to_string()));
     h.extend(METRICS.iter().map(|m| m.name.to_string()));
     h
@@ -148,6 +149,12 @@ pub struct SweepManifest {
     pub replicates: u32,
     /// The swept keys.
     pub params: Vec<String>,
+    /// Their `runs.csv` columns (CSV-safe names), in the same order.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Their labels in figures, in the same order.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// Points of the grid.
     pub points: usize,
     /// Runs in all.
@@ -185,12 +192,23 @@ impl SweepManifest {
             .to_string(),
             replicates: sweep.replicates,
             params: sweep.params.clone(),
+            columns: crate::report::keys::column_names(&sweep.params),
+            labels: labels(sweep),
             points: sweep.points.len(),
             runs: sweep.runs.len(),
             slivers_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
         }
     }
+}
+
+/// The figure labels of the swept keys, guests named as in the first point.
+fn labels(sweep: &Sweep) -> Vec<String> {
+    let guests: Vec<String> = (sweep.points.first())
+        .map(|p| p.scenario.guests.iter().map(|g| g.name().to_owned()).collect())
+        .unwrap_or_default();
+    let label = |k: &String| crate::report::keys::key_label(k, &guests);
+    sweep.params.iter().map(label).collect()
 }
 
 /// The manifest of a sweep's folder, as TOML.
@@ -291,13 +309,13 @@ pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let figure = (name.starts_with("curves-point") || name.starts_with("total-vs-"))
-            && (name.ends_with(".png") || name.ends_with(".svg"));
-        let ordering = ["ordering.csv", "ordering.png", "ordering.svg"];
-        if figure
-            || ordering.contains(&name.as_str())
-            || ["runs.csv", "migrations.csv"].contains(&name.as_str())
-        {
+        let figure = ["curves-point", "total-vs-", "ordering."]
+            .iter()
+            .any(|p| name.starts_with(p))
+            && FIGURE_FORMATS
+                .iter()
+                .any(|ext| name.ends_with(&format!(".{ext}")));
+        if figure || name == "ordering.csv" || ["runs.csv", "migrations.csv"].contains(&name.as_str()) {
             std::fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
         }
     }
