@@ -405,7 +405,11 @@ pub fn run_sweep(
             )?;
             Vec::new()
         }
-        None => assemble(dir, &[dir.to_path_buf()], &header, sweep.runs.len())?,
+        None => {
+            let mut files = assemble(dir, &[dir.to_path_buf()], &header, sweep.runs.len())?;
+            files.extend(plot(dir)?);
+            files
+        }
     };
     Ok(SweepReport {
         ran: todo.len(),
@@ -459,7 +463,8 @@ fn run_one(
 }
 
 /// Joins the per-run files of `sources` (searched in order) into
-/// `runs.csv` and `migrations.csv` in `out`, then draws the figures.
+/// `runs.csv` and `migrations.csv` in `out` (the figures are drawn after,
+/// with the manifest in place: it names the keys and the mode).
 fn assemble(
     out: &Path,
     sources: &[PathBuf],
@@ -508,9 +513,7 @@ fn assemble(
     let (runs_path, series_path) = (out.join("runs.csv"), out.join("migrations.csv"));
     write_atomic(&series_path, series.as_bytes())?;
     write_atomic(&runs_path, runs.as_bytes())?;
-    let mut files = vec![runs_path, series_path];
-    files.extend(plot(out)?);
-    Ok(files)
+    Ok(vec![runs_path, series_path])
 }
 
 /// Draws the sweep figures from the CSVs in `dir`.
@@ -520,7 +523,8 @@ pub fn plot(dir: &Path) -> Result<Vec<PathBuf>, ShardError> {
 
 /// Merges the shards found in `dirs` into `out`: checks that they come from
 /// one sweep file, that every shard 1..N finished and every run is present,
-/// then writes the same files as an unsharded sweep, the manifest last. An
+/// then writes the same files as an unsharded sweep, the CSVs, the
+/// manifest, then the figures (drawn with the manifest in place). An
 /// `out` that is not one of `dirs` is refused if it holds another sweep's
 /// results (or a run's) unless `overwrite`, and is cleared of a sweep's
 /// files ([`clear_sweep_folder`]) before anything is written.
@@ -622,6 +626,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, overwrite: bool) -> Result<Vec<PathBu
     let text = crate::report::toml_file("# Written by slivers sweep.\n", &manifest)?;
     write_atomic(&out.join("manifest.toml"), text.as_bytes())?;
     files.insert(0, out.join("manifest.toml"));
+    files.extend(plot(out)?);
     Ok(files)
 }
 
