@@ -70,9 +70,15 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
     // CSV-safe columns; the figures name the guest.
     assert!(runs.starts_with("run,point,replicate,seed,hosts_count,guest0_requests_per_unit,provisioning,"));
     let svg = String::from_utf8(read(&a, "total-vs-guest0_requests_per_unit.svg")).unwrap();
-    assert!(svg.contains("Total migrations against web requests per unit"), "{svg}");
+    assert!(
+        svg.contains("Total migrations against web requests per unit"),
+        "{svg}"
+    );
     let svg = String::from_utf8(read(&a, "curves-point0.svg")).unwrap();
-    assert!(svg.contains("point 0: hosts = 2, web requests per unit = 50"), "{svg}");
+    assert!(
+        svg.contains("point 0: hosts = 2, web requests per unit = 50"),
+        "{svg}"
+    );
     // Row order follows the run index.
     for (i, l) in runs.lines().skip(1).enumerate() {
         assert!(l.starts_with(&format!("{i},")), "{l}");
