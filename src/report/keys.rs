@@ -42,7 +42,9 @@ pub fn column_name(key: &str) -> String {
     let mut after_index_base = false;
     for part in key_parts(key) {
         let index = part.bytes().all(|b| b.is_ascii_digit());
-        if !name.is_empty() && !(index && after_index_base) {
+        // An index follows its base with no separator: `guest0`.
+        let glued = index && after_index_base;
+        if !name.is_empty() && !glued {
             name.push('_');
         }
         name.extend(

@@ -387,7 +387,8 @@ fn assemble(objects: &[Vec<u8>]) -> Vec<u8> {
     let xref = out.len();
     let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
     for o in offsets {
-        let _ = write!(table, "{o:010} 00000 n \n");
+        // Each entry is 20 bytes: the offset, the generation, `n`, space, LF.
+        let _ = writeln!(table, "{o:010} 00000 n ");
     }
     let _ = write!(
         table,
