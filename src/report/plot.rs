@@ -1,5 +1,5 @@
 //! Line plots rendered with plotters to PNG, SVG and PDF (the PDF by the
-//! small writer of [`super::pdf`]).
+//! small writer in `report/pdf.rs`).
 //!
 //! Text uses DejaVu Sans embedded in the binary (crate `dejavu`), registered
 //! with plotters' `ab_glyph` font backend under the family name
