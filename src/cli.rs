@@ -1041,7 +1041,7 @@ fn sweep_command(args: &SweepArgs) -> Result<()> {
                 "replicate".into(),
                 "seed".into(),
             ];
-            header.extend(sweep.params.iter().cloned());
+            header.extend(slivers::report::keys::column_names(&sweep.params));
             header.extend(["provisioning".to_string(), "placement".to_string()]);
             writeln!(out, "{}", header.join(","))?;
             for p in 0..sweep.point_count() {

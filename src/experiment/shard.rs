@@ -9,7 +9,7 @@
 //!                               means the run is complete
 //! shards/3-of-16.toml           written when shard 3 of 16 has finished
 //! runs.csv, migrations.csv      every run in index order (after all runs)
-//! *.png, *.svg                  figures, regenerated from the CSVs alone
+//! *.png, *.svg, *.pdf           figures, regenerated from the CSVs alone
 //! ```
 //!
 //! Every file is written to a temporary file and renamed, so a crash never
@@ -27,6 +27,7 @@ use super::sweep::{Point, Sweep, SweepError, SweepRun};
 use crate::outcome::METRICS;
 use crate::report::csv::Table;
 use crate::report::outputs::metric_fields;
+use crate::report::plot::FIGURE_FORMATS;
 use crate::report::{ReportError, write_atomic};
 
 /// Errors of running or merging a sweep.
@@ -128,7 +129,7 @@ pub fn runs_header(sweep: &Sweep) -> Vec<String> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    h.extend(sweep.params.iter().cloned());
+    h.extend(crate::report::keys::column_names(&sweep.params));
     h.extend(["provisioning", "placement"].iter().map(|s| s.to_string()));
     h.extend(METRICS.iter().map(|m| m.name.to_string()));
     h
@@ -151,6 +152,12 @@ pub struct SweepManifest {
     pub replicates: u32,
     /// The swept keys.
     pub params: Vec<String>,
+    /// Their `runs.csv` columns (CSV-safe names), in the same order.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Their labels in figures, in the same order.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// Points of the grid.
     pub points: usize,
     /// Runs in all.
@@ -188,12 +195,24 @@ impl SweepManifest {
             .to_string(),
             replicates: sweep.replicates,
             params: sweep.params.clone(),
+            columns: crate::report::keys::column_names(&sweep.params),
+            labels: labels(sweep),
             points: sweep.point_count(),
             runs: sweep.run_count(),
             slivers_version: env!("CARGO_PKG_VERSION").to_string(),
             git_revision: env!("SLIVERS_GIT_REVISION").to_string(),
         }
     }
+}
+
+/// The figure labels of the swept keys, guests named as in the first point.
+fn labels(sweep: &Sweep) -> Vec<String> {
+    // Guest names from the first point (a sweep of one point at least).
+    let guests: Vec<String> = (sweep.point(0).ok())
+        .map(|p| p.scenario.guests.iter().map(|g| g.name().to_owned()).collect())
+        .unwrap_or_default();
+    let label = |k: &String| crate::report::keys::key_label(k, &guests);
+    sweep.params.iter().map(label).collect()
 }
 
 /// The manifest of a sweep's folder, as TOML.
@@ -294,13 +313,13 @@ pub fn clear_sweep_folder(dir: &Path) -> Result<(), ShardError> {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let figure = (name.starts_with("curves-point") || name.starts_with("total-vs-"))
-            && (name.ends_with(".png") || name.ends_with(".svg"));
-        let ordering = ["ordering.csv", "ordering.png", "ordering.svg"];
-        if figure
-            || ordering.contains(&name.as_str())
-            || ["runs.csv", "migrations.csv"].contains(&name.as_str())
-        {
+        let figure = ["curves-point", "total-vs-", "ordering."]
+            .iter()
+            .any(|p| name.starts_with(p))
+            && FIGURE_FORMATS
+                .iter()
+                .any(|ext| name.ends_with(&format!(".{ext}")));
+        if figure || name == "ordering.csv" || ["runs.csv", "migrations.csv"].contains(&name.as_str()) {
             std::fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
         }
     }
@@ -417,7 +436,11 @@ pub fn run_sweep(
             )?;
             Vec::new()
         }
-        None => assemble(dir, &[dir.to_path_buf()], &header, total)?,
+        None => {
+            let mut files = assemble(dir, &[dir.to_path_buf()], &header, total)?;
+            files.extend(plot(dir)?);
+            files
+        }
     };
     Ok(SweepReport {
         ran: todo.len(),
@@ -470,7 +493,8 @@ fn run_one(
 }
 
 /// Joins the per-run files of `sources` (searched in order) into
-/// `runs.csv` and `migrations.csv` in `out`, then draws the figures.
+/// `runs.csv` and `migrations.csv` in `out` (the figures are drawn after,
+/// with the manifest in place: it names the keys and the mode).
 fn assemble(
     out: &Path,
     sources: &[PathBuf],
@@ -519,9 +543,7 @@ fn assemble(
     let (runs_path, series_path) = (out.join("runs.csv"), out.join("migrations.csv"));
     write_atomic(&series_path, series.as_bytes())?;
     write_atomic(&runs_path, runs.as_bytes())?;
-    let mut files = vec![runs_path, series_path];
-    files.extend(plot(out)?);
-    Ok(files)
+    Ok(vec![runs_path, series_path])
 }
 
 /// Draws the sweep figures from the CSVs in `dir`.
@@ -531,7 +553,8 @@ pub fn plot(dir: &Path) -> Result<Vec<PathBuf>, ShardError> {
 
 /// Merges the shards found in `dirs` into `out`: checks that they come from
 /// one sweep file, that every shard 1..N finished and every run is present,
-/// then writes the same files as an unsharded sweep, the manifest last. An
+/// then writes the same files as an unsharded sweep, the CSVs, the
+/// manifest, then the figures (drawn with the manifest in place). An
 /// `out` that is not one of `dirs` is refused if it holds another sweep's
 /// results (or a run's) unless `overwrite`, and is cleared of a sweep's
 /// files ([`clear_sweep_folder`]) before anything is written.
@@ -633,6 +656,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path, overwrite: bool) -> Result<Vec<PathBu
     let text = crate::report::toml_file("# Written by slivers sweep.\n", &manifest)?;
     write_atomic(&out.join("manifest.toml"), text.as_bytes())?;
     files.insert(0, out.join("manifest.toml"));
+    files.extend(plot(out)?);
     Ok(files)
 }
 

@@ -26,17 +26,20 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 11] = [
+pub const RUN_FILES: [&str; 14] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
     "utilization.csv",
     "utilization.png",
     "utilization.svg",
+    "utilization.pdf",
     "figure3.png",
     "figure3.svg",
+    "figure3.pdf",
     "fidelity.png",
     "fidelity.svg",
+    "fidelity.pdf",
     "manifest.toml",
 ];
 

@@ -7,8 +7,10 @@
 
 pub mod csv;
 pub mod folder;
+pub mod keys;
 pub mod ordering;
 pub mod outputs;
+mod pdf;
 pub mod plot;
 mod png;
 pub mod sweep;

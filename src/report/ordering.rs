@@ -16,7 +16,7 @@
 //! * `ordering.csv`, tidy, one row per point and inequality:
 //!   `point,<param_1>,...,<param_k>,inequality,statement,replicates,holds,
 //!   share,lo95,hi95,left_mean,right_mean` (see [`ordering_table`]);
-//! * `ordering.png` / `ordering.svg`, the map (see [`draw_map`]).
+//! * `ordering.png` / `.svg` / `.pdf`, the map (see [`draw_map`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +27,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::ReportError;
 use super::csv::{Table, fmt_f64};
-use super::plot::{FONT_FAMILY, Figure, render_figure};
+use super::keys::short_label;
+use super::plot::{FONT_FAMILY, Figure, Rendered, figure_paths, render_figure};
 use super::sweep::Sweep;
-use super::write_atomic;
 
 /// The paper's four pairs, in the order of the ordering's sides' indices.
 pub const PAIRS: [&str; 4] = [
@@ -261,24 +261,24 @@ pub fn ordering_csv(sweep: &Sweep, table: &[PointOrdering]) -> Result<Table, Rep
     Ok(csv)
 }
 
-/// Writes `ordering.csv`, `ordering.png` and `ordering.svg` into `dir` if
+/// Writes `ordering.csv` and `ordering.png`, `.svg`, `.pdf` into `dir` if
 /// the sweep ran the paper's four pairs; returns the paths written.
 pub fn write_ordering(sweep: &Sweep, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let Some(table) = ordering_table(sweep) else {
         return Ok(Vec::new());
     };
     let csv_path = dir.join("ordering.csv");
-    let (png_path, svg_path) = (dir.join("ordering.png"), dir.join("ordering.svg"));
+    let stem = dir.join("ordering");
     let csv = ordering_csv(sweep, &table)?;
     let map = Map::new(sweep, &table);
-    let (png_bytes, svg_text) = render(&map).map_err(|message| ReportError::Plot {
-        path: png_path.display().to_string(),
+    let rendered = render(&map).map_err(|message| ReportError::Plot {
+        path: figure_paths(&stem)[0].display().to_string(),
         message,
     })?;
     csv.write(&csv_path)?;
-    write_atomic(&png_path, &png_bytes)?;
-    write_atomic(&svg_path, svg_text.as_bytes())?;
-    Ok(vec![csv_path, png_path, svg_path])
+    let mut written = vec![csv_path];
+    written.extend(rendered.write(&stem)?);
+    Ok(written)
 }
 
 // ---------------------------------------------------------------------------
@@ -304,14 +304,9 @@ struct Map {
     title: String,
     rows: Vec<&'static str>,
     panels: Vec<Panel>,
-    /// The y and x parameters' names and value labels.
+    /// The y and x parameters' labels and value labels.
     y: Option<(String, Vec<String>)>,
     x: Option<(String, Vec<String>)>,
-}
-
-/// The last dotted segment of a key: `guest[1].trace.nodes` -> `nodes`.
-fn short(name: &str) -> &str {
-    name.rsplit('.').next().unwrap_or(name)
 }
 
 impl Map {
@@ -334,7 +329,7 @@ impl Map {
                         .zip(&key)
                         .map(|(&i, &l)| {
                             let param = &sweep.params[i];
-                            format!("{} {}", short(&param.name), param.levels[l].label)
+                            format!("{} {}", short_label(&param.key), param.levels[l].label)
                         })
                         .collect();
                     let panel = Panel {
@@ -366,7 +361,10 @@ impl Map {
         let axis = |i: Option<usize>| {
             i.map(|i| {
                 let p = &sweep.params[i];
-                (p.name.clone(), p.levels.iter().map(|l| l.label.clone()).collect())
+                (
+                    p.label.clone(),
+                    p.levels.iter().map(|l| l.label.clone()).collect(),
+                )
             })
         };
         let mut rows: Vec<&'static str> = INEQUALITIES.iter().map(|q| q.statement).collect();
@@ -565,8 +563,8 @@ fn draw_map<DB: DrawingBackend>(
     root.present().map_err(err)
 }
 
-/// Renders the map as `(png, svg)` in memory.
-fn render(map: &Map) -> Result<(Vec<u8>, String), String> {
+/// Renders the map as PNG, SVG and PDF in memory.
+fn render(map: &Map) -> Result<Rendered, String> {
     let l = Layout::new(map);
     let (width, height) = (l.width, l.height);
     render_figure(&MapFigure { map, l }, width, height)
@@ -641,7 +639,9 @@ mod tests {
     fn sweep(pairs: &[&str], runs: Vec<Run>) -> Sweep {
         Sweep {
             params: vec![Param {
-                name: "guest[0].peak_units".into(),
+                name: "guest0_peak_units".into(),
+                key: "guest[0].peak_units".into(),
+                label: "web peak units".into(),
                 numeric: true,
                 levels: vec![
                     Level {
@@ -761,12 +761,15 @@ mod tests {
         assert_eq!(map.panels.len(), 1);
         assert_eq!(map.panels[0].xs, [0, 1, 2]);
         assert_eq!(map.panels[0].cells[&(0, 2)], vec![(0, 0); 5]);
-        let (png1, svg1) = render(&map).unwrap();
-        let (png2, svg2) = render(&map).unwrap();
-        assert!(png1 == png2 && svg1 == svg2);
+        let (one, two) = (render(&map).unwrap(), render(&map).unwrap());
+        assert!(one.png == two.png && one.svg == two.svg && one.pdf == two.pdf);
         assert!(
-            svg1.contains("0/1") && svg1.contains("1/1"),
+            one.svg.contains("0/1") && one.svg.contains("1/1"),
             "cells are labelled k/n"
         );
+        // The PDF holds the same words; the x axis is named by its label.
+        let text = crate::report::pdf::tests::text(&one.pdf);
+        assert!(text.contains("0/1\n") && text.contains("1/1\n"), "{text}");
+        assert!(text.contains("x: web peak units"), "{text}");
     }
 }

@@ -314,8 +314,8 @@ fn fidelity_window(r: &RunRows, guests: &[String]) -> Option<(String, Vec<Curve>
 
 /// Draws a run folder's figures into `dir` from its tables (what
 /// [`write_all`] writes, or what `slivers plot` reads back, so both give
-/// the same bytes): `figure3.png`/`.svg`, the cumulative site migrations
-/// per pair, and `fidelity.png`/`.svg` when some guest's fidelity dropped.
+/// the same bytes): `figure3.png`/`.svg`/`.pdf`, the cumulative site migrations
+/// per pair, and `fidelity.png`/`.svg`/`.pdf` when some guest's fidelity dropped.
 /// Returns the files written.
 pub(crate) fn draw_figures(
     m: &RunManifest,
@@ -334,8 +334,7 @@ pub(crate) fn draw_figures(
         })
         .collect();
     let title = format!("Cumulative site migrations: {} ({} hosts)", m.name, m.hosts);
-    let mut files = vec![dir.join("figure3.png"), dir.join("figure3.svg")];
-    draw_lines_with(
+    let mut files = draw_lines_with(
         &LinePlot {
             title: &title,
             x_label: "time (days)",
@@ -347,12 +346,10 @@ pub(crate) fn draw_figures(
             y_integer: true,
             ..PlotOptions::default()
         },
-        &files[0],
-        &files[1],
+        &dir.join("figure3"),
     )?;
     if let Some((title, x_label, curves)) = fidelity_plot(&runs, &m.guests, periods) {
-        let (png, svg) = (dir.join("fidelity.png"), dir.join("fidelity.svg"));
-        draw_lines(
+        files.extend(draw_lines(
             &LinePlot {
                 title: &title,
                 x_label,
@@ -360,10 +357,8 @@ pub(crate) fn draw_figures(
                 curves: &curves,
                 step: true,
             },
-            &png,
-            &svg,
-        )?;
-        files.extend([png, svg]);
+            &dir.join("fidelity"),
+        )?);
     }
     Ok(files)
 }

@@ -1,9 +1,11 @@
-//! Line plots rendered with plotters to PNG and SVG.
+//! Line plots rendered with plotters to PNG, SVG and PDF (the PDF by the
+//! small writer in `report/pdf.rs`).
 //!
 //! Text uses DejaVu Sans embedded in the binary (crate `dejavu`), registered
 //! with plotters' `ab_glyph` font backend under the family name
 //! [`FONT_FAMILY`], so no system font library is needed. Rendering is
-//! deterministic: identical input gives byte-identical PNG and SVG files.
+//! deterministic: identical input gives byte-identical PNG, SVG and PDF
+//! files.
 //!
 //! A curve may carry a [`Spread`]: a translucent band (e.g. a confidence
 //! band around a mean curve) or vertical error bars. [`draw_lines_with`]
@@ -11,7 +13,7 @@
 //! a column right of the chart, beside the data, never over it.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
@@ -515,14 +517,49 @@ pub(super) trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
-/// Renders `figure` in memory as `(png_bytes, svg_text)`, `width` x
-/// `height`, each pass [`guarded`]: the one place a figure becomes files'
-/// bytes.
-pub(super) fn render_figure(
-    figure: &impl Figure,
-    width: u32,
-    height: u32,
-) -> Result<(Vec<u8>, String), String> {
+/// The formats every figure is written in, as file extensions, in the
+/// order they are written.
+pub const FIGURE_FORMATS: [&str; 3] = ["png", "svg", "pdf"];
+
+/// `<stem>.png`, `<stem>.svg` and `<stem>.pdf` ([`FIGURE_FORMATS`]): the
+/// files of one figure. The extension is appended, so a stem may hold dots.
+pub fn figure_paths(stem: &Path) -> Vec<PathBuf> {
+    FIGURE_FORMATS
+        .iter()
+        .map(|ext| {
+            let mut name = stem.as_os_str().to_owned();
+            name.push(".");
+            name.push(ext);
+            PathBuf::from(name)
+        })
+        .collect()
+}
+
+/// A figure rendered in memory: the same drawing as PNG, SVG and PDF.
+pub(super) struct Rendered {
+    pub(super) png: Vec<u8>,
+    pub(super) svg: String,
+    pub(super) pdf: Vec<u8>,
+}
+
+impl Rendered {
+    /// Writes the figure's files ([`figure_paths`] of `stem`), each
+    /// atomically, in [`FIGURE_FORMATS`] order; returns their paths.
+    pub(super) fn write(&self, stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        let paths = figure_paths(stem);
+        for (path, bytes) in paths
+            .iter()
+            .zip([&self.png[..], self.svg.as_bytes(), &self.pdf[..]])
+        {
+            write_atomic(path, bytes)?;
+        }
+        Ok(paths)
+    }
+}
+
+/// Renders `figure` in memory as PNG, SVG and PDF, `width` x `height`,
+/// each pass [`guarded`]: the one place a figure becomes files' bytes.
+pub(super) fn render_figure(figure: &impl Figure, width: u32, height: u32) -> Result<Rendered, String> {
     ensure_fonts()?;
     let png = guarded(|| {
         let mut rgb = vec![0xFFu8; width as usize * height as usize * 3];
@@ -540,7 +577,18 @@ pub(super) fn render_figure(
         }
         Ok(svg)
     })?;
-    Ok((png, svg))
+    let pdf = guarded(|| {
+        let mut pdf = Vec::new();
+        {
+            let backend =
+                super::pdf::PdfBackend::new(&mut pdf, (width, height)).map_err(|e| e.to_string())?;
+            let root = backend.into_drawing_area();
+            figure.draw(&root)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(pdf)
+    })?;
+    Ok(Rendered { png, svg, pdf })
 }
 
 /// Runs `f`, turning a panic inside the drawing library into an error.
@@ -558,9 +606,9 @@ pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, Str
     }
 }
 
-/// Renders the plot in memory as `(png_bytes, svg_text)` without writing
-/// anything. Errors are plain messages; [`draw_lines`] attaches paths.
-fn render(plot: &LinePlot, opts: &PlotOptions) -> Result<(Vec<u8>, String), String> {
+/// Renders the plot in memory without writing anything. Errors are plain
+/// messages; [`draw_lines`] attaches paths.
+fn render(plot: &LinePlot, opts: &PlotOptions) -> Result<Rendered, String> {
     let prep = prepare(plot, opts)?;
     render_figure(
         &LineFigure {
@@ -586,7 +634,9 @@ impl Figure for LineFigure<'_> {
     }
 }
 
-/// Draws the plot to `png` and `svg` (both [`WIDTH`]x[`HEIGHT`]).
+/// Draws the plot to `<stem>.png`, `.svg` and `.pdf` ([`figure_paths`],
+/// [`WIDTH`]x[`HEIGHT`] pixels; the PDF page is as large at 96 pixels per
+/// inch); returns the files written.
 ///
 /// Axes are labelled; a legend box right of the chart (beside the data,
 /// as wide as the longest label, at most 2/5 of the image) lists each
@@ -603,10 +653,10 @@ impl Figure for LineFigure<'_> {
 /// ranges; if any curve has error bars, the x range is padded by 4% each
 /// side so the outermost bars stay inside the chart.
 ///
-/// Both images are rendered in memory first; nothing is written if drawing
-/// fails. Each file is then written atomically (PNG first, then SVG).
-pub fn draw_lines(plot: &LinePlot, png: &Path, svg: &Path) -> Result<(), ReportError> {
-    draw_lines_with(plot, &PlotOptions::default(), png, svg)
+/// All three are rendered in memory first; nothing is written if drawing
+/// fails. Each file is then written atomically (PNG, SVG, then PDF).
+pub fn draw_lines(plot: &LinePlot, stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    draw_lines_with(plot, &PlotOptions::default(), stem)
 }
 
 /// [`draw_lines`] with [`PlotOptions`]: a categorical x axis and/or
@@ -614,15 +664,13 @@ pub fn draw_lines(plot: &LinePlot, png: &Path, svg: &Path) -> Result<(), ReportE
 pub fn draw_lines_with(
     plot: &LinePlot,
     options: &PlotOptions,
-    png: &Path,
-    svg: &Path,
-) -> Result<(), ReportError> {
-    let (png_bytes, svg_text) = render(plot, options).map_err(|message| ReportError::Plot {
-        path: png.display().to_string(),
+    stem: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let rendered = render(plot, options).map_err(|message| ReportError::Plot {
+        path: figure_paths(stem)[0].display().to_string(),
         message,
     })?;
-    write_atomic(png, &png_bytes)?;
-    write_atomic(svg, svg_text.as_bytes())
+    rendered.write(stem)
 }
 
 #[cfg(test)]
@@ -704,18 +752,19 @@ mod tests {
             curves: &curves,
             step: false,
         };
-        let png_path = tmp.path().join("out/hosts.png");
-        let svg_path = tmp.path().join("out/hosts.svg");
-        draw_lines(&plot, &png_path, &svg_path).unwrap();
+        let written = draw_lines(&plot, &tmp.path().join("out/hosts")).unwrap();
+        let [png_path, svg_path, pdf_path] = &written[..] else {
+            panic!("{written:?}")
+        };
 
-        let png = std::fs::read(&png_path).unwrap();
+        let png = std::fs::read(png_path).unwrap();
         assert_eq!(&png[..8], &PNG_MAGIC);
         assert!(png.len() > 5 * 1024, "PNG only {} bytes", png.len());
         // IHDR holds the size.
         assert_eq!(&png[16..20], &WIDTH.to_be_bytes());
         assert_eq!(&png[20..24], &HEIGHT.to_be_bytes());
 
-        let svg = std::fs::read_to_string(&svg_path).unwrap();
+        let svg = std::fs::read_to_string(svg_path).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
         for text in [
             "Hosts in use",
@@ -728,12 +777,28 @@ mod tests {
         }
         assert!(svg.contains("sans-serif"));
 
+        // The PDF: a page as large as the SVG at 96 pixels per inch, the
+        // same words in its fonts' Unicode maps, glyphs drawn from outlines.
+        let pdf = std::fs::read(pdf_path).unwrap();
+        assert!(pdf.starts_with(b"%PDF-1.4\n"));
+        assert!(String::from_utf8_lossy(&pdf).contains("/MediaBox [0 0 768 480]"));
+        let text = crate::report::pdf::tests::text(&pdf);
+        for words in [
+            "Hosts in use",
+            "time (days)",
+            "hosts",
+            "placement",
+            "provisioning",
+        ] {
+            assert!(text.contains(words), "PDF lacks {words:?}: {text}");
+        }
+
         let mut names: Vec<String> = std::fs::read_dir(tmp.path().join("out"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["hosts.png", "hosts.svg"]);
+        assert_eq!(names, ["hosts.pdf", "hosts.png", "hosts.svg"]);
     }
 
     #[test]
@@ -747,12 +812,16 @@ mod tests {
             curves: &curves,
             step: true,
         };
-        let (p1, s1) = (tmp.path().join("a.png"), tmp.path().join("a.svg"));
-        let (p2, s2) = (tmp.path().join("b.png"), tmp.path().join("b.svg"));
-        draw_lines(&plot, &p1, &s1).unwrap();
-        draw_lines(&plot, &p2, &s2).unwrap();
-        assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
-        assert_eq!(std::fs::read(&s1).unwrap(), std::fs::read(&s2).unwrap());
+        let a = draw_lines(&plot, &tmp.path().join("a")).unwrap();
+        let b = draw_lines(&plot, &tmp.path().join("b")).unwrap();
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(
+                std::fs::read(a).unwrap(),
+                std::fs::read(b).unwrap(),
+                "{}",
+                a.display()
+            );
+        }
         // And from another thread (fonts already registered, fresh stack).
         let other = std::thread::spawn(move || {
             let curves = two_curves();
@@ -767,8 +836,9 @@ mod tests {
         })
         .join()
         .unwrap();
-        assert_eq!(other.0, std::fs::read(&p1).unwrap());
-        assert_eq!(other.1.as_bytes(), std::fs::read(&s1).unwrap());
+        assert_eq!(other.png, std::fs::read(&a[0]).unwrap());
+        assert_eq!(other.svg.as_bytes(), std::fs::read(&a[1]).unwrap());
+        assert_eq!(other.pdf, std::fs::read(&a[2]).unwrap());
     }
 
     #[test]
@@ -814,9 +884,8 @@ mod tests {
                     curves,
                     step,
                 };
-                let png = tmp.path().join(format!("{k}-{step}.png"));
-                let svg = tmp.path().join(format!("{k}-{step}.svg"));
-                draw_lines(&plot, &png, &svg).unwrap_or_else(|e| panic!("case {k}: {e}"));
+                draw_lines(&plot, &tmp.path().join(format!("{k}-{step}")))
+                    .unwrap_or_else(|e| panic!("case {k}: {e}"));
             }
         }
         // The empty curve is still listed in the legend.
@@ -844,10 +913,9 @@ mod tests {
             step: false,
         };
         let tmp = TempDir::new("plot-err");
-        let png = tmp.path().join("e.png");
-        let err = draw_lines(&plot, &png, &tmp.path().join("e.svg")).unwrap_err();
+        let err = draw_lines(&plot, &tmp.path().join("e")).unwrap_err();
         assert!(matches!(err, ReportError::Plot { .. }), "{err}");
-        assert!(!png.exists());
+        assert!(!tmp.path().join("e.png").exists() && !tmp.path().join("e.pdf").exists());
     }
 
     /// The x of the SVG `<text>` element just before the line `label`.
@@ -906,8 +974,9 @@ mod tests {
         assert_eq!(prep.curves[1].bars.len(), 2);
 
         let auto = PlotOptions::default();
+        let stem = tmp.path().join("s");
         let (png, svg) = (tmp.path().join("s.png"), tmp.path().join("s.svg"));
-        draw_lines_with(&plot, &auto, &png, &svg).unwrap();
+        draw_lines_with(&plot, &auto, &stem).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
         assert!(
             text.contains("<polygon") || text.contains("<path"),
@@ -953,9 +1022,10 @@ mod tests {
             data > 2 && glyphs >= 2,
             "{data} data lines, {glyphs} legend glyphs"
         );
-        let (a, b) = render(&plot, &auto).unwrap();
-        assert_eq!(std::fs::read(&png).unwrap(), a);
-        assert_eq!(text, b);
+        let again = render(&plot, &auto).unwrap();
+        assert_eq!(std::fs::read(&png).unwrap(), again.png);
+        assert_eq!(text, again.svg);
+        assert_eq!(std::fs::read(tmp.path().join("s.pdf")).unwrap(), again.pdf);
 
         // Categorical axis: ticks are labelled with the categories.
         let cats = vec!["small".to_owned(), "medium & <big>".to_owned(), "huge".to_owned()];
@@ -977,7 +1047,7 @@ mod tests {
             y_integer: false,
         };
         assert_eq!(prepare(&plot, &opts).unwrap().x, (-0.5, 2.5));
-        draw_lines_with(&plot, &opts, &png, &svg).unwrap();
+        draw_lines_with(&plot, &opts, &stem).unwrap();
         let text = std::fs::read_to_string(&svg).unwrap();
         for label in ["small", "medium &amp; &lt;big&gt;", "huge"] {
             assert!(text.contains(&format!("\n{label}\n")), "no tick {label:?}");
@@ -988,7 +1058,7 @@ mod tests {
             y_integer: false,
         };
         let plot = LinePlot { curves: &[], ..plot };
-        draw_lines_with(&plot, &empty, &png, &svg).unwrap();
+        draw_lines_with(&plot, &empty, &stem).unwrap();
     }
 
     #[test]
@@ -1037,7 +1107,7 @@ mod tests {
                 .collect()
         };
         // Whole ticks for counts (no tick below 0) ...
-        let (_, svg) = render(&plot, &counts).unwrap();
+        let svg = render(&plot, &counts).unwrap().svg;
         let ticks = numbers(&svg);
         assert!(
             ticks.contains(&"1".to_owned()) && ticks.contains(&"0".to_owned()),
@@ -1048,7 +1118,7 @@ mod tests {
             "{ticks:?}"
         );
         // ... fractional ones otherwise.
-        let (_, svg) = render(&plot, &PlotOptions::default()).unwrap();
+        let svg = render(&plot, &PlotOptions::default()).unwrap().svg;
         assert!(
             numbers(&svg).iter().any(|t| t.contains('.')),
             "{:?}",
@@ -1061,7 +1131,7 @@ mod tests {
     }
 
     /// Renders the demo figure (4 cumulative step curves, ~700 points each,
-    /// 30 days) and keeps a copy at /tmp/report-demo.png (+ .svg) for
+    /// 30 days) and keeps a copy at /tmp/report-demo.png (+ .svg, .pdf) for
     /// visual inspection.
     #[test]
     fn demo_cumulative_migrations() {
@@ -1075,13 +1145,15 @@ mod tests {
             step: true,
         };
         let tmp = TempDir::new("plot-demo");
-        let png = tmp.path().join("demo.png");
-        let svg = tmp.path().join("demo.svg");
-        draw_lines(&plot, &png, &svg).unwrap();
-        let bytes = std::fs::read(&png).unwrap();
+        let written = draw_lines(&plot, &tmp.path().join("demo")).unwrap();
+        let bytes = std::fs::read(&written[0]).unwrap();
         assert_eq!(&bytes[..8], &PNG_MAGIC);
-        // Best effort: the copy is for humans, not part of the assertion.
-        let _ = write_atomic(Path::new("/tmp/report-demo.png"), &bytes);
-        let _ = write_atomic(Path::new("/tmp/report-demo.svg"), &std::fs::read(&svg).unwrap());
+        // Best effort: the copies are for humans, not part of the assertion.
+        for (path, ext) in written.iter().zip(FIGURE_FORMATS) {
+            let _ = write_atomic(
+                Path::new(&format!("/tmp/report-demo.{ext}")),
+                &std::fs::read(path).unwrap(),
+            );
+        }
     }
 }

@@ -6,19 +6,23 @@
 //! * `runs.csv`, one row per run: `run,point,replicate,seed,<param_1>,...,
 //!   <param_k>,provisioning,placement,migrations,...,days,...`. The swept
 //!   parameters are exactly the columns between `seed` and `provisioning`
-//!   (there may be none). A parameter whose values all parse as finite
+//!   (there may be none), named by their CSV-safe column names
+//!   (`guest0_peak_units`). A parameter whose values all parse as finite
 //!   numbers is numeric; otherwise it is categorical, its values ordered by
 //!   first appearance.
+//! * `manifest.toml` (optional): the swept keys (`params`) with their
+//!   `columns` and `labels`, which name the parameters in the figures
+//!   (`web peak units` rather than `guest0 peak units`).
 //! * `migrations.csv`: `run,time_s,cumulative_migrations` (other columns are
 //!   ignored), each run's cumulative migration count as a step function,
 //!   the rows of a run contiguous and in time order.
 //!
-//! Output, in the same directory (PNG + SVG each, see [`plot_sweep`]):
+//! Output, in the same directory (PNG, SVG and PDF each, see [`plot_sweep`]):
 //!
 //! * `curves-point<p>`: per parameter point, the mean cumulative migrations
 //!   of each policy pair over the point's replicates against time, with a
 //!   shaded 95% confidence band;
-//! * `total-vs-<param>`: per swept parameter, the mean total migrations of
+//! * `total-vs-<column>`: per swept parameter, the mean total migrations of
 //!   each pair at each value of the parameter (over all runs with that
 //!   value: replicates and the other parameters), with 95% CI error bars.
 //!   Categorical parameters are drawn at x = 0, 1, ... with their values
@@ -97,8 +101,16 @@ pub struct Level {
 /// A swept parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
-    /// Column name in `runs.csv` (a scenario key such as `sliver.quantum`).
+    /// Column name in `runs.csv` (the key's CSV-safe name, such as
+    /// `sliver_quantum`; see [`super::keys`]).
     pub name: String,
+    /// The scenario key (`sliver.quantum`), as the sweep's manifest lists
+    /// it beside the column; the column name if there is no manifest (or
+    /// it does not list this column).
+    pub key: String,
+    /// How figures name it (`sliver quantum`, `web peak units`): the
+    /// manifest's label, else [`super::keys::column_label`] of the column.
+    pub label: String,
     /// True if every value is a finite number.
     pub numeric: bool,
     /// Distinct values: numeric ones in increasing order (values equal as
@@ -159,8 +171,8 @@ impl Sweep {
     }
 
     /// Title of the curves figure of `point`, e.g.
-    /// `point 3: sliver quantum = 0.25, hosts count = 100 (10 replicates)`
-    /// (keys as [`key_label`] shows them).
+    /// `point 3: sliver quantum = 0.25, hosts = 100 (10 replicates)`
+    /// (the parameters' [labels](Param::label)).
     pub fn point_title(&self, point: u64) -> String {
         let runs: Vec<&Run> = self.runs.iter().filter(|r| r.point == point).collect();
         let mut replicates: Vec<u64> = runs.iter().map(|r| r.replicate).collect();
@@ -170,12 +182,7 @@ impl Sweep {
         if let Some(run) = runs.first() {
             for (i, (param, &level)) in self.params.iter().zip(&run.levels).enumerate() {
                 let sep = if i == 0 { ": " } else { ", " };
-                let _ = write!(
-                    title,
-                    "{sep}{} = {}",
-                    key_label(&param.name),
-                    param.levels[level].label
-                );
+                let _ = write!(title, "{sep}{} = {}", param.label, param.levels[level].label);
             }
         }
         let n = replicates.len();
@@ -250,8 +257,10 @@ pub fn replicate_bands(sweep: &Sweep, point: u64) -> Vec<PairBand> {
 /// Total migrations against one parameter; see [`totals_by_param`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParamTotals {
-    /// The parameter's name.
+    /// The parameter's column name (`point` for [`totals_by_point`]).
     pub param: String,
+    /// Its label in figures.
+    pub label: String,
     /// Whether its values are numbers (else categories).
     pub numeric: bool,
     /// Its values, as in [`Param::levels`].
@@ -268,7 +277,7 @@ pub struct ParamTotals {
 /// `None` if there is no such parameter.
 pub fn totals_by_param(sweep: &Sweep, param: usize) -> Option<ParamTotals> {
     let p = sweep.params.get(param)?;
-    Some(totals_by(sweep, &p.name, p.numeric, &p.levels, |r| {
+    Some(totals_by(sweep, (&p.name, &p.label), p.numeric, &p.levels, |r| {
         r.levels[param]
     }))
 }
@@ -285,7 +294,7 @@ pub fn totals_by_point(sweep: &Sweep) -> ParamTotals {
             x: p as f64,
         })
         .collect();
-    totals_by(sweep, "point", true, &levels, |r| {
+    totals_by(sweep, ("point", "point"), true, &levels, |r| {
         points.binary_search(&r.point).unwrap_or(usize::MAX)
     })
 }
@@ -294,7 +303,7 @@ pub fn totals_by_point(sweep: &Sweep) -> ParamTotals {
 /// `levels`).
 fn totals_by(
     sweep: &Sweep,
-    name: &str,
+    (name, label): (&str, &str),
     numeric: bool,
     levels: &[Level],
     level_of: impl Fn(&Run) -> usize,
@@ -320,6 +329,7 @@ fn totals_by(
         .collect();
     ParamTotals {
         param: name.to_string(),
+        label: label.to_string(),
         numeric,
         levels: levels.to_vec(),
         pairs,
@@ -329,13 +339,53 @@ fn totals_by(
 // ---------------------------------------------------------------------------
 // Reading a sweep
 
-/// Reads and validates `runs.csv` and `migrations.csv` in `dir`.
+/// Reads and validates `runs.csv` and `migrations.csv` in `dir`; the
+/// parameters' keys and labels come from `manifest.toml` if it lists them
+/// (see [`Param::key`]).
 pub fn read_sweep(dir: &Path) -> Result<Sweep, ReportError> {
     let runs_csv = read_csv(&dir.join("runs.csv"))?;
-    let (params, pairs, mut runs, lines) = parse_runs(&runs_csv)?;
+    let (mut params, pairs, mut runs, lines) = parse_runs(&runs_csv)?;
+    let named = manifest_names(dir)?;
+    for p in &mut params {
+        if let Some((key, label)) = named.iter().find(|n| n.0 == p.name).map(|n| (&n.1, &n.2)) {
+            p.key = key.clone();
+            p.label = label.clone();
+        }
+    }
     let series = read_csv(&dir.join("migrations.csv"))?;
     attach_steps(&series, &mut runs, &lines)?;
     Ok(Sweep { params, pairs, runs })
+}
+
+/// `(column, key, label)` of each swept key the sweep's `manifest.toml`
+/// lists (`params`, `columns` and `labels` of one length); none without a
+/// manifest or those lists.
+fn manifest_names(dir: &Path) -> Result<Vec<(String, String, String)>, ReportError> {
+    let path = dir.join("manifest.toml");
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let manifest: toml::Table = super::read_manifest(&path, "a sweep's manifest")?;
+    let list = |name: &str| -> Option<Vec<String>> {
+        manifest
+            .get(name)?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect()
+    };
+    let (Some(keys), Some(columns), Some(labels)) = (list("params"), list("columns"), list("labels")) else {
+        return Ok(Vec::new());
+    };
+    if keys.len() != columns.len() || keys.len() != labels.len() {
+        return Ok(Vec::new());
+    }
+    Ok(columns
+        .into_iter()
+        .zip(keys)
+        .zip(labels)
+        .map(|((c, k), l)| (c, k, l))
+        .collect())
 }
 
 type ParsedRuns = (Vec<Param>, Vec<String>, Vec<Run>, Vec<usize>);
@@ -486,6 +536,8 @@ fn classify(name: &str, values: &[&str]) -> (Param, Vec<usize>) {
                 .collect();
             let param = Param {
                 name: name.to_owned(),
+                key: name.to_owned(),
+                label: super::keys::column_label(name),
                 numeric: true,
                 levels,
             };
@@ -513,6 +565,8 @@ fn classify(name: &str, values: &[&str]) -> (Param, Vec<usize>) {
                 .collect();
             let param = Param {
                 name: name.to_owned(),
+                key: name.to_owned(),
+                label: super::keys::column_label(name),
                 numeric: false,
                 levels,
             };
@@ -594,51 +648,22 @@ fn attach_steps(f: &CsvFile, runs: &mut [Run], run_lines: &[usize]) -> Result<()
 // ---------------------------------------------------------------------------
 // Figures
 
-/// The parts of a sweep key: `guest[0].peak_units` gives `guest`, `0`,
-/// `peak_units`.
-fn key_parts(key: &str) -> impl Iterator<Item = &str> {
-    key.split(['.', '[', ']']).filter(|p| !p.is_empty())
-}
-
-/// A sweep key as figures show it: its parts with spaces between them and
-/// for underscores, `guest[0].peak_units` as `guest 0 peak units`.
-pub fn key_label(key: &str) -> String {
-    key_parts(key).collect::<Vec<_>>().join(" ").replace('_', " ")
-}
-
-/// A sweep key as file names show it: its parts joined by `-`, then
-/// [`sanitize_file_name`]: `guest[0].peak_units` as `guest-0-peak_units`.
-pub fn key_file_name(key: &str) -> String {
-    sanitize_file_name(&key_parts(key).collect::<Vec<_>>().join("-"))
-}
-
-/// `name` with every character outside `[A-Za-z0-9_.-]` replaced by `_`.
-pub fn sanitize_file_name(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Reads `runs.csv` and `migrations.csv` from `dir`, writes the figures
 /// into `dir`, returns the paths written (sorted).
 ///
-/// Figures, each as PNG and SVG:
+/// Figures, each as PNG, SVG and PDF ([`super::plot::FIGURE_FORMATS`]):
 /// * `curves-point<p>` for every point `p`: cumulative migrations against
 ///   time in days, one curve per policy pair: the mean across the pair's
 ///   replicates at that point with a shaded 95% confidence band (no band
 ///   where fewer than 2 runs count), see [`replicate_bands`];
 /// * `total-vs-point` for a zip sweep of several keys (they change
 ///   together, so no one key is drawn alone); else
-/// * `total-vs-<param>` for every swept parameter (the key as
-///   [`key_file_name`] writes it, e.g. `total-vs-guest-0-peak_units`, and
-///   labelled as [`key_label`] shows it; should two names collide, the later gets
-///   `-<column position among the parameters, from 1>` appended): the mean
+/// * `total-vs-<column>` for every swept parameter, named by its
+///   `runs.csv` column (`total-vs-guest0_peak_units`; a column that is not
+///   CSV-safe, from an older folder, as [`super::keys::column_name`] makes
+///   it, and should two names collide, the later gets `-<column position
+///   among the parameters, from 1>` appended) and labelled with its
+///   [label](Param::label): the mean
 ///   total migrations per pair against the parameter's value with 95% CI
 ///   error bars, see [`totals_by_param`]. Categorical values are placed at
 ///   x = 0, 1, ... with the values as tick labels (so is a numeric
@@ -652,19 +677,19 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let sweep = read_sweep(dir)?;
     let mut written = Vec::new();
     for point in sweep.points() {
-        let (png, svg) = (
-            dir.join(format!("curves-point{point}.png")),
-            dir.join(format!("curves-point{point}.svg")),
-        );
-        draw_point(&sweep, point, &png, &svg)?;
-        written.extend([png, svg]);
+        written.extend(draw_point(
+            &sweep,
+            point,
+            &dir.join(format!("curves-point{point}")),
+        )?);
     }
     // A zip sweep's keys change together: one figure against the point,
     // not one per key (each would credit one key with what all of them did).
     if is_zip(dir)? && sweep.params.len() > 1 {
-        let (png, svg) = (dir.join("total-vs-point.png"), dir.join("total-vs-point.svg"));
-        draw_totals(&totals_by_point(&sweep), &png, &svg)?;
-        written.extend([png, svg]);
+        written.extend(draw_totals(
+            &totals_by_point(&sweep),
+            &dir.join("total-vs-point"),
+        )?);
         written.extend(super::ordering::write_ordering(&sweep, dir)?);
         written.sort();
         return Ok(written);
@@ -674,17 +699,12 @@ pub fn plot_sweep(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         let Some(totals) = totals_by_param(&sweep, i) else {
             continue;
         };
-        let mut stem = key_file_name(&totals.param);
+        let mut stem = super::keys::column_name(&totals.param);
         if used.contains(&stem) {
             stem = format!("{stem}-{}", i + 1);
         }
         used.push(stem.clone());
-        let (png, svg) = (
-            dir.join(format!("total-vs-{stem}.png")),
-            dir.join(format!("total-vs-{stem}.svg")),
-        );
-        draw_totals(&totals, &png, &svg)?;
-        written.extend([png, svg]);
+        written.extend(draw_totals(&totals, &dir.join(format!("total-vs-{stem}")))?);
     }
     written.extend(super::ordering::write_ordering(&sweep, dir)?);
     written.sort();
@@ -702,7 +722,7 @@ fn is_zip(dir: &Path) -> Result<bool, ReportError> {
     Ok(manifest.get("mode").and_then(toml::Value::as_str) == Some("zip"))
 }
 
-fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), ReportError> {
+fn draw_point(sweep: &Sweep, point: u64, stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let curves: Vec<Curve> = replicate_bands(sweep, point)
         .into_iter()
         .map(|b| {
@@ -740,12 +760,11 @@ fn draw_point(sweep: &Sweep, point: u64, png: &Path, svg: &Path) -> Result<(), R
             x_categories: None,
             y_integer: false,
         },
-        png,
-        svg,
+        stem,
     )
 }
 
-fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportError> {
+fn draw_totals(t: &ParamTotals, stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
     // A numeric parameter with a single value is drawn as one category:
     // a numeric axis around one x has no natural scale.
     let categorical = !t.numeric || t.levels.len() < 2;
@@ -789,12 +808,12 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
         })
         .collect();
     let categories: Vec<String> = t.levels.iter().map(|l| l.label.clone()).collect();
-    let label = key_label(&t.param);
+    let label = &t.label;
     let title = format!("Total migrations against {label}");
     draw_lines_with(
         &LinePlot {
             title: &title,
-            x_label: &label,
+            x_label: label,
             y_label: "total migrations (mean, 95% CI)",
             curves: &curves,
             step: false,
@@ -803,8 +822,7 @@ fn draw_totals(t: &ParamTotals, png: &Path, svg: &Path) -> Result<(), ReportErro
             x_categories: categorical.then_some(categories.as_slice()),
             y_integer: false,
         },
-        png,
-        svg,
+        stem,
     )
 }
 
@@ -816,8 +834,15 @@ mod tests {
     const DAY: f64 = 86_400.0;
     const A: (&str, &str) = ("demand", "first-fit");
     const B: (&str, &str) = ("room-for-growth", "energy-aware");
-    const HEADER: &str = "run,point,replicate,seed,sliver.quantum,hosts.count,guest[0].kind,\
+    const HEADER: &str = "run,point,replicate,seed,sliver_quantum,hosts_count,guest0_kind,\
                           provisioning,placement,migrations,live_migrations,days,hosts";
+
+    /// What `slivers sweep` writes beside the CSVs: the keys, their columns
+    /// and their labels.
+    const MANIFEST: &str = "sweep = \"s.toml\"\nmode = \"grid\"\n\
+                            params = [\"sliver.quantum\", \"hosts.count\", \"guest[0].kind\"]\n\
+                            columns = [\"sliver_quantum\", \"hosts_count\", \"guest0_kind\"]\n\
+                            labels = [\"sliver quantum\", \"hosts\", \"web kind\"]\n";
 
     /// Totals by (point, pair): point 0 A [2,4,6], B [0,0,3]; point 1 A
     /// [10,10,10], B [1,2,3]. Runs are numbered point*6 + replicate*2 + pair.
@@ -866,10 +891,12 @@ mod tests {
         std::fs::write(dir.join("migrations.csv"), series).unwrap();
     }
 
+    /// The hand-made sweep with its manifest.
     fn hand_made(tag: &str) -> TempDir {
         let tmp = TempDir::new(tag);
         let (runs, series) = sweep_files();
         write_sweep(tmp.path(), &runs, &series);
+        std::fs::write(tmp.path().join("manifest.toml"), MANIFEST).unwrap();
         tmp
     }
 
@@ -909,7 +936,9 @@ mod tests {
         assert_eq!(s.runs.len(), 12);
         assert_eq!(s.points(), [0, 1]);
         let names: Vec<&str> = s.params.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["sliver.quantum", "hosts.count", "guest[0].kind"]);
+        assert_eq!(names, ["sliver_quantum", "hosts_count", "guest0_kind"]);
+        let keys: Vec<&str> = s.params.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["sliver.quantum", "hosts.count", "guest[0].kind"]);
         assert!(s.params[0].numeric && s.params[1].numeric && !s.params[2].numeric);
         let kinds: Vec<(&str, f64)> = s.params[2]
             .levels
@@ -922,12 +951,20 @@ mod tests {
         assert_eq!(s.runs[4].value_at(3.0 * DAY), 6.0);
         assert_eq!(
             s.point_title(0),
-            "point 0: sliver quantum = 0.25, hosts count = 100, guest 0 kind = web (3 replicates)"
+            "point 0: sliver quantum = 0.25, hosts = 100, web kind = web (3 replicates)"
         );
         assert_eq!(
             s.point_title(1),
-            "point 1: sliver quantum = 0.5, hosts count = 100, guest 0 kind = batch, big (3 replicates)"
+            "point 1: sliver quantum = 0.5, hosts = 100, web kind = batch, big (3 replicates)"
         );
+        // Without the manifest the columns name themselves.
+        std::fs::remove_file(tmp.path().join("manifest.toml")).unwrap();
+        let s = read_sweep(tmp.path()).unwrap();
+        assert_eq!(
+            s.point_title(0),
+            "point 0: sliver quantum = 0.25, hosts count = 100, guest0 kind = web (3 replicates)"
+        );
+        assert_eq!(s.params[2].key, "guest0_kind");
     }
 
     #[test]
@@ -967,7 +1004,10 @@ mod tests {
         let tmp = hand_made("sweep-totals");
         let s = read_sweep(tmp.path()).unwrap();
         let q = totals_by_param(&s, 0).unwrap();
-        assert_eq!(q.param, "sliver.quantum");
+        assert_eq!(
+            (q.param.as_str(), q.label.as_str()),
+            ("sliver_quantum", "sliver quantum")
+        );
         assert!(q.numeric);
         let xs: Vec<f64> = q.levels.iter().map(|l| l.x).collect();
         assert_eq!(xs, [0.25, 0.5]);
@@ -1008,22 +1048,20 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        let want = [
-            "curves-point0.png",
-            "curves-point0.svg",
-            "curves-point1.png",
-            "curves-point1.svg",
-            "total-vs-guest-0-kind.png",
-            "total-vs-guest-0-kind.svg",
-            "total-vs-hosts-count.png",
-            "total-vs-hosts-count.svg",
-            "total-vs-sliver-quantum.png",
-            "total-vs-sliver-quantum.svg",
-        ];
+        let want: Vec<String> = [
+            "curves-point0",
+            "curves-point1",
+            "total-vs-guest0_kind",
+            "total-vs-hosts_count",
+            "total-vs-sliver_quantum",
+        ]
+        .iter()
+        .flat_map(|stem| ["pdf", "png", "svg"].map(|ext| format!("{stem}.{ext}")))
+        .collect();
         assert_eq!(names, want);
         assert!(written.iter().all(|p| p.parent() == Some(tmp.path())));
-        let mut all = want.to_vec();
-        all.extend(["migrations.csv", "runs.csv"]);
+        let mut all: Vec<&str> = want.iter().map(String::as_str).collect();
+        all.extend(["manifest.toml", "migrations.csv", "runs.csv"]);
         all.sort();
         assert_eq!(dir_files(tmp.path()), all);
 
@@ -1037,14 +1075,19 @@ mod tests {
         ] {
             assert!(svg.contains(text), "curves SVG lacks {text:?}");
         }
-        let svg = std::fs::read_to_string(tmp.path().join("total-vs-guest-0-kind.svg")).unwrap();
+        let svg = std::fs::read_to_string(tmp.path().join("total-vs-guest0_kind.svg")).unwrap();
         for text in [
-            "Total migrations against guest 0 kind",
+            "Total migrations against web kind",
             "total migrations (mean, 95% CI)",
             "web",
             "batch, big",
         ] {
             assert!(svg.contains(text), "totals SVG lacks {text:?}");
+        }
+        let pdf = std::fs::read(tmp.path().join("total-vs-guest0_kind.pdf")).unwrap();
+        let words = crate::report::pdf::tests::text(&pdf);
+        for text in ["Total migrations against web kind\n", "web\n", "batch, big\n"] {
+            assert!(words.contains(text), "totals PDF lacks {text:?}: {words}");
         }
 
         // A second render, here and in another directory, gives the same bytes.
@@ -1086,7 +1129,10 @@ mod tests {
             .iter()
             .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names, ["curves-point0.png", "curves-point0.svg"]);
+        assert_eq!(
+            names,
+            ["curves-point0.pdf", "curves-point0.png", "curves-point0.svg"]
+        );
     }
 
     /// Runs `plot_sweep` on the hand-made sweep edited by `edit`; returns
@@ -1150,7 +1196,7 @@ mod tests {
         let msg = broken(|runs, _| edit_line(runs, 4, |l| l.replace(",0.25,", ",0.3,")));
         assert_eq!(
             msg,
-            "runs.csv:4: point 0 has sliver.quantum = \"0.3\" here but \"0.25\" on line 2"
+            "runs.csv:4: point 0 has sliver_quantum = \"0.3\" here but \"0.25\" on line 2"
         );
 
         let msg = broken(|runs, _| edit_line(runs, 4, |l| l.replacen("2,0,1,", "2,0,0,", 1)));
@@ -1179,8 +1225,8 @@ mod tests {
         });
         assert_eq!(msg, "runs.csv:1: expected a column \"seed\"");
 
-        let msg = broken(|runs, _| *runs = runs.replacen(",hosts.count,", ",sliver.quantum,", 1));
-        assert_eq!(msg, "runs.csv:1: duplicate column \"sliver.quantum\"");
+        let msg = broken(|runs, _| *runs = runs.replacen(",hosts_count,", ",sliver_quantum,", 1));
+        assert_eq!(msg, "runs.csv:1: duplicate column \"sliver_quantum\"");
 
         // migrations.csv: the rows of run 0 (lines 2-5), then run 1 (6-8).
         let msg = broken(|_, series| edit_line(series, 7, |_| "0,500000,2".to_owned()));
@@ -1251,15 +1297,25 @@ mod tests {
     }
 
     #[test]
-    fn file_names_are_sanitized() {
-        assert_eq!(sanitize_file_name("guest[0].peak_units"), "guest_0_.peak_units");
-        assert_eq!(sanitize_file_name("a b/c:d-é"), "a_b_c_d-_");
-        assert_eq!(key_file_name("guest[0].peak_units"), "guest-0-peak_units");
-        assert_eq!(key_file_name("hosts.count"), "hosts-count");
-        assert_eq!(
-            key_label("guest[1].trace.target_load"),
-            "guest 1 trace target load"
+    fn an_older_folder_with_raw_keys_gets_safe_file_names() {
+        // runs.csv as sweeps wrote it before CSV-safe columns.
+        let tmp = TempDir::new("sweep-raw-keys");
+        let (runs, series) = sweep_files();
+        let runs = runs.replacen(
+            "sliver_quantum,hosts_count,guest0_kind",
+            "sliver.quantum,hosts.count,guest[0].kind",
+            1,
         );
-        assert_eq!(key_label("sliver.quantum"), "sliver quantum");
+        write_sweep(tmp.path(), &runs, &series);
+        let written = plot_sweep(tmp.path()).unwrap();
+        for f in [
+            "total-vs-guest0_kind.pdf",
+            "total-vs-hosts_count.png",
+            "total-vs-sliver_quantum.svg",
+        ] {
+            assert!(written.contains(&tmp.path().join(f)), "{f}: {written:?}");
+        }
+        let svg = std::fs::read_to_string(tmp.path().join("total-vs-guest0_kind.svg")).unwrap();
+        assert!(svg.contains("Total migrations against guest 0 kind"));
     }
 }

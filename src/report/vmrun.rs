@@ -1,7 +1,7 @@
 //! The files of a VM-request run (`slivers run` on a scenario with
 //! `[vm_requests]`) besides its CSVs: `manifest.toml`, and the figure of
 //! active hosts and CPU and memory utilisation over time
-//! (`utilization.png`, `.svg`), drawn from `utilization.csv` as written,
+//! (`utilization.png`, `.svg`, `.pdf`), drawn from `utilization.csv` as written,
 //! so that `slivers plot` redraws the same bytes.
 
 use std::path::{Path, PathBuf};
@@ -67,7 +67,7 @@ impl VmRunManifest {
     }
 }
 
-/// Draws `utilization.png` and `.svg` into `dir` from `utilization.csv`
+/// Draws `utilization.png`, `.svg` and `.pdf` into `dir` from `utilization.csv`
 /// (`time_s,active_hosts,...,cpu_util,memory_util`): the active hosts as a
 /// share of the cluster, and the CPU and memory the running VMs hold as a
 /// share of the cluster's, against days. Returns the files written.
@@ -106,7 +106,6 @@ pub(crate) fn draw_utilization(
         "Cluster use: {} ({} hosts, {}, on_full = {})",
         m.name, m.hosts, m.policy, m.on_full
     );
-    let (png, svg) = (dir.join("utilization.png"), dir.join("utilization.svg"));
     draw_lines(
         &LinePlot {
             title: &title,
@@ -115,10 +114,8 @@ pub(crate) fn draw_utilization(
             curves: &curves,
             step: false,
         },
-        &png,
-        &svg,
-    )?;
-    Ok(vec![png, svg])
+        &dir.join("utilization"),
+    )
 }
 
 /// Writes `manifest.toml` and the utilisation figure of a VM-request run

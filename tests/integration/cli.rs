@@ -47,6 +47,7 @@ fn run_prints_a_summary_table_and_writes_every_file() {
         "migrations.csv",
         "figure3.png",
         "figure3.svg",
+        "figure3.pdf",
         "manifest.toml",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");

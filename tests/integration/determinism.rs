@@ -22,8 +22,10 @@ fn two_runs_write_identical_bytes() {
         "fidelity.csv",
         "fidelity.png",
         "fidelity.svg",
+        "fidelity.pdf",
         "figure3.svg",
         "figure3.png",
+        "figure3.pdf",
         "manifest.toml",
     ] {
         let x = std::fs::read(a.join(file)).unwrap();

@@ -8,13 +8,14 @@ use std::path::Path;
 use crate::sweep::sweep;
 use crate::{root, slivers, temp_dir};
 
+/// The swept keys' columns in runs.csv, ordering.csv and `--list`.
 const PARAMS: [&str; 6] = [
-    "guest[0].peak_units",
-    "guest[1].trace.target_load",
-    "guest[1].procs_per_vm",
-    "guest[1].trace.nodes",
-    "guest[1].vm_units",
-    "sliver.quantum",
+    "guest0_peak_units",
+    "guest1_trace_target_load",
+    "guest1_procs_per_vm",
+    "guest1_trace_nodes",
+    "guest1_vm_units",
+    "sliver_quantum",
 ];
 
 const INEQUALITIES: [&str; 5] = [
@@ -197,16 +198,27 @@ fn tiny_ordering_sweep_writes_the_tidy_csv_and_plot_redraws_it() {
     for text in [
         "rfg/fb = 0",
         "the whole ordering",
-        "procs_per_vm 2",
-        "x: guest[1].trace.target_load",
+        "procs per vm 2",
+        "y: ecommerce peak units",
+        "x: batch trace target load",
     ] {
         assert!(svg.contains(text), "ordering.svg lacks {text:?}");
+    }
+    // The manifest keeps the raw keys beside their columns and labels.
+    let manifest = std::fs::read_to_string(out.join("manifest.toml")).unwrap();
+    for line in [
+        "params = [\"guest[0].peak_units\", \"guest[1].trace.target_load\", \"guest[1].procs_per_vm\", \"guest[1].trace.nodes\", \"guest[1].vm_units\", \"sliver.quantum\"]",
+        "columns = [\"guest0_peak_units\", \"guest1_trace_target_load\", \"guest1_procs_per_vm\", \"guest1_trace_nodes\", \"guest1_vm_units\", \"sliver_quantum\"]",
+        "labels = [\"ecommerce peak units\", \"batch trace target load\", \"batch procs per vm\", \"batch trace nodes\", \"batch vm units\", \"sliver quantum\"]",
+    ] {
+        assert!(manifest.contains(line), "manifest lacks {line}:\n{manifest}");
     }
     let png = std::fs::read(out.join("ordering.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
-    // `slivers plot` redraws the same bytes from the CSVs alone.
-    let files = ["ordering.csv", "ordering.png", "ordering.svg"];
+    // `slivers plot` redraws the same bytes from the CSVs and the manifest
+    // (which names the keys).
+    let files = ["ordering.csv", "ordering.png", "ordering.svg", "ordering.pdf"];
     let before: Vec<Vec<u8>> = files
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
@@ -215,10 +227,11 @@ fn tiny_ordering_sweep_writes_the_tidy_csv_and_plot_redraws_it() {
         std::fs::remove_file(out.join(f)).unwrap();
     }
     std::fs::remove_dir_all(out.join("runs")).unwrap();
-    std::fs::remove_file(out.join("manifest.toml")).unwrap();
     let said = sweep(&["plot", out.to_str().unwrap()]);
+    // Two points' curves, the totals against the point and the map, each
+    // as PNG, SVG and PDF.
     assert!(
-        said.starts_with("wrote 18 figures and ordering.csv in "),
+        said.starts_with("wrote 12 figures and ordering.csv in "),
         "{said}"
     );
     for (f, bytes) in files.iter().zip(&before) {
@@ -242,7 +255,7 @@ fn no_map_without_the_four_pairs_and_a_fresh_sweep_removes_an_old_one() {
     let two = tiny_sweep(&other_dir, two_pairs);
     sweep(&["sweep", &two, "--out", out.to_str().unwrap(), "-q", "--overwrite"]);
     assert!(out.join("runs.csv").exists() && out.join("curves-point0.png").exists());
-    for f in ["ordering.csv", "ordering.png", "ordering.svg"] {
+    for f in ["ordering.csv", "ordering.png", "ordering.svg", "ordering.pdf"] {
         assert!(!out.join(f).exists(), "{f} is left from the earlier sweep");
     }
     // plot on these CSVs draws no map either.

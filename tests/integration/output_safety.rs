@@ -209,6 +209,7 @@ fn merge_refuses_another_sweeps_folder_unless_overwrite() {
     let o = out.to_str().unwrap();
     succeed(&["sweep", &other, "--out", o, "-q"]);
     std::fs::write(out.join("total-vs-stale.svg"), "<svg/>").unwrap();
+    std::fs::write(out.join("total-vs-stale.pdf"), "%PDF-").unwrap();
     let before = std::fs::read(out.join("manifest.toml")).unwrap();
     let merge = |extra: &[&str]| {
         let mut args = vec!["merge", &parts[0], &parts[1], "--out", o];
@@ -230,7 +231,7 @@ fn merge_refuses_another_sweeps_folder_unless_overwrite() {
     let (ok, _, err) = merge(&["--overwrite"]);
     assert!(ok, "{err}");
     assert!(
-        !out.join("total-vs-stale.svg").exists(),
+        !out.join("total-vs-stale.svg").exists() && !out.join("total-vs-stale.pdf").exists(),
         "the other sweep's figure is left"
     );
     assert_eq!(

@@ -5,14 +5,14 @@ use std::path::Path;
 
 use crate::{golden_scenario_text, slivers, temp_dir};
 
-/// The bytes of every figure (`.png`, `.svg`) in `dir`, by name.
+/// The bytes of every figure (`.png`, `.svg`, `.pdf`) in `dir`, by name.
 fn figures(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap())
         .filter(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            n.ends_with(".png") || n.ends_with(".svg")
+            n.ends_with(".png") || n.ends_with(".svg") || n.ends_with(".pdf")
         })
         .map(|e| {
             (
@@ -72,7 +72,14 @@ fn plot_redraws_a_run_folder_byte_for_byte() {
     // Both figures: the golden run lowers the web guest's fidelity.
     assert_eq!(
         names,
-        ["fidelity.png", "fidelity.svg", "figure3.png", "figure3.svg"]
+        [
+            "fidelity.pdf",
+            "fidelity.png",
+            "fidelity.svg",
+            "figure3.pdf",
+            "figure3.png",
+            "figure3.svg"
+        ]
     );
     // The per-period form of the series too.
     let periods = dir.join("periods.toml");
@@ -82,7 +89,7 @@ fn plot_redraws_a_run_folder_byte_for_byte() {
     )
     .unwrap();
     let out = dir.join("periods-out");
-    assert_eq!(redrawn_as_written(&periods, &out).len(), 4);
+    assert_eq!(redrawn_as_written(&periods, &out).len(), 6);
     let svg = std::fs::read_to_string(out.join("fidelity.svg")).unwrap();
     assert!(svg.contains("lowest per period"), "not the per-period figure");
 }

@@ -128,10 +128,17 @@ fn a_run_writes_a_manifest_and_a_utilization_figure() {
         assert!(svg.contains(text), "no {text:?} in the figure");
     }
     let png = std::fs::read(out.join("utilization.png")).unwrap();
+    let pdf = std::fs::read(out.join("utilization.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
     std::fs::remove_file(out.join("utilization.png")).unwrap();
+    std::fs::remove_file(out.join("utilization.pdf")).unwrap();
     let (ok, said, err) = slivers(&["plot", out.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(said.contains("wrote 2 figures"), "{said}");
+    assert!(said.contains("wrote 3 figures"), "{said}");
+    assert!(
+        std::fs::read(out.join("utilization.pdf")).unwrap() == pdf,
+        "plot drew another PDF"
+    );
     assert!(
         std::fs::read(out.join("utilization.png")).unwrap() == png,
         "plot drew other bytes"

@@ -35,7 +35,7 @@ fn list_prints_every_run_with_its_parameters() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
-        "run,point,replicate,seed,hosts.count,guest[0].requests_per_unit,provisioning,placement"
+        "run,point,replicate,seed,hosts_count,guest0_requests_per_unit,provisioning,placement"
     );
     assert_eq!(lines.len(), 1 + 48);
     assert_eq!(lines[1], "0,0,0,1,2,50,room-for-growth,follow-broker");
@@ -56,7 +56,9 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
         "runs.csv",
         "migrations.csv",
         "curves-point0.svg",
-        "total-vs-hosts-count.png",
+        "curves-point0.pdf",
+        "total-vs-hosts_count.png",
+        "total-vs-guest0_requests_per_unit.pdf",
     ] {
         assert!(
             read(&a, file) == read(&b, file),
@@ -65,6 +67,18 @@ fn one_and_two_threads_write_the_same_bytes_and_plot_redraws_them() {
     }
     let runs = String::from_utf8(read(&a, "runs.csv")).unwrap();
     assert_eq!(runs.lines().count(), 1 + 48);
+    // CSV-safe columns; the figures name the guest.
+    assert!(runs.starts_with("run,point,replicate,seed,hosts_count,guest0_requests_per_unit,provisioning,"));
+    let svg = String::from_utf8(read(&a, "total-vs-guest0_requests_per_unit.svg")).unwrap();
+    assert!(
+        svg.contains("Total migrations against web requests per unit"),
+        "{svg}"
+    );
+    let svg = String::from_utf8(read(&a, "curves-point0.svg")).unwrap();
+    assert!(
+        svg.contains("point 0: hosts = 2, web requests per unit = 50"),
+        "{svg}"
+    );
     // Row order follows the run index.
     for (i, l) in runs.lines().skip(1).enumerate() {
         assert!(l.starts_with(&format!("{i},")), "{l}");
