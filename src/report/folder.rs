@@ -23,7 +23,7 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 11] = [
+pub const RUN_FILES: [&str; 16] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
@@ -35,6 +35,11 @@ pub const RUN_FILES: [&str; 11] = [
     "fidelity.png",
     "fidelity.svg",
     "manifest.toml",
+    "timeline.csv",
+    "energy-vs-slav.png",
+    "energy-vs-slav.svg",
+    "active-hosts.png",
+    "active-hosts.svg",
 ];
 
 /// Refuses an empty output path (`--out ""`).
