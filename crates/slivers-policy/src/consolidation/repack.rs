@@ -22,8 +22,10 @@
 //!   on the hosts still needed (per dimension, `ceil((load left - room
 //!   left in used hosts) / largest host)`) cannot beat the best found,
 //!   comparing (hosts, migrations) in that order;
-//! * the current placement, if it keeps to the rules, is the first
-//!   solution found.
+//! * a greedy first fit (home when its home is in use, else the first host
+//!   in use with room) gives the first bound; a partial assignment with as
+//!   many hosts as the best is also cut when its migrations plus the VMs
+//!   still to place that cannot stay home reach the best's.
 //!
 //! VMs that are migrating stay where they are (on both hosts) and count
 //! toward both hosts' loads. The plan reaches a placement within the rules;
@@ -196,6 +198,7 @@ pub fn repack(state: &ConsolidationState, limits: &RepackLimits) -> Result<Repac
     }
     s.assign = vec![usize::MAX; s.vms.len()];
     let used = s.count.iter().filter(|&&c| c > 0).count();
+    s.best = s.greedy(used);
     s.descend(0, used, 0)?;
     let Some((hosts_used, _, assign)) = s.best else {
         return Err(RepackError::Infeasible);
@@ -240,10 +243,12 @@ fn limit_vec(state: &ConsolidationState, capacity: &Resources) -> [f64; DIMS] {
 
 impl Search<'_> {
     fn descend(&mut self, k: usize, used: usize, migrations: usize) -> Result<(), RepackError> {
-        if let Some((bh, bm, _)) = &self.best
-            && (self.lower_bound(k, used), migrations) >= (*bh, *bm)
-        {
-            return Ok(());
+        if let Some((bh, bm, _)) = &self.best {
+            let (bh, bm) = (*bh, *bm);
+            let lb = self.lower_bound(k, used);
+            if lb > bh || (lb == bh && migrations + self.forced_moves(k, used, bh) >= bm) {
+                return Ok(());
+            }
         }
         if k == self.vms.len() {
             self.best = Some((used, migrations, self.assign.clone()));
@@ -297,6 +302,69 @@ impl Search<'_> {
             r?;
         }
         Ok(())
+    }
+
+    /// How many VMs from position `k` on must move, in a solution with at
+    /// most `hosts` hosts: those whose home is in use but full for them,
+    /// and of those whose home is empty, all but the ones of the
+    /// `hosts - used` empty homes with the most of them.
+    fn forced_moves(&self, k: usize, used: usize, hosts: usize) -> usize {
+        let mut full = 0;
+        let mut per_empty_home = vec![0usize; self.count.len()];
+        for v in &self.vms[k..] {
+            if self.count[v.home] == 0 {
+                per_empty_home[v.home] += 1;
+            } else if !self.fits(v, v.home) {
+                full += 1;
+            }
+        }
+        let homeless: usize = per_empty_home.iter().sum();
+        per_empty_home.sort_unstable_by(|a, b| b.cmp(a));
+        let may_open = hosts.saturating_sub(used);
+        let may_stay: usize = per_empty_home.iter().take(may_open).sum();
+        full + homeless - may_stay
+    }
+
+    fn fits(&self, v: &Vm, h: usize) -> bool {
+        self.state.rules().allows(
+            &self.state.hosts()[h].capacity(),
+            &self.reserved[h].plus(&v.reserved),
+            self.demand[h] + v.demand,
+        )
+    }
+
+    /// A first solution: each VM (largest first) home if its home is in use
+    /// and has room, else the first host in use with room, else home, else
+    /// the first empty host with room.
+    fn greedy(&mut self, used: usize) -> Option<(usize, usize, Vec<usize>)> {
+        let (reserved, demand, count) = (self.reserved.clone(), self.demand.clone(), self.count.clone());
+        let n = self.reserved.len();
+        let (mut used, mut moves) = (used, 0);
+        let mut assign = Vec::with_capacity(self.vms.len());
+        let mut ok = true;
+        for k in 0..self.vms.len() {
+            let v = &self.vms[k];
+            let home = v.home;
+            let pick = (self.count[home] > 0 && self.fits(v, home))
+                .then_some(home)
+                .or_else(|| (0..n).find(|&h| self.count[h] > 0 && self.fits(v, h)))
+                .or_else(|| self.fits(v, home).then_some(home))
+                .or_else(|| (0..n).find(|&h| self.fits(v, h)));
+            let Some(h) = pick else {
+                ok = false;
+                break;
+            };
+            self.reserved[h] = self.reserved[h].plus(&v.reserved);
+            self.demand[h] += v.demand;
+            used += usize::from(self.count[h] == 0);
+            self.count[h] += 1;
+            moves += usize::from(h != home);
+            assign.push(h);
+        }
+        self.reserved = reserved;
+        self.demand = demand;
+        self.count = count;
+        ok.then_some((used, moves, assign))
     }
 
     /// Hosts in use plus the fewest more the VMs from position `k` on need.
@@ -396,7 +464,13 @@ mod tests {
 
     #[test]
     fn limits_and_infeasible_instances_are_typed_errors() {
-        let s = state(PlaceBy::Use, &[1000; 3], &[(400, 100, 0.0, 0); 4]);
+        // 1600 MIPS reserved on three hosts of 1000: two could do, so the
+        // search must go beyond the greedy solution (three hosts, no moves).
+        let s = state(
+            PlaceBy::Reservation,
+            &[1000; 3],
+            &[(400, 100, 0.0, 0), (400, 100, 0.0, 1), (400, 100, 0.0, 2), (400, 100, 0.0, 0)],
+        );
         let small = RepackLimits {
             max_hosts: 2,
             ..RepackLimits::default()
@@ -482,16 +556,32 @@ mod tests {
 
     #[test]
     fn twelve_hosts_and_thirty_vms_within_the_budget() {
-        let mut g = Lcg(99);
+        // PlanetLab-like VMs (memory halved so that several fit a host),
+        // spread over all twelve hosts at 5 to 35 % of their MIPS.
         let hosts = [3720u64, 5320].repeat(6);
-        let vms: Vec<(u64, u64, f64, u32)> = (0..30)
-            .map(|i| {
-                let (mips, ram) = [(2500, 870), (2000, 1740), (1000, 1740), (500, 613)][g.next(4) as usize];
-                (mips, ram / 2, mips as f64 * (0.05 + g.next(30) as f64 / 100.0), (i % 12) as u32)
-            })
-            .collect();
-        let s = state(PlaceBy::Use, &hosts, &vms);
-        let r = repack(&s, &RepackLimits::default()).unwrap();
-        assert!(r.hosts_used < 12, "{}", r.hosts_used);
+        let mut solved = 0;
+        for seed in 0..20 {
+            let mut g = Lcg(seed);
+            let vms: Vec<(u64, u64, f64, u32)> = (0..30)
+                .map(|i| {
+                    let (mips, ram) = [(2500, 870), (2000, 1740), (1000, 1740), (500, 613)][g.next(4) as usize];
+                    (mips, ram / 2, mips as f64 * (0.05 + g.next(30) as f64 / 100.0), (i % 12) as u32)
+                })
+                .collect();
+            let s = state(PlaceBy::Use, &hosts, &vms);
+            let r = match repack(&s, &RepackLimits::default()) {
+                Ok(r) => r,
+                // Proving a packing tight can take more than the budget:
+                // a typed error, never a wrong answer.
+                Err(RepackError::Budget { .. }) => continue,
+                Err(e) => panic!("seed {seed}: {e}"),
+            };
+            solved += 1;
+            // Memory alone needs ceil(total / 4096) hosts.
+            let memory: u64 = vms.iter().map(|v| v.1).sum();
+            assert!(r.hosts_used >= memory.div_ceil(4096) as usize);
+            assert!(r.hosts_used < 12, "seed {seed}: {}", r.hosts_used);
+        }
+        assert!(solved >= 15, "{solved} of 20 solved");
     }
 }

@@ -331,11 +331,11 @@ pub(crate) mod tests {
             s.record(VmId(i as u64), d).unwrap();
         }
         let plan = dynamic("THR-MMT-0.8").plan(&s, &mut Lcg(1)).unwrap();
-        // Host 1 (10 %) first: its VM goes to host 0 (the least power rise:
-        // 30 -> 40 % on a G4 is 3.5 W, 20 -> 30 % 3.4 W, so host 2). Host 2
-        // then received and is excluded; host 0 (30 %) next: to... host 2
-        // is excluded as a destination? No: only emptied hosts are; host 2
-        // at 30 % takes it (60 %).
+        // Host 1 (10 %) first: its VM goes where the power rises least:
+        // host 0 at 30 -> 40 % costs 3.5 W, host 2 at 20 -> 30 % 3.4 W: host
+        // 2, which is then excluded as a source. Host 0 (30 %) next: its VM
+        // joins host 2 (now 30 %, then 60 %; host 1 is emptied, not a
+        // destination).
         check_feasible(&s, &plan).unwrap();
         assert_eq!(plan.len(), 2, "{plan:?}");
         assert!(plan.iter().all(|m| m.reason == Reason::Underload));
@@ -377,9 +377,9 @@ pub(crate) mod tests {
         for (v, d) in [(1, 100.0), (2, 100.0), (3, 500.0)] {
             s.record(VmId(v), d).unwrap();
         }
-        // a (20 %) first: VM 1 fits on b by CPU but not by memory (3500 +
-        // 500 < 4096 fits; two would not): the first goes, the second
-        // cannot, so neither moves. Then b (50 %): 3500 MiB do not fit on a.
+        // a (20 %) first: one of its VMs fits on b (3500 + 500 MiB of 4096)
+        // but not both, so neither moves. Then b (50 %): its 3500 MiB do not
+        // fit on a (1000 used).
         let plan = dynamic("THR-MMT-0.8").plan(&s, &mut Lcg(1)).unwrap();
         assert_eq!(plan, vec![]);
         let _ = (a, b);
