@@ -15,12 +15,20 @@
 //! inactive empty host its whole power after the placement (idle included),
 //! which favours running hosts.
 //!
-//! The same function places all VMs at t = 0 ([`place_new`]).
+//! Difference from CloudSim (its issue #167): it takes a host's power
+//! "now" from the last update, ignoring VMs placed earlier in the same
+//! step; here each placement sees the ones before it.
+//!
+//! The same function places all VMs at t = 0 ([`place_new`]); CloudSim
+//! places them in id order ([`Order::AsGiven`]), each asking for its full
+//! MIPS, and its adaptive detectors have no history then, so they use their
+//! fallback threshold. CloudSim also checks a VM's MIPS against one core's
+//! (a 2500 MIPS VM fits only a G5); this crate has no per-core check.
 
+use super::ConsolidationState;
 use super::overload::OverloadKind;
 use super::state::History;
 use super::work::{Item, Work};
-use super::ConsolidationState;
 use crate::params::Policy;
 use crate::{HostId, Resources, VmId};
 
@@ -171,22 +179,40 @@ mod tests {
         // 200 MIPS: a 50 -> 70 % costs 102 -> 108 = 6 W; b 0 -> 20 % costs
         // 86 -> 92.6 = 6.6 W; c (G5) 93.7 -> 101 = 7.3 W. Host a.
         let small = [new_vm(2, 1000, 100, 200.0, &empty)];
-        assert_eq!(place_new(&s, &small, &thr, SwitchOnCost::Ignored, Order::AsGiven), vec![Some(a)]);
+        assert_eq!(
+            place_new(&s, &small, &thr, SwitchOnCost::Ignored, Order::AsGiven),
+            vec![Some(a)]
+        );
         // 400 MIPS would take a to 90 % > 0.8: b (0 -> 40 %: 13.5 W) beats
         // c (16.3 W).
         let big = [new_vm(2, 1000, 100, 400.0, &empty)];
-        assert_eq!(place_new(&s, &big, &thr, SwitchOnCost::Ignored, Order::AsGiven), vec![Some(b)]);
+        assert_eq!(
+            place_new(&s, &big, &thr, SwitchOnCost::Ignored, Order::AsGiven),
+            vec![Some(b)]
+        );
         // Switching on is only counted for inactive hosts: all are active.
-        assert_eq!(place_new(&s, &big, &thr, SwitchOnCost::Counted, Order::AsGiven), vec![Some(b)]);
+        assert_eq!(
+            place_new(&s, &big, &thr, SwitchOnCost::Counted, Order::AsGiven),
+            vec![Some(b)]
+        );
         s.set_active(b, false).unwrap();
         s.set_active(c, false).unwrap();
         // b off: 0 -> 99.5 W, c off: 0 -> 110 W: still b, the cheaper.
-        assert_eq!(place_new(&s, &big, &thr, SwitchOnCost::Counted, Order::AsGiven), vec![Some(b)]);
+        assert_eq!(
+            place_new(&s, &big, &thr, SwitchOnCost::Counted, Order::AsGiven),
+            vec![Some(b)]
+        );
         // 200 MIPS: a (6 W) against b counted at 92.6 W.
-        assert_eq!(place_new(&s, &small, &thr, SwitchOnCost::Counted, Order::AsGiven), vec![Some(a)]);
+        assert_eq!(
+            place_new(&s, &small, &thr, SwitchOnCost::Counted, Order::AsGiven),
+            vec![Some(a)]
+        );
         // a at 75 %: 200 more MIPS would overload it; b (92.6 W) beats c (101 W).
         s.record(VmId(1), 750.0).unwrap();
-        assert_eq!(place_new(&s, &small, &thr, SwitchOnCost::Counted, Order::AsGiven), vec![Some(b)]);
+        assert_eq!(
+            place_new(&s, &small, &thr, SwitchOnCost::Counted, Order::AsGiven),
+            vec![Some(b)]
+        );
     }
 
     #[test]
@@ -211,6 +237,9 @@ mod tests {
         assert_eq!(got, vec![Some(a), Some(b), None]);
         // An empty host takes a VM above the threshold.
         let one = [new_vm(4, 1000, 100, 900.0, &e)];
-        assert_eq!(place_new(&s, &one, &thr, SwitchOnCost::Ignored, Order::AsGiven), vec![Some(a)]);
+        assert_eq!(
+            place_new(&s, &one, &thr, SwitchOnCost::Ignored, Order::AsGiven),
+            vec![Some(a)]
+        );
     }
 }

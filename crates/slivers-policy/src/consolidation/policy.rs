@@ -70,7 +70,9 @@ impl Consolidation {
     /// without the parameter (`THR-MMT`) the paper's default.
     pub fn from_name(name: &str) -> Result<Self, ConsolidationNameError> {
         let lower = name.trim().to_ascii_lowercase();
-        let unknown = || ConsolidationNameError::Unknown { found: name.to_string() };
+        let unknown = || ConsolidationNameError::Unknown {
+            found: name.to_string(),
+        };
         match lower.as_str() {
             "npa" => return Ok(Consolidation::Npa),
             "dvfs" => return Ok(Consolidation::Dvfs),
@@ -78,16 +80,24 @@ impl Consolidation {
             _ => {}
         }
         let mut parts = lower.splitn(3, '-');
-        let kind = parts.next().and_then(|p| OverloadKind::from_name(p).ok()).ok_or_else(unknown)?;
-        let selection = parts.next().and_then(|p| SelectionKind::from_name(p).ok()).ok_or_else(unknown)?;
+        let kind = parts
+            .next()
+            .and_then(|p| OverloadKind::from_name(p).ok())
+            .ok_or_else(unknown)?;
+        let selection = parts
+            .next()
+            .and_then(|p| SelectionKind::from_name(p).ok())
+            .ok_or_else(unknown)?;
         let param = kind.label_parameter();
         let value = match parts.next() {
             None => param.default,
             Some(v) => v.parse::<f64>().map_err(|_| unknown())?,
         };
-        let overload = Policy::with(kind, [(param.name, value)]).map_err(|source| ConsolidationNameError::Parameter {
-            found: name.to_string(),
-            source,
+        let overload = Policy::with(kind, [(param.name, value)]).map_err(|source| {
+            ConsolidationNameError::Parameter {
+                found: name.to_string(),
+                source,
+            }
         })?;
         Ok(Consolidation::Dynamic { overload, selection })
     }
@@ -126,7 +136,8 @@ impl Consolidation {
                 selection.description()
             ),
             Consolidation::Exact => {
-                "exact global repacking: fewest active hosts, then fewest migrations (small sites only)".to_string()
+                "exact global repacking: fewest active hosts, then fewest migrations (small sites only)"
+                    .to_string()
             }
         }
     }
@@ -137,7 +148,11 @@ impl Consolidation {
     }
 
     /// The migrations of one interval, with the default options.
-    pub fn plan(&self, state: &ConsolidationState, draw: &mut dyn Draw) -> Result<Vec<Migration>, RepackError> {
+    pub fn plan(
+        &self,
+        state: &ConsolidationState,
+        draw: &mut dyn Draw,
+    ) -> Result<Vec<Migration>, RepackError> {
         self.plan_with(state, draw, &PlanOptions::default())
     }
 
@@ -217,10 +232,22 @@ mod tests {
         }
         let labels: Vec<String> = Consolidation::paper_set().iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), 23);
-        for want in ["NPA", "DVFS", "THR-MMT-0.8", "IQR-MC-1.5", "MAD-RS-2.5", "LR-MMT-1.2", "LRR-MU-1.2", "exact"] {
+        for want in [
+            "NPA",
+            "DVFS",
+            "THR-MMT-0.8",
+            "IQR-MC-1.5",
+            "MAD-RS-2.5",
+            "LR-MMT-1.2",
+            "LRR-MU-1.2",
+            "exact",
+        ] {
             assert!(labels.iter().any(|l| l == want), "{want} not in {labels:?}");
         }
-        assert_eq!(Consolidation::from_name("thr-mmt"), Consolidation::from_name("THR-MMT-0.8"));
+        assert_eq!(
+            Consolidation::from_name("thr-mmt"),
+            Consolidation::from_name("THR-MMT-0.8")
+        );
         let c = Consolidation::from_name("thr-mmt-0.6").unwrap();
         assert_eq!(c.label(), "THR-MMT-0.6");
         assert!(!Consolidation::Npa.migrates() && c.migrates());
@@ -234,7 +261,10 @@ mod tests {
     #[test]
     fn bad_names_say_what_is_valid() {
         let e = Consolidation::from_name("THR-XYZ-0.8").unwrap_err().to_string();
-        assert!(e.starts_with("unknown consolidation policy \"THR-XYZ-0.8\"; expected NPA, DVFS, exact"), "{e}");
+        assert!(
+            e.starts_with("unknown consolidation policy \"THR-XYZ-0.8\"; expected NPA, DVFS, exact"),
+            "{e}"
+        );
         assert!(e.contains("thr, iqr, mad, lr, lrr") && e.contains("mmt, mc, rs, mu"));
         assert!(Consolidation::from_name("thr-mmt-abc").is_err());
         let e = Consolidation::from_name("THR-MMT-1.5").unwrap_err().to_string();

@@ -8,11 +8,15 @@
 
 /// Watts at 0 %, 10 %, ..., 100 % CPU of the HP ProLiant ML110 G4 (Intel
 /// Xeon 3040, 2 cores x 1860 MIPS), from SPECpower.
-pub const HP_PROLIANT_ML110_G4: [f64; 11] = [86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0];
+pub const HP_PROLIANT_ML110_G4: [f64; 11] = [
+    86.0, 89.4, 92.6, 96.0, 99.5, 102.0, 106.0, 108.0, 112.0, 114.0, 117.0,
+];
 
 /// Watts at 0 %, 10 %, ..., 100 % CPU of the HP ProLiant ML110 G5 (Intel
 /// Xeon 3075, 2 cores x 2660 MIPS), from SPECpower.
-pub const HP_PROLIANT_ML110_G5: [f64; 11] = [93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0];
+pub const HP_PROLIANT_ML110_G5: [f64; 11] = [
+    93.7, 97.0, 101.0, 105.0, 110.0, 116.0, 121.0, 125.0, 129.0, 133.0, 135.0,
+];
 
 /// A host's power draw as a function of its CPU utilisation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,7 +44,9 @@ pub enum PowerModelError {
         found: f64,
     },
     /// Power falls as utilisation rises.
-    #[error("power model: watts must not fall as CPU rises, but {at_percent} % gives {found} W after {previous} W")]
+    #[error(
+        "power model: watts must not fall as CPU rises, but {at_percent} % gives {found} W after {previous} W"
+    )]
     Decreasing {
         /// The utilisation point where it falls, percent.
         at_percent: u32,
@@ -61,7 +67,11 @@ impl PowerModel {
     /// A table model, checked: every point finite and non-negative, and
     /// never falling.
     pub fn table(watts: [f64; 11]) -> Result<Self, PowerModelError> {
-        let points: Vec<(u32, f64)> = watts.iter().enumerate().map(|(i, &w)| (i as u32 * 10, w)).collect();
+        let points: Vec<(u32, f64)> = watts
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| (i as u32 * 10, w))
+            .collect();
         check_points(&points)?;
         Ok(PowerModel::Table(watts))
     }
@@ -79,7 +89,11 @@ impl PowerModel {
     /// Watts at `utilization` (a fraction of the CPU), clamped to [0, 1]; a
     /// NaN counts as 0.
     pub fn watts(&self, utilization: f64) -> f64 {
-        let u = if utilization.is_nan() { 0.0 } else { utilization.clamp(0.0, 1.0) };
+        let u = if utilization.is_nan() {
+            0.0
+        } else {
+            utilization.clamp(0.0, 1.0)
+        };
         match *self {
             PowerModel::Linear { idle_w, max_w } => idle_w + (max_w - idle_w) * u,
             PowerModel::Table(ref t) => {

@@ -136,7 +136,11 @@ pub fn repack(state: &ConsolidationState, limits: &RepackLimits) -> Result<Repac
         });
     }
     let rules = state.rules();
-    let lim: Vec<[f64; DIMS]> = state.hosts().iter().map(|h| limit_vec(state, &h.capacity())).collect();
+    let lim: Vec<[f64; DIMS]> = state
+        .hosts()
+        .iter()
+        .map(|h| limit_vec(state, &h.capacity()))
+        .collect();
     let mut max_limit = [0.0; DIMS];
     for l in &lim {
         for d in 0..DIMS {
@@ -182,18 +186,26 @@ pub fn repack(state: &ConsolidationState, limits: &RepackLimits) -> Result<Repac
     let size = |v: &Vm| {
         let m = measure(state, v);
         (0..DIMS)
-            .map(|d| if max_limit[d] > 0.0 { m[d] / max_limit[d] } else { 0.0 })
+            .map(|d| {
+                if max_limit[d] > 0.0 {
+                    m[d] / max_limit[d]
+                } else {
+                    0.0
+                }
+            })
             .fold(0.0, f64::max)
     };
-    s.vms.sort_by(|a, b| size(b).total_cmp(&size(a)).then(a.id.cmp(&b.id)));
+    s.vms
+        .sort_by(|a, b| size(b).total_cmp(&size(a)).then(a.id.cmp(&b.id)));
     for (k, v) in s.vms.iter().enumerate() {
         s.last_home[v.home] = Some(k);
     }
     s.left = vec![[0.0; DIMS]; s.vms.len() + 1];
     for k in (0..s.vms.len()).rev() {
         let m = measure(state, &s.vms[k]);
-        for d in 0..DIMS {
-            s.left[k][d] = s.left[k + 1][d] + m[d];
+        let next = s.left[k + 1];
+        for ((out, n), x) in s.left[k].iter_mut().zip(next).zip(m) {
+            *out = n + x;
         }
     }
     s.assign = vec![usize::MAX; s.vms.len()];
@@ -379,15 +391,15 @@ impl Search<'_> {
             if self.state.rules().place_by == super::PlaceBy::Use {
                 load[0] = self.demand[h];
             }
-            for d in 0..DIMS {
-                room[d] += (l[d] - load[d]).max(0.0);
+            for ((r, l), x) in room.iter_mut().zip(l).zip(load) {
+                *r += (l - x).max(0.0);
             }
         }
         let mut more = 0usize;
-        for d in 0..DIMS {
-            let excess = self.left[k][d] - room[d];
-            if excess > 1e-9 && self.max_limit[d] > 0.0 {
-                more = more.max((excess / self.max_limit[d] - 1e-9).ceil() as usize);
+        for ((left, room), max) in self.left[k].iter().zip(room).zip(self.max_limit) {
+            let excess = left - room;
+            if excess > 1e-9 && max > 0.0 {
+                more = more.max((excess / max - 1e-9).ceil() as usize);
             }
         }
         used + more
@@ -411,7 +423,8 @@ mod tests {
             s.add_host(host_cap(m), PowerModel::hp_proliant_ml110_g4(), true);
         }
         for (i, &(mips, ram, demand, h)) in vms.iter().enumerate() {
-            s.add_vm(VmId(i as u64), Resources::new(mips, ram, 100, 1), HostId(h)).unwrap();
+            s.add_vm(VmId(i as u64), Resources::new(mips, ram, 100, 1), HostId(h))
+                .unwrap();
             s.set_demand(VmId(i as u64), demand).unwrap();
         }
         s
@@ -437,7 +450,10 @@ mod tests {
                 count[h] += 1;
                 moves += usize::from(h != vm.host().index());
             }
-            let ok = (0..n).all(|h| s.rules().allows(&s.hosts()[h].capacity(), &reserved[h], demand[h]));
+            let ok = (0..n).all(|h| {
+                s.rules()
+                    .allows(&s.hosts()[h].capacity(), &reserved[h], demand[h])
+            });
             if ok {
                 let v = (count.iter().filter(|&&c| c > 0).count(), moves);
                 if best.is_none_or(|b| v < b) {
@@ -451,13 +467,21 @@ mod tests {
     #[test]
     fn packs_two_half_empty_hosts_into_one() {
         // Two hosts at 40 % by reservation: one migration empties one.
-        let s = state(PlaceBy::Reservation, &[1000, 1000], &[(400, 100, 0.0, 0), (400, 100, 0.0, 1)]);
+        let s = state(
+            PlaceBy::Reservation,
+            &[1000, 1000],
+            &[(400, 100, 0.0, 0), (400, 100, 0.0, 1)],
+        );
         let r = repack(&s, &RepackLimits::default()).unwrap();
         assert_eq!(r.hosts_used, 1);
         assert_eq!(r.migrations.len(), 1);
         assert_eq!(r.migrations[0].reason, Reason::Repack);
         // Memory stops it: 3000 MiB each on 4096 MiB hosts.
-        let s = state(PlaceBy::Reservation, &[1000, 1000], &[(400, 3000, 0.0, 0), (400, 3000, 0.0, 1)]);
+        let s = state(
+            PlaceBy::Reservation,
+            &[1000, 1000],
+            &[(400, 3000, 0.0, 0), (400, 3000, 0.0, 1)],
+        );
         let r = repack(&s, &RepackLimits::default()).unwrap();
         assert_eq!((r.hosts_used, r.migrations.len()), (2, 0));
     }
@@ -469,7 +493,12 @@ mod tests {
         let s = state(
             PlaceBy::Reservation,
             &[1000; 3],
-            &[(400, 100, 0.0, 0), (400, 100, 0.0, 1), (400, 100, 0.0, 2), (400, 100, 0.0, 0)],
+            &[
+                (400, 100, 0.0, 0),
+                (400, 100, 0.0, 1),
+                (400, 100, 0.0, 2),
+                (400, 100, 0.0, 0),
+            ],
         );
         let small = RepackLimits {
             max_hosts: 2,
@@ -483,7 +512,10 @@ mod tests {
             max_vms: 3,
             ..RepackLimits::default()
         };
-        assert!(matches!(repack(&s, &few), Err(RepackError::TooBig { what: "vms", .. })));
+        assert!(matches!(
+            repack(&s, &few),
+            Err(RepackError::TooBig { what: "vms", .. })
+        ));
         let none = RepackLimits {
             node_budget: 2,
             ..RepackLimits::default()
@@ -496,7 +528,11 @@ mod tests {
 
     #[test]
     fn migrating_vms_stay_and_count_on_both_hosts() {
-        let mut s = state(PlaceBy::Reservation, &[1000, 1000, 1000], &[(600, 100, 0.0, 0), (300, 100, 0.0, 2)]);
+        let mut s = state(
+            PlaceBy::Reservation,
+            &[1000, 1000, 1000],
+            &[(600, 100, 0.0, 0), (300, 100, 0.0, 2)],
+        );
         s.start_migration(VmId(0), HostId(1)).unwrap();
         // VM 0 holds 600 on hosts 0 and 1; VM 1 (300) may join either.
         let r = repack(&s, &RepackLimits::default()).unwrap();
@@ -510,7 +546,10 @@ mod tests {
     pub(crate) struct Lcg(pub u64);
     impl Lcg {
         pub fn next(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) % n
         }
     }
@@ -530,7 +569,11 @@ mod tests {
                     (mips, ram, demand, g.next(n_hosts as u64) as u32)
                 })
                 .collect();
-            let place_by = if case % 2 == 0 { PlaceBy::Use } else { PlaceBy::Reservation };
+            let place_by = if case % 2 == 0 {
+                PlaceBy::Use
+            } else {
+                PlaceBy::Reservation
+            };
             let s = state(place_by, &hosts, &vms);
             let want = brute_force(&s);
             match repack(&s, &RepackLimits::default()) {
@@ -540,12 +583,19 @@ mod tests {
                     let mut reserved = vec![Resources::ZERO; n_hosts];
                     let mut demand = vec![0.0; n_hosts];
                     for vm in s.vms() {
-                        let h = r.migrations.iter().find(|m| m.vm == vm.id()).map_or(vm.host(), |m| m.to);
+                        let h = r
+                            .migrations
+                            .iter()
+                            .find(|m| m.vm == vm.id())
+                            .map_or(vm.host(), |m| m.to);
                         reserved[h.index()] = reserved[h.index()].plus(&vm.reserved());
                         demand[h.index()] += vm.demand_mips();
                     }
                     for h in 0..n_hosts {
-                        assert!(s.rules().allows(&s.hosts()[h].capacity(), &reserved[h], demand[h]));
+                        assert!(
+                            s.rules()
+                                .allows(&s.hosts()[h].capacity(), &reserved[h], demand[h])
+                        );
                     }
                 }
                 Err(RepackError::Infeasible) => assert_eq!(want, None, "case {case}"),
@@ -564,8 +614,14 @@ mod tests {
             let mut g = Lcg(seed);
             let vms: Vec<(u64, u64, f64, u32)> = (0..30)
                 .map(|i| {
-                    let (mips, ram) = [(2500, 870), (2000, 1740), (1000, 1740), (500, 613)][g.next(4) as usize];
-                    (mips, ram / 2, mips as f64 * (0.05 + g.next(30) as f64 / 100.0), (i % 12) as u32)
+                    let (mips, ram) =
+                        [(2500, 870), (2000, 1740), (1000, 1740), (500, 613)][g.next(4) as usize];
+                    (
+                        mips,
+                        ram / 2,
+                        mips as f64 * (0.05 + g.next(30) as f64 / 100.0),
+                        (i % 12) as u32,
+                    )
                 })
                 .collect();
             let s = state(PlaceBy::Use, &hosts, &vms);

@@ -379,7 +379,10 @@ impl ConsolidationState {
     pub fn record(&mut self, id: VmId, demand_mips: f64) -> Result<(), StateError> {
         let vm = self.vm_mut(id)?;
         if !(demand_mips.is_finite() && demand_mips >= 0.0) {
-            return Err(StateError::BadDemand { vm: id, found: demand_mips });
+            return Err(StateError::BadDemand {
+                vm: id,
+                found: demand_mips,
+            });
         }
         vm.demand_mips = demand_mips;
         let u = demand_mips / vm.reserved.0[0] as f64;
@@ -392,7 +395,10 @@ impl ConsolidationState {
     pub fn set_demand(&mut self, id: VmId, demand_mips: f64) -> Result<(), StateError> {
         let vm = self.vm_mut(id)?;
         if !(demand_mips.is_finite() && demand_mips >= 0.0) {
-            return Err(StateError::BadDemand { vm: id, found: demand_mips });
+            return Err(StateError::BadDemand {
+                vm: id,
+                found: demand_mips,
+            });
         }
         vm.demand_mips = demand_mips;
         Ok(())
@@ -482,7 +488,8 @@ impl ConsolidationState {
 
     /// The sum of the reservations on `h`.
     pub fn host_reserved(&self, h: HostId) -> Resources {
-        self.vms_on(h).fold(Resources::ZERO, |acc, vm| acc.plus(&vm.reserved))
+        self.vms_on(h)
+            .fold(Resources::ZERO, |acc, vm| acc.plus(&vm.reserved))
     }
 
     /// The sum of the current CPU demands on `h`, MIPS.
@@ -645,7 +652,10 @@ pub(crate) mod tests {
         s.finish_migration(VmId(5)).unwrap();
         assert_eq!(s.host(a).unwrap().vms(), &[VmId(3)]);
         assert_eq!(s.vm(VmId(5)).unwrap().host(), b);
-        assert_eq!(s.finish_migration(VmId(5)), Err(StateError::NotMigrating(VmId(5))));
+        assert_eq!(
+            s.finish_migration(VmId(5)),
+            Err(StateError::NotMigrating(VmId(5)))
+        );
         s.start_migration(VmId(3), b).unwrap();
         s.cancel_migration(VmId(3)).unwrap();
         assert_eq!(s.host(b).unwrap().vms(), &[VmId(5)]);
@@ -688,13 +698,24 @@ pub(crate) mod tests {
         let mut s = ConsolidationState::new(Rules::default(), 300.0).unwrap();
         let a = s.add_host(host_cap(1000), PowerModel::hp_proliant_ml110_g4(), false);
         assert_eq!(
-            s.add_vm(VmId(1), vm_res(100, 1), HostId(4)).unwrap_err().to_string(),
+            s.add_vm(VmId(1), vm_res(100, 1), HostId(4))
+                .unwrap_err()
+                .to_string(),
             "consolidation state: no host4 (it has 1 hosts)"
         );
         s.add_vm(VmId(1), vm_res(100, 1), a).unwrap();
-        assert_eq!(s.add_vm(VmId(1), vm_res(100, 1), a), Err(StateError::DuplicateVm(VmId(1))));
-        assert_eq!(s.add_vm(VmId(2), vm_res(0, 1), a), Err(StateError::NoCpu(VmId(2))));
-        assert!(matches!(s.record(VmId(1), f64::NAN), Err(StateError::BadDemand { .. })));
+        assert_eq!(
+            s.add_vm(VmId(1), vm_res(100, 1), a),
+            Err(StateError::DuplicateVm(VmId(1)))
+        );
+        assert_eq!(
+            s.add_vm(VmId(2), vm_res(0, 1), a),
+            Err(StateError::NoCpu(VmId(2)))
+        );
+        assert!(matches!(
+            s.record(VmId(1), f64::NAN),
+            Err(StateError::BadDemand { .. })
+        ));
         assert_eq!(s.record(VmId(9), 1.0), Err(StateError::UnknownVm(VmId(9))));
         assert!(!s.host(a).unwrap().is_active());
         s.set_active(a, true).unwrap();

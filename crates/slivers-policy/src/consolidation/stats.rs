@@ -46,7 +46,7 @@ pub(crate) fn iqr(values: &[f64]) -> Option<f64> {
 /// `None` if the weighted spread of `x` is zero.
 pub(crate) fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<(f64, f64)> {
     let sw: f64 = w.iter().sum();
-    if !(sw > 0.0) {
+    if sw.is_nan() || sw <= 0.0 {
         return None;
     }
     let mx = x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>() / sw;
@@ -56,7 +56,7 @@ pub(crate) fn weighted_line(x: &[f64], y: &[f64], w: &[f64]) -> Option<(f64, f64
         sxx += wi * (xi - mx) * (xi - mx);
         sxy += wi * (xi - mx) * (yi - my);
     }
-    if !(sxx > 1e-12 * sw) {
+    if sxx.is_nan() || sxx <= 1e-12 * sw {
         return None;
     }
     let b = sxy / sxx;
@@ -85,7 +85,7 @@ pub(crate) fn r_squared(y: &[f64], xs: &[&[f64]]) -> Option<f64> {
             c.iter_mut().zip(b).for_each(|(a, b)| *a -= d * b);
         }
         let norm = c.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if !(norm > 1e-10 * norm0.max(1e-300)) {
+        if norm.is_nan() || norm <= 1e-10 * norm0.max(1e-300) {
             return None;
         }
         c.iter_mut().for_each(|a| *a /= norm);
@@ -93,7 +93,7 @@ pub(crate) fn r_squared(y: &[f64], xs: &[&[f64]]) -> Option<f64> {
     }
     let my = y.iter().sum::<f64>() / m as f64;
     let sst: f64 = y.iter().map(|v| (v - my) * (v - my)).sum();
-    if !(sst > 0.0) {
+    if sst.is_nan() || sst <= 0.0 {
         return Some(0.0);
     }
     let mut r = y.to_vec();

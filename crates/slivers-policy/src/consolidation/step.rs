@@ -25,6 +25,9 @@
 //!   missed. Here the test is what its name says.
 //! * When a VM selected in step 2 finds no host, CloudSim leaves it off its
 //!   source for the rest of the step. Here it is put back.
+//! * CloudSim decides which hosts are off (not destinations in step 4) by
+//!   their utilisation at the last update, so a host switched on by step 3
+//!   still counts as off. Here: the hosts with no VMs after step 3.
 //!
 //! Every move is checked against the site's rules on its destination with
 //! everything already there or planned to arrive (VMs migrating in
@@ -35,8 +38,8 @@ use super::pabfd::{SwitchOnCost, by_decreasing_demand, decreasing, find_host};
 use super::selection::{Draw, SelectionKind};
 use super::work::Work;
 use super::{ConsolidationState, Migration, Reason, VmState};
-use crate::params::Policy;
 use crate::HostId;
+use crate::params::Policy;
 
 /// The migrations of one step.
 pub(crate) fn plan(
@@ -52,14 +55,18 @@ pub(crate) fn plan(
     let mut out = Vec::new();
 
     // 1-2: overloaded hosts and the VMs to take off them.
-    let over: Vec<bool> = (0..n).map(|h| !w.is_empty(h) && w.overloaded(h, overload)).collect();
+    let over: Vec<bool> = (0..n)
+        .map(|h| !w.is_empty(h) && w.overloaded(h, overload))
+        .collect();
     let mut selected: Vec<(u32, usize)> = Vec::new();
     for h in (0..n).filter(|&h| over[h]) {
         let bw = state.hosts()[h].capacity().0[2];
         loop {
             let cands = w.movable(h);
             let vms: Vec<&VmState> = cands.iter().filter_map(|&i| w.items[i as usize].vm).collect();
-            let Some(k) = selection.select(&vms, bw, draw) else { break };
+            let Some(k) = selection.select(&vms, bw, draw) else {
+                break;
+            };
             w.remove(h, cands[k]);
             selected.push((cands[k], h));
             if !w.overloaded(h, overload) {
@@ -168,9 +175,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::consolidation::repack::{RepackLimits, repack};
     use crate::consolidation::state::tests::{host_cap, vm_res};
-    use crate::consolidation::{
-        Consolidation, History, NewVm, Order, PlaceBy, PowerModel, Rules, place_new,
-    };
+    use crate::consolidation::{Consolidation, History, NewVm, Order, PlaceBy, PowerModel, Rules, place_new};
     use crate::{Resources, VmId};
     use proptest::prelude::*;
 
@@ -179,7 +184,10 @@ pub(crate) mod tests {
 
     impl Lcg {
         pub fn next(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (self.0 >> 33) % n.max(1)
         }
 
@@ -200,7 +208,13 @@ pub(crate) mod tests {
     /// 4096 MiB and 1 Gbit/s; VMs of CloudSim's four types placed with
     /// PABFD, each with a random history of up to 30 values around
     /// `mean`; then a last value with spikes, and a few migrations under way.
-    pub fn planetlab(g: &mut Lcg, n_hosts: usize, n_vms: usize, mean: f64, rules: Rules) -> ConsolidationState {
+    pub fn planetlab(
+        g: &mut Lcg,
+        n_hosts: usize,
+        n_vms: usize,
+        mean: f64,
+        rules: Rules,
+    ) -> ConsolidationState {
         let mut s = ConsolidationState::new(rules, 300.0).unwrap();
         for h in 0..n_hosts {
             let (mips, power) = if h % 2 == 0 {
@@ -222,7 +236,11 @@ pub(crate) mod tests {
                 h.push(u);
             }
             histories.push(History::from_values(&h));
-            specs.push((VmId(i as u64), vm_res(mips, ram), mips as f64 * h.last().copied().unwrap_or(u)));
+            specs.push((
+                VmId(i as u64),
+                vm_res(mips, ram),
+                mips as f64 * h.last().copied().unwrap_or(u),
+            ));
         }
         let new: Vec<NewVm> = specs
             .iter()
@@ -244,7 +262,8 @@ pub(crate) mod tests {
             }
             // A spike now and then.
             if g.next(8) == 0 {
-                s.record(v.id, v.reserved.0[0] as f64 * (0.5 + 0.5 * g.unit())).unwrap();
+                s.record(v.id, v.reserved.0[0] as f64 * (0.5 + 0.5 * g.unit()))
+                    .unwrap();
             }
         }
         let ids: Vec<VmId> = s.vms().map(|v| v.id()).collect();
@@ -280,7 +299,10 @@ pub(crate) mod tests {
             dest[t] = true;
         }
         for h in (0..n).filter(|&h| dest[h]) {
-            if !s.rules().allows(&s.hosts()[h].capacity(), &reserved[h], demand[h]) {
+            if !s
+                .rules()
+                .allows(&s.hosts()[h].capacity(), &reserved[h], demand[h])
+            {
                 return Err(format!("host{h} over its rules: {} / {}", reserved[h], demand[h]));
             }
         }

@@ -74,7 +74,11 @@ impl<'a> Work<'a> {
             demand: vec![0.0; n],
             power_now: vec![0.0; n],
             max_ram: vec![0; n],
-            hist: if with_history { vec![[0.0; HISTORY_LEN]; n] } else { Vec::new() },
+            hist: if with_history {
+                vec![[0.0; HISTORY_LEN]; n]
+            } else {
+                Vec::new()
+            },
             hist_len: vec![0; n],
             with_history,
         };
@@ -147,13 +151,21 @@ impl<'a> Work<'a> {
 
     fn migration_s(&self, h: usize, ram: u64) -> f64 {
         let bw = self.bw(h);
-        if bw == 0 { 0.0 } else { ram as f64 * 16.0 / bw as f64 }
+        if bw == 0 {
+            0.0
+        } else {
+            ram as f64 * 16.0 / bw as f64
+        }
     }
 
     /// True if the host, as it would be now, is overloaded.
     pub fn overloaded(&self, h: usize, policy: &Policy<OverloadKind>) -> bool {
         let len = self.hist_len[h] as usize;
-        let history = if self.with_history { &self.hist[h][HISTORY_LEN - len..] } else { &[] };
+        let history = if self.with_history {
+            &self.hist[h][HISTORY_LEN - len..]
+        } else {
+            &[]
+        };
         policy.is_overloaded(&HostLoad {
             utilization: self.utilization(h),
             history,
@@ -174,7 +186,11 @@ impl<'a> Work<'a> {
         }
         let mips = host.mips();
         policy.is_overloaded(&HostLoad {
-            utilization: if mips > 0.0 { (self.demand[h] + it.demand) / mips } else { 0.0 },
+            utilization: if mips > 0.0 {
+                (self.demand[h] + it.demand) / mips
+            } else {
+                0.0
+            },
             history: &hist[HISTORY_LEN - len..],
             max_migration_s: self.migration_s(h, self.max_ram[h].max(it.reserved.memory_mib())),
             interval_s: self.state.interval_s(),
@@ -196,7 +212,11 @@ impl<'a> Work<'a> {
     pub fn power_increase(&self, h: usize, it: &Item, count_switch_on: bool) -> f64 {
         let host = &self.state.hosts()[h];
         let mips = host.mips();
-        let after = if mips > 0.0 { (self.demand[h] + it.demand) / mips } else { 1.0 };
+        let after = if mips > 0.0 {
+            (self.demand[h] + it.demand) / mips
+        } else {
+            1.0
+        };
         let before = if count_switch_on && !host.is_active() && self.is_empty(h) {
             0.0
         } else {

@@ -28,7 +28,7 @@ fn robust_fit(x: &[f64], y: &[f64], tricube: &[f64]) -> Option<(f64, f64)> {
     let residuals: Vec<f64> = x.iter().zip(y).map(|(xi, yi)| yi - (a + b * xi)).collect();
     let abs: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
     let s6 = 6.0 * stats::median(&abs)?;
-    if !(s6 > 0.0) {
+    if s6.is_nan() || s6 <= 0.0 {
         return Some((a, b));
     }
     let w: Vec<f64> = residuals
@@ -36,7 +36,11 @@ fn robust_fit(x: &[f64], y: &[f64], tricube: &[f64]) -> Option<(f64, f64)> {
         .zip(tricube)
         .map(|(r, t)| {
             let u = r / s6;
-            if u.abs() < 1.0 { t * (1.0 - u * u) * (1.0 - u * u) } else { 0.0 }
+            if u.abs() < 1.0 {
+                t * (1.0 - u * u) * (1.0 - u * u)
+            } else {
+                0.0
+            }
         })
         .collect();
     Some(stats::weighted_line(x, y, &w).unwrap_or((a, b)))
@@ -56,7 +60,10 @@ mod tests {
         let w = tricube(10);
         let (_, plain) = stats::weighted_line(&x, y, &w).unwrap();
         let (_, robust) = robust_fit(&x, y, &w).unwrap();
-        assert!((robust - 0.01).abs() < (plain - 0.01).abs(), "{robust} vs {plain}");
+        assert!(
+            (robust - 0.01).abs() < (plain - 0.01).abs(),
+            "{robust} vs {plain}"
+        );
         // On a clean line both agree.
         let line: Vec<f64> = (0..10).map(|i| 0.5 + 0.01 * i as f64).collect();
         let (x, y) = window_of(&line, 10).unwrap();

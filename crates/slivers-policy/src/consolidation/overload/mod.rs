@@ -124,7 +124,9 @@ impl OverloadKind {
     /// One line for `slivers policies`.
     pub fn description(self) -> &'static str {
         match self {
-            OverloadKind::Thr => "static threshold: overloaded when CPU utilisation exceeds the threshold (0.8)",
+            OverloadKind::Thr => {
+                "static threshold: overloaded when CPU utilisation exceeds the threshold (0.8)"
+            }
             OverloadKind::Iqr => {
                 "interquartile range: threshold 1 - s x IQR of the host's utilisation history (s = 1.5)"
             }
@@ -234,7 +236,12 @@ mod tests {
     #[test]
     fn short_histories_fall_back_to_the_static_threshold() {
         let short = [0.5; 5];
-        for kind in [OverloadKind::Iqr, OverloadKind::Mad, OverloadKind::Lr, OverloadKind::Lrr] {
+        for kind in [
+            OverloadKind::Iqr,
+            OverloadKind::Mad,
+            OverloadKind::Lr,
+            OverloadKind::Lrr,
+        ] {
             let p = Policy::new(kind);
             assert!(p.is_overloaded(&load(0.71, &short)), "{kind}");
             assert!(!p.is_overloaded(&load(0.69, &short)), "{kind}");

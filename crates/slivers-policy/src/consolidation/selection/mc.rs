@@ -71,7 +71,11 @@ mod tests {
     #[test]
     fn too_little_history_falls_back_to_mmt() {
         // Two values for three candidates: no fit; MMT picks VM 3 (least RAM).
-        let s = state_with(&[(1, 1000, 1000, &[0.1, 0.2]), (2, 1000, 1000, &[0.3, 0.1]), (3, 1000, 500, &[0.2, 0.2])]);
+        let s = state_with(&[
+            (1, 1000, 1000, &[0.1, 0.2]),
+            (2, 1000, 1000, &[0.3, 0.1]),
+            (3, 1000, 500, &[0.2, 0.2]),
+        ]);
         let v: Vec<_> = s.vms().collect();
         assert_eq!(select(&v), None);
         assert_eq!(SelectionKind::Mc.select(&v, 1000, &mut NoDraw), Some(2));

@@ -27,7 +27,11 @@ mod tests {
 
     #[test]
     fn least_memory_first_lowest_id_on_ties() {
-        let s = state_with(&[(4, 1000, 1740, &[0.1]), (7, 500, 613, &[0.9]), (9, 2500, 613, &[0.2])]);
+        let s = state_with(&[
+            (4, 1000, 1740, &[0.1]),
+            (7, 500, 613, &[0.9]),
+            (9, 2500, 613, &[0.2]),
+        ]);
         let c: Vec<_> = s.vms().collect();
         assert_eq!(select(&c, 1000), 1);
         // 1740 MiB over 500 Mbit/s: 27.84 s.

@@ -40,7 +40,12 @@ pub enum SelectionKind {
 
 impl SelectionKind {
     /// All of them, in the paper's order.
-    pub const ALL: [SelectionKind; 4] = [SelectionKind::Mmt, SelectionKind::Mc, SelectionKind::Rs, SelectionKind::Mu];
+    pub const ALL: [SelectionKind; 4] = [
+        SelectionKind::Mmt,
+        SelectionKind::Mc,
+        SelectionKind::Rs,
+        SelectionKind::Mu,
+    ];
 
     /// The name in files and labels (lower case).
     pub fn name(self) -> &'static str {
@@ -55,7 +60,9 @@ impl SelectionKind {
     /// One line for `slivers policies`.
     pub fn description(self) -> &'static str {
         match self {
-            SelectionKind::Mmt => "minimum migration time: the VM with the least memory to copy over the host's link",
+            SelectionKind::Mmt => {
+                "minimum migration time: the VM with the least memory to copy over the host's link"
+            }
             SelectionKind::Mc => {
                 "maximum correlation: the VM whose utilisation history the other candidates' histories explain best (R^2); too little history: mmt"
             }
@@ -81,7 +88,9 @@ impl SelectionKind {
         }
         Some(match self {
             SelectionKind::Mmt => mmt::select(candidates, host_bw_mbps),
-            SelectionKind::Mc => mc::select(candidates).unwrap_or_else(|| mmt::select(candidates, host_bw_mbps)),
+            SelectionKind::Mc => {
+                mc::select(candidates).unwrap_or_else(|| mmt::select(candidates, host_bw_mbps))
+            }
             SelectionKind::Rs => rs::select(candidates, draw),
             SelectionKind::Mu => mu::select(candidates),
         })

@@ -17,7 +17,11 @@ mod tests {
 
     #[test]
     fn the_drawn_candidate() {
-        let s = state_with(&[(1, 500, 613, &[0.1]), (2, 500, 613, &[0.1]), (3, 500, 613, &[0.1])]);
+        let s = state_with(&[
+            (1, 500, 613, &[0.1]),
+            (2, 500, 613, &[0.1]),
+            (3, 500, 613, &[0.1]),
+        ]);
         let c: Vec<_> = s.vms().collect();
         let mut d = Fixed(vec![2, 0, 7], 0);
         assert_eq!(select(&c, &mut d), 2);
