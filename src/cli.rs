@@ -18,6 +18,7 @@ use slivers::report::folder::{OutputLock, replace_folder};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
+use slivers::scenario::consolidation::{ConsScenario, is_consolidation_scenario_file};
 use slivers::scenario::vmreq::{VmScenario, VmSource, is_vm_scenario_file};
 use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments, generate_batch, generate_web};
 use slivers::trace::vmreq::{VmReqParams, generate_vm_requests};
@@ -480,6 +481,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate { scenario, max_runs } if is_sweep_file(&scenario) => {
             validate_sweep(&scenario, max_runs)
         }
+        Command::Validate { scenario, .. } if is_consolidation_scenario_file(&scenario) => {
+            let s = ConsScenario::load(&scenario)?;
+            let vms = s.trace(s.seed).vms.len();
+            println!(
+                "{}: ok: {} hosts of {} types, {vms} VMs of {} types, {} policies ({}) over {} h, every {}, {} migrations (scenario \"{}\")",
+                scenario.display(),
+                s.hosts,
+                s.host_types.len(),
+                s.vm_types.len(),
+                s.policies.len(),
+                s.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                s.duration.as_secs_f64() / 3600.0,
+                s.period,
+                s.migration_model.name(),
+                s.name
+            );
+            Ok(())
+        }
         Command::Validate { scenario, .. } if is_vm_scenario_file(&scenario) => {
             let s = VmScenario::load(&scenario)?;
             let vms = match &s.source {
@@ -777,6 +796,9 @@ fn run_command(args: &RunArgs) -> Result<()> {
     if is_vm_scenario_file(&args.scenario) {
         return run_vm_command(args);
     }
+    if is_consolidation_scenario_file(&args.scenario) {
+        return run_consolidation_command(args);
+    }
     let mut scenario = load(&args.scenario)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -844,6 +866,46 @@ fn run_command(args: &RunArgs) -> Result<()> {
             "{} runs in {:.2} s; wrote {}",
             results.len(),
             started.elapsed().as_secs_f64(),
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `slivers run` on a scenario with `[consolidation]`: every policy, in
+/// parallel, on the same utilisation trace.
+fn run_consolidation_command(args: &RunArgs) -> Result<()> {
+    use slivers::experiment::consolidate::run_all;
+    let mut scenario = ConsScenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
+    let _lock = OutputLock::acquire(&out)?;
+    let started = std::time::Instant::now();
+    let trace = scenario.trace(scenario.seed);
+    let loaded = started.elapsed();
+    let results = with_spinner_unless(
+        args.quiet,
+        format!("running {} policies on {} VMs", scenario.policies.len(), trace.vms.len()),
+        || run_all(&scenario, &trace, args.check),
+    )?;
+    let ran = started.elapsed() - loaded;
+    let written = replace_folder(&out, |dir| slivers::report::consolidation::write_all(&scenario, &results, dir))
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    if !args.quiet {
+        print!("{}", slivers::report::consolidation::summary_text(&results));
+        println!(
+            "{} policies, {} VMs on {} hosts; trace {:.2} s, runs {:.2} s; wrote {}",
+            results.len(),
+            trace.vms.len(),
+            scenario.hosts,
+            loaded.as_secs_f64(),
+            ran.as_secs_f64(),
             written
                 .iter()
                 .map(|p| p.display().to_string())

@@ -122,6 +122,29 @@ pub fn timeline_table(results: &[ConsRunResult]) -> Result<Table, ReportError> {
     Ok(t)
 }
 
+/// The results as a fixed-width table for the terminal, in the units of
+/// CCPE 2012's tables (SLAV x 1e-5, ESV x 1e-3, SLATAH and PDM in %).
+pub fn summary_text(results: &[ConsRunResult]) -> String {
+    let mut s = format!(
+        "{:<14} {:>10} {:>9} {:>9} {:>8} {:>7} {:>10} {:>10}\n",
+        "policy", "energy kWh", "SLAV e-5", "ESV e-3", "SLATAH%", "PDM%", "migrations", "shutdowns"
+    );
+    for r in results {
+        s += &format!(
+            "{:<14} {:>10.2} {:>9.2} {:>9.2} {:>8.2} {:>7.3} {:>10} {:>10}\n",
+            r.policy,
+            r.energy_kwh,
+            r.slav * 1e5,
+            r.esv * 1e3,
+            r.slatah * 100.0,
+            r.pdm * 100.0,
+            r.migrations,
+            r.host_shutdowns
+        );
+    }
+    s
+}
+
 /// Writes every file of a consolidation run into `dir`.
 pub fn write_all(scenario: &ConsScenario, results: &[ConsRunResult], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let summary = summary_table(results)?;

@@ -338,11 +338,13 @@ impl Search<'_> {
     }
 
     fn fits(&self, v: &Vm, h: usize) -> bool {
-        self.state.rules().allows(
-            &self.state.hosts()[h].capacity(),
-            &self.reserved[h].plus(&v.reserved),
-            self.demand[h] + v.demand,
-        )
+        let host = &self.state.hosts()[h];
+        host.takes(&v.reserved)
+            && self.state.rules().allows(
+                &host.capacity(),
+                &self.reserved[h].plus(&v.reserved),
+                self.demand[h] + v.demand,
+            )
     }
 
     /// A first solution: each VM (largest first) home if its home is in use

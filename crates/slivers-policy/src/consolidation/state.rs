@@ -199,6 +199,8 @@ pub enum StateError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostState {
     capacity: Resources,
+    /// MIPS of one core: a VM (of one virtual core) needs at most this.
+    core_mips: u64,
     power: PowerModel,
     active: bool,
     /// Sorted by VM id; includes VMs migrating in.
@@ -215,6 +217,19 @@ impl HostState {
     /// CPU capacity, MIPS.
     pub fn mips(&self) -> f64 {
         self.capacity.0[0] as f64
+    }
+
+    /// MIPS of one of its cores.
+    pub fn core_mips(&self) -> u64 {
+        self.core_mips
+    }
+
+    /// True if a VM reserving `reserved` can run on one of its cores: a VM
+    /// has one virtual core, which no host core can run faster than its own
+    /// MIPS (CloudSim's per-PE check: a 2,500-MIPS VM needs a 2,660-MIPS
+    /// core, not two of 1,860).
+    pub fn takes(&self, reserved: &Resources) -> bool {
+        reserved.0[0] <= self.core_mips
     }
 
     /// Its power model.
@@ -326,8 +341,15 @@ impl ConsolidationState {
 
     /// Adds a host, numbered after the others.
     pub fn add_host(&mut self, capacity: Resources, power: PowerModel, active: bool) -> HostId {
+        self.add_host_with_cores(capacity, 1, power, active)
+    }
+
+    /// Adds a host of `cores` equal cores (at least 1) sharing the CPU
+    /// capacity, numbered after the others.
+    pub fn add_host_with_cores(&mut self, capacity: Resources, cores: u64, power: PowerModel, active: bool) -> HostId {
         self.hosts.push(HostState {
             capacity,
+            core_mips: capacity.0[0] / cores.max(1),
             power,
             active,
             vms: Vec::new(),
@@ -539,7 +561,7 @@ impl ConsolidationState {
         let (Some(v), Some(host)) = (self.vm(vm), self.host(h)) else {
             return false;
         };
-        if host.vms.binary_search(&vm).is_ok() {
+        if host.vms.binary_search(&vm).is_ok() || !host.takes(&v.reserved) {
             return false;
         }
         self.rules.allows(

@@ -200,11 +200,12 @@ impl<'a> Work<'a> {
     /// True if `it` fits on `h` under the rules, with what would be there.
     pub fn fits(&self, h: usize, it: &Item) -> bool {
         let host = &self.state.hosts()[h];
-        self.state.rules().allows(
-            &host.capacity(),
-            &self.reserved[h].plus(&it.reserved),
-            self.demand[h] + it.demand,
-        )
+        host.takes(&it.reserved)
+            && self.state.rules().allows(
+                &host.capacity(),
+                &self.reserved[h].plus(&it.reserved),
+                self.demand[h] + it.demand,
+            )
     }
 
     /// The rise in the host's power if `it` were added; `count_switch_on`:
