@@ -65,14 +65,18 @@
 //!
 //! PlanetLab-like: each VM's level is log-normal across VMs (log standard
 //! deviation [`LEVEL_SIGMA`]: the median VM is at about half the mean, one
-//! in ten at 2.3 times it); around that level the utilisation varies by a
-//! diurnal factor `1 + a cos(2π (h − 14) / 24)` (`h` the hour of day,
-//! SimTime 0 being midnight; PlanetLab's 2011-03-03 aggregate peaks at 14:00
-//! and is ±8 % around its mean, the default `a`) and a log-normal
-//! multiplier with log standard deviation [`NOISE_SIGMA`] and lag-one
+//! in ten at 2.3 times it), times a diurnal factor `1 + a cos(2π (h − 14) /
+//! 24)` (`h` the hour of day, SimTime 0 being midnight; PlanetLab's
+//! 2011-03-03 aggregate peaks at 14:00 and is ±8 % around its mean, the
+//! default `a`), capped at [`MAX_LEVEL`]. Each sample adds noise to the
+//! logit of that: normal with standard deviation [`NOISE_SIGMA`] and lag-one
 //! autocorrelation [`NOISE_PHI`] (a PlanetLab VM's median coefficient of
-//! variation is 0.76 and its samples are nearly uncorrelated), clamped to
-//! `[0, 1]` and rounded to a whole percent like PlanetLab's. Sizes are
+//! variation is 0.76 and its samples are nearly uncorrelated); for small
+//! values this is a log-normal multiplier of mean 1, and it never reaches
+//! 1. Values are rounded to a whole percent like PlanetLab's. With the
+//! defaults ([`UtilGenParams::planetlab_day`]) the mean is 12.0 % and the
+//! quantiles 10/25/50/75/90 % are 1, 3, 6, 14, 30 % (PlanetLab 2011-03-03:
+//! 0, 2, 6, 15, 36 %; mean 12.3 %). Sizes are
 //! CloudSim's four PlanetLab VM types ([`VM_TYPES`]), one core each, drawn
 //! uniformly. Every number comes from the one [`SimRng`] given, in a fixed
 //! order, so a seed gives the same trace.
@@ -187,9 +191,9 @@ impl UtilizationTrace {
     pub fn validate(&self) -> Result<(), String> {
         for v in &self.vms {
             let name = &v.name;
-            if name.is_empty() || name.contains([',', '"', '\r', '\n']) {
+            if name.trim().is_empty() || name.contains([',', '"', '\r', '\n']) {
                 return Err(format!(
-                    "VM name: expected a non-empty name without comma, double quote or line break, found {name:?}"
+                    "VM name: expected a name not blank and without comma, double quote or line break, found {name:?}"
                 ));
             }
             let Some(&(last, _)) = v.samples.last() else {
@@ -310,9 +314,12 @@ pub fn read_planetlab(dir: &Path) -> Result<UtilizationTrace, TraceError> {
     for (name, path) in files {
         let pname = path.display().to_string();
         bytes.clear();
-        super::open_text(&path, "a PlanetLab utilisation file (one integer percent per line)")?
-            .read_to_end(&mut bytes)
-            .map_err(io_err(&pname))?;
+        super::open_text(
+            &path,
+            "a PlanetLab utilisation file (one integer percent per line)",
+        )?
+        .read_to_end(&mut bytes)
+        .map_err(io_err(&pname))?;
         let samples = parse_planetlab(&bytes, &pname)?;
         let end = SimTime(samples.len() as u64 * PLANETLAB_STEP.0);
         let name = match name.strip_suffix(".gz") {
@@ -558,7 +565,15 @@ impl<R: BufRead> CsvRows<R> {
 }
 
 /// Column names of the tidy CSV, in the order the writer writes them.
-pub const TIDY_COLUMNS: [&str; 7] = ["vm_id", "time_s", "cpu", "end_s", "cpu_mips", "cores", "memory_mib"];
+pub const TIDY_COLUMNS: [&str; 7] = [
+    "vm_id",
+    "time_s",
+    "cpu",
+    "end_s",
+    "cpu_mips",
+    "cores",
+    "memory_mib",
+];
 
 /// Reads a tidy utilisation CSV; `.gz` files (by extension or by the gzip
 /// magic bytes) are decompressed. See the [module documentation](self).
@@ -581,7 +596,10 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
         origin,
         "a header `vm_id,time_s,cpu[,end_s,cpu_mips,cores,memory_mib]` and rows",
     )?;
-    let req = rows.require(&TIDY_COLUMNS[..3], "; optional end_s, cpu_mips, cores, memory_mib")?;
+    let req = rows.require(
+        &TIDY_COLUMNS[..3],
+        "; optional end_s, cpu_mips, cores, memory_mib",
+    )?;
     let (c_vm, c_time, c_cpu) = (req[0], req[1], req[2]);
     let c_end = rows.column("end_s");
     let c_mips = rows.column("cpu_mips");
@@ -599,6 +617,8 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
         let cpu = parse_plain_number(cpu_s)
             .and_then(|_| cpu_s.parse::<f32>().ok())
             .filter(|c| (0.0..=1.0).contains(c))
+            // `-0` reads as 0.
+            .map(f32::abs)
             .ok_or_else(|| rows.bad(c_cpu, "a utilisation fraction in [0, 1]"))?;
         let opt = |c: Option<usize>| c.filter(|&c| !rows.field(c).is_empty());
         let end = opt(c_end)
@@ -606,8 +626,13 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
             .transpose()?;
         let cpu_mips = opt(c_mips)
             .map(|c| {
-                rows.non_negative(c, "MIPS > 0, or empty")
-                    .and_then(|m| if m > 0.0 { Ok(m) } else { Err(rows.bad(c, "MIPS > 0, or empty")) })
+                rows.non_negative(c, "MIPS > 0, or empty").and_then(|m| {
+                    if m > 0.0 {
+                        Ok(m)
+                    } else {
+                        Err(rows.bad(c, "MIPS > 0, or empty"))
+                    }
+                })
             })
             .transpose()?;
         let cores = opt(c_cores)
@@ -645,7 +670,11 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
                     "column {} ({}): expected {} as on line {} (the first row of VM `{}`), found \"{}\"",
                     c + 1,
                     rows.header[c],
-                    if first.is_empty() { "an empty field".to_string() } else { first },
+                    if first.is_empty() {
+                        "an empty field".to_string()
+                    } else {
+                        first
+                    },
                     t.first_line,
                     v.name,
                     rows.field(c)
@@ -655,9 +684,21 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
         };
         let show = |x: Option<String>| x.unwrap_or_default();
         same(c_end, show(v.end.map(fmt_secs)), show(end.map(fmt_secs)))?;
-        same(c_mips, show(v.cpu_mips.map(|m| m.to_string())), show(cpu_mips.map(|m| m.to_string())))?;
-        same(c_cores, show(v.cores.map(|m| m.to_string())), show(cores.map(|m| m.to_string())))?;
-        same(c_mem, show(v.memory_mib.map(|m| m.to_string())), show(memory_mib.map(|m| m.to_string())))?;
+        same(
+            c_mips,
+            show(v.cpu_mips.map(|m| m.to_string())),
+            show(cpu_mips.map(|m| m.to_string())),
+        )?;
+        same(
+            c_cores,
+            show(v.cores.map(|m| m.to_string())),
+            show(cores.map(|m| m.to_string())),
+        )?;
+        same(
+            c_mem,
+            show(v.memory_mib.map(|m| m.to_string())),
+            show(memory_mib.map(|m| m.to_string())),
+        )?;
         if let Some(&(prev, _)) = v.samples.last() {
             if time == prev {
                 return Err(rows.err(format!(
@@ -790,9 +831,20 @@ struct Task {
 /// `fragments.csv` in `dir`; see the [module documentation](self).
 pub fn read_opendc(dir: &Path) -> Result<UtilizationTrace, TraceError> {
     let (reader, tpath) = open_table(dir, "tasks")?;
-    let mut rows = CsvRows::new(reader, &tpath, "the OpenDC tasks table: a header and one row per task")?;
+    let mut rows = CsvRows::new(
+        reader,
+        &tpath,
+        "the OpenDC tasks table: a header and one row per task",
+    )?;
     let c = rows.require(
-        &["id", "submission_time", "duration", "cpu_count", "cpu_capacity", "mem_capacity"],
+        &[
+            "id",
+            "submission_time",
+            "duration",
+            "cpu_count",
+            "cpu_capacity",
+            "mem_capacity",
+        ],
         "; others ignored",
     )?;
     let mut tasks: Vec<Task> = Vec::new();
@@ -809,13 +861,20 @@ pub fn read_opendc(dir: &Path) -> Result<UtilizationTrace, TraceError> {
             )));
         }
         let st = rows.field(c[1]);
-        let submit_ms = if !st.is_empty() && st.strip_prefix('-').unwrap_or(st).bytes().all(|b| b.is_ascii_digit())
+        let submit_ms = if !st.is_empty()
+            && st
+                .strip_prefix('-')
+                .unwrap_or(st)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
         {
             st.parse::<i64>().ok()
         } else {
-            super::time::parse_datetime(st).ok().map(|s| s.saturating_mul(1000))
+            super::time::parse_datetime(st)
+                .ok()
+                .map(|s| s.saturating_mul(1000))
         }
-        .filter(|v| v.unsigned_abs() < 9_000_000_000_000_000)
+        .filter(|v| v.unsigned_abs() < 4_000_000_000_000_000_000)
         .ok_or_else(|| rows.bad(c[1], "unix milliseconds or a UTC date-time YYYY-MM-DD[ HH:MM:SS]"))?;
         let duration_ms = rows.millis(c[2])?;
         let cores = rows.integer(c[3], 1, u32::MAX as u64, "an integer number of cores >= 1")? as u32;
@@ -842,8 +901,11 @@ pub fn read_opendc(dir: &Path) -> Result<UtilizationTrace, TraceError> {
         });
     }
     let (reader, fpath) = open_table(dir, "fragments")?;
-    let mut rows =
-        CsvRows::new(reader, &fpath, "the OpenDC fragments table: a header and one row per fragment")?;
+    let mut rows = CsvRows::new(
+        reader,
+        &fpath,
+        "the OpenDC fragments table: a header and one row per fragment",
+    )?;
     let c = rows.require(&["id", "duration", "cpu_usage"], "; others ignored")?;
     while rows.next_row()? {
         let id = rows.field(c[0]);
@@ -910,10 +972,19 @@ pub const LEVEL_SIGMA: f64 = 1.1;
 pub const NOISE_SIGMA: f64 = 0.65;
 /// Lag-one autocorrelation of the (log) multiplier.
 pub const NOISE_PHI: f64 = 0.1;
+/// The level mean of [`UtilGenParams::planetlab_day`]: a realised mean of
+/// 12.0 % (20,000 VMs), between PlanetLab's 12.3 % of 2011-03-03 and 11.4 %
+/// of 2011-03-06.
+pub const PLANETLAB_LEVEL_MEAN: f64 = 0.134;
+/// The highest a VM's level (times the diurnal factor) may be.
+pub const MAX_LEVEL: f64 = 0.95;
 /// Hour of day of the diurnal peak.
 pub const PEAK_HOUR: f64 = 14.0;
 /// CloudSim's PlanetLab VM types: (MIPS, memory MiB), one core each.
 pub const VM_TYPES: [(f64, u64); 4] = [(2500.0, 870), (2000.0, 1740), (1000.0, 1740), (500.0, 613)];
+
+/// The longest trace [`generate_utilization`] makes: 100 years.
+pub const MAX_DURATION: SimTime = SimTime::from_secs(100 * 365 * 86_400);
 
 /// Parameters of [`generate_utilization`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -924,21 +995,23 @@ pub struct UtilGenParams {
     pub duration: SimTime,
     /// Time between samples.
     pub step: SimTime,
-    /// Target mean utilisation, before clamping at 1 and rounding.
-    pub mean: f64,
+    /// Mean of the VMs' levels. The realised mean is about 10 % lower, as
+    /// the noise of busy VMs is bounded below 1: [`PLANETLAB_LEVEL_MEAN`]
+    /// gives 12.0 %.
+    pub level_mean: f64,
     /// Relative amplitude `a` of the diurnal factor.
     pub diurnal_amplitude: f64,
 }
 
 impl UtilGenParams {
-    /// One PlanetLab-like day: `vms` VMs, 24 h in steps of 5 minutes, mean
-    /// 12 %, diurnal amplitude 0.08.
+    /// One PlanetLab-like day: `vms` VMs, 24 h in steps of 5 minutes, a
+    /// realised mean of 12 %, diurnal amplitude 0.08.
     pub fn planetlab_day(vms: usize) -> Self {
         UtilGenParams {
             vms,
             duration: SimTime::from_secs(86_400),
             step: PLANETLAB_STEP,
-            mean: 0.12,
+            level_mean: PLANETLAB_LEVEL_MEAN,
             diurnal_amplitude: 0.08,
         }
     }
@@ -956,8 +1029,11 @@ impl UtilGenParams {
         if self.step.0 == 0 {
             return Err("step: expected a positive time, found 0".into());
         }
-        if self.duration.0 == 0 {
-            return Err("duration: expected a positive time, found 0".into());
+        if self.duration.0 == 0 || self.duration.0 > MAX_DURATION.0 {
+            return Err(format!(
+                "duration: expected a positive time of at most 100 years, found {}",
+                self.duration
+            ));
         }
         if (self.vms as u64).saturating_mul(self.steps()) > 1_000_000_000 {
             return Err(format!(
@@ -966,8 +1042,11 @@ impl UtilGenParams {
                 self.steps()
             ));
         }
-        if !(self.mean > 0.0 && self.mean < 1.0) {
-            return Err(format!("mean: expected a fraction in (0, 1), found {}", self.mean));
+        if !(self.level_mean > 0.0 && self.level_mean < 1.0) {
+            return Err(format!(
+                "level_mean: expected a fraction in (0, 1), found {}",
+                self.level_mean
+            ));
         }
         if !(0.0..1.0).contains(&self.diurnal_amplitude) {
             return Err(format!(
@@ -981,11 +1060,11 @@ impl UtilGenParams {
 
 /// A synthetic PlanetLab-like trace; see the [module documentation](self).
 /// VMs are named `vm0`, `vm1`, ... zero-padded to one width, so name order
-/// is number order.
+/// is number order. `p` should pass [`UtilGenParams::validate`].
 pub fn generate_utilization(p: &UtilGenParams, rng: &mut SimRng) -> UtilizationTrace {
     let steps = p.steps();
-    let width = (p.vms - 1).max(1).to_string().len();
-    let median = p.mean / (LEVEL_SIGMA * LEVEL_SIGMA / 2.0).exp();
+    let width = p.vms.saturating_sub(1).to_string().len();
+    let median = p.level_mean / (LEVEL_SIGMA * LEVEL_SIGMA / 2.0).exp();
     let innovation = (1.0 - NOISE_PHI * NOISE_PHI).sqrt();
     let noise_shift = NOISE_SIGMA * NOISE_SIGMA / 2.0;
     let diurnal: Vec<f64> = (0..steps)
@@ -1006,8 +1085,11 @@ pub fn generate_utilization(p: &UtilGenParams, rng: &mut SimRng) -> UtilizationT
                     if k > 0 {
                         e = NOISE_PHI * e + innovation * rng.normal();
                     }
-                    let u = level * d * (NOISE_SIGMA * e - noise_shift).exp();
-                    let pct = (u.clamp(0.0, 1.0) * 100.0).round();
+                    // Noise on the logit: multiplicative for small values,
+                    // never past 1 for large ones.
+                    let m = (level * d).clamp(1e-6, MAX_LEVEL);
+                    let x = (m / (1.0 - m)).ln() + NOISE_SIGMA * e - noise_shift;
+                    let pct = (100.0 / (1.0 + (-x).exp())).round();
                     (SimTime(k as u64 * p.step.0), pct as f32 / 100.0)
                 })
                 .collect();
@@ -1067,7 +1149,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
-        assert_eq!(t.vms.iter().map(|v| &v.name).collect::<Vec<_>>(), files.iter().collect::<Vec<_>>());
+        assert_eq!(
+            t.vms.iter().map(|v| &v.name).collect::<Vec<_>>(),
+            files.iter().collect::<Vec<_>>()
+        );
         assert_eq!(t.vms.iter().filter(|v| v.name.contains(' ')).count(), 50);
         let v = t
             .vms
@@ -1080,12 +1165,18 @@ mod tests {
         // This day's mean is 12.31 %; the README's 11.9 % is both days together.
         let mean = t.sample_mean().unwrap();
         assert!((mean - 0.12314).abs() < 0.001, "mean {mean}");
-        let max = t.vms.iter().flat_map(|v| &v.samples).map(|s| s.1).fold(0.0, f32::max);
+        let max = t
+            .vms
+            .iter()
+            .flat_map(|v| &v.samples)
+            .map(|s| s.1)
+            .fold(0.0, f32::max);
         assert_eq!(max, 0.99);
         let other = read_planetlab(&Path::new(PLANETLAB).join("20110306")).unwrap();
         assert_eq!(other.vms.len(), 898);
         assert_eq!(other.vms.iter().filter(|v| v.name.contains(' ')).count(), 55);
-        let both = (mean * t.sample_count() as f64 + other.sample_mean().unwrap() * other.sample_count() as f64)
+        let both = (mean * t.sample_count() as f64
+            + other.sample_mean().unwrap() * other.sample_count() as f64)
             / (t.sample_count() + other.sample_count()) as f64;
         assert!((both - 0.119).abs() < 0.001, "both days {both}");
     }
@@ -1099,7 +1190,11 @@ mod tests {
         assert_eq!(names, vec!["Zeta", "a node_with space", "b_node", "c_gz"]);
         assert_eq!(
             t.vms[1].samples,
-            vec![(SimTime(0), 0.0), (SimTime(300_000), 0.05), (SimTime(600_000), 1.0)]
+            vec![
+                (SimTime(0), 0.0),
+                (SimTime(300_000), 0.05),
+                (SimTime(600_000), 1.0)
+            ]
         );
         assert_eq!(t.vms[1].end, Some(SimTime(900_000)));
         assert_eq!(t.vms[3].samples.len(), 3);
@@ -1116,13 +1211,28 @@ mod tests {
             let want = format!("{}{expect}", d.join("vm one").display());
             assert!(e.starts_with(&want), "{e} / {want}");
         };
-        check("1\n2\n3.5\n", ":3: expected an integer percent in 0..=100, found \"3.5\"");
-        check("1\n101\n", ":2: expected an integer percent in 0..=100, found \"101\"");
+        check(
+            "1\n2\n3.5\n",
+            ":3: expected an integer percent in 0..=100, found \"3.5\"",
+        );
+        check(
+            "1\n101\n",
+            ":2: expected an integer percent in 0..=100, found \"101\"",
+        );
         check("-1\n", ":1: expected an integer percent in 0..=100, found \"-1\"");
-        check("7\nabc\n", ":2: expected an integer percent in 0..=100, found \"abc\"");
-        check("7\n\n8\n", ":2: expected an integer percent in 0..=100, found an empty line");
+        check(
+            "7\nabc\n",
+            ":2: expected an integer percent in 0..=100, found \"abc\"",
+        );
+        check(
+            "7\n\n8\n",
+            ":2: expected an integer percent in 0..=100, found an empty line",
+        );
         check("", ": expected one integer percent per line, found an empty file");
-        check("\n\n", ": expected one integer percent per line, found an empty file");
+        check(
+            "\n\n",
+            ": expected one integer percent per line, found an empty file",
+        );
         // Trailing blank lines and CRLF are fine.
         std::fs::write(d.join("vm one"), "5\r\n6\r\n\n\n").unwrap();
         assert_eq!(read_planetlab(&d).unwrap().vms[0].samples.len(), 2);
@@ -1148,13 +1258,21 @@ mod tests {
         .unwrap();
         assert_eq!(t.vms.len(), 2);
         assert_eq!(t.vms[0].name, "a");
-        assert_eq!(t.vms[0].samples, vec![(SimTime(0), 0.25), (SimTime(600_000), 1.0)]);
+        assert_eq!(
+            t.vms[0].samples,
+            vec![(SimTime(0), 0.25), (SimTime(600_000), 1.0)]
+        );
         assert_eq!(t.vms[0].memory_mib, None);
-        assert_eq!(t.vms[1].samples, vec![(SimTime(0), 0.5), (SimTime(300_500), 0.75)]);
+        assert_eq!(
+            t.vms[1].samples,
+            vec![(SimTime(0), 0.5), (SimTime(300_500), 0.75)]
+        );
         assert_eq!(t.vms[1].memory_mib, Some(1024));
         assert_eq!(t.vms[1].end, None);
         assert_eq!(t.vms[1].at(SimTime(300_499)), Some(0.5));
         assert_eq!(t.vms[1].at(SimTime(10_000_000)), Some(0.75));
+        let z = tidy("vm_id,time_s,cpu\nz,0,-0\n").unwrap();
+        assert!(z.vms[0].samples[0].1.is_sign_positive());
     }
 
     #[test]
@@ -1207,8 +1325,14 @@ mod tests {
             tidy_err(" ,0,0.5\n".replace(' ', "vm_id,time_s,cpu\n").as_str()),
             "u.csv:2: column 1 (vm_id): expected a VM name, found \"\""
         );
-        assert_eq!(tidy_err(""), "u.csv: expected a header `vm_id,time_s,cpu[,end_s,cpu_mips,cores,memory_mib]` and rows, found an empty file");
-        assert_eq!(tidy_err("vm_id,time_s,cpu\n"), "u.csv: expected rows after the header, found none");
+        assert_eq!(
+            tidy_err(""),
+            "u.csv: expected a header `vm_id,time_s,cpu[,end_s,cpu_mips,cores,memory_mib]` and rows, found an empty file"
+        );
+        assert_eq!(
+            tidy_err("vm_id,time_s,cpu\n"),
+            "u.csv: expected rows after the header, found none"
+        );
     }
 
     #[test]
@@ -1228,7 +1352,11 @@ mod tests {
         assert_eq!(a.memory_mib, Some(2048));
         assert_eq!(
             a.samples,
-            vec![(SimTime(0), 0.25), (SimTime(300_000), 0.5), (SimTime(600_000), 1.0)]
+            vec![
+                (SimTime(0), 0.25),
+                (SimTime(300_000), 0.5),
+                (SimTime(600_000), 1.0)
+            ]
         );
         assert_eq!(a.end, Some(SimTime(900_000)));
         let b = &t.vms[1];
@@ -1244,7 +1372,8 @@ mod tests {
     #[test]
     fn opendc_errors_name_file_line_column() {
         let d = temp_dir("odc-err");
-        let tasks = "id,submission_time,duration,cpu_count,cpu_capacity,mem_capacity\n1,0,600000,1,1000,1024\n";
+        let tasks =
+            "id,submission_time,duration,cpu_count,cpu_capacity,mem_capacity\n1,0,600000,1,1000,1024\n";
         let run = |tasks: &str, fragments: &str| {
             std::fs::write(d.join("tasks.csv"), tasks).unwrap();
             std::fs::write(d.join("fragments.csv"), fragments).unwrap();
@@ -1266,7 +1395,8 @@ mod tests {
                 "{fp}:1: expected a header with columns id, duration, cpu_usage (any order; others ignored), found `id,duration` (no column `cpu_usage`)"
             )
         );
-        let bad_tasks = "id,submission_time,duration,cpu_count,cpu_capacity,mem_capacity\n1,0,600000,1,0,1024\n";
+        let bad_tasks =
+            "id,submission_time,duration,cpu_count,cpu_capacity,mem_capacity\n1,0,600000,1,0,1024\n";
         assert_eq!(
             run(bad_tasks, "id,duration,cpu_usage\n"),
             format!("{tp}:2: column 5 (cpu_capacity): expected MHz > 0, found \"0\"")
@@ -1274,7 +1404,9 @@ mod tests {
         let dup = format!("{tasks}1,5,600000,1,1000,1024\n");
         assert_eq!(
             run(&dup, "id,duration,cpu_usage\n"),
-            format!("{tp}:3: column 1 (id): expected a task id not seen before, found `1` again (first on line 2)")
+            format!(
+                "{tp}:3: column 1 (id): expected a task id not seen before, found `1` again (first on line 2)"
+            )
         );
         let when = "id,submission_time,duration,cpu_count,cpu_capacity,mem_capacity\n1,yesterday,600000,1,1000,1024\n";
         assert_eq!(
@@ -1324,7 +1456,11 @@ mod tests {
         assert_eq!(a.vms[11].name, "vm11");
         assert!(a.vms.iter().all(|v| v.samples.len() == 288));
         let text = format_utilization_csv(&a).unwrap();
-        assert!(text.starts_with("vm_id,time_s,cpu,end_s,cpu_mips,cores,memory_mib\nvm00,0,"), "{}", &text[..80]);
+        assert!(
+            text.starts_with("vm_id,time_s,cpu,end_s,cpu_mips,cores,memory_mib\nvm00,0,"),
+            "{}",
+            &text[..80]
+        );
         assert_eq!(tidy(&text).unwrap(), a);
         // Through a file too, atomically.
         let d = temp_dir("gen-rt");
@@ -1360,10 +1496,19 @@ mod tests {
         // Diurnal: the afternoon is busier than the late evening.
         let hour_mean = |h: usize| {
             let ks = h * 12..(h + 1) * 12;
-            t.vms.iter().flat_map(|v| v.samples[ks.clone()].iter()).map(|s| s.1 as f64).sum::<f64>()
+            t.vms
+                .iter()
+                .flat_map(|v| v.samples[ks.clone()].iter())
+                .map(|s| s.1 as f64)
+                .sum::<f64>()
                 / (12 * t.vms.len()) as f64
         };
-        assert!(hour_mean(14) > hour_mean(2) * 1.08, "{} vs {}", hour_mean(14), hour_mean(2));
+        assert!(
+            hour_mean(14) > hour_mean(2) * 1.08,
+            "{} vs {}",
+            hour_mean(14),
+            hour_mean(2)
+        );
         // VMs differ: per-VM means spread over an order of magnitude.
         let mut means: Vec<f64> = t.vms.iter().map(|v| v.mean().unwrap()).collect();
         means.sort_by(f64::total_cmp);
@@ -1420,16 +1565,22 @@ mod tests {
         assert!(!d.join("u.csv").exists());
         std::fs::remove_dir_all(&d).unwrap();
         assert!(
-            UtilGenParams { vms: 0, ..UtilGenParams::planetlab_day(1) }
-                .validate()
-                .unwrap_err()
-                .starts_with("vms")
+            UtilGenParams {
+                vms: 0,
+                ..UtilGenParams::planetlab_day(1)
+            }
+            .validate()
+            .unwrap_err()
+            .starts_with("vms")
         );
         assert!(
-            UtilGenParams { mean: 1.0, ..UtilGenParams::planetlab_day(1) }
-                .validate()
-                .unwrap_err()
-                .starts_with("mean")
+            UtilGenParams {
+                level_mean: 1.0,
+                ..UtilGenParams::planetlab_day(1)
+            }
+            .validate()
+            .unwrap_err()
+            .starts_with("level_mean")
         );
     }
 }
