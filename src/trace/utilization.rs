@@ -73,12 +73,11 @@
 //! autocorrelation [`NOISE_PHI`] (a PlanetLab VM's median coefficient of
 //! variation is 0.76 and its samples are nearly uncorrelated); for small
 //! values this is a log-normal multiplier of mean 1, and it never reaches
-//! 1. Values are rounded to a whole percent like PlanetLab's. With the
+//! one. Values are rounded to a whole percent like PlanetLab's. With the
 //! defaults ([`UtilGenParams::planetlab_day`]) the mean is 12.0 % and the
 //! quantiles 10/25/50/75/90 % are 1, 3, 6, 14, 30 % (PlanetLab 2011-03-03:
-//! 0, 2, 6, 15, 36 %; mean 12.3 %). Sizes are
-//! CloudSim's four PlanetLab VM types ([`VM_TYPES`]), one core each, drawn
-//! uniformly. Every number comes from the one [`SimRng`] given, in a fixed
+//! 0, 2, 6, 15, 36 %; mean 12.3 %). Sizes are CloudSim's four PlanetLab VM
+//! types ([`VM_TYPES`]), one core each, drawn uniformly. Every number comes from the one [`SimRng`] given, in a fixed
 //! order, so a seed gives the same trace.
 
 use std::collections::BTreeMap;
@@ -664,41 +663,32 @@ pub fn parse_utilization_csv<R: BufRead>(reader: R, origin: &str) -> Result<Util
         let t = &mut vms[idx];
         let v = &t.vm;
         // Per-VM values agree with the VM's first row.
-        let same = |c: Option<usize>, first: String, here: String| -> Result<(), TraceError> {
-            match c {
-                Some(c) if first != here => Err(rows.err(format!(
-                    "column {} ({}): expected {} as on line {} (the first row of VM `{}`), found \"{}\"",
-                    c + 1,
-                    rows.header[c],
-                    if first.is_empty() {
-                        "an empty field".to_string()
-                    } else {
-                        first
-                    },
-                    t.first_line,
-                    v.name,
-                    rows.field(c)
-                ))),
-                _ => Ok(()),
-            }
-        };
-        let show = |x: Option<String>| x.unwrap_or_default();
-        same(c_end, show(v.end.map(fmt_secs)), show(end.map(fmt_secs)))?;
-        same(
-            c_mips,
-            show(v.cpu_mips.map(|m| m.to_string())),
-            show(cpu_mips.map(|m| m.to_string())),
-        )?;
-        same(
-            c_cores,
-            show(v.cores.map(|m| m.to_string())),
-            show(cores.map(|m| m.to_string())),
-        )?;
-        same(
-            c_mem,
-            show(v.memory_mib.map(|m| m.to_string())),
-            show(memory_mib.map(|m| m.to_string())),
-        )?;
+        let differs = [
+            v.end != end,
+            v.cpu_mips != cpu_mips,
+            v.cores != cores,
+            v.memory_mib != memory_mib,
+        ];
+        for (k, col) in [c_end, c_mips, c_cores, c_mem].into_iter().enumerate() {
+            let (Some(c), true) = (col, differs[k]) else {
+                continue;
+            };
+            let first = match k {
+                0 => v.end.map(fmt_secs),
+                1 => v.cpu_mips.map(|m| m.to_string()),
+                2 => v.cores.map(|n| n.to_string()),
+                _ => v.memory_mib.map(|m| m.to_string()),
+            };
+            return Err(rows.err(format!(
+                "column {} ({}): expected {} as on line {} (the first row of VM `{}`), found \"{}\"",
+                c + 1,
+                rows.header[c],
+                first.unwrap_or_else(|| "an empty field".into()),
+                t.first_line,
+                v.name,
+                rows.field(c)
+            )));
+        }
         if let Some(&(prev, _)) = v.samples.last() {
             if time == prev {
                 return Err(rows.err(format!(
@@ -1308,6 +1298,10 @@ mod tests {
         assert_eq!(
             tidy_err("vm_id,time_s,cpu,memory_mib\na,0,0.5,512\na,300,0.5,1024\n"),
             "u.csv:3: column 4 (memory_mib): expected 512 as on line 2 (the first row of VM `a`), found \"1024\""
+        );
+        assert_eq!(
+            tidy_err("vm_id,time_s,cpu,cpu_mips\na,0,0.5,\nb,0,0.5,1000\na,300,0.5,500\n"),
+            "u.csv:4: column 4 (cpu_mips): expected an empty field as on line 2 (the first row of VM `a`), found \"500\""
         );
         assert_eq!(
             tidy_err("vm_id,time_s,cpu,end_s\na,0,0.5,300\na,300,0.5,300\n"),
