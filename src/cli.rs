@@ -491,7 +491,11 @@ pub fn run(cli: Cli) -> Result<()> {
                 s.host_types.len(),
                 s.vm_types.len(),
                 s.policies.len(),
-                s.policies.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", "),
+                s.policies
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 s.duration.as_secs_f64() / 3600.0,
                 s.period,
                 s.migration_model.name(),
@@ -891,12 +895,18 @@ fn run_consolidation_command(args: &RunArgs) -> Result<()> {
     let loaded = started.elapsed();
     let results = with_spinner_unless(
         args.quiet,
-        format!("running {} policies on {} VMs", scenario.policies.len(), trace.vms.len()),
+        format!(
+            "running {} policies on {} VMs",
+            scenario.policies.len(),
+            trace.vms.len()
+        ),
         || run_all(&scenario, &trace, args.check),
     )?;
     let ran = started.elapsed() - loaded;
-    let written = replace_folder(&out, |dir| slivers::report::consolidation::write_all(&scenario, &results, dir))
-        .with_context(|| format!("writing results to {}", out.display()))?;
+    let written = replace_folder(&out, |dir| {
+        slivers::report::consolidation::write_all(&scenario, &results, dir)
+    })
+    .with_context(|| format!("writing results to {}", out.display()))?;
     if !args.quiet {
         print!("{}", slivers::report::consolidation::summary_text(&results));
         println!(

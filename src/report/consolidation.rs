@@ -85,8 +85,12 @@ pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 18] = [
     ("overload_migrations", |r| r.overload_migrations.to_string()),
     ("underload_migrations", |r| r.underload_migrations.to_string()),
     ("host_shutdowns", |r| r.host_shutdowns.to_string()),
-    ("mean_time_before_shutdown_s", |r| fmt_f64(r.mean_time_before_shutdown_s)),
-    ("mean_time_before_migration_s", |r| fmt_f64(r.mean_time_before_migration_s)),
+    ("mean_time_before_shutdown_s", |r| {
+        fmt_f64(r.mean_time_before_shutdown_s)
+    }),
+    ("mean_time_before_migration_s", |r| {
+        fmt_f64(r.mean_time_before_migration_s)
+    }),
     ("mean_active_hosts", |r| fmt_f64(r.mean_active_hosts)),
     ("overload_loss", |r| fmt_f64(r.overload_loss)),
     ("migration_time_s", |r| fmt_f64(r.migration_time_s)),
@@ -106,7 +110,14 @@ pub fn summary_table(results: &[ConsRunResult]) -> Result<Table, ReportError> {
 
 /// `timeline.csv`: per policy, the state at each interval's start.
 pub fn timeline_table(results: &[ConsRunResult]) -> Result<Table, ReportError> {
-    let mut t = Table::new(&["policy", "time_s", "active_hosts", "overloaded_hosts", "power_w", "migrations"]);
+    let mut t = Table::new(&[
+        "policy",
+        "time_s",
+        "active_hosts",
+        "overloaded_hosts",
+        "power_w",
+        "migrations",
+    ]);
     for r in results {
         for row in &r.timeline {
             t.push(vec![
@@ -146,14 +157,29 @@ pub fn summary_text(results: &[ConsRunResult]) -> String {
 }
 
 /// Writes every file of a consolidation run into `dir`.
-pub fn write_all(scenario: &ConsScenario, results: &[ConsRunResult], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_all(
+    scenario: &ConsScenario,
+    results: &[ConsRunResult],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let summary = summary_table(results)?;
     let timeline = timeline_table(results)?;
-    let (s, t, m) = (dir.join("summary.csv"), dir.join("timeline.csv"), dir.join("manifest.toml"));
+    let (s, t, m) = (
+        dir.join("summary.csv"),
+        dir.join("timeline.csv"),
+        dir.join("manifest.toml"),
+    );
     summary.write(&s)?;
     timeline.write(&t)?;
     let manifest = ConsManifest::of(scenario);
-    super::write_atomic(&m, super::toml_file("# Written by slivers; enough to reproduce the results in this folder.\n", &manifest)?.as_bytes())?;
+    super::write_atomic(
+        &m,
+        super::toml_file(
+            "# Written by slivers; enough to reproduce the results in this folder.\n",
+            &manifest,
+        )?
+        .as_bytes(),
+    )?;
     let mut files = vec![s, t, m];
     files.extend(draw(
         &manifest,
@@ -187,7 +213,12 @@ fn family(label: &str) -> (&str, Option<f64>) {
     }
 }
 
-fn draw(m: &ConsManifest, summary: &CsvFile, timeline: &CsvFile, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+fn draw(
+    m: &ConsManifest,
+    summary: &CsvFile,
+    timeline: &CsvFile,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     // Energy against SLAV, one curve per family, points by parameter. The
     // baselines never migrate (SLAV 0) and are left out.
     let (c_policy, c_energy, c_slav) = (
@@ -225,7 +256,10 @@ fn draw(m: &ConsManifest, summary: &CsvFile, timeline: &CsvFile, dir: &Path) -> 
             }
         })
         .collect();
-    let title = format!("Energy against SLA violation: {} ({} hosts, {} migrations)", m.name, m.hosts, m.migration_model);
+    let title = format!(
+        "Energy against SLA violation: {} ({} hosts, {} migrations)",
+        m.name, m.hosts, m.migration_model
+    );
     let (p1, s1) = (dir.join("energy-vs-slav.png"), dir.join("energy-vs-slav.svg"));
     draw_lines(
         &LinePlot {

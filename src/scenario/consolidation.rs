@@ -39,10 +39,9 @@ use super::ScenarioError;
 use super::context::{Ctx, read_text};
 use super::header::{Header, PeriodUse, deref_header, raw_header};
 use super::raw::{RawDuration, RawHosts, RawMigration};
-use crate::engine::SimTime;
 use crate::model::MigrationParams;
 use crate::rng::SimRng;
-use crate::trace::utilization::{self, UtilizationTrace};
+use crate::trace::utilization::{self, UtilGenParams, UtilizationTrace};
 
 /// The file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -109,7 +108,7 @@ pub struct RawVmType {
 pub struct RawConsolidation {
     pub trace: toml::Value,
     pub vms: Option<i64>,
-    pub place_by: Option<PlaceBy>,
+    pub place_by: Option<String>,
     pub overbooking: Option<toml::Table>,
     pub migration: Option<MigrationModelKind>,
     pub dirty_mibps: Option<f64>,
@@ -148,6 +147,8 @@ pub struct HostType {
     /// Capacity: CPU in MIPS (cores × MIPS per core), memory MiB, bandwidth
     /// Mbit/s, disk GiB.
     pub capacity: Resources,
+    /// Its cores (a VM needs at most one core's MIPS).
+    pub cores: u64,
     /// Watts against CPU utilisation.
     pub power: PowerModel,
 }
@@ -200,7 +201,8 @@ pub struct ConsScenario {
     /// What the site places by.
     pub place_by: PlaceBy,
     /// Reservations on a host may reach this multiple of its capacity, per
-    /// dimension.
+    /// dimension (1 by default; with [`PlaceBy::Use`] the CPU ratio is
+    /// unused: current demands are checked instead).
     pub overbooking: [f64; DIMS],
     /// How migrations take time.
     pub migration_model: MigrationModelKind,
@@ -281,6 +283,7 @@ impl ConsScenario {
                 name,
                 count: cx.positive(&key("count"), h.count, 1, 10_000_000)? as u32,
                 capacity,
+                cores,
                 power,
             });
         }
@@ -303,10 +306,13 @@ impl ConsScenario {
                 cx.positive(&key("bandwidth_mbps"), v.bandwidth_mbps, 100, big)?,
                 cx.count(&key("disk_gib"), v.disk_gib, 0, big)?,
             );
-            if !host_types.iter().any(|t| size.fits_in(&t.capacity)) {
+            if !host_types
+                .iter()
+                .any(|t| size.fits_in(&t.capacity) && size.0[0] <= t.capacity.0[0] / t.cores)
+            {
                 return Err(cx.invalid(
                     key("mips"),
-                    "a VM type that fits in at least one host type",
+                    "a VM type (of one core) that fits in at least one host type, within one of its cores",
                     size,
                 ));
             }
@@ -326,7 +332,7 @@ impl ConsScenario {
             .map(|v| v as u32);
         let trace = match &source {
             UtilSource::PlanetLab(p) => Some(utilization::read_planetlab(p)?),
-            UtilSource::Tidy(p) => Some(utilization::read_tidy_csv(p)?),
+            UtilSource::Tidy(p) => Some(utilization::read_utilization_csv(p)?),
             UtilSource::OpenDc(p) => Some(utilization::read_opendc(p)?),
             UtilSource::Generated { .. } => None,
         };
@@ -337,7 +343,6 @@ impl ConsScenario {
         }
 
         let mut overbooking = [1.0; DIMS];
-        overbooking[0] = f64::INFINITY;
         if let Some(table) = &c.overbooking {
             for (k, v) in table {
                 let key = format!("consolidation.overbooking.{k}");
@@ -346,7 +351,11 @@ impl ConsScenario {
                         key,
                         format!(
                             "one of {}",
-                            DIM_NAMES.iter().map(|n| dim_key(n)).collect::<Vec<_>>().join(", ")
+                            DIM_NAMES
+                                .iter()
+                                .map(|n| dim_key(n))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                         format!("\"{k}\""),
                     ));
@@ -362,7 +371,7 @@ impl ConsScenario {
         let policies = match &c.policies {
             None => DEFAULT_POLICIES
                 .iter()
-                .map(|p| p.parse::<Consolidation>())
+                .map(|p| Consolidation::from_name(p))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| cx.invalid("consolidation.policies", "built-in defaults", e))?,
             Some(list) if list.is_empty() => {
@@ -372,8 +381,15 @@ impl ConsScenario {
                 let mut out = Vec::new();
                 for (i, v) in list.iter().enumerate() {
                     let key = format!("consolidation.policies[{i}]");
-                    let p = Consolidation::deserialize(v.clone())
-                        .map_err(|e| cx.invalid(&key, "a consolidation policy", e.message()))?;
+                    let Some(name) = v.as_str() else {
+                        return Err(cx.invalid(
+                            &key,
+                            "a policy name such as \"THR-MMT-0.8\"",
+                            super::raw::describe_value(v),
+                        ));
+                    };
+                    let p = Consolidation::from_name(name)
+                        .map_err(|e| cx.invalid(&key, "a consolidation policy", e))?;
                     if out.contains(&p) {
                         return Err(cx.invalid(key, "distinct policies", format!("{p} twice")));
                     }
@@ -390,7 +406,17 @@ impl ConsScenario {
             source,
             trace,
             vms,
-            place_by: c.place_by.unwrap_or(PlaceBy::Use),
+            place_by: match c.place_by.as_deref() {
+                None | Some("use") => PlaceBy::Use,
+                Some("reservation") => PlaceBy::Reservation,
+                Some(other) => {
+                    return Err(cx.invalid(
+                        "consolidation.place_by",
+                        "\"use\" or \"reservation\"",
+                        format!("\"{other}\""),
+                    ));
+                }
+            },
             overbooking,
             migration_model: c.migration.unwrap_or(MigrationModelKind::Cloudsim),
             migration: cx.migration(raw.migration.as_ref())?,
@@ -404,11 +430,14 @@ impl ConsScenario {
     pub fn trace(&self, seed: u64) -> UtilizationTrace {
         let mut t = match (&self.trace, &self.source) {
             (Some(t), _) => t.clone(),
-            (None, UtilSource::Generated { vms }) => utilization::generate(
-                &utilization::GenerateParams::planetlab_like(*vms, self.duration),
+            (None, UtilSource::Generated { vms }) => utilization::generate_utilization(
+                &UtilGenParams {
+                    duration: self.duration,
+                    ..UtilGenParams::planetlab_day(*vms as usize)
+                },
                 &mut SimRng::seed_from_u64(seed),
             ),
-            (None, _) => UtilizationTrace { vms: Vec::new() },
+            (None, _) => UtilizationTrace::default(),
         };
         if let Some(n) = self.vms {
             t.vms.truncate(n as usize);
@@ -454,14 +483,22 @@ fn util_source(cx: &Ctx, base: &Path, v: &toml::Value) -> Result<UtilSource, Sce
     let path_of = |k: &str| -> Result<PathBuf, ScenarioError> {
         match t.get(k).and_then(|p| p.as_str()) {
             Some(p) if !p.trim().is_empty() => Ok(base.join(p)),
-            _ => Err(cx.invalid(format!("{key}.{k}"), "a path", t.get(k).map(super::raw::describe_value).unwrap_or_default())),
+            _ => Err(cx.invalid(
+                format!("{key}.{k}"),
+                "a path",
+                t.get(k).map(super::raw::describe_value).unwrap_or_default(),
+            )),
         }
     };
     let only = |k: &str| {
         if t.len() == 1 {
             Ok(())
         } else {
-            Err(cx.invalid(key, format!("only `{k}` in the table"), format!("keys {}", t.keys().cloned().collect::<Vec<_>>().join(", "))))
+            Err(cx.invalid(
+                key,
+                format!("only `{k}` in the table"),
+                format!("keys {}", t.keys().cloned().collect::<Vec<_>>().join(", ")),
+            ))
         }
     };
     if t.contains_key("planetlab") {
@@ -479,14 +516,22 @@ fn util_source(cx: &Ctx, base: &Path, v: &toml::Value) -> Result<UtilSource, Sce
     match t.get("generate").and_then(|g| g.as_str()) {
         Some("utilization") => {
             if let Some(k) = t.keys().find(|k| !["generate", "vms"].contains(&k.as_str())) {
-                return Err(cx.invalid(format!("{key}.{k}"), "only `generate` and `vms`", format!("`{k}`")));
+                return Err(cx.invalid(
+                    format!("{key}.{k}"),
+                    "only `generate` and `vms`",
+                    format!("`{k}`"),
+                ));
             }
             let vms = t.get("vms").and_then(|v| v.as_integer());
             Ok(UtilSource::Generated {
                 vms: cx.positive(&format!("{key}.vms"), vms, 100, 10_000_000)? as u32,
             })
         }
-        Some(other) => Err(cx.invalid(format!("{key}.generate"), "\"utilization\"", format!("\"{other}\""))),
+        Some(other) => Err(cx.invalid(
+            format!("{key}.generate"),
+            "\"utilization\"",
+            format!("\"{other}\""),
+        )),
         None => Err(cx.invalid(key, FORMS, super::raw::describe_value(v))),
     }
 }
@@ -495,10 +540,10 @@ fn util_source(cx: &Ctx, base: &Path, v: &toml::Value) -> Result<UtilSource, Sce
 fn power_model(cx: &Ctx, key: &str, raw: Option<&RawPower>) -> Result<PowerModel, ScenarioError> {
     let presets = ["ml110-g4", "ml110-g5"];
     match raw {
-        None => Ok(PowerModel::ML110_G4),
+        None => Ok(PowerModel::hp_proliant_ml110_g4()),
         Some(RawPower::Preset(p)) => match p.as_str() {
-            "ml110-g4" => Ok(PowerModel::ML110_G4),
-            "ml110-g5" => Ok(PowerModel::ML110_G5),
+            "ml110-g4" => Ok(PowerModel::hp_proliant_ml110_g4()),
+            "ml110-g5" => Ok(PowerModel::hp_proliant_ml110_g5()),
             _ => Err(cx.invalid(key, format!("one of {}", presets.join(", ")), format!("\"{p}\""))),
         },
         Some(RawPower::Table { table }) => {

@@ -142,7 +142,10 @@ impl Ctx<'_> {
 
     /// `[migration]`: the migration model's parameters, each checked and
     /// defaulted (the same keys in every kind of scenario that migrates).
-    pub(super) fn migration(&self, raw: Option<&raw::RawMigration>) -> Result<MigrationParams, ScenarioError> {
+    pub(super) fn migration(
+        &self,
+        raw: Option<&raw::RawMigration>,
+    ) -> Result<MigrationParams, ScenarioError> {
         let cx = self;
         let d = MigrationParams::default();
         let m = raw.cloned().unwrap_or_default();

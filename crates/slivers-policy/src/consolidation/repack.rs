@@ -339,7 +339,7 @@ impl Search<'_> {
 
     fn fits(&self, v: &Vm, h: usize) -> bool {
         let host = &self.state.hosts()[h];
-        host.takes(&v.reserved)
+        host.takes(self.state.rules().place_by, &v.reserved, v.demand)
             && self.state.rules().allows(
                 &host.capacity(),
                 &self.reserved[h].plus(&v.reserved),

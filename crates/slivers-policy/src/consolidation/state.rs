@@ -224,12 +224,17 @@ impl HostState {
         self.core_mips
     }
 
-    /// True if a VM reserving `reserved` can run on one of its cores: a VM
-    /// has one virtual core, which no host core can run faster than its own
-    /// MIPS (CloudSim's per-PE check: a 2,500-MIPS VM needs a 2,660-MIPS
-    /// core, not two of 1,860).
-    pub fn takes(&self, reserved: &Resources) -> bool {
-        reserved.0[0] <= self.core_mips
+    /// True if a VM reserving `reserved` and demanding `demand_mips` can
+    /// run on one of its cores: a VM has one virtual core, which no host
+    /// core runs faster than its own MIPS (CloudSim's per-PE check). By use
+    /// the VM's current demand must fit a core (as CloudSim checks the
+    /// current requested MIPS); by reservation its whole sliver (a
+    /// 2,500-MIPS VM then needs a 2,660-MIPS core, not one of 1,860).
+    pub fn takes(&self, place_by: PlaceBy, reserved: &Resources, demand_mips: f64) -> bool {
+        match place_by {
+            PlaceBy::Use => demand_mips <= self.core_mips as f64,
+            PlaceBy::Reservation => reserved.0[0] <= self.core_mips,
+        }
     }
 
     /// Its power model.
@@ -346,7 +351,13 @@ impl ConsolidationState {
 
     /// Adds a host of `cores` equal cores (at least 1) sharing the CPU
     /// capacity, numbered after the others.
-    pub fn add_host_with_cores(&mut self, capacity: Resources, cores: u64, power: PowerModel, active: bool) -> HostId {
+    pub fn add_host_with_cores(
+        &mut self,
+        capacity: Resources,
+        cores: u64,
+        power: PowerModel,
+        active: bool,
+    ) -> HostId {
         self.hosts.push(HostState {
             capacity,
             core_mips: capacity.0[0] / cores.max(1),
@@ -561,7 +572,8 @@ impl ConsolidationState {
         let (Some(v), Some(host)) = (self.vm(vm), self.host(h)) else {
             return false;
         };
-        if host.vms.binary_search(&vm).is_ok() || !host.takes(&v.reserved) {
+        if host.vms.binary_search(&vm).is_ok() || !host.takes(self.rules.place_by, &v.reserved, v.demand_mips)
+        {
             return false;
         }
         self.rules.allows(

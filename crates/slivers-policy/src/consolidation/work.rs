@@ -200,7 +200,7 @@ impl<'a> Work<'a> {
     /// True if `it` fits on `h` under the rules, with what would be there.
     pub fn fits(&self, h: usize, it: &Item) -> bool {
         let host = &self.state.hosts()[h];
-        host.takes(&it.reserved)
+        host.takes(self.state.rules().place_by, &it.reserved, it.demand)
             && self.state.rules().allows(
                 &host.capacity(),
                 &self.reserved[h].plus(&it.reserved),
