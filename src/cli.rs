@@ -23,6 +23,7 @@ use slivers::scenario::vmreq::{VmScenario, VmSource, is_vm_scenario_file};
 use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments, generate_batch, generate_web};
 use slivers::trace::vmreq::{VmReqParams, generate_vm_requests};
 use slivers::trace::{time, write_series_csv, write_swf, write_vm_requests};
+use slivers_policy::consolidation::{Consolidation, OverloadKind, SelectionKind};
 
 /// slivers: deterministic simulation of brokered VM hosting (Shirako slivers).
 #[derive(Debug, Parser)]
@@ -578,6 +579,23 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             println!(
                 "A policy with parameters is written {{ name = \"energy-aware\", max_utilization = 0.8 }} in [[pairs]]."
+            );
+            println!(
+                "consolidation (site, [consolidation] scenarios), written DETECTOR-SELECTION-PARAMETER:"
+            );
+            println!("  {:<16} {}", "npa", Consolidation::Npa.description());
+            println!("  {:<16} {}", "dvfs", Consolidation::Dvfs.description());
+            println!("  {:<16} {}", "exact", Consolidation::Exact.description());
+            println!("  overload detectors:");
+            for k in OverloadKind::ALL {
+                print_policy(k, k.description());
+            }
+            println!("  VM selections:");
+            for k in SelectionKind::ALL {
+                println!("  {:<16} {}", k.name(), k.description());
+            }
+            println!(
+                "e.g. \"THR-MMT-0.8\", \"LR-MC-1.2\", or \"MAD-MMT-2.5(fallback_threshold=0.6)\" for another parameter."
             );
             Ok(())
         }

@@ -388,8 +388,9 @@ impl ConsScenario {
                             super::raw::describe_value(v),
                         ));
                     };
-                    let p = Consolidation::from_name(name)
-                        .map_err(|e| cx.invalid(&key, "a consolidation policy", e))?;
+                    let p = Consolidation::from_name(name).map_err(|e| {
+                        cx.invalid(&key, "a consolidation policy (see `slivers policies`)", e)
+                    })?;
                     if out.contains(&p) {
                         return Err(cx.invalid(key, "distinct policies", format!("{p} twice")));
                     }

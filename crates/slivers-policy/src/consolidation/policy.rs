@@ -49,7 +49,7 @@ pub struct PlanOptions {
 pub enum ConsolidationNameError {
     /// Not a name of the forms listed.
     #[error(
-        "unknown consolidation policy \"{found}\"; expected NPA, DVFS, exact, or OVERLOAD-SELECTION[-PARAMETER] with OVERLOAD one of thr, iqr, mad, lr, lrr and SELECTION one of mmt, mc, rs, mu (e.g. THR-MMT-0.8, MAD-MC-2.5, LR-MMT-1.2)"
+        "\"{found}\" is not a consolidation policy; expected NPA, DVFS, exact, or OVERLOAD-SELECTION[-PARAMETER][(name=value,...)] with OVERLOAD one of thr, iqr, mad, lr, lrr and SELECTION one of mmt, mc, rs, mu (e.g. THR-MMT-0.8, MAD-MC-2.5, LR-MMT-1.2)"
     )]
     Unknown {
         /// The name given.
@@ -79,7 +79,12 @@ impl Consolidation {
             "exact" => return Ok(Consolidation::Exact),
             _ => {}
         }
-        let mut parts = lower.splitn(3, '-');
+        // `LABEL` or `LABEL(name=value,...)` for the other parameters.
+        let (label, extra) = match lower.split_once('(') {
+            Some((l, rest)) => (l, Some(rest.strip_suffix(')').ok_or_else(unknown)?)),
+            None => (lower.as_str(), None),
+        };
+        let mut parts = label.splitn(3, '-');
         let kind = parts
             .next()
             .and_then(|p| OverloadKind::from_name(p).ok())
@@ -93,7 +98,19 @@ impl Consolidation {
             None => param.default,
             Some(v) => v.parse::<f64>().map_err(|_| unknown())?,
         };
-        let overload = Policy::with(kind, [(param.name, value)]).map_err(|source| {
+        let mut given = vec![(param.name.to_string(), value)];
+        for kv in extra
+            .iter()
+            .flat_map(|e| e.split(','))
+            .filter(|kv| !kv.trim().is_empty())
+        {
+            let (k, v) = kv.split_once('=').ok_or_else(unknown)?;
+            given.push((
+                k.trim().to_string(),
+                v.trim().parse::<f64>().map_err(|_| unknown())?,
+            ));
+        }
+        let overload = Policy::with(kind, given.iter().map(|(k, v)| (k.as_str(), *v))).map_err(|source| {
             ConsolidationNameError::Parameter {
                 found: name.to_string(),
                 source,
@@ -225,6 +242,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn labels_with_other_parameters_round_trip() {
+        let c = Consolidation::from_name("MAD-MMT-2.5(fallback_threshold=0.6)").unwrap();
+        assert_eq!(c.to_string(), "MAD-MMT-2.5(fallback_threshold=0.6)");
+        assert_eq!(Consolidation::from_name(&c.to_string()), Ok(c));
+        assert!(Consolidation::from_name("thr-mmt-0.8(nope=1)").is_err());
+        assert!(Consolidation::from_name("thr-mmt-0.8(threshold").is_err());
+    }
+
+    #[test]
     fn labels_round_trip_like_cloudsim() {
         for c in Consolidation::paper_set() {
             assert_eq!(Consolidation::from_name(&c.label()), Ok(c), "{c}");
@@ -262,7 +288,7 @@ mod tests {
     fn bad_names_say_what_is_valid() {
         let e = Consolidation::from_name("THR-XYZ-0.8").unwrap_err().to_string();
         assert!(
-            e.starts_with("unknown consolidation policy \"THR-XYZ-0.8\"; expected NPA, DVFS, exact"),
+            e.starts_with("\"THR-XYZ-0.8\" is not a consolidation policy; expected NPA, DVFS, exact"),
             "{e}"
         );
         assert!(e.contains("thr, iqr, mad, lr, lrr") && e.contains("mmt, mc, rs, mu"));
