@@ -641,6 +641,9 @@ fn live(a: &LiveArgs) -> Result<()> {
     if is_vm_scenario_file(&a.scenario) {
         return Err(slivers::scenario::vmreq::not_a_guest_scenario(&a.scenario).into());
     }
+    if is_consolidation_scenario_file(&a.scenario) {
+        return live_consolidation(a);
+    }
     let scenario = load(&a.scenario)?;
     let pair = match a.pair.as_deref() {
         None => scenario.pairs[0],
@@ -893,6 +896,91 @@ fn run_command(args: &RunArgs) -> Result<()> {
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `slivers live` on a consolidation scenario: the decisions of one policy
+/// (`--pair`: its label or index; default the first) carried out through a
+/// dry-run executor, whose `commands.jsonl` is the transcript.
+fn live_consolidation(a: &LiveArgs) -> Result<()> {
+    use slivers::live::consolidate::{check, emulated_cluster, run_live};
+    use slivers::live::transport::dry_run;
+    use slivers::live::xen::{XenConfig, XenExecutor};
+
+    let scenario = ConsScenario::load(&a.scenario)?;
+    if a.executor != ExecutorArg::DryRun {
+        bail!(
+            "{}: a consolidation scenario runs live only with --executor dry-run for now, not {}",
+            a.scenario.display(),
+            arg_name(a.executor)
+        );
+    }
+    if a.resume {
+        bail!("--resume: a consolidation dry run has nothing to resume; drop --resume");
+    }
+    let policy = match a.pair.as_deref() {
+        None => scenario.policies[0],
+        Some(p) => match p.parse::<usize>() {
+            Ok(i) => *scenario.policies.get(i).with_context(|| {
+                format!(
+                    "--pair {i}: the scenario has {} policies",
+                    scenario.policies.len()
+                )
+            })?,
+            Err(_) => {
+                let labels: Vec<String> = scenario.policies.iter().map(|x| x.to_string()).collect();
+                let i = labels
+                    .iter()
+                    .position(|l| l.eq_ignore_ascii_case(p))
+                    .with_context(|| format!("--pair {p}: expected one of {}", labels.join(", ")))?;
+                scenario.policies[i]
+            }
+        },
+    };
+    let hosts: Vec<String> = if a.hosts.is_empty() {
+        (0..scenario.hosts).map(|i| format!("host{i}")).collect()
+    } else {
+        a.hosts.clone()
+    };
+    check(&scenario, &hosts)?;
+    let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
+    slivers::report::folder::check_output_path(&out)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let commands = out.join("commands.jsonl");
+    let file =
+        std::fs::File::create(&commands).with_context(|| format!("creating {}", commands.display()))?;
+    let transport = dry_run(emulated_cluster(&scenario, &hosts), Box::new(file));
+    let exec = XenExecutor::new(
+        std::sync::Arc::new(transport),
+        XenConfig {
+            config_dir: a.config_dir.clone(),
+            ..XenConfig::default()
+        },
+    );
+    let trace = scenario.trace(a.seed.unwrap_or(scenario.seed));
+    let bar = sim_time_bar(1.0, a.quiet);
+    let show = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!("{done} of {total} decisions"));
+    };
+    let (result, ops) = run_live(&scenario, policy, &trace, &exec, &hosts, "vm-", &show)?;
+    bar.finish_and_clear();
+    let written = replace_folder(&out.join("results"), |dir| {
+        slivers::report::consolidation::write_all(&scenario, std::slice::from_ref(&result), dir)
+    })?;
+    if !a.quiet {
+        print!(
+            "{}",
+            slivers::report::consolidation::summary_text(std::slice::from_ref(&result))
+        );
+        println!(
+            "{ops} operations; transcript {}; wrote {} files in {}",
+            commands.display(),
+            written.len(),
+            out.join("results").display()
         );
     }
     Ok(())

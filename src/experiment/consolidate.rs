@@ -118,6 +118,9 @@ pub enum Decision {
         vm: VmId,
         /// Where it ran.
         host: HostId,
+        /// Where it was migrating to, if it was (an executor that finished
+        /// the migration finds it there).
+        migrating_to: Option<HostId>,
     },
 }
 
@@ -164,8 +167,8 @@ pub struct ConsRunResult {
     pub downtime_s: f64,
     /// VM-seconds spent waiting for a host.
     pub pending_s: f64,
-    /// VMs still waiting at the end.
-    pub pending_at_end: u32,
+    /// VMs whose trace started but that never found a host.
+    pub unplaced: u32,
     /// Events handled (ticks and migration phase ends).
     pub events: u64,
     /// The state per tick.
@@ -213,6 +216,8 @@ struct HostAcct {
 #[derive(Debug, Clone)]
 struct VmAcct {
     phase: Phase,
+    /// It has had a host.
+    ran: bool,
     size: Resources,
     /// Demand now, MIPS.
     demand: f64,
@@ -286,11 +291,12 @@ impl<'a> ConsRun<'a> {
             let ty = &scenario.host_types[t];
             state.add_host_with_cores(ty.capacity, ty.cores, ty.power, false);
         }
-        let n = trace.vms.len();
-        let vms = (0..n)
-            .map(|j| VmAcct {
+        let vms = vm_sizes(scenario, trace)
+            .into_iter()
+            .map(|size| VmAcct {
                 phase: Phase::Pending,
-                size: trace_size(scenario, trace, j),
+                ran: false,
+                size,
                 demand: 0.0,
                 availability: 1.0,
                 demanded: 0.0,
@@ -444,6 +450,7 @@ impl<'a> ConsRun<'a> {
             let u = self.cursor.at(self.trace, j, self.now).unwrap_or(0.0) as f64;
             let v = &mut self.vms[j];
             v.phase = Phase::Running;
+            v.ran = true;
             v.placed_at = self.now;
             v.demand = u * v.size.0[0] as f64;
             let demand = v.demand;
@@ -468,7 +475,7 @@ impl<'a> ConsRun<'a> {
             .state
             .vm(id)
             .ok_or_else(|| self.bug(StateError::UnknownVm(id)))?;
-        let hosts: Vec<HostId> = std::iter::once(vm.host()).chain(vm.migrating_to()).collect();
+        let (host, migrating_to) = (vm.host(), vm.migrating_to());
         self.state.remove_vm(id).map_err(|e| self.bug(e))?;
         let v = &mut self.vms[j];
         v.phase = Phase::Finished;
@@ -478,10 +485,11 @@ impl<'a> ConsRun<'a> {
             self.decisions.push(Decision::Remove {
                 at: self.now,
                 vm: id,
-                host: hosts[0],
+                host,
+                migrating_to,
             });
         }
-        for h in hosts {
+        for h in std::iter::once(host).chain(migrating_to) {
             self.switch_off_if_empty(h)?;
         }
         Ok(())
@@ -774,8 +782,8 @@ impl<'a> ConsRun<'a> {
             migration_time_s: cost.migration_ms as f64 / 1000.0,
             downtime_s: cost.downtime_ms as f64 / 1000.0,
             pending_s: self.pending_ms / 1000.0,
-            pending_at_end: (self.vms.iter().enumerate())
-                .filter(|(j, v)| v.phase == Phase::Pending && self.trace.vms[*j].is_running(self.now))
+            unplaced: (self.vms.iter().enumerate())
+                .filter(|(j, v)| !v.ran && self.trace.vms[*j].start().is_some_and(|t| t < self.now))
                 .count() as u32,
             events: self.events,
             timeline: self.timeline,
@@ -800,20 +808,23 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-/// VM `j`'s sliver: the trace's size if it gives one (CPU and memory), else
-/// its type's.
-fn trace_size(scenario: &ConsScenario, trace: &UtilizationTrace, j: usize) -> Resources {
-    let ty = scenario.vm_types[scenario.vm_type_of(j, trace.vms.len())].size;
-    let v = &trace.vms[j];
-    let mut size = ty;
-    if let Some(mips) = v.cpu_mips {
-        let per_core = mips / f64::from(v.cores.unwrap_or(1).max(1));
-        size.0[0] = (per_core.round() as u64).max(1);
-    }
-    if let Some(m) = v.memory_mib {
-        size.0[1] = m;
-    }
-    size
+/// Every VM's sliver, in trace order: its type's (CloudSim's blocks), with
+/// the CPU (one core's MIPS) and memory the trace gives, if it does.
+pub fn vm_sizes(scenario: &ConsScenario, trace: &UtilizationTrace) -> Vec<Resources> {
+    let n = trace.vms.len();
+    (trace.vms.iter().enumerate())
+        .map(|(j, v)| {
+            let mut size = scenario.vm_types[scenario.vm_type_of(j, n)].size;
+            if let Some(mips) = v.cpu_mips {
+                let per_core = mips / f64::from(v.cores.unwrap_or(1).max(1));
+                size.0[0] = (per_core.round() as u64).max(1);
+            }
+            if let Some(m) = v.memory_mib {
+                size.0[1] = m;
+            }
+            size
+        })
+        .collect()
 }
 
 /// Runs every policy of `scenario` (in parallel; results in policy order).

@@ -74,7 +74,7 @@ impl ConsManifest {
 
 /// The columns of `summary.csv`, with how each is read from a result.
 #[allow(clippy::type_complexity)]
-pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 18] = [
+pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 20] = [
     ("policy", |r| r.policy.clone()),
     ("energy_kwh", |r| fmt_f64(r.energy_kwh)),
     ("slav", |r| fmt_f64(r.slav)),
@@ -95,6 +95,8 @@ pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 18] = [
     ("overload_loss", |r| fmt_f64(r.overload_loss)),
     ("migration_time_s", |r| fmt_f64(r.migration_time_s)),
     ("downtime_s", |r| fmt_f64(r.downtime_s)),
+    ("pending_s", |r| fmt_f64(r.pending_s)),
+    ("unplaced", |r| r.unplaced.to_string()),
     ("hosts", |r| r.hosts.to_string()),
     ("vms", |r| r.vms.to_string()),
 ];
