@@ -18,10 +18,12 @@ use slivers::report::folder::{OutputLock, replace_folder};
 use slivers::report::outputs;
 use slivers::rng::SimRng;
 use slivers::scenario::Scenario;
+use slivers::scenario::consolidation::{ConsScenario, is_consolidation_scenario_file};
 use slivers::scenario::vmreq::{VmScenario, VmSource, is_vm_scenario_file};
 use slivers::trace::generate::{BatchParams, WebParams, batch_header_comments};
 use slivers::trace::vmreq::VmReqParams;
 use slivers::trace::{time, write_series_csv, write_swf, write_vm_requests};
+use slivers_policy::consolidation::{Consolidation, OverloadKind, SelectionKind};
 
 /// slivers: deterministic simulation of brokered VM hosting (Shirako slivers).
 #[derive(Debug, Parser)]
@@ -480,6 +482,28 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Validate { scenario, max_runs } if is_sweep_file(&scenario) => {
             validate_sweep(&scenario, max_runs)
         }
+        Command::Validate { scenario, .. } if is_consolidation_scenario_file(&scenario) => {
+            let s = ConsScenario::load(&scenario)?;
+            let vms = s.trace(s.seed).vms.len();
+            println!(
+                "{}: ok: {} hosts of {} types, {vms} VMs of {} types, {} policies ({}) over {} h, every {}, {} migrations (scenario \"{}\")",
+                scenario.display(),
+                s.hosts,
+                s.host_types.len(),
+                s.vm_types.len(),
+                s.policies.len(),
+                s.policies
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.duration.as_secs_f64() / 3600.0,
+                s.period,
+                s.migration_model.name(),
+                s.name
+            );
+            Ok(())
+        }
         Command::Validate { scenario, .. } if is_vm_scenario_file(&scenario) => {
             let s = VmScenario::load(&scenario)?;
             let vms = match &s.source {
@@ -556,6 +580,23 @@ pub fn run(cli: Cli) -> Result<()> {
             println!(
                 "A policy with parameters is written {{ name = \"energy-aware\", max_utilization = 0.8 }} in [[pairs]]."
             );
+            println!(
+                "consolidation (site, [consolidation] scenarios), written DETECTOR-SELECTION-PARAMETER:"
+            );
+            println!("  {:<16} {}", "npa", Consolidation::Npa.description());
+            println!("  {:<16} {}", "dvfs", Consolidation::Dvfs.description());
+            println!("  {:<16} {}", "exact", Consolidation::Exact.description());
+            println!("  overload detectors:");
+            for k in OverloadKind::ALL {
+                print_policy(k, k.description());
+            }
+            println!("  VM selections:");
+            for k in SelectionKind::ALL {
+                println!("  {:<16} {}", k.name(), k.description());
+            }
+            println!(
+                "e.g. \"THR-MMT-0.8\", \"LR-MC-1.2\", or \"MAD-MMT-2.5(fallback_threshold=0.6)\" for another parameter."
+            );
             Ok(())
         }
         Command::Trace(TraceCommand::Generate(g)) => generate(g),
@@ -607,6 +648,9 @@ fn live(a: &LiveArgs) -> Result<()> {
     }
     if is_vm_scenario_file(&a.scenario) {
         return Err(slivers::scenario::vmreq::not_a_guest_scenario(&a.scenario).into());
+    }
+    if is_consolidation_scenario_file(&a.scenario) {
+        return live_consolidation(a);
     }
     let scenario = load(&a.scenario)?;
     let pair = match a.pair.as_deref() {
@@ -794,6 +838,9 @@ fn run_command(args: &RunArgs) -> Result<()> {
     if is_vm_scenario_file(&args.scenario) {
         return run_vm_command(args);
     }
+    if is_consolidation_scenario_file(&args.scenario) {
+        return run_consolidation_command(args);
+    }
     let mut scenario = load(&args.scenario)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -861,6 +908,137 @@ fn run_command(args: &RunArgs) -> Result<()> {
             "{} runs in {:.2} s; wrote {}",
             results.len(),
             started.elapsed().as_secs_f64(),
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `slivers live` on a consolidation scenario: the decisions of one policy
+/// (`--pair`: its label or index; default the first) carried out through a
+/// dry-run executor, whose `commands.jsonl` is the transcript.
+fn live_consolidation(a: &LiveArgs) -> Result<()> {
+    use slivers::live::consolidate::{check, emulated_cluster, run_live};
+    use slivers::live::transport::dry_run;
+    use slivers::live::xen::{XenConfig, XenExecutor};
+
+    let scenario = ConsScenario::load(&a.scenario)?;
+    if a.executor != ExecutorArg::DryRun {
+        bail!(
+            "{}: a consolidation scenario runs live only with --executor dry-run for now, not {}",
+            a.scenario.display(),
+            arg_name(a.executor)
+        );
+    }
+    if a.resume {
+        bail!("--resume: a consolidation dry run has nothing to resume; drop --resume");
+    }
+    let policy = match a.pair.as_deref() {
+        None => scenario.policies[0],
+        Some(p) => match p.parse::<usize>() {
+            Ok(i) => *scenario.policies.get(i).with_context(|| {
+                format!(
+                    "--pair {i}: the scenario has {} policies",
+                    scenario.policies.len()
+                )
+            })?,
+            Err(_) => {
+                let labels: Vec<String> = scenario.policies.iter().map(|x| x.to_string()).collect();
+                let i = labels
+                    .iter()
+                    .position(|l| l.eq_ignore_ascii_case(p))
+                    .with_context(|| format!("--pair {p}: expected one of {}", labels.join(", ")))?;
+                scenario.policies[i]
+            }
+        },
+    };
+    let hosts: Vec<String> = if a.hosts.is_empty() {
+        (0..scenario.hosts).map(|i| format!("host{i}")).collect()
+    } else {
+        a.hosts.clone()
+    };
+    check(&scenario, &hosts)?;
+    let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
+    slivers::report::folder::check_output_path(&out)?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let commands = out.join("commands.jsonl");
+    let file =
+        std::fs::File::create(&commands).with_context(|| format!("creating {}", commands.display()))?;
+    let transport = dry_run(emulated_cluster(&scenario, &hosts), Box::new(file));
+    let exec = XenExecutor::new(
+        std::sync::Arc::new(transport),
+        XenConfig {
+            config_dir: a.config_dir.clone(),
+            ..XenConfig::default()
+        },
+    );
+    let trace = scenario.trace(a.seed.unwrap_or(scenario.seed));
+    let bar = sim_time_bar(1.0, a.quiet);
+    let show = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!("{done} of {total} decisions"));
+    };
+    let (result, ops) = run_live(&scenario, policy, &trace, &exec, &hosts, "vm-", &show)?;
+    bar.finish_and_clear();
+    let written = replace_folder(&out.join("results"), |dir| {
+        slivers::report::consolidation::write_all(&scenario, std::slice::from_ref(&result), dir)
+    })?;
+    if !a.quiet {
+        print!(
+            "{}",
+            slivers::report::consolidation::summary_text(std::slice::from_ref(&result))
+        );
+        println!(
+            "{ops} operations; transcript {}; wrote {} files in {}",
+            commands.display(),
+            written.len(),
+            out.join("results").display()
+        );
+    }
+    Ok(())
+}
+
+/// `slivers run` on a scenario with `[consolidation]`: every policy, in
+/// parallel, on the same utilisation trace.
+fn run_consolidation_command(args: &RunArgs) -> Result<()> {
+    use slivers::experiment::consolidate::run_all;
+    let mut scenario = ConsScenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let out = args.out.clone().unwrap_or_else(|| scenario.output.clone());
+    let _lock = OutputLock::acquire(&out)?;
+    let started = std::time::Instant::now();
+    let trace = scenario.trace(scenario.seed);
+    let loaded = started.elapsed();
+    let results = with_spinner_unless(
+        args.quiet,
+        format!(
+            "running {} policies on {} VMs",
+            scenario.policies.len(),
+            trace.vms.len()
+        ),
+        || run_all(&scenario, &trace, args.check),
+    )?;
+    let ran = started.elapsed() - loaded;
+    let written = replace_folder(&out, |dir| {
+        slivers::report::consolidation::write_all(&scenario, &results, dir)
+    })
+    .with_context(|| format!("writing results to {}", out.display()))?;
+    if !args.quiet {
+        print!("{}", slivers::report::consolidation::summary_text(&results));
+        println!(
+            "{} policies, {} VMs on {} hosts; trace {:.2} s, runs {:.2} s; wrote {}",
+            results.len(),
+            trace.vms.len(),
+            scenario.hosts,
+            loaded.as_secs_f64(),
+            ran.as_secs_f64(),
             written
                 .iter()
                 .map(|p| p.display().to_string())

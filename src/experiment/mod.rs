@@ -1,5 +1,6 @@
 //! Experiments: one run per policy pair of a scenario.
 
+pub mod consolidate;
 pub mod run;
 pub mod shard;
 pub mod slurm;

@@ -16,6 +16,7 @@
 //!
 //! See `docs/live.md`.
 
+pub mod consolidate;
 pub mod driver;
 pub mod executor;
 pub mod journal;

@@ -211,6 +211,41 @@ impl MigrationModel for MigrationParams {
     }
 }
 
+/// CloudSim's migration model, for comparisons with published CloudSim
+/// results: a live migration takes the VM's memory over half the link
+/// (`memory / (bandwidth / 2)`, memory in MiB taken as MB as CloudSim does,
+/// bandwidth in Mbit/s), the VM loses 10 % of its CPU meanwhile, and
+/// concurrent migrations do not slow each other (no network contention).
+/// Other steps take no time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CloudSimMigration {
+    /// Each host's link, Mbit/s.
+    pub bandwidth_mbps: u64,
+}
+
+/// The share of its CPU a VM loses while CloudSim migrates it.
+pub const CLOUDSIM_DEGRADATION: f64 = 0.1;
+
+impl CloudSimMigration {
+    /// How long CloudSim takes to migrate a VM of `memory_mib`.
+    pub fn duration(&self, memory_mib: u64) -> SimTime {
+        let mb_per_s = self.bandwidth_mbps as f64 / 8.0 / 2.0;
+        SimTime((memory_mib as f64 / mb_per_s * 1000.0).round() as u64)
+    }
+}
+
+impl MigrationModel for CloudSimMigration {
+    fn process(&self, step: &Step, _dirty_mibps: f64) -> Process {
+        match *step {
+            Step::Migrate { size_from, .. } => Process::fixed([Phase::wait(
+                self.duration(size_from.memory_mib()),
+                Availability::Degraded(CLOUDSIM_DEGRADATION),
+            )]),
+            _ => Process::fixed([]),
+        }
+    }
+}
+
 /// How much of its sliver a VM gets while a phase lasts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Availability {

@@ -24,7 +24,9 @@ pub use execution::{Execution, MigrationCost};
 pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity, SeriesForm};
 pub use guest::{BatchJob, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
-pub use migration::{Availability, LiveMode, MigrationModel, MigrationParams, NonConvergence};
+pub use migration::{
+    Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
+};
 /// Values per VM, in VM-id order, with O(1) lookups ([`IdSlab`]).
 pub type VmMap<V> = IdSlab<VmId, V>;
 

@@ -26,7 +26,7 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 14] = [
+pub const RUN_FILES: [&str; 21] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
@@ -41,6 +41,13 @@ pub const RUN_FILES: [&str; 14] = [
     "fidelity.svg",
     "fidelity.pdf",
     "manifest.toml",
+    "timeline.csv",
+    "energy-vs-slav.png",
+    "energy-vs-slav.svg",
+    "energy-vs-slav.pdf",
+    "active-hosts.png",
+    "active-hosts.svg",
+    "active-hosts.pdf",
 ];
 
 /// What a live run's folder holds besides its results, kept across runs of

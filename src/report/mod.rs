@@ -5,6 +5,7 @@
 //! [`write_atomic`]: the bytes go to a temporary file in the target's
 //! directory, which is flushed, synced and then renamed over the target.
 
+pub mod consolidation;
 pub mod csv;
 pub mod folder;
 pub mod keys;
@@ -161,6 +162,8 @@ pub enum FolderKind {
     Run,
     /// `slivers run` on VM requests (`kind = "vm-requests"`).
     VmRequests,
+    /// `slivers run` on a consolidation scenario (`kind = "consolidation"`).
+    Consolidation,
 }
 
 /// The kind of folder `dir` is, from its `manifest.toml`: a sweep's when it
@@ -171,8 +174,11 @@ pub fn folder_kind(dir: &Path) -> Result<FolderKind, ReportError> {
         return Ok(FolderKind::Sweep);
     }
     let t: toml::Table = read_manifest(&path, "a manifest written by slivers")?;
-    if t.get("kind").and_then(|k| k.as_str()) == Some(vmrun::KIND) {
+    let kind = t.get("kind").and_then(|k| k.as_str());
+    if kind == Some(vmrun::KIND) {
         Ok(FolderKind::VmRequests)
+    } else if kind == Some(consolidation::KIND) {
+        Ok(FolderKind::Consolidation)
     } else if t.contains_key("scenario_sha256") {
         Ok(FolderKind::Run)
     } else {
@@ -187,6 +193,7 @@ pub fn plot_folder(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         FolderKind::Sweep => sweep::plot_sweep(dir)?,
         FolderKind::Run => outputs::replot(dir)?,
         FolderKind::VmRequests => vmrun::replot(dir)?,
+        FolderKind::Consolidation => consolidation::replot(dir)?,
     };
     files.sort();
     Ok(files)

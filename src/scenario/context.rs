@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use super::ScenarioError;
 use super::raw::{self, RawDuration};
 use crate::engine::SimTime;
+use crate::model::MigrationParams;
 
 /// Seconds in a day.
 pub(super) const DAY: i64 = 86_400;
@@ -137,6 +138,55 @@ impl Ctx<'_> {
                 )
             }),
         }
+    }
+
+    /// `[migration]`: the migration model's parameters, each checked and
+    /// defaulted (the same keys in every kind of scenario that migrates).
+    pub(super) fn migration(
+        &self,
+        raw: Option<&raw::RawMigration>,
+    ) -> Result<MigrationParams, ScenarioError> {
+        let cx = self;
+        let d = MigrationParams::default();
+        let m = raw.cloned().unwrap_or_default();
+        let big = 1 << 40;
+        Ok(MigrationParams {
+            bandwidth_mbps: cx.positive(
+                "migration.bandwidth_mbps",
+                m.bandwidth_mbps,
+                d.bandwidth_mbps as i64,
+                big,
+            )?,
+            mode: m.mode.unwrap_or(d.mode),
+            max_downtime: cx.duration("migration.max_downtime", m.max_downtime.as_ref(), d.max_downtime)?,
+            max_rounds: cx.positive("migration.max_rounds", m.max_rounds, d.max_rounds as i64, 10_000)?
+                as u32,
+            max_sent_factor: cx.fraction(
+                "migration.max_sent_factor",
+                m.max_sent_factor,
+                d.max_sent_factor,
+                1.0,
+                1000.0,
+            )?,
+            on_non_convergence: m.on_non_convergence.unwrap_or(d.on_non_convergence),
+            switchover: cx.duration("migration.switchover", m.switchover.as_ref(), d.switchover)?,
+            postcopy_working_set_mib: cx.count(
+                "migration.postcopy_working_set_mib",
+                m.postcopy_working_set_mib,
+                d.postcopy_working_set_mib as i64,
+                big,
+            )?,
+            postcopy_slowdown: cx.fraction(
+                "migration.postcopy_slowdown",
+                m.postcopy_slowdown,
+                d.postcopy_slowdown,
+                0.0,
+                1.0,
+            )?,
+            suspend: cx.duration("migration.suspend", m.suspend.as_ref(), d.suspend)?,
+            resume: cx.duration("migration.resume", m.resume.as_ref(), d.resume)?,
+            op_latency: cx.duration("migration.op_latency", m.op_latency.as_ref(), d.op_latency)?,
+        })
     }
 
     /// A `start` date-time as unix seconds (`fallback` when absent).

@@ -5,6 +5,7 @@
 //! expected and what was found. Trace paths are relative to the scenario
 //! file; the output folder is relative to the current directory.
 
+pub mod consolidation;
 mod context;
 pub mod fit;
 mod guests;
@@ -152,7 +153,6 @@ impl Scenario {
         let header = cx.header(path, text, raw_header!(raw), PeriodUse::Allocation)?;
         let (seed, hosts, capacity) = (header.seed, header.hosts, header.capacity);
         let (duration, period) = (header.duration, header.period);
-        let big = 1 << 40;
 
         let s = raw.sliver.clone().unwrap_or_default();
         let q = s.quantum.unwrap_or(0.5);
@@ -195,45 +195,7 @@ impl Scenario {
         } as u32;
         let quantum = Quantum { unit, max_units };
 
-        let m = raw.migration.clone().unwrap_or_default();
-        let d = MigrationParams::default();
-        let migration = MigrationParams {
-            bandwidth_mbps: cx.positive(
-                "migration.bandwidth_mbps",
-                m.bandwidth_mbps,
-                d.bandwidth_mbps as i64,
-                big,
-            )?,
-            mode: m.mode.unwrap_or(d.mode),
-            max_downtime: cx.duration("migration.max_downtime", m.max_downtime.as_ref(), d.max_downtime)?,
-            max_rounds: cx.positive("migration.max_rounds", m.max_rounds, d.max_rounds as i64, 10_000)?
-                as u32,
-            max_sent_factor: cx.fraction(
-                "migration.max_sent_factor",
-                m.max_sent_factor,
-                d.max_sent_factor,
-                1.0,
-                1000.0,
-            )?,
-            on_non_convergence: m.on_non_convergence.unwrap_or(d.on_non_convergence),
-            switchover: cx.duration("migration.switchover", m.switchover.as_ref(), d.switchover)?,
-            postcopy_working_set_mib: cx.count(
-                "migration.postcopy_working_set_mib",
-                m.postcopy_working_set_mib,
-                d.postcopy_working_set_mib as i64,
-                big,
-            )?,
-            postcopy_slowdown: cx.fraction(
-                "migration.postcopy_slowdown",
-                m.postcopy_slowdown,
-                d.postcopy_slowdown,
-                0.0,
-                1.0,
-            )?,
-            suspend: cx.duration("migration.suspend", m.suspend.as_ref(), d.suspend)?,
-            resume: cx.duration("migration.resume", m.resume.as_ref(), d.resume)?,
-            op_latency: cx.duration("migration.op_latency", m.op_latency.as_ref(), d.op_latency)?,
-        };
+        let migration = cx.migration(raw.migration.as_ref())?;
 
         let e = raw.energy.clone().unwrap_or_default();
         let d = PowerParams::default();

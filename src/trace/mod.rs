@@ -25,6 +25,7 @@ pub mod generate;
 pub mod series;
 pub mod swf;
 pub mod time;
+pub mod utilization;
 pub mod vmreq;
 
 pub use series::{Gap, Series, read_series_csv, read_series_csv_gaps, write_series_csv};

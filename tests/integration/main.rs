@@ -8,6 +8,7 @@ mod golden;
 mod hosting_scale;
 mod invariants;
 mod live;
+mod live_consolidation;
 mod live_netns;
 mod live_resume;
 mod live_xl;

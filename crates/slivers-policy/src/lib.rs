@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+pub mod consolidation;
 pub mod fit;
 mod ids;
 mod idset;
@@ -42,6 +43,9 @@ mod provisioning;
 mod resources;
 mod view;
 
+pub use consolidation::{
+    Consolidation, ConsolidationState, Draw, Migration, OverloadKind, PowerModel, Reason, SelectionKind,
+};
 pub use ids::{BrokerId, GuestId, HostId, SiteId, VmId};
 pub use index::{FitKind, HostIndex, IndexError};
 pub use params::{MAX_PARAMETERS, ParamError, Parameter, Policy, PolicyKind};
