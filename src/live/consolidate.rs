@@ -48,7 +48,7 @@ pub enum LiveConsError {
         what: String,
         /// Why it failed.
         #[source]
-        source: ExecError,
+        source: Box<ExecError>,
     },
 }
 
@@ -144,7 +144,11 @@ pub fn run_live(
                 (at, what, outcome)
             }
         };
-        outcome.map_err(|source| LiveConsError::Exec { at, what, source })?;
+        outcome.map_err(|source| LiveConsError::Exec {
+            at,
+            what,
+            source: Box::new(source),
+        })?;
         ops += 1;
         progress(i + 1, total);
     }
