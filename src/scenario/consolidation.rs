@@ -32,7 +32,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use slivers_policy::consolidation::{Consolidation, PlaceBy, PowerModel};
+use slivers_policy::consolidation::{Consolidation, PlaceBy, PowerModel, RepackLimits};
 use slivers_policy::{DIM_NAMES, DIMS, Resources};
 
 use super::ScenarioError;
@@ -409,6 +409,18 @@ impl ConsScenario {
                     })?;
                     if out.contains(&p) {
                         return Err(cx.invalid(key, "distinct policies", format!("{p} twice")));
+                    }
+                    // The repacker refuses larger sites at its first plan:
+                    // say so now rather than after the other policies ran.
+                    let limit = RepackLimits::default().max_hosts;
+                    if p == Consolidation::Exact && hosts > limit as u64 {
+                        return Err(cx.invalid(
+                            key,
+                            format!(
+                                "`exact` only on sites of at most {limit} hosts (the exact repacker's limit)"
+                            ),
+                            format!("exact on {hosts} hosts"),
+                        ));
                     }
                     out.push(p);
                 }
