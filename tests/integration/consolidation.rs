@@ -620,18 +620,42 @@ fn a_bad_place_by_or_overbooking_key_is_refused() {
 }
 
 #[test]
+fn exact_on_too_large_a_site_is_refused() {
+    let d = temp_dir("cons-bad-exact-big");
+    let s = write_small(&d, |t| set_policies(t, &["thr-mmt-0.8", "exact"]));
+    let err = refused(&d, &s);
+    assert!(
+        err.contains(
+            "key `consolidation.policies[1]`: expected `exact` only on sites of at most 12 hosts (the exact repacker's limit), found exact on 40 hosts"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_run_that_fails_midway_leaves_the_previous_results_alone() {
-    // `exact` on 40 hosts stops at its first plan: the run fails with exit
-    // code 1 and the folder of an earlier run is left as it was.
+    // `exact` with more than 30 VMs placed stops at its first plan: the run
+    // fails with exit code 1 and the folder of an earlier run is left as
+    // it was.
     let d = temp_dir("cons-bad-exact");
     let out = d.join("out");
-    let (code, _, err) = slivers_code(&["run", SMALL, "--out", out.to_str().unwrap(), "-q"], &[]);
+    let (code, _, err) = slivers_code(&["run", TINY, "--out", out.to_str().unwrap(), "-q"], &[]);
     assert_eq!(code, Some(0), "{err}");
     let before: Vec<Vec<u8>> = FILES
         .iter()
         .map(|f| std::fs::read(out.join(f)).unwrap())
         .collect();
-    let s = write_small(&d, |t| set_policies(t, &["thr-mmt-0.8", "exact"]));
+    let mut t = table(TINY);
+    cons(&mut t).insert(
+        "trace".into(),
+        toml::Value::Table("generate = \"utilization\"\nvms = 40".parse().unwrap()),
+    );
+    cons(&mut t).insert(
+        "overbooking".into(),
+        toml::Value::Table("memory = 4".parse().unwrap()),
+    );
+    let s = d.join("s.toml");
+    std::fs::write(&s, toml::to_string(&t).unwrap()).unwrap();
     let listing = ls(&d);
     let (code, _, err) = slivers_code(
         &["run", s.to_str().unwrap(), "--out", out.to_str().unwrap(), "-q"],
@@ -639,7 +663,7 @@ fn a_run_that_fails_midway_leaves_the_previous_results_alone() {
     );
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains("exact") && err.contains("40 hosts is over the limit of 12"),
+        err.contains("exact") && err.contains("vms is over the limit of 30"),
         "{err}"
     );
     assert_eq!(ls(&d), listing, "no lock or temporary folder left");
@@ -1046,8 +1070,10 @@ fn churn_never_loses_a_vm() {
 /// policy error naming the policy.
 #[test]
 fn a_policy_error_names_the_policy() {
-    let s = ConsScenario::load(&root().join(SMALL)).unwrap();
-    let trace = s.trace(s.seed);
+    let s = ConsScenario::load(&root().join(TINY)).unwrap();
+    let mut trace = s.trace(s.seed);
+    // Twice the VMs: more than the repacker takes.
+    trace.vms.extend(trace.vms.clone());
     let e = ConsRun::new(&s, Consolidation::Exact, &trace, s.seed, true, false)
         .and_then(ConsRun::run)
         .unwrap_err();
@@ -1055,5 +1081,5 @@ fn a_policy_error_names_the_policy() {
         panic!("{e:?}")
     };
     assert_eq!(policy, "exact");
-    assert!(message.contains("40 hosts is over the limit of 12"), "{message}");
+    assert!(message.contains("vms is over the limit of 30"), "{message}");
 }
