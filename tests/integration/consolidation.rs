@@ -251,6 +251,23 @@ fn a_slice_of_the_planetlab_day_keeps_the_invariants() {
     }
 }
 
+#[test]
+fn a_slice_of_the_planetlab_day_keeps_the_invariants_with_the_slivers_model() {
+    // Pre-copy over shared links: migrations may outlast an interval.
+    let mut t = table(PLANETLAB);
+    t.insert("duration".into(), toml::Value::String("3h".into()));
+    cons(&mut t).insert("vms".into(), toml::Value::Integer(300));
+    cons(&mut t).insert("migration".into(), toml::Value::String("slivers".into()));
+    set_policies(&mut t, &["thr-mmt-0.8", "lr-mc-1.2", "mad-rs-2.5"]);
+    let s = parse(&t);
+    let trace = s.trace(s.seed);
+    for r in run_all(&s, &trace, true).unwrap() {
+        assert_consistent(&r);
+        assert!(r.migrations > 0 && r.downtime_s > 0.0, "{}", r.policy);
+        assert_eq!(r.pending_at_end, 0, "{}", r.policy);
+    }
+}
+
 // -------------------------------------------------------------- exact numbers
 
 /// Watts at 0, 10, ..., 100 % CPU as issue 12 gives them (SPECpower).
