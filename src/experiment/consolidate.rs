@@ -840,3 +840,84 @@ pub fn run_all(
         .map(|&p| ConsRun::new(scenario, p, trace, scenario.seed, check, false)?.run())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::consolidation::ConsScenario;
+
+    fn tiny() -> ConsScenario {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/consolidation/tiny.toml");
+        ConsScenario::load(&path).unwrap()
+    }
+
+    /// A run after its first tick (every VM placed), checked sound.
+    fn placed<'a>(s: &'a ConsScenario, trace: &'a UtilizationTrace) -> ConsRun<'a> {
+        let mut r = ConsRun::new(s, Consolidation::Dvfs, trace, 1, true, false).unwrap();
+        r.tick(true).unwrap();
+        r.share();
+        r.check_invariants().unwrap();
+        assert!(r.state.vms().len() > 1);
+        r
+    }
+
+    fn fails_with(r: &ConsRun, what: &str) {
+        match r.check_invariants() {
+            Err(ConsRunError::Invariant { message, .. }) => assert!(message.contains(what), "{message}"),
+            other => panic!("expected an invariant violation ({what}), got {other:?}"),
+        }
+    }
+
+    /// The host holding most VMs.
+    fn busiest(r: &ConsRun) -> HostId {
+        let h = (0..r.hosts.len())
+            .max_by_key(|&h| r.state.hosts()[h].vms().len())
+            .unwrap();
+        assert!(r.state.hosts()[h].vms().len() >= 2);
+        HostId(h as u32)
+    }
+
+    #[test]
+    fn the_checker_catches_each_broken_rule() {
+        let s = tiny();
+        let trace = s.trace(s.seed);
+
+        // A host holding VMs but switched off.
+        let mut r = placed(&s, &trace);
+        let h = busiest(&r);
+        r.hosts[h.index()].on_since = None;
+        fails_with(&r, &format!("host {} is off but holds", h.0));
+
+        // A host serving more CPU than it has.
+        let mut r = placed(&s, &trace);
+        let a = &mut r.hosts[h.index()];
+        a.demanded = 1e9;
+        a.served_share = 1.0;
+        fails_with(&r, "MIPS of");
+
+        // A host reserving more memory than its overbooking ratio allows.
+        let mut r = placed(&s, &trace);
+        let big = Resources::new(1, 1 << 20, 1, 0);
+        r.state.add_vm(VmId(1_000), big, h).unwrap();
+        fails_with(&r, "over its limits");
+
+        // A VM in the state that the run says is waiting.
+        let mut r = placed(&s, &trace);
+        let vm = r.state.hosts()[h.index()].vms()[0];
+        r.vms[vm.0 as usize].phase = Phase::Pending;
+        fails_with(&r, "is placed but not running");
+
+        // A VM running but in no host.
+        let mut r = placed(&s, &trace);
+        r.state.remove_vm(vm).unwrap();
+        fails_with(&r, "runs but is not placed");
+
+        // A VM in the state that the run does not know.
+        let mut r = placed(&s, &trace);
+        r.state
+            .add_vm(VmId(1_000), Resources::new(1, 1, 1, 0), h)
+            .unwrap();
+        fails_with(&r, "VMs placed");
+    }
+}

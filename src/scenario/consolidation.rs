@@ -32,7 +32,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use slivers_policy::consolidation::{Consolidation, PlaceBy, PowerModel};
+use slivers_policy::consolidation::{Consolidation, PlaceBy, PowerModel, RepackLimits};
 use slivers_policy::{DIM_NAMES, DIMS, Resources};
 
 use super::ScenarioError;
@@ -330,6 +330,22 @@ impl ConsScenario {
             .map(|v| cx.positive("consolidation.vms", Some(v), 1, 10_000_000))
             .transpose()?
             .map(|v| v as u32);
+        // A trace that is not there is the scenario's error: name its key
+        // (the readers' own errors name only the path).
+        let missing = match &source {
+            UtilSource::PlanetLab(p) if !p.is_dir() => Some(("planetlab", p, "a PlanetLab folder")),
+            UtilSource::OpenDc(p) if !p.is_dir() => Some(("opendc", p, "an OpenDC workload folder")),
+            UtilSource::Tidy(p) if !p.is_file() => Some(("csv", p, "a utilisation CSV file")),
+            _ => None,
+        };
+        if let Some((k, p, what)) = missing {
+            let found = if p.exists() { "not one" } else { "nothing there" };
+            return Err(cx.invalid(
+                format!("consolidation.trace.{k}"),
+                what,
+                format!("{}: {found}", p.display()),
+            ));
+        }
         let trace = match &source {
             UtilSource::PlanetLab(p) => Some(utilization::read_planetlab(p)?),
             UtilSource::Tidy(p) => Some(utilization::read_utilization_csv(p)?),
@@ -393,6 +409,18 @@ impl ConsScenario {
                     })?;
                     if out.contains(&p) {
                         return Err(cx.invalid(key, "distinct policies", format!("{p} twice")));
+                    }
+                    // The repacker refuses larger sites at its first plan:
+                    // say so now rather than after the other policies ran.
+                    let limit = RepackLimits::default().max_hosts;
+                    if p == Consolidation::Exact && hosts > limit as u64 {
+                        return Err(cx.invalid(
+                            key,
+                            format!(
+                                "`exact` only on sites of at most {limit} hosts (the exact repacker's limit)"
+                            ),
+                            format!("exact on {hosts} hosts"),
+                        ));
                     }
                     out.push(p);
                 }

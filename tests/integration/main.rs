@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod consolidation;
 mod determinism;
 mod figure3;
 mod golden;
