@@ -10,13 +10,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
-use super::csv::{CsvFile, Table, fmt_f64, read_csv};
+use super::csv::{CsvFile, Table, fmt_f64, fmt_ratio, read_csv};
 use super::plot::{Curve, LinePlot, Spread, draw_lines};
 use crate::experiment::consolidate::ConsRunResult;
 use crate::scenario::consolidation::ConsScenario;
 
 /// `kind` in a consolidation run's manifest.
 pub const KIND: &str = "consolidation";
+
+/// The files a consolidation run writes.
+pub const FILES: [&str; 9] = [
+    "summary.csv",
+    "timeline.csv",
+    "manifest.toml",
+    "energy-vs-slav.png",
+    "energy-vs-slav.svg",
+    "energy-vs-slav.pdf",
+    "active-hosts.png",
+    "active-hosts.svg",
+    "active-hosts.pdf",
+];
 
 /// `manifest.toml` of a consolidation run's folder.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -66,10 +79,10 @@ impl ConsManifest {
 pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 20] = [
     ("policy", |r| r.policy.clone()),
     ("energy_kwh", |r| fmt_f64(r.energy_kwh)),
-    ("slav", |r| fmt_f64(r.slav)),
-    ("esv", |r| fmt_f64(r.esv)),
-    ("slatah", |r| fmt_f64(r.slatah)),
-    ("pdm", |r| fmt_f64(r.pdm)),
+    ("slav", |r| fmt_ratio(r.slav)),
+    ("esv", |r| fmt_ratio(r.esv)),
+    ("slatah", |r| fmt_ratio(r.slatah)),
+    ("pdm", |r| fmt_ratio(r.pdm)),
     ("migrations", |r| r.migrations.to_string()),
     ("overload_migrations", |r| r.overload_migrations.to_string()),
     ("underload_migrations", |r| r.underload_migrations.to_string()),
@@ -81,7 +94,7 @@ pub const SUMMARY: [(&str, fn(&ConsRunResult) -> String); 20] = [
         fmt_f64(r.mean_time_before_migration_s)
     }),
     ("mean_active_hosts", |r| fmt_f64(r.mean_active_hosts)),
-    ("overload_loss", |r| fmt_f64(r.overload_loss)),
+    ("overload_loss", |r| fmt_ratio(r.overload_loss)),
     ("migration_time_s", |r| fmt_f64(r.migration_time_s)),
     ("downtime_s", |r| fmt_f64(r.downtime_s)),
     ("pending_s", |r| fmt_f64(r.pending_s)),

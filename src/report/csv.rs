@@ -130,6 +130,17 @@ pub fn fmt_f64(x: f64) -> String {
 }
 
 /// Scientific notation with at most 6 significant digits, mantissa trimmed.
+/// A small ratio with six significant digits: [`fmt_f64`] above 0.1, else
+/// scientific (`1.52634e-5`), so that values far below 10^-6 keep their
+/// digits (SLAV, ESV).
+pub fn fmt_ratio(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && x.abs() < 0.1 {
+        fmt_sci(x)
+    } else {
+        fmt_f64(x)
+    }
+}
+
 fn fmt_sci(x: f64) -> String {
     let s = format!("{x:.5e}");
     match s.split_once('e') {

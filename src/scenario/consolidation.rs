@@ -190,7 +190,8 @@ pub struct ConsScenario {
     /// the counts are equal), skipping types already dealt their count.
     pub host_types: Vec<HostType>,
     /// The kinds of VM. VM `j` of `n` is of type `j / ceil(n / types)`
-    /// (CloudSim's blocks), unless the trace gives its size.
+    /// (CloudSim's blocks), unless a trace file gives its size (a generated
+    /// trace's sizes are dropped: the types decide).
     pub vm_types: Vec<VmType>,
     /// Where utilisation comes from.
     pub source: UtilSource,
@@ -470,6 +471,12 @@ impl ConsScenario {
         };
         if let Some(n) = self.vms {
             t.vms.truncate(n as usize);
+        }
+        if matches!(self.source, UtilSource::Generated { .. }) {
+            // The generator draws sizes; the scenario's [[vm_type]]s decide.
+            for v in &mut t.vms {
+                (v.cpu_mips, v.cores, v.memory_mib) = (None, None, None);
+            }
         }
         t
     }
