@@ -41,6 +41,7 @@ pub mod plan;
 pub mod policies;
 mod provisioning;
 mod resources;
+pub mod thermal;
 mod view;
 
 pub use consolidation::{
@@ -52,6 +53,9 @@ pub use params::{MAX_PARAMETERS, ParamError, Parameter, Policy, PolicyKind};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};
+pub use thermal::{
+    CoolingState, CopCurve, RackCoefficients, RackLayout, RackSlot, Recirculation, ThermalError, ThermalModel,
+};
 pub use view::{ClusterView, HostTable, HostView, VmView, VmsView};
 
 /// A policy name that is not one of the built-in policies.

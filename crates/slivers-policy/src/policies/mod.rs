@@ -8,6 +8,7 @@ mod first_fit_provisioning;
 mod follow_broker;
 mod migrating;
 mod room_for_growth;
+pub mod thermal_aware;
 mod worst_fit_placement;
 
 pub use best_fit_placement::BestFitPlacement;
