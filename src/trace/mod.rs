@@ -21,6 +21,7 @@
 //! `<path>.tmp` in the same directory and renames it over `<path>`, so a
 //! reader never sees a half-written file.
 
+pub mod failures;
 pub mod generate;
 pub mod series;
 pub mod swf;
