@@ -12,7 +12,8 @@
 //! Completion times are rounded up to the millisecond; a transfer is done
 //! once what is left is below [`EPSILON_MIB`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use slivers_policy::HostId;
 
@@ -186,31 +187,71 @@ impl Network {
                 *users.entry(l).or_default() += 1;
             }
         }
-        let mut unfixed: Vec<FlowId> = component.into_iter().collect();
-        while !unfixed.is_empty() {
-            let Some((link, fair)) = users
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(l, n)| (*l, left[l] / *n as f64))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-            else {
-                break;
-            };
-            let mut keep = Vec::with_capacity(unfixed.len());
-            for id in unfixed {
-                let f = self.flows.get_mut(&id).expect("unfixed flows exist");
-                if f.links().any(|l| l == link) {
-                    f.rate = fair;
-                    for l in f.links() {
-                        *left.get_mut(&l).expect("every link of a flow is counted") -= fair;
-                        *users.get_mut(&l).expect("every link of a flow is counted") -= 1;
-                    }
-                } else {
-                    keep.push(id);
+        // Progressive filling with a heap of the links' fair shares (least
+        // first, ties to the lowest link): fixing a link's flows at its
+        // share never lowers another link's share (the least share is at
+        // most theirs), so an entry whose share is no longer the link's is
+        // stale and skipped, and each pop that counts fixes a link. Each
+        // flow is fixed once: O((flows + links) log links), where a scan of
+        // every link per step costs O(links x (links + flows)).
+        let mut unfixed = component;
+        let mut heap: BinaryHeap<Reverse<(Share, Link)>> = users
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(l, n)| Reverse((Share(left[l] / *n as f64), *l)))
+            .collect();
+        let mut touched: Vec<Link> = Vec::new();
+        while let Some(Reverse((Share(fair), link))) = heap.pop() {
+            let n = users[&link];
+            if n == 0 || (left[&link] / n as f64).to_bits() != fair.to_bits() {
+                continue;
+            }
+            touched.clear();
+            let on: Vec<FlowId> = (self.on_link.get(&link).into_iter().flatten())
+                .filter(|id| unfixed.contains(id))
+                .copied()
+                .collect();
+            for id in on {
+                unfixed.remove(&id);
+                let f = self.flows.get_mut(&id).expect("flows on a link exist");
+                f.rate = fair;
+                for l in f.links() {
+                    *left.get_mut(&l).expect("every link of a flow is counted") -= fair;
+                    *users.get_mut(&l).expect("every link of a flow is counted") -= 1;
+                    touched.push(l);
                 }
             }
-            unfixed = keep;
+            for l in &touched {
+                let n = users[l];
+                if n > 0 {
+                    heap.push(Reverse((Share(left[l] / n as f64), *l)));
+                }
+            }
         }
+    }
+}
+
+/// A fair share, ordered by [`f64::total_cmp`] (for the heap).
+#[derive(Debug, Clone, Copy)]
+struct Share(f64);
+
+impl PartialEq for Share {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+
+impl Eq for Share {}
+
+impl PartialOrd for Share {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Share {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
