@@ -908,11 +908,7 @@ fn run_command(args: &RunArgs) -> Result<()> {
             "{} runs in {:.2} s; wrote {}",
             results.len(),
             started.elapsed().as_secs_f64(),
-            written
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(&written)
         );
     }
     Ok(())
@@ -1039,11 +1035,7 @@ fn run_consolidation_command(args: &RunArgs) -> Result<()> {
             scenario.hosts,
             loaded.as_secs_f64(),
             ran.as_secs_f64(),
-            written
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(&written)
         );
     }
     Ok(())
@@ -1091,11 +1083,7 @@ fn run_vm_command(args: &RunArgs) -> Result<()> {
             loaded.as_secs_f64(),
             ran.as_secs_f64(),
             ran.as_nanos() as f64 / r.events.max(1) as f64,
-            written
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            joined(&written)
         );
     }
     Ok(())
@@ -1130,6 +1118,11 @@ fn print_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// The files written, as one comma-separated list for the terminal.
+fn joined(files: &[PathBuf]) -> String {
+    files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Progress is shown on a terminal, unless --quiet.
