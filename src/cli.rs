@@ -484,7 +484,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Validate { scenario, .. } if is_consolidation_scenario_file(&scenario) => {
             let s = ConsScenario::load(&scenario)?;
-            let vms = s.trace(s.seed).vms.len();
+            let vms = s.vm_count();
             println!(
                 "{}: ok: {} hosts of {} types, {vms} VMs of {} types, {} policies ({}) over {} h, every {}, {} migrations (scenario \"{}\")",
                 scenario.display(),
@@ -922,7 +922,10 @@ fn live_consolidation(a: &LiveArgs) -> Result<()> {
     use slivers::live::transport::dry_run;
     use slivers::live::xen::{XenConfig, XenExecutor};
 
-    let scenario = ConsScenario::load(&a.scenario)?;
+    let mut scenario = ConsScenario::load(&a.scenario)?;
+    if let Some(seed) = a.seed {
+        scenario.seed = seed;
+    }
     if a.executor != ExecutorArg::DryRun {
         bail!(
             "{}: a consolidation scenario runs live only with --executor dry-run for now, not {}",
@@ -960,6 +963,7 @@ fn live_consolidation(a: &LiveArgs) -> Result<()> {
     check(&scenario, &hosts)?;
     let out = a.out.clone().unwrap_or_else(|| scenario.output.join("live"));
     slivers::report::folder::check_output_path(&out)?;
+    let _lock = OutputLock::acquire(&out)?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let commands = out.join("commands.jsonl");
     let file =
@@ -972,7 +976,7 @@ fn live_consolidation(a: &LiveArgs) -> Result<()> {
             ..XenConfig::default()
         },
     );
-    let trace = scenario.trace(a.seed.unwrap_or(scenario.seed));
+    let trace = scenario.trace(scenario.seed);
     let bar = sim_time_bar(1.0, a.quiet);
     let show = |done: usize, total: usize| {
         bar.set_length(total as u64);

@@ -23,9 +23,10 @@
 //!   and draws nothing (switching is instantaneous, as in CloudSim). The
 //!   non-power-aware baseline (NPA) draws every host's full power all the
 //!   time.
-//! * **Metrics** (as CCPE 2012 defines them): SLATAH = the share of the
-//!   hosts' active time during which their CPU demand was not met; PDM = the
-//!   mean over VMs of the CPU lost to migrations over the CPU demanded;
+//! * **Metrics** (as CCPE 2012 defines them): SLATAH = the mean over hosts
+//!   of the share of their active time during which their CPU demand was
+//!   not met; PDM = the mean over VMs of the CPU lost to migrations over the
+//!   CPU demanded;
 //!   SLAV = SLATAH × PDM; ESV = energy × SLAV.
 //! * **Invariants** (checked after every event with `check`, and in debug
 //!   builds): every VM of the trace is pending, running (on one host),
@@ -248,6 +249,9 @@ pub struct ConsRun<'a> {
     exec: Execution,
     /// CPU share the target spends on a VM arriving.
     target_share: f64,
+    /// A degraded migrating VM runs on its target (slivers' post-copy), not
+    /// on its source (CloudSim's 10 % loss).
+    post_copy_on_target: bool,
     rng: SimRng,
     now: SimTime,
     check: bool,
@@ -291,7 +295,8 @@ impl<'a> ConsRun<'a> {
             let ty = &scenario.host_types[t];
             state.add_host_with_cores(ty.capacity, ty.cores, ty.power, false);
         }
-        let vms = vm_sizes(scenario, trace)
+        let vms = scenario
+            .vm_sizes(trace)
             .into_iter()
             .map(|size| VmAcct {
                 phase: Phase::Pending,
@@ -329,6 +334,7 @@ impl<'a> ConsRun<'a> {
             cursor: trace.cursor(),
             exec: Execution::new(model, scenario.migration.bandwidth_mibps()),
             target_share,
+            post_copy_on_target: scenario.migration_model == MigrationModelKind::Slivers,
             rng: SimRng::seed_from_u64(seed),
             now: SimTime::ZERO,
             check: check || cfg!(debug_assertions),
@@ -593,8 +599,18 @@ impl<'a> ConsRun<'a> {
             let Some(s) = self.state.vm(id) else { continue };
             let availability = self.exec.availability(id);
             v.availability = availability.map_or(1.0, Availability::fraction);
-            self.hosts[s.host().index()].demanded += v.demand * v.availability;
+            // Where the VM runs: on its source, except in slivers' model
+            // once a post-copy switch resumed it on the target (degraded
+            // while it pulls its pages); CloudSim's degraded phase runs on
+            // the source.
+            let resumed = self.post_copy_on_target && matches!(availability, Some(Availability::Degraded(_)));
+            let runs_on = match (resumed, s.migrating_to()) {
+                (true, Some(t)) => t,
+                _ => s.host(),
+            };
+            self.hosts[runs_on.index()].demanded += v.demand * v.availability;
             if let Some(t) = s.migrating_to()
+                && !resumed
                 && availability != Some(Availability::Down)
             {
                 self.hosts[t.index()].demanded += v.demand * self.target_share;
@@ -806,25 +822,6 @@ fn mean(xs: &[f64]) -> f64 {
     } else {
         xs.iter().sum::<f64>() / xs.len() as f64
     }
-}
-
-/// Every VM's sliver, in trace order: its type's (CloudSim's blocks), with
-/// the CPU (one core's MIPS) and memory the trace gives, if it does.
-pub fn vm_sizes(scenario: &ConsScenario, trace: &UtilizationTrace) -> Vec<Resources> {
-    let n = trace.vms.len();
-    (trace.vms.iter().enumerate())
-        .map(|(j, v)| {
-            let mut size = scenario.vm_types[scenario.vm_type_of(j, n)].size;
-            if let Some(mips) = v.cpu_mips {
-                let per_core = mips / f64::from(v.cores.unwrap_or(1).max(1));
-                size.0[0] = (per_core.round() as u64).max(1);
-            }
-            if let Some(m) = v.memory_mib {
-                size.0[1] = m;
-            }
-            size
-        })
-        .collect()
 }
 
 /// Runs every policy of `scenario` (in parallel; results in policy order).

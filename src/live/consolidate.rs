@@ -26,7 +26,7 @@ use slivers_xl_emu::cluster::EmuCluster;
 
 use super::executor::{ExecError, Executor, VmSpec};
 use crate::engine::SimTime;
-use crate::experiment::consolidate::{ConsRun, ConsRunError, ConsRunResult, Decision, vm_sizes};
+use crate::experiment::consolidate::{ConsRun, ConsRunError, ConsRunResult, Decision};
 use crate::scenario::consolidation::ConsScenario;
 use crate::trace::utilization::UtilizationTrace;
 
@@ -71,7 +71,8 @@ pub fn vm_spec(prefix: &str, vm: VmId, size: Resources) -> VmSpec {
         max_memory_mib: size.memory_mib(),
         vcpus: 1,
         max_vcpus: 1,
-        cpu_weight: (size.cpu_millicores() * 256 / 1000).clamp(1, 65_535) as u32,
+        // CPU is in MIPS in a consolidation scenario.
+        cpu_weight: (size.0[0] * 256 / 1000).clamp(1, 65_535) as u32,
         cap_percent: 0,
         bandwidth_mbps: size.0[2],
         disk_gib: size.0[3],
@@ -99,7 +100,7 @@ pub fn check(scenario: &ConsScenario, names: &[String]) -> Result<(), LiveConsEr
 }
 
 /// Runs `policy` on `scenario` with `trace` and carries out its decisions
-/// on `executor`, whose hosts are `names` (one per scenario host, in host
+/// on `executor` (call [`check`] first, before anything is started), whose hosts are `names` (one per scenario host, in host
 /// order); `progress` is told each decision done. Returns what the run
 /// measured and the number of executor operations.
 pub fn run_live(
@@ -111,9 +112,8 @@ pub fn run_live(
     prefix: &str,
     progress: &dyn Fn(usize, usize),
 ) -> Result<(ConsRunResult, u64), LiveConsError> {
-    check(scenario, names)?;
     let result = ConsRun::new(scenario, policy, trace, scenario.seed, true, true)?.run()?;
-    let sizes = vm_sizes(scenario, trace);
+    let sizes = scenario.vm_sizes(trace);
     let host = |h: HostId| names[h.index()].as_str();
     let mut ops = 0;
     let total = result.decisions.len();

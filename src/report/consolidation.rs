@@ -121,6 +121,7 @@ pub fn timeline_table(results: &[ConsRunResult]) -> Result<Table, ReportError> {
         "overloaded_hosts",
         "power_w",
         "migrations",
+        "pending",
     ]);
     for r in results {
         for row in &r.timeline {
@@ -131,6 +132,7 @@ pub fn timeline_table(results: &[ConsRunResult]) -> Result<Table, ReportError> {
                 row.overloaded_hosts.to_string(),
                 fmt_f64(row.power_w),
                 row.migrations.to_string(),
+                row.pending.to_string(),
             ])?;
         }
     }

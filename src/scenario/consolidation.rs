@@ -413,14 +413,32 @@ impl ConsScenario {
                     }
                     // The repacker refuses larger sites at its first plan:
                     // say so now rather than after the other policies ran.
-                    let limit = RepackLimits::default().max_hosts;
-                    if p == Consolidation::Exact && hosts > limit as u64 {
+                    let limits = RepackLimits::default();
+                    if p == Consolidation::Exact && hosts > limits.max_hosts as u64 {
                         return Err(cx.invalid(
                             key,
                             format!(
-                                "`exact` only on sites of at most {limit} hosts (the exact repacker's limit)"
+                                "`exact` only on sites of at most {} hosts (the exact repacker's limit)",
+                                limits.max_hosts
                             ),
                             format!("exact on {hosts} hosts"),
+                        ));
+                    }
+                    let n_vms = match (&trace, &source) {
+                        (Some(t), _) => t.vms.len() as u64,
+                        (None, UtilSource::Generated { vms }) => u64::from(*vms),
+                        (None, _) => 0,
+                    };
+                    // (As Self::vm_count, before the scenario exists.)
+                    let n_vms = vms.map_or(n_vms, |v| n_vms.min(u64::from(v)));
+                    if p == Consolidation::Exact && n_vms > limits.max_vms as u64 {
+                        return Err(cx.invalid(
+                            key,
+                            format!(
+                                "`exact` only with at most {} VMs (the exact repacker's limit)",
+                                limits.max_vms
+                            ),
+                            format!("exact with {n_vms} VMs"),
                         ));
                     }
                     out.push(p);
@@ -429,7 +447,7 @@ impl ConsScenario {
             }
         };
 
-        Ok(ConsScenario {
+        let scenario = ConsScenario {
             header,
             host_types,
             vm_types,
@@ -452,7 +470,24 @@ impl ConsScenario {
             migration: cx.migration(raw.migration.as_ref())?,
             dirty_mibps: cx.fraction("consolidation.dirty_mibps", c.dirty_mibps, 0.0, 0.0, 1e6)?,
             policies,
-        })
+        };
+        // Sizes a trace file gives must fit a host, as [[vm_type]]s must.
+        if let Some(t) = &scenario.trace {
+            let sizes = scenario.vm_sizes(t);
+            if let Some((v, size)) = t
+                .vms
+                .iter()
+                .zip(&sizes)
+                .find(|(_, s)| !fits_some_host(&scenario.host_types, s))
+            {
+                return Err(cx.invalid(
+                    "consolidation.trace",
+                    "VMs that fit one core and the memory of some host type",
+                    format!("VM \"{}\" of {size}", v.name),
+                ));
+            }
+        }
+        Ok(scenario)
     }
 
     /// The utilisation trace of a run: the file's, or generated with `seed`;
@@ -481,6 +516,36 @@ impl ConsScenario {
         t
     }
 
+    /// Every VM's sliver, in trace order: its type's, with the CPU (one
+    /// core's MIPS) and memory a trace file gives, if it does.
+    pub fn vm_sizes(&self, trace: &UtilizationTrace) -> Vec<Resources> {
+        let n = trace.vms.len();
+        (trace.vms.iter().enumerate())
+            .map(|(j, v)| {
+                let mut size = self.vm_types[self.vm_type_of(j, n)].size;
+                if let Some(mips) = v.cpu_mips {
+                    let per_core = mips / f64::from(v.cores.unwrap_or(1).max(1));
+                    size.0[0] = (per_core.round() as u64).max(1);
+                }
+                if let Some(m) = v.memory_mib {
+                    size.0[1] = m;
+                }
+                size
+            })
+            .collect()
+    }
+
+    /// VMs of a run (of the trace file or the generator, cut to `vms`),
+    /// without generating a trace.
+    pub fn vm_count(&self) -> usize {
+        let n = match (&self.trace, &self.source) {
+            (Some(t), _) => t.vms.len(),
+            (None, UtilSource::Generated { vms }) => *vms as usize,
+            (None, _) => 0,
+        };
+        self.vms.map_or(n, |v| n.min(v as usize))
+    }
+
     /// The type of every host, in host order.
     pub fn host_layout(&self) -> Vec<usize> {
         let mut left: Vec<u32> = self.host_types.iter().map(|t| t.count).collect();
@@ -501,6 +566,11 @@ impl ConsScenario {
         let block = n.div_ceil(self.vm_types.len()).max(1);
         (j / block).min(self.vm_types.len() - 1)
     }
+}
+
+/// True if a VM of `size` fits one core (and the rest) of some host type.
+fn fits_some_host(types: &[HostType], size: &Resources) -> bool {
+    (types.iter()).any(|t| size.fits_in(&t.capacity) && size.0[0] <= t.capacity.0[0] / t.cores)
 }
 
 /// The file key of a dimension: `cpu`, `memory`, `bandwidth`, `disk`.

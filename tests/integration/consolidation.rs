@@ -651,9 +651,9 @@ fn exact_on_too_large_a_site_is_refused() {
 
 #[test]
 fn a_run_that_fails_midway_leaves_the_previous_results_alone() {
-    // `exact` with more than 30 VMs placed stops at its first plan: the run
-    // fails with exit code 1 and the folder of an earlier run is left as
-    // it was.
+    // `exact` with more than 30 VMs is refused (the repacker's limit): the
+    // run fails with exit code 1 and the folder of an earlier run is left
+    // as it was.
     let d = temp_dir("cons-bad-exact");
     let out = d.join("out");
     let (code, _, err) = slivers_code(&["run", TINY, "--out", out.to_str().unwrap(), "-q"], &[]);
@@ -680,7 +680,9 @@ fn a_run_that_fails_midway_leaves_the_previous_results_alone() {
     );
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains("exact") && err.contains("vms is over the limit of 30"),
+        err.contains(
+            "expected `exact` only with at most 30 VMs (the exact repacker's limit), found exact with 40 VMs"
+        ),
         "{err}"
     );
     assert_eq!(ls(&d), listing, "no lock or temporary folder left");
@@ -735,7 +737,7 @@ fn a_run_writes_its_files_and_plot_redraws_the_same_figures() {
     assert!(summary.contains("\nNPA,30.24,0,0,0,0,0,"), "{summary}");
 
     let timeline = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
-    assert!(timeline.starts_with("policy,time_s,active_hosts,overloaded_hosts,power_w,migrations\n"));
+    assert!(timeline.starts_with("policy,time_s,active_hosts,overloaded_hosts,power_w,migrations,pending\n"));
     assert_eq!(
         timeline.lines().count(),
         1 + 7 * 72,
@@ -1100,4 +1102,46 @@ fn a_policy_error_names_the_policy() {
     };
     assert_eq!(policy, "exact");
     assert!(message.contains("vms is over the limit of 30"), "{message}");
+}
+
+#[test]
+fn post_copy_migrations_keep_the_invariants() {
+    // In slivers' model a post-copy VM resumes on its target while it
+    // pulls its pages: its CPU is the target's then (checked after every
+    // event: no host serves more than it has).
+    let mut t = table(SMALL);
+    cons(&mut t).insert("migration".into(), toml::Value::String("slivers".into()));
+    t.insert(
+        "migration".into(),
+        toml::Value::Table("mode = \"post-copy\"".parse().unwrap()),
+    );
+    set_policies(&mut t, &["thr-mmt-0.8", "lr-mmt-1.2"]);
+    let s = parse(&t);
+    let trace = s.trace(s.seed);
+    for &p in &s.policies {
+        let r = run(&s, &trace, p, s.seed, true);
+        assert_consistent(&r);
+        assert!(r.migrations > 0 && r.pdm > 0.0, "{p}");
+    }
+}
+
+#[test]
+fn a_trace_vm_that_fits_no_host_is_refused_by_name() {
+    let d = temp_dir("cons-bad-trace-size");
+    std::fs::write(
+        d.join("u.csv"),
+        "vm_id,time_s,cpu,cpu_mips\nsmall,0,0.1,500\nhuge,0,0.1,3000\n",
+    )
+    .unwrap();
+    let s = write_small(&d, |t| {
+        cons(t).insert(
+            "trace".into(),
+            toml::Value::Table("csv = \"u.csv\"".parse().unwrap()),
+        );
+    });
+    let err = refused(&d, &s);
+    assert!(
+        err.contains("key `consolidation.trace`: expected VMs that fit one core and the memory of some host type, found VM \"huge\""),
+        "{err}"
+    );
 }
