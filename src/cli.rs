@@ -1006,7 +1006,7 @@ fn live_consolidation(a: &LiveArgs) -> Result<()> {
 /// `slivers run` on a scenario with `[consolidation]`: every policy, in
 /// parallel, on the same utilisation trace.
 fn run_consolidation_command(args: &RunArgs) -> Result<()> {
-    use slivers::experiment::consolidate::run_all;
+    use slivers::experiment::consolidate::run_all_observed;
     let mut scenario = ConsScenario::load(&args.scenario)?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -1016,15 +1016,34 @@ fn run_consolidation_command(args: &RunArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let trace = scenario.trace(scenario.seed);
     let loaded = started.elapsed();
-    let results = with_spinner_unless(
-        args.quiet,
-        format!(
-            "running {} policies on {} VMs",
-            scenario.policies.len(),
-            trace.vms.len()
-        ),
-        || run_all(&scenario, &trace, args.check),
-    )?;
+    // One bar over the simulated time of every policy's run (they go in
+    // parallel): hours done, events per second, and the time left.
+    let runs = scenario.policies.len();
+    let span = scenario.duration.as_secs_f64();
+    let bar = sim_time_bar(runs as f64 * span, args.quiet);
+    let reached: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
+    let counted: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
+    let show = |run: usize, now: slivers::engine::SimTime, events: u64| {
+        use std::sync::atomic::Ordering::Relaxed;
+        if bar.is_hidden() {
+            return;
+        }
+        reached[run].store(now.as_secs_f64() as u64, Relaxed);
+        counted[run].store(events, Relaxed);
+        let done: u64 = reached.iter().map(|a| a.load(Relaxed)).sum();
+        let events: u64 = counted.iter().map(|a| a.load(Relaxed)).sum();
+        bar.set_position(done);
+        bar.set_message(format!(
+            "hour {:.1} of {:.0} ({runs} policies, {} VMs), {}",
+            done as f64 / runs.max(1) as f64 / 3600.0,
+            span / 3600.0,
+            trace.vms.len(),
+            event_rate(events, started + loaded)
+        ));
+    };
+    let results = run_all_observed(&scenario, &trace, args.check, &show);
+    bar.finish_and_clear();
+    let results = results?;
     let ran = started.elapsed() - loaded;
     let written = replace_folder(&out, |dir| {
         slivers::report::consolidation::write_all(&scenario, &results, dir)

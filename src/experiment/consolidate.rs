@@ -355,7 +355,13 @@ impl<'a> ConsRun<'a> {
     }
 
     /// Runs to the scenario's end and returns what it measured.
-    pub fn run(mut self) -> Result<ConsRunResult, ConsRunError> {
+    pub fn run(self) -> Result<ConsRunResult, ConsRunError> {
+        self.run_observed(&|_, _| {})
+    }
+
+    /// [`Self::run`], telling `progress` the time of each tick handled and
+    /// the events so far.
+    pub fn run_observed(mut self, progress: &dyn Fn(SimTime, u64)) -> Result<ConsRunResult, ConsRunError> {
         let end = self.scenario.duration;
         let period = self.scenario.period;
         let mut tick = SimTime::ZERO;
@@ -377,6 +383,7 @@ impl<'a> ConsRun<'a> {
                 }
             } else {
                 self.tick(tick == SimTime::ZERO)?;
+                progress(tick, self.events);
                 tick = tick.plus(period);
             }
             self.share();
@@ -830,11 +837,23 @@ pub fn run_all(
     trace: &UtilizationTrace,
     check: bool,
 ) -> Result<Vec<ConsRunResult>, ConsRunError> {
+    run_all_observed(scenario, trace, check, &|_, _, _| {})
+}
+
+/// [`run_all`], telling `progress` (policy index, tick time, events) as
+/// each policy's run handles its ticks.
+pub fn run_all_observed(
+    scenario: &ConsScenario,
+    trace: &UtilizationTrace,
+    check: bool,
+    progress: &(dyn Fn(usize, SimTime, u64) + Sync),
+) -> Result<Vec<ConsRunResult>, ConsRunError> {
     use rayon::prelude::*;
-    scenario
-        .policies
-        .par_iter()
-        .map(|&p| ConsRun::new(scenario, p, trace, scenario.seed, check, false)?.run())
+    (scenario.policies.par_iter().enumerate())
+        .map(|(i, &p)| {
+            ConsRun::new(scenario, p, trace, scenario.seed, check, false)?
+                .run_observed(&|now, events| progress(i, now, events))
+        })
         .collect()
 }
 
