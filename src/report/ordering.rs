@@ -16,7 +16,7 @@
 //! * `ordering.csv`, tidy, one row per point and inequality:
 //!   `point,<param_1>,...,<param_k>,inequality,statement,replicates,holds,
 //!   share,lo95,hi95,left_mean,right_mean` (see [`ordering_table`]);
-//! * `ordering.png` / `.svg` / `.pdf`, the map (see [`draw_map`]).
+//! * `ordering.png` / `.svg` / `.pdf`, the map (drawn by `draw_map`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -424,7 +424,7 @@ pub fn manifest(scenario: &Scenario) -> Result<String, ReportError> {
 }
 
 /// Writes every output of a run into `dir`; returns the files written.
-/// The figures are drawn from the tables as written ([`draw_figures`]).
+/// The figures are drawn from the tables as written (`draw_figures`).
 pub fn write_all(
     scenario: &Scenario,
     results: &[RunResult],

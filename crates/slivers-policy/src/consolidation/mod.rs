@@ -18,7 +18,7 @@
 //! * [`pabfd`]: where VMs go (power-aware best fit decreasing), also for
 //!   the initial placement ([`place_new`]).
 //! * [`step`]: one consolidation step: overloaded hosts, then underloaded.
-//! * [`repack`]: the exact global repacker.
+//! * [`mod@repack`]: the exact global repacker.
 //! * [`Consolidation`]: the policy by its CloudSim label (`THR-MMT-0.8`).
 //!
 //! Differences from CloudSim where CloudSim has a bug are listed in the doc

@@ -30,7 +30,7 @@ pub enum Consolidation {
         /// Which VMs leave an overloaded host.
         selection: SelectionKind,
     },
-    /// The exact global repacker ([`super::repack`]): fewest active hosts,
+    /// The exact global repacker ([`mod@super::repack`]): fewest active hosts,
     /// then fewest migrations. Small sites only.
     Exact,
 }
