@@ -410,14 +410,8 @@ impl ConsolidationState {
     /// The VM's demand this interval, in MIPS: sets its current demand and
     /// appends `demand / reserved MIPS` to its history.
     pub fn record(&mut self, id: VmId, demand_mips: f64) -> Result<(), StateError> {
+        self.set_demand(id, demand_mips)?;
         let vm = self.vm_mut(id)?;
-        if !(demand_mips.is_finite() && demand_mips >= 0.0) {
-            return Err(StateError::BadDemand {
-                vm: id,
-                found: demand_mips,
-            });
-        }
-        vm.demand_mips = demand_mips;
         let u = demand_mips / vm.reserved.0[0] as f64;
         vm.history.push(u);
         Ok(())
