@@ -381,12 +381,13 @@ impl<'a> ConsRun<'a> {
                 for (_, step) in completed.drain(..) {
                     self.finish(step)?;
                 }
+                self.share();
             } else {
+                // (A tick shares the CPU itself, before it records.)
                 self.tick(tick == SimTime::ZERO)?;
                 progress(tick, self.events);
                 tick = tick.plus(period);
             }
-            self.share();
             if self.check {
                 self.check_invariants()?;
             }
