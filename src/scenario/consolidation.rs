@@ -413,32 +413,14 @@ impl ConsScenario {
                     }
                     // The repacker refuses larger sites at its first plan:
                     // say so now rather than after the other policies ran.
-                    let limits = RepackLimits::default();
-                    if p == Consolidation::Exact && hosts > limits.max_hosts as u64 {
+                    let limit = RepackLimits::default().max_hosts;
+                    if p == Consolidation::Exact && hosts > limit as u64 {
                         return Err(cx.invalid(
                             key,
                             format!(
-                                "`exact` only on sites of at most {} hosts (the exact repacker's limit)",
-                                limits.max_hosts
+                                "`exact` only on sites of at most {limit} hosts (the exact repacker's limit)"
                             ),
                             format!("exact on {hosts} hosts"),
-                        ));
-                    }
-                    let n_vms = match (&trace, &source) {
-                        (Some(t), _) => t.vms.len() as u64,
-                        (None, UtilSource::Generated { vms }) => u64::from(*vms),
-                        (None, _) => 0,
-                    };
-                    // (As Self::vm_count, before the scenario exists.)
-                    let n_vms = vms.map_or(n_vms, |v| n_vms.min(u64::from(v)));
-                    if p == Consolidation::Exact && n_vms > limits.max_vms as u64 {
-                        return Err(cx.invalid(
-                            key,
-                            format!(
-                                "`exact` only with at most {} VMs (the exact repacker's limit)",
-                                limits.max_vms
-                            ),
-                            format!("exact with {n_vms} VMs"),
                         ));
                     }
                     out.push(p);
@@ -471,6 +453,18 @@ impl ConsScenario {
             dirty_mibps: cx.fraction("consolidation.dirty_mibps", c.dirty_mibps, 0.0, 0.0, 1e6)?,
             policies,
         };
+        // The repacker's VM limit, now that the VMs can be counted (its
+        // host limit is checked with the policies above).
+        let limit = RepackLimits::default().max_vms;
+        if let Some(i) = scenario.policies.iter().position(|p| *p == Consolidation::Exact)
+            && scenario.vm_count() > limit
+        {
+            return Err(cx.invalid(
+                format!("consolidation.policies[{i}]"),
+                format!("`exact` only with at most {limit} VMs (the exact repacker's limit)"),
+                format!("exact with {} VMs", scenario.vm_count()),
+            ));
+        }
         // Sizes a trace file gives must fit a host, as [[vm_type]]s must.
         if let Some(t) = &scenario.trace {
             let sizes = scenario.vm_sizes(t);
