@@ -858,18 +858,13 @@ fn run_command(args: &RunArgs) -> Result<()> {
     let runs = scenario.pairs.len();
     let span = scenario.duration.as_secs_f64();
     let bar = sim_time_bar(runs as f64 * span, args.quiet);
-    let reached: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
-    let counted: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
+    let reached = Reached::new(runs);
     let started = std::time::Instant::now();
     let show = |p: slivers::experiment::Progress| {
-        use std::sync::atomic::Ordering::Relaxed;
         if bar.is_hidden() {
             return;
         }
-        reached[p.run].store(p.now.as_secs_f64() as u64, Relaxed);
-        counted[p.run].store(p.events, Relaxed);
-        let done: u64 = reached.iter().map(|a| a.load(Relaxed)).sum();
-        let events: u64 = counted.iter().map(|a| a.load(Relaxed)).sum();
+        let (done, events) = reached.update(p.run, p.now, p.events);
         bar.set_position(done);
         bar.set_message(format!(
             "day {:.1} of {:.0} ({} runs), {}",
@@ -1021,17 +1016,12 @@ fn run_consolidation_command(args: &RunArgs) -> Result<()> {
     let runs = scenario.policies.len();
     let span = scenario.duration.as_secs_f64();
     let bar = sim_time_bar(runs as f64 * span, args.quiet);
-    let reached: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
-    let counted: Vec<std::sync::atomic::AtomicU64> = (0..runs).map(|_| Default::default()).collect();
+    let reached = Reached::new(runs);
     let show = |run: usize, now: slivers::engine::SimTime, events: u64| {
-        use std::sync::atomic::Ordering::Relaxed;
         if bar.is_hidden() {
             return;
         }
-        reached[run].store(now.as_secs_f64() as u64, Relaxed);
-        counted[run].store(events, Relaxed);
-        let done: u64 = reached.iter().map(|a| a.load(Relaxed)).sum();
-        let events: u64 = counted.iter().map(|a| a.load(Relaxed)).sum();
+        let (done, events) = reached.update(run, now, events);
         bar.set_position(done);
         bar.set_message(format!(
             "hour {:.1} of {:.0} ({runs} policies, {} VMs), {}",
@@ -1140,6 +1130,34 @@ fn print_with(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>
     match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
+    }
+}
+
+/// How far each of several runs in parallel has got, for one progress bar
+/// over all of them.
+struct Reached {
+    /// Simulated seconds reached, per run.
+    secs: Vec<std::sync::atomic::AtomicU64>,
+    /// Events handled, per run.
+    events: Vec<std::sync::atomic::AtomicU64>,
+}
+
+impl Reached {
+    fn new(runs: usize) -> Self {
+        Reached {
+            secs: (0..runs).map(|_| Default::default()).collect(),
+            events: (0..runs).map(|_| Default::default()).collect(),
+        }
+    }
+
+    /// Records that `run` reached `now` after `events` events; returns the
+    /// simulated seconds and the events of all runs together.
+    fn update(&self, run: usize, now: slivers::engine::SimTime, events: u64) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.secs[run].store(now.as_secs_f64() as u64, Relaxed);
+        self.events[run].store(events, Relaxed);
+        let sum = |v: &[std::sync::atomic::AtomicU64]| v.iter().map(|a| a.load(Relaxed)).sum();
+        (sum(&self.secs), sum(&self.events))
     }
 }
 
