@@ -4,7 +4,9 @@
 //! writers of tables and plots (`report`), which format them.
 
 use crate::engine::SimTime;
-use crate::model::{BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, SeriesForm, SiteStats};
+use crate::model::{
+    BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, OutageStats, SeriesForm, SiteStats,
+};
 use crate::scenario::Pair;
 
 /// What one run measured.
@@ -49,6 +51,31 @@ pub struct RunResult {
     pub power_ups: u64,
     /// Where each live VM is planned at the end: `(vm id, host index)`.
     pub final_placement: Vec<(u64, u32)>,
+    /// What failures and maintenance did, if the scenario has any.
+    pub outages: Option<OutageSummary>,
+}
+
+/// What host failures and maintenance did in one run (`failures.csv`,
+/// `availability.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutageSummary {
+    /// The site's counters and per-guest VM-time.
+    pub site: OutageStats,
+    /// VMs waiting for a place when the run ended.
+    pub waiting_at_end: u64,
+    /// Per guest, in guest order: `(leases interrupted, work lost in
+    /// VM-milliseconds)` (zero for web guests).
+    pub jobs: Vec<(u64, u128)>,
+}
+
+impl OutageSummary {
+    /// Mean time from a VM's loss to its recovery, seconds (0 if none).
+    pub fn mean_recovery_s(&self) -> f64 {
+        match self.site.vms_recovered {
+            0 => 0.0,
+            n => self.site.recovery_ms as f64 / 1000.0 / n as f64,
+        }
+    }
 }
 
 impl RunResult {

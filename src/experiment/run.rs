@@ -7,12 +7,15 @@
 //! step back, and meters fidelity after every event.
 
 use crate::engine::{EventQueue, ScheduleError, SimTime};
+use crate::model::guest::Guest;
 use crate::model::{
-    Execution, GuestConfig, Hosting, HostingConfig, Input, MigrationCost, ModelError, Output, VmMap,
+    DownCause, Execution, GuestConfig, Hosting, HostingConfig, Input, MigrationCost, ModelError, Output,
+    VmMap,
 };
-use crate::outcome::RunResult;
+use crate::outcome::{OutageSummary, RunResult};
 use crate::rng::SimRng;
 use crate::scenario::{DirtyRate, Pair, Scenario, Workload};
+use slivers_policy::plan::Step;
 
 /// What the run's event queue holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +124,7 @@ pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
         placement: pair.placement,
         power: scenario.power,
         series: scenario.series,
+        checkpoints: scenario.outages.checkpoints,
     };
     // Arrivals go in first, so a job arriving exactly at a tick is
     // requested at that tick (FIFO among equal times). Then, at each tick,
@@ -157,6 +161,38 @@ pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
         }
         inputs.push((t, Input::Tick));
     }
+    // Outages come after everything else at the same instant. Failures
+    // are drawn after the workloads, so a scenario without them draws
+    // nothing more from the RNG.
+    let horizon = scenario.duration;
+    for (start, end, host) in scenario.outages.failures(&mut rng, scenario.hosts, horizon) {
+        inputs.push((
+            start,
+            Input::HostDown {
+                host,
+                cause: DownCause::Failure,
+            },
+        ));
+        if end < horizon {
+            inputs.push((end, Input::HostUp { host }));
+        }
+    }
+    for w in &scenario.outages.maintenance {
+        if w.start >= horizon {
+            continue;
+        }
+        inputs.push((w.drain, Input::Drain { host: w.host }));
+        inputs.push((
+            w.start,
+            Input::HostDown {
+                host: w.host,
+                cause: DownCause::Maintenance,
+            },
+        ));
+        if w.end < horizon {
+            inputs.push((w.end, Input::HostUp { host: w.host }));
+        }
+    }
     // Stable: equal times keep the order above.
     inputs.sort_by_key(|(t, _)| *t);
     Prepared {
@@ -187,8 +223,8 @@ impl RunResult {
             .guests()
             .iter()
             .map(|g| match g {
-                crate::model::guest::Guest::Batch(b) => b.started,
-                crate::model::guest::Guest::Web(_) => 0,
+                Guest::Batch(b) => b.started,
+                Guest::Web(_) => 0,
             })
             .sum();
         RunResult {
@@ -216,6 +252,18 @@ impl RunResult {
                 .iter()
                 .map(|(vm, (h, _))| (vm.0, h.0))
                 .collect(),
+            outages: (!scenario.outages.is_empty()).then(|| OutageSummary {
+                site: hosting.site().outages().clone(),
+                waiting_at_end: hosting.site().waiting().len() as u64,
+                jobs: hosting
+                    .guests()
+                    .iter()
+                    .map(|g| match g {
+                        Guest::Batch(b) => (b.interrupted, b.lost_work_vm_ms),
+                        Guest::Web(_) => (0, 0),
+                    })
+                    .collect(),
+            }),
         }
     }
 }
@@ -313,6 +361,10 @@ pub fn run_pair_observed(
         // Start what the site started; report what completed, at once, until
         // nothing more completes at this instant.
         loop {
+            // Stopped steps first: a VM's new step may follow its stopped one.
+            for op in out.aborted.drain(..) {
+                exec.cancel(now, op);
+            }
             for (op, step) in out.started.drain(..) {
                 let vm = step.vm();
                 let rate = match dirty.get(vm) {
@@ -324,8 +376,13 @@ pub fn run_pair_observed(
                         r
                     }
                 };
-                exec.start(now, op, step, rate);
+                let restart = match step {
+                    Step::Create { vm, .. } if hosting.site().is_lost(vm) => scenario.outages.restart,
+                    _ => SimTime::ZERO,
+                };
+                exec.start_after(now, restart, op, step, rate);
             }
+
             for (at, input) in out.timers.drain(..) {
                 queue.schedule(at, Event::Input(input)).map_err(sched)?;
             }
@@ -335,7 +392,7 @@ pub fn run_pair_observed(
                 break;
             }
             for &(op, step) in &done {
-                if let slivers_policy::plan::Step::Destroy { vm, .. } = step {
+                if let Step::Destroy { vm, .. } = step {
                     dirty.remove(vm);
                 }
                 events += 1;

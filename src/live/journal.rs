@@ -23,11 +23,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use slivers_policy::GuestId;
+use slivers_policy::{GuestId, HostId};
 
 use crate::engine::SimTime;
 use crate::model::guest::LeaseId;
-use crate::model::{BatchJob, Input, OpId};
+use crate::model::{BatchJob, DownCause, Input, OpId};
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +93,23 @@ pub enum JInput {
         /// The operation.
         op: u64,
     },
+    /// [`Input::HostDown`].
+    HostDown {
+        /// Host index.
+        host: u32,
+        /// True for a maintenance window, false for a failure.
+        maintenance: bool,
+    },
+    /// [`Input::HostUp`].
+    HostUp {
+        /// Host index.
+        host: u32,
+    },
+    /// [`Input::Drain`].
+    Drain {
+        /// Host index.
+        host: u32,
+    },
 }
 
 /// In words, for messages.
@@ -113,6 +130,12 @@ impl std::fmt::Display for JInput {
             ),
             JInput::LeaseEnd { guest, lease } => write!(f, "the end of lease {lease} of guest {guest}"),
             JInput::OpDone { op } => write!(f, "the completion of operation {op}"),
+            JInput::HostDown { host, maintenance } => match maintenance {
+                true => write!(f, "the maintenance of host {host}"),
+                false => write!(f, "the failure of host {host}"),
+            },
+            JInput::HostUp { host } => write!(f, "host {host} coming back"),
+            JInput::Drain { host } => write!(f, "the drain of host {host}"),
         }
     }
 }
@@ -134,6 +157,12 @@ impl From<&Input> for JInput {
                 lease: lease.0,
             },
             Input::OpDone(op) => JInput::OpDone { op: op.0 },
+            Input::HostDown { host, cause } => JInput::HostDown {
+                host: host.0,
+                maintenance: cause == DownCause::Maintenance,
+            },
+            Input::HostUp { host } => JInput::HostUp { host: host.0 },
+            Input::Drain { host } => JInput::Drain { host: host.0 },
         }
     }
 }
@@ -166,6 +195,15 @@ impl From<&JInput> for Input {
                 lease: LeaseId(lease),
             },
             JInput::OpDone { op } => Input::OpDone(OpId(op)),
+            JInput::HostDown { host, maintenance } => Input::HostDown {
+                host: HostId(host),
+                cause: match maintenance {
+                    true => DownCause::Maintenance,
+                    false => DownCause::Failure,
+                },
+            },
+            JInput::HostUp { host } => Input::HostUp { host: HostId(host) },
+            JInput::Drain { host } => Input::Drain { host: HostId(host) },
         }
     }
 }

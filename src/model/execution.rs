@@ -50,6 +50,9 @@ struct Running {
     started: SimTime,
     phase: Phase,
     phase_start: SimTime,
+    /// True while the step waits out a delay before its process's first
+    /// phase ([`Execution::start_after`]).
+    delayed: bool,
 }
 
 /// The steps in flight.
@@ -129,13 +132,36 @@ impl Execution {
 
     /// Starts `step` as `op` at `now`, for a VM dirtying `dirty_mibps`.
     pub fn start(&mut self, now: SimTime, op: OpId, step: Step, dirty_mibps: f64) {
+        self.start_after(now, SimTime::ZERO, op, step, dirty_mibps);
+    }
+
+    /// [`Self::start`], with the step's process beginning only `delay`
+    /// after `now` (the VM is down meanwhile): a VM re-created after its
+    /// host failed first waits out the restart delay.
+    pub fn start_after(&mut self, now: SimTime, delay: SimTime, op: OpId, step: Step, dirty_mibps: f64) {
         let mut process = self.model.process(&step, dirty_mibps);
         let vm = step.vm();
         if matches!(step, Step::Suspend { .. }) {
             self.suspended_since.insert(vm, now);
         }
-        let first = process.next(None);
         self.by_vm.insert(vm, op);
+        if delay > SimTime::ZERO {
+            let r = Running {
+                step,
+                process,
+                started: now,
+                phase: Phase {
+                    work: Work::Wait(delay),
+                    vm: Availability::Down,
+                },
+                phase_start: now,
+                delayed: true,
+            };
+            self.ops.insert(op, r);
+            self.begin(now, op);
+            return;
+        }
+        let first = process.next(None);
         match first {
             Some(phase) => {
                 let r = Running {
@@ -144,6 +170,7 @@ impl Execution {
                     started: now,
                     phase,
                     phase_start: now,
+                    delayed: false,
                 };
                 self.ops.insert(op, r);
                 self.begin(now, op);
@@ -159,6 +186,7 @@ impl Execution {
                         vm: Availability::Up,
                     },
                     phase_start: now,
+                    delayed: false,
                 };
                 self.ops.insert(op, r);
                 self.wait_until(now, op);
@@ -184,6 +212,26 @@ impl Execution {
     fn wait_until(&mut self, at: SimTime, op: OpId) {
         self.waits
             .schedule_in(SimTime(at.0.saturating_sub(self.waits.now().0)), op);
+    }
+
+    /// Stops `op` at `now` without completing it (its host failed): its
+    /// transfer, if any, stops and frees its share of the links; its wait,
+    /// if any, is skipped when due. What it sent so far stays counted.
+    /// Nothing if `op` is not in flight.
+    pub fn cancel(&mut self, now: SimTime, op: OpId) {
+        let Some(r) = self.ops.remove(op) else {
+            return;
+        };
+        if let Work::Transfer { .. } = r.phase.work {
+            self.network.cancel(now, FlowId(op.0));
+        }
+        let vm = r.step.vm();
+        if self.by_vm.get(vm) == Some(&op) {
+            self.by_vm.remove(vm);
+        }
+        if let Step::Suspend { .. } = r.step {
+            self.suspended_since.remove(vm);
+        }
     }
 
     /// When the next phase ends, if anything is in flight.
@@ -240,7 +288,12 @@ impl Execution {
             }
         }
         let mib = r.phase.mib();
-        match r.process.next(Some((mib, elapsed))) {
+        let next = if std::mem::take(&mut r.delayed) {
+            r.process.next(None)
+        } else {
+            r.process.next(Some((mib, elapsed)))
+        };
+        match next {
             Some(phase) => {
                 r.phase = phase;
                 self.begin(now, op);

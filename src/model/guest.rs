@@ -248,29 +248,90 @@ impl DenseId for LeaseId {
     }
 }
 
+/// How batch jobs checkpoint their work.
+///
+/// A job of `W` of work that checkpoints every `interval` of work, each
+/// checkpoint taking `cost`, runs `W + n·cost` where `n` is the number of
+/// checkpoints it takes before it ends (one after each full `interval`
+/// of work that leaves work to do). When its lease loses a VM (a host
+/// failure) `e` after it started, the job keeps the work of the
+/// checkpoints it completed, `k·interval` with `k = ⌊e / (interval +
+/// cost)⌋`, and goes back to the front of its guest's queue with the rest;
+/// the work since its last checkpoint is lost. Without checkpoints
+/// (`interval` = `None`) it restarts from the beginning.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Checkpoints {
+    /// Work between checkpoints; `None`: jobs do not checkpoint.
+    pub interval: Option<SimTime>,
+    /// What one checkpoint takes.
+    pub cost: SimTime,
+}
+
+impl Checkpoints {
+    /// How long a job of `work` runs, checkpoints included.
+    pub fn wall(&self, work: SimTime) -> SimTime {
+        match self.interval {
+            Some(i) if i.0 > 0 && work.0 > 0 => SimTime(work.0 + (work.0 - 1) / i.0 * self.cost.0),
+            _ => work,
+        }
+    }
+
+    /// A job of `work` interrupted `elapsed` after it started: the work
+    /// its checkpoints saved, and the time it ran since its last
+    /// checkpoint (lost).
+    pub fn interrupted(&self, work: SimTime, elapsed: SimTime) -> (SimTime, SimTime) {
+        let ran = elapsed.0.min(self.wall(work).0);
+        match self.interval {
+            Some(i) if i.0 > 0 => {
+                let k = ran / (i.0 + self.cost.0);
+                let saved = (k * i.0).min(work.0);
+                (SimTime(saved), SimTime(ran - k * (i.0 + self.cost.0)))
+            }
+            _ => (SimTime::ZERO, SimTime(ran)),
+        }
+    }
+}
+
+/// A batch lease that is running: its job, when it started, its VMs.
+#[derive(Debug, Clone)]
+struct RunningJob {
+    job: BatchJob,
+    start: SimTime,
+    vms: Vec<VmId>,
+}
+
 /// The batch guest.
 #[derive(Debug, Clone)]
 pub struct BatchGuest {
     quantum: Quantum,
+    checkpoints: Checkpoints,
     queue: VecDeque<BatchJob>,
-    /// The VMs of each running lease (lease ids are dense).
-    running: IdSlab<LeaseId, Vec<VmId>>,
+    /// Each running lease (lease ids are dense).
+    running: IdSlab<LeaseId, RunningJob>,
     next_lease: u64,
     asked: usize,
-    /// Jobs granted so far.
+    /// Jobs granted so far (a job interrupted and granted again counts again).
     pub started: u64,
+    /// Leases ended early because a host failure took one of their VMs.
+    pub interrupted: u64,
+    /// Work lost by interrupted jobs (run since their last checkpoint),
+    /// VM-milliseconds.
+    pub lost_work_vm_ms: u128,
 }
 
 impl BatchGuest {
-    /// A guest with no jobs.
-    pub fn new(quantum: Quantum) -> Self {
+    /// A guest with no jobs, whose jobs checkpoint as `checkpoints` says.
+    pub fn new(quantum: Quantum, checkpoints: Checkpoints) -> Self {
         BatchGuest {
             quantum,
+            checkpoints,
             queue: VecDeque::new(),
             running: IdSlab::new(),
             next_lease: 0,
             asked: 0,
             started: 0,
+            interrupted: 0,
+            lost_work_vm_ms: 0,
         }
     }
 
@@ -303,12 +364,12 @@ impl BatchGuest {
         let mut outcomes = outcomes.into_iter().take(asked);
         for job in self.queue.drain(..) {
             match outcomes.next() {
-                Some(Outcome::Granted(ids)) => {
+                Some(Outcome::Granted(vms)) => {
                     let lease = LeaseId(self.next_lease);
                     self.next_lease += 1;
                     self.started += 1;
-                    ends.push((now.plus(job.run), lease));
-                    self.running.insert(lease, ids);
+                    ends.push((now.plus(self.checkpoints.wall(job.run)), lease));
+                    self.running.insert(lease, RunningJob { job, start: now, vms });
                 }
                 _ => waiting.push_back(job),
             }
@@ -319,7 +380,34 @@ impl BatchGuest {
 
     /// A lease ends: its VMs, to release now (none if it is not running).
     pub fn on_lease_end(&mut self, lease: LeaseId) -> Vec<VmId> {
-        self.running.remove(lease).unwrap_or_default()
+        self.running.remove(lease).map(|r| r.vms).unwrap_or_default()
+    }
+
+    /// `vm` was lost at `now` with its host: the lease holding it ends
+    /// early and its job goes back to the front of the queue with the
+    /// work its checkpoints did not save. Returns the lease's VMs, to
+    /// release now (none if no running lease holds `vm`).
+    pub fn interrupt(&mut self, now: SimTime, vm: VmId) -> Vec<VmId> {
+        let Some(lease) = self
+            .running
+            .iter()
+            .find(|(_, r)| r.vms.contains(&vm))
+            .map(|(l, _)| l)
+        else {
+            return Vec::new();
+        };
+        let Some(r) = self.running.remove(lease) else {
+            return Vec::new();
+        };
+        let elapsed = SimTime(now.0.saturating_sub(r.start.0));
+        let (saved, lost) = self.checkpoints.interrupted(r.job.run, elapsed);
+        self.interrupted += 1;
+        self.lost_work_vm_ms += lost.0 as u128 * r.vms.len() as u128;
+        self.queue.push_front(BatchJob {
+            run: SimTime(r.job.run.0 - saved.0),
+            ..r.job
+        });
+        r.vms
     }
 }
 
@@ -397,7 +485,7 @@ mod tests {
 
     #[test]
     fn batch_jobs_wait_and_retry_in_order() {
-        let mut b = BatchGuest::new(Q);
+        let mut b = BatchGuest::new(Q, Checkpoints::default());
         b.arrive(BatchJob {
             id: 1,
             run: SimTime::from_secs(60),

@@ -8,13 +8,13 @@
 //! steps through an executor. Both call this code.
 
 use slivers_policy::plan::Step;
-use slivers_policy::{GuestId, PlacementKind, Policy, ProvisioningKind, Resources, VmId};
+use slivers_policy::{GuestId, HostId, PlacementKind, Policy, ProvisioningKind, Resources, VmId};
 
 use super::broker::{Broker, BrokerError, BrokerStats, Grant, Outcome, Request};
 use super::energy::PowerParams;
 use super::fidelity::{self, FidelityMeter, SeriesForm};
-use super::guest::{BatchGuest, BatchJob, Guest, LeaseId, Quantum, WebGuest, WebSizing};
-use super::site::{OpId, Site, SiteError, SiteStats};
+use super::guest::{BatchGuest, BatchJob, Checkpoints, Guest, LeaseId, Quantum, WebGuest, WebSizing};
+use super::site::{DownCause, OpId, Site, SiteError, SiteStats};
 use crate::engine::SimTime;
 
 /// Something that happens to the hosting system.
@@ -46,6 +46,26 @@ pub enum Input {
     },
     /// A step the site started has completed.
     OpDone(OpId),
+    /// A host goes down: it failed, or its maintenance window begins. Its
+    /// VMs are lost; batch jobs with a VM there go back to their queue;
+    /// the site re-creates the other lost VMs where there is room.
+    HostDown {
+        /// The host.
+        host: HostId,
+        /// Why.
+        cause: DownCause,
+    },
+    /// A host is back (repaired, or its maintenance is over).
+    HostUp {
+        /// The host.
+        host: HostId,
+    },
+    /// A maintenance window is coming: the site closes the host to new
+    /// VMs and moves its VMs away.
+    Drain {
+        /// The host.
+        host: HostId,
+    },
 }
 
 /// What the system asks of its driver after an input.
@@ -55,6 +75,9 @@ pub struct Output {
     pub started: Vec<(OpId, Step)>,
     /// Inputs to deliver at the given times.
     pub timers: Vec<(SimTime, Input)>,
+    /// Steps stopped before they completed (their host went down): the
+    /// driver drops them and never reports them done.
+    pub aborted: Vec<OpId>,
 }
 
 /// How to build a guest.
@@ -85,6 +108,9 @@ pub struct HostingConfig {
     pub power: PowerParams,
     /// What the fidelity meter keeps of its series.
     pub series: SeriesForm,
+    /// How batch jobs checkpoint (what a job interrupted by a host
+    /// failure keeps of its work).
+    pub checkpoints: Checkpoints,
 }
 
 /// Errors: a driver or the model broke the protocol. Never user input.
@@ -125,7 +151,7 @@ impl Hosting {
             .iter()
             .map(|g| match *g {
                 GuestConfig::Web(sizing) => Guest::Web(WebGuest::new(config.quantum, sizing)),
-                GuestConfig::Batch => Guest::Batch(BatchGuest::new(config.quantum)),
+                GuestConfig::Batch => Guest::Batch(BatchGuest::new(config.quantum, config.checkpoints)),
             })
             .collect();
         Hosting {
@@ -241,6 +267,8 @@ impl Hosting {
                     })
                     .collect();
                 let outcomes = self.serve(now, &requests, out)?;
+                self.site
+                    .place_waiting(now, self.broker.assignment(), &mut out.started)?;
                 for ((guest, _), outs) in requests.iter().zip(outcomes) {
                     match &mut self.guests[guest.0 as usize] {
                         Guest::Web(w) => w.on_outcomes(&outs),
@@ -275,6 +303,32 @@ impl Hosting {
                 })?;
             }
             Input::OpDone(op) => self.site.complete(now, op, &mut out.started)?,
+            Input::HostDown { host, cause } => {
+                let mut lost = Vec::new();
+                self.site.take_down(now, host, cause, &mut out.aborted, &mut lost);
+                // Batch leases that lost a VM end now (their jobs go back
+                // to the queue); the other lost VMs wait to be re-created.
+                let mut ended = Vec::new();
+                for &vm in &lost {
+                    let guest = self.site.vms().get(vm).map(|r| r.guest);
+                    if let Some(Guest::Batch(b)) = guest.and_then(|g| self.guests.get_mut(g.0 as usize)) {
+                        ended.extend(b.interrupt(now, vm));
+                    }
+                }
+                self.provision(now, out, |broker, grants| {
+                    ended.iter().try_for_each(|&vm| broker.release(vm, grants))
+                })?;
+                self.site
+                    .place_waiting(now, self.broker.assignment(), &mut out.started)?;
+            }
+            Input::HostUp { host } => {
+                self.site
+                    .bring_up(now, host, self.broker.assignment(), &mut out.started)?
+            }
+            Input::Drain { host } => {
+                self.site
+                    .drain(now, host, self.broker.assignment(), &mut out.started)?
+            }
         }
         Ok(())
     }
@@ -329,20 +383,35 @@ impl Hosting {
         }
         let logical = self.broker.assignment();
         let physical = self.site.planned();
-        if logical.len() != physical.len() {
+        let waiting = self.site.waiting();
+        if logical.len() != physical.len() + waiting.len() {
             return Err(format!(
-                "broker holds {} VMs but the site plans {}",
+                "broker holds {} VMs but the site plans {} and has {} waiting for a place",
                 logical.len(),
-                physical.len()
+                physical.len(),
+                waiting.len()
             ));
         }
-        for ((lv, (lh, ls)), (pv, (ph, ps))) in logical.iter().zip(physical.iter()) {
-            if lv != pv || ls != ps {
-                return Err(format!("broker has {lv} at {ls}, site has {pv} at {ps}"));
+        for (vm, &(lh, ls)) in logical.iter() {
+            let (ph, ps) = match (physical.get(vm), waiting.get(&vm)) {
+                (Some(&(ph, ps)), None) => (Some(ph), ps),
+                (None, Some(&ps)) => (None, ps),
+                _ => {
+                    return Err(format!(
+                        "broker has {vm} at {ls}, the site neither plans it nor has it waiting"
+                    ));
+                }
+            };
+            if ls != ps {
+                return Err(format!("broker has {vm} at {ls}, site has it at {ps}"));
             }
-            if self.follows_broker && lh != ph {
+            if let Some(ph) = ph
+                && self.follows_broker
+                && lh != ph
+                && !self.site.displaced().contains(&vm)
+            {
                 return Err(format!(
-                    "follow-broker site plans {pv} on {ph}, the broker on {lh}"
+                    "follow-broker site plans {vm} on {ph}, the broker on {lh}"
                 ));
             }
         }

@@ -22,7 +22,7 @@ pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
 pub use energy::PowerParams;
 pub use execution::{Execution, MigrationCost};
 pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity, SeriesForm};
-pub use guest::{BatchJob, Quantum, WebSizing};
+pub use guest::{BatchJob, Checkpoints, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
 pub use migration::{
     Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
@@ -39,4 +39,7 @@ impl DenseId for VmId {
     }
 }
 
-pub use site::{GuestAccount, GuestAccounts, OpId, Site, SiteStats, VmState};
+pub use site::{
+    DownCause, GuestAccount, GuestAccounts, GuestUptime, MissedDrain, OpId, OutageStats, Site, SiteStats,
+    VmState,
+};

@@ -98,23 +98,38 @@ impl Network {
             .map(|(id, _)| *id)
             .collect();
         if !done.is_empty() {
-            let mut links = Vec::new();
-            for id in &done {
-                if let Some(f) = self.flows.remove(id) {
-                    for l in f.links() {
-                        if let Some(set) = self.on_link.get_mut(&l) {
-                            set.remove(id);
-                            if set.is_empty() {
-                                self.on_link.remove(&l);
-                            }
-                        }
-                        links.push(l);
-                    }
-                }
-            }
-            self.share(links);
+            self.drop_flows(&done);
         }
         done
+    }
+
+    /// Stops the transfer `id` at `now` (what it sent so far is sent; the
+    /// rest never is), sharing its links among the others. Nothing if it
+    /// is not in progress.
+    pub fn cancel(&mut self, now: SimTime, id: FlowId) {
+        self.advance(now);
+        if self.flows.contains_key(&id) {
+            self.drop_flows(&[id]);
+        }
+    }
+
+    /// Removes `ids` and shares the links they used again.
+    fn drop_flows(&mut self, ids: &[FlowId]) {
+        let mut links = Vec::new();
+        for id in ids {
+            if let Some(f) = self.flows.remove(id) {
+                for l in f.links() {
+                    if let Some(set) = self.on_link.get_mut(&l) {
+                        set.remove(id);
+                        if set.is_empty() {
+                            self.on_link.remove(&l);
+                        }
+                    }
+                    links.push(l);
+                }
+            }
+        }
+        self.share(links);
     }
 
     /// When the next transfer completes at the current rates.

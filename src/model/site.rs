@@ -16,7 +16,7 @@
 //! deadlocks, and no host is ever over capacity.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use slivers_policy::plan::{self, Change, PlanError, Step};
 use slivers_policy::{
@@ -163,6 +163,108 @@ impl SiteStats {
     }
 }
 
+/// Why a host goes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DownCause {
+    /// It failed: its VMs are lost.
+    Failure,
+    /// Its maintenance window begins (it was drained before).
+    Maintenance,
+}
+
+/// A maintenance window that began with VMs still on its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissedDrain {
+    /// When the window began.
+    pub at: SimTime,
+    /// The host.
+    pub host: HostId,
+    /// VMs planned or still running there (they were lost with it).
+    pub vms: u32,
+}
+
+/// What failures and maintenance did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutageStats {
+    /// Host failures.
+    pub host_failures: u64,
+    /// Maintenance windows begun.
+    pub maintenance_windows: u64,
+    /// VMs lost with a failed (or undrained) host.
+    pub vms_lost: u64,
+    /// Lost VMs running again (re-created or restored).
+    pub vms_recovered: u64,
+    /// Lost VMs released before they ran again.
+    pub lost_for_good: u64,
+    /// Sum over recovered VMs of loss to recovery, ms.
+    pub recovery_ms: u128,
+    /// VM-milliseconds lost VMs spent down (recovered or not).
+    pub lost_vm_ms: u128,
+    /// Migrations that moved a VM off a closed (draining) host.
+    pub drain_migrations: u64,
+    /// Maintenance windows that began before their host was empty.
+    pub missed_drains: Vec<MissedDrain>,
+    /// `(time, cumulative VMs lost)` after each outage that lost VMs.
+    pub lost_series: Vec<(SimTime, u64)>,
+    /// Per guest: leased and lost VM-time, for availability.
+    pub guests: Vec<GuestUptime>,
+}
+
+impl OutageStats {
+    fn guest(&mut self, g: GuestId) -> &mut GuestUptime {
+        let i = g.0 as usize;
+        if self.guests.len() <= i {
+            self.guests.resize_with(i + 1, GuestUptime::default);
+        }
+        &mut self.guests[i]
+    }
+}
+
+/// One guest's VM-time: how many VMs it holds at the site (granted, not
+/// finished) and how many of them are lost, integrated over time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuestUptime {
+    vms: i64,
+    lost: i64,
+    since: SimTime,
+    vm_ms: u128,
+    lost_ms: u128,
+}
+
+impl GuestUptime {
+    fn change(&mut self, now: SimTime, vms: i64, lost: i64) {
+        let dt = now.0.saturating_sub(self.since.0) as u128;
+        self.vm_ms += self.vms.max(0) as u128 * dt;
+        self.lost_ms += self.lost.max(0) as u128 * dt;
+        self.since = now;
+        self.vms += vms;
+        self.lost += lost;
+    }
+
+    /// VM-milliseconds leased and VM-milliseconds lost over `[0, end)`.
+    pub fn totals(&self, end: SimTime) -> (u128, u128) {
+        let dt = end.0.saturating_sub(self.since.0) as u128;
+        (
+            self.vm_ms + self.vms.max(0) as u128 * dt,
+            self.lost_ms + self.lost.max(0) as u128 * dt,
+        )
+    }
+
+    /// The share of its leased VM-time the guest's VMs were up (not lost)
+    /// over `[0, end)`; 1 if it leased nothing.
+    pub fn availability(&self, end: SimTime) -> f64 {
+        match self.totals(end) {
+            (0, _) => 1.0,
+            (vm, lost) => 1.0 - lost as f64 / vm as f64,
+        }
+    }
+}
+
+/// True if `step` acts on `host` (reserves or frees there).
+fn touches(step: &Step, host: HostId) -> bool {
+    step.reserves().is_some_and(|(h, _)| h == host) || step.frees().is_some_and(|(h, _)| h == host)
+}
+
 /// Protocol errors (bugs in a driver or in the model, not user input).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SiteError {
@@ -205,6 +307,25 @@ pub struct Site {
     stats: SiteStats,
     energy: EnergyMeter,
     accounts: GuestAccounts,
+    /// Hosts down (failed, or in a maintenance window), each with how many
+    /// outages hold it down (a failure during maintenance, say): they hold
+    /// nothing and no step starts on them. Every down host is also closed in
+    /// `planned`; a draining host is closed but up.
+    down: BTreeMap<HostId, u32>,
+    /// VMs the broker granted that have no place in the plan: their place
+    /// was taken by a failure or a drain and no open host had room yet.
+    /// Each with the size it is granted; [`Self::place_waiting`] tries
+    /// them again in id order.
+    waiting: BTreeMap<VmId, Resources>,
+    /// VMs planned away from their broker home because their home was
+    /// closed when they were placed (the follow-broker check spares them).
+    displaced: BTreeSet<VmId>,
+    /// VMs lost with a failed host and not yet running again, with when.
+    lost_since: BTreeMap<VmId, SimTime>,
+    /// VMs released while waiting and busy with a step that leaves them
+    /// holding nothing: they finish when it completes.
+    doomed: BTreeSet<VmId>,
+    outages: OutageStats,
 }
 
 impl Site {
@@ -226,6 +347,12 @@ impl Site {
             stats: SiteStats::default(),
             energy: EnergyMeter::new(power, capacity),
             accounts: GuestAccounts::default(),
+            down: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            displaced: BTreeSet::new(),
+            lost_since: BTreeMap::new(),
+            doomed: BTreeSet::new(),
+            outages: OutageStats::default(),
         }
     }
 
@@ -284,7 +411,7 @@ impl Site {
             return Ok(());
         }
         let mut touched = std::mem::take(&mut self.touched);
-        let taken = self.take_grants(grants, homes, &mut touched);
+        let taken = self.take_grants(now, grants, homes, &mut touched);
         for (vm, _) in &touched.order {
             if let Some(rec) = self.vms.get_mut(*vm) {
                 rec.touched = false;
@@ -294,7 +421,9 @@ impl Site {
         if taken.is_ok() {
             changes.extend(touched.order.iter().filter_map(|&(vm, from)| {
                 let to = self.planned_at.get(vm).copied();
-                (from != to).then_some(Change { vm, from, to })
+                // A VM left waiting keeps what it holds until it has a place.
+                let waits = !self.waiting.is_empty() && self.waiting.contains_key(&vm);
+                (from != to && !waits).then_some(Change { vm, from, to })
             }));
         }
         touched.order.clear();
@@ -349,6 +478,7 @@ impl Site {
             let i = before.binary_search_by_key(&h, |(h, _)| *h).ok()?;
             Some(HostView {
                 used: before[i].1,
+                capacity: planned.nominal(h),
                 ..*planned.hosts().get(h.index())?
             })
         };
@@ -360,13 +490,7 @@ impl Site {
         // step frees nothing, and one that starts leaves no queue behind
         // it), so no later step here can unblock an earlier one.
         for step in replan.steps.drain(..) {
-            let op = OpId(self.next_op);
-            self.next_op += 1;
-            if self.queue.would_head(&step) && self.may_start(&step) {
-                self.start(now, op, step, started);
-            } else {
-                self.queue.push(op, step);
-            }
+            self.enqueue(now, step, started);
         }
         replan.before.clear();
         self.replanning = replan;
@@ -378,11 +502,15 @@ impl Site {
     /// (and marking its record touched) in `touched`.
     fn take_grants(
         &mut self,
+        now: SimTime,
         grants: &[Grant],
         homes: &VmMap<(HostId, Resources)>,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
         for g in grants {
+            if !self.waiting.is_empty() && self.waiting_grant(now, g, touched) {
+                continue;
+            }
             match *g {
                 Grant::Release { vm } => {
                     self.touch(vm, touched);
@@ -400,6 +528,7 @@ impl Site {
                 Grant::New { vm, guest, size } => {
                     // A pending VM counts in no account.
                     self.vms.insert(vm, VmRecord::new(guest));
+                    self.outages.guest(guest).change(now, 1, 0);
                     self.touch(vm, touched);
                     self.place(vm, size, None, homes, touched)?;
                 }
@@ -435,11 +564,14 @@ impl Site {
         }
         match step {
             Step::Suspend { .. } => rec.state = VmState::Suspended,
-            Step::Destroy { .. } => {
-                self.vms.remove(vm);
-                self.stats.finished_vms += 1;
-            }
+            Step::Destroy { .. } => self.finish(now, vm),
             _ => rec.state = VmState::Running,
+        }
+        if matches!(step, Step::Create { .. } | Step::Restore { .. }) {
+            self.recovered(now, vm);
+        }
+        if !self.doomed.is_empty() && self.doomed.contains(&vm) {
+            self.finish_doomed(now, vm);
         }
         self.account(vm);
         self.queue.vm_idle(vm);
@@ -547,8 +679,29 @@ impl Site {
         let view = self.planned.view().with_vms(&vms);
         let target = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
         let host = match target {
-            Some(h) => h,
+            Some(h) => {
+                self.displaced.remove(&vm);
+                h
+            }
+            None if self.planned.closed().next().is_some() => {
+                // Hosts are out of service, so the broker's promises may
+                // exceed what is open: no forced placement (the home may be
+                // closed, or full of VMs displaced from closed hosts).
+                self.unplan(vm);
+                match self.fallback(&size) {
+                    Some(h) => {
+                        self.note_home(vm, h, home);
+                        h
+                    }
+                    None => {
+                        self.displaced.remove(&vm);
+                        self.waiting.insert(vm, size);
+                        return Ok(());
+                    }
+                }
+            }
             None => {
+                self.displaced.remove(&vm);
                 self.unplan(vm);
                 self.stats.forced_placements += 1;
                 match self.evict_one(&size) {
@@ -665,9 +818,10 @@ impl Site {
     fn may_start(&self, step: &Step) -> bool {
         let idle = self.vms.get(step.vm()).is_some_and(|r| !r.busy);
         idle && step.reserves().is_none_or(|(h, amount)| {
-            self.used[h.index()]
-                .plus(&amount)
-                .fits_in(&self.planned.host(h).capacity)
+            (self.down.is_empty() || !self.down.contains_key(&h))
+                && self.used[h.index()]
+                    .plus(&amount)
+                    .fits_in(&self.planned.nominal(h))
         })
     }
 
@@ -703,6 +857,11 @@ impl Site {
         if matches!(step, Step::Migrate { .. } | Step::Suspend { .. }) {
             let total = self.stats.migrations();
             self.stats.migration_series.push((now, total));
+            if let Some((from, _)) = step.frees()
+                && !self.planned.is_open(from)
+            {
+                self.outages.drain_migrations += 1;
+            }
         }
         self.in_flight.insert(op, step);
         started.push((op, step));
@@ -735,6 +894,432 @@ impl Site {
         st.peak_active_hosts = st.peak_active_hosts.max(active);
     }
 
+    /// True if `vm` was lost with a failed host and its re-creation (or
+    /// restore) has not completed: a driver delays such a create by the
+    /// restart time.
+    pub fn is_lost(&self, vm: VmId) -> bool {
+        !self.lost_since.is_empty() && self.lost_since.contains_key(&vm)
+    }
+
+    /// What failures and maintenance did so far.
+    pub fn outages(&self) -> &OutageStats {
+        &self.outages
+    }
+
+    /// The VMs waiting for a place, with their granted sizes, in id order.
+    pub fn waiting(&self) -> &BTreeMap<VmId, Resources> {
+        &self.waiting
+    }
+
+    /// VMs planned away from their broker home because it was closed.
+    pub fn displaced(&self) -> &BTreeSet<VmId> {
+        &self.displaced
+    }
+
+    /// True if `host` is down (failed, or in a maintenance window).
+    pub fn is_down(&self, host: HostId) -> bool {
+        !self.down.is_empty() && self.down.contains_key(&host)
+    }
+
+    /// True if `host` takes new VMs (it is neither down nor draining).
+    pub fn is_open(&self, host: HostId) -> bool {
+        self.planned.is_open(host)
+    }
+
+    /// Takes `host` down at `now` (a failure, or the start of a maintenance
+    /// window). Steps in flight on it stop: their ops are appended to
+    /// `aborted` (the driver drops them), a live migration *to* it leaves
+    /// its VM running on the source, a restore onto it leaves its VM
+    /// suspended, a destroy on it completes. Every VM that held anything
+    /// on it is lost (appended to `lost`, in id order): it holds nothing
+    /// and waits to be re-created elsewhere. Every VM planned on it, or
+    /// lost, loses its queued steps and waits for a place: call
+    /// [`Self::place_waiting`] once the guests have said which of the lost
+    /// VMs they release. A maintenance window that finds VMs still there
+    /// counts as a missed drain deadline.
+    pub fn take_down(
+        &mut self,
+        now: SimTime,
+        host: HostId,
+        cause: DownCause,
+        aborted: &mut Vec<OpId>,
+        lost: &mut Vec<VmId>,
+    ) {
+        if host.index() >= self.used.len() {
+            return;
+        }
+        if let Some(n) = self.down.get_mut(&host) {
+            // Down already: it stays down until both outages are over.
+            *n += 1;
+            return;
+        }
+        match cause {
+            DownCause::Failure => self.outages.host_failures += 1,
+            DownCause::Maintenance => {
+                self.outages.maintenance_windows += 1;
+                // Planned there (no other host had room), or still there
+                // (a move out not done, or waiting for a place).
+                let left = self
+                    .vms
+                    .iter()
+                    .filter(|(vm, r)| {
+                        r.holds().iter().any(|(h, _)| *h == host)
+                            || self.planned_at.get(*vm).is_some_and(|(h, _)| *h == host)
+                    })
+                    .count();
+                if left > 0 {
+                    self.outages.missed_drains.push(MissedDrain {
+                        at: now,
+                        host,
+                        vms: left as u32,
+                    });
+                }
+            }
+        }
+        self.planned.close(host);
+        self.down.insert(host, 1);
+        let mut affected: BTreeSet<VmId> = self.on_host.lists[host.index()].iter().copied().collect();
+        // Steps in flight on the host stop, in op order.
+        let stopped: Vec<(OpId, Step)> = self
+            .in_flight
+            .iter()
+            .filter(|(_, step)| touches(step, host))
+            .map(|(op, step)| (op, *step))
+            .collect();
+        for (op, step) in stopped {
+            self.in_flight.remove(op);
+            aborted.push(op);
+            let vm = step.vm();
+            affected.insert(vm);
+            self.unaccount(vm);
+            if let Some((h, amount)) = step.reserves() {
+                let left = self.used[h.index()].saturating_minus(&amount);
+                self.set_used(now, h, left);
+                self.queue.host_freed(h);
+            }
+            let Some(rec) = self.vms.get_mut(vm) else {
+                continue;
+            };
+            rec.busy = false;
+            if let Some((h, amount)) = step.reserves() {
+                rec.release(h, amount);
+            }
+            match step {
+                Step::Destroy { .. } => {
+                    if let Some(&(h, amount)) = rec.holds().first() {
+                        rec.release(h, amount);
+                        let left = self.used[h.index()].saturating_minus(&amount);
+                        self.set_used(now, h, left);
+                    }
+                    self.unplan(vm);
+                    self.finish(now, vm);
+                    continue;
+                }
+                Step::Restore { .. } => rec.state = VmState::Suspended,
+                Step::Create { .. } => rec.state = VmState::Pending,
+                _ => rec.state = VmState::Running,
+            }
+            self.account(vm);
+            self.queue.vm_idle(vm);
+        }
+        // Every VM still holding on the host is lost with it.
+        let on_it: Vec<VmId> = self
+            .vms
+            .iter()
+            .filter(|(_, r)| r.holds().iter().any(|(h, _)| *h == host))
+            .map(|(vm, _)| vm)
+            .collect();
+        for vm in on_it {
+            self.unaccount(vm);
+            let Some(rec) = self.vms.get_mut(vm) else {
+                continue;
+            };
+            // Only a step in flight makes a VM hold on two hosts, and every
+            // step on this host has stopped: the VM holds here alone.
+            if let Some(&(h, amount)) = rec.holds().iter().find(|(h, _)| *h == host) {
+                rec.release(h, amount);
+            }
+            rec.state = VmState::Pending;
+            let guest = rec.guest;
+            self.account(vm);
+            self.lost_since.insert(vm, now);
+            self.outages.vms_lost += 1;
+            self.outages.guest(guest).change(now, 0, 1);
+            lost.push(vm);
+            affected.insert(vm);
+        }
+        self.set_used(now, host, Resources::ZERO);
+        if self.outages.lost_series.last().map(|(_, n)| *n) != Some(self.outages.vms_lost)
+            && self.outages.vms_lost > 0
+        {
+            self.outages.lost_series.push((now, self.outages.vms_lost));
+        }
+        for vm in affected {
+            self.unplace(vm);
+        }
+    }
+
+    /// Closes `host` to new VMs ahead of a maintenance window and moves
+    /// every VM planned there to another open host (live if there is room
+    /// for the move, as any planned move). VMs no open host has room for
+    /// stay where they are, waiting for a place.
+    pub fn drain(
+        &mut self,
+        now: SimTime,
+        host: HostId,
+        homes: &VmMap<(HostId, Resources)>,
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
+        if host.index() >= self.used.len() || !self.planned.is_open(host) {
+            return Ok(());
+        }
+        self.planned.close(host);
+        let on: Vec<VmId> = self.on_host.lists[host.index()].to_vec();
+        for vm in on {
+            self.unplace(vm);
+        }
+        self.place_waiting(now, homes, started)
+    }
+
+    /// Brings `host` back (repaired, or its maintenance window over) and
+    /// open to new VMs; then the VMs displaced from their homes are placed
+    /// again (follow-broker takes them home; the others keep them where
+    /// they are if they fit) and the waiting VMs are tried.
+    pub fn bring_up(
+        &mut self,
+        now: SimTime,
+        host: HostId,
+        homes: &VmMap<(HostId, Resources)>,
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
+        if host.index() >= self.used.len() {
+            return Ok(());
+        }
+        match self.down.get_mut(&host) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                return Ok(());
+            }
+            _ => {
+                self.down.remove(&host);
+            }
+        }
+        self.planned.open(host);
+        let displaced: Vec<VmId> = std::mem::take(&mut self.displaced).into_iter().collect();
+        for vm in displaced {
+            self.unplace(vm);
+        }
+        self.place_waiting(now, homes, started)
+    }
+
+    /// Drops `vm`'s queued steps and takes it out of the plan: it waits
+    /// for a place, holding what it holds now.
+    fn unplace(&mut self, vm: VmId) {
+        self.queue.remove_vm(vm);
+        self.displaced.remove(&vm);
+        if let Some((_, size)) = self.unplan(vm) {
+            self.waiting.insert(vm, size);
+        }
+    }
+
+    /// Tries to place every waiting VM, in id order: the site's policy
+    /// first (a VM running on an open host is offered its host), then the
+    /// best fit over the open hosts. A VM placed gets the steps that take
+    /// it there from where it will be once its step in flight completes:
+    /// a move (planned like any other), or a create (a lost or never
+    /// created VM) or restore (a suspended one) on its new host.
+    pub fn place_waiting(
+        &mut self,
+        now: SimTime,
+        homes: &VmMap<(HostId, Resources)>,
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
+        if self.waiting.is_empty() {
+            return Ok(());
+        }
+        let waiting: Vec<(VmId, Resources)> = self.waiting.iter().map(|(v, s)| (*v, *s)).collect();
+        let mut changes = Vec::new();
+        let mut direct = Vec::new();
+        for (vm, size) in waiting {
+            let Some(rec) = self.vms.get(vm) else {
+                self.waiting.remove(&vm);
+                continue;
+            };
+            let state = rec.state;
+            let settled = self.settled(vm);
+            let home = homes.get(vm).map(|(h, _)| *h);
+            // The VM is out of the plan, so its own holdings are not in
+            // the view: offered its host with nothing held there.
+            let here = settled
+                .filter(|(h, _)| self.planned.is_open(*h))
+                .map(|(h, _)| (h, Resources::ZERO));
+            let req = PlaceRequest {
+                vm,
+                size,
+                current: here,
+                home,
+            };
+            let vms = PlannedVms {
+                on_host: &self.on_host,
+                planned_at: &self.planned_at,
+                records: &self.vms,
+            };
+            let view = self.planned.view().with_vms(&vms);
+            let chosen = self.policy.place(&view, &req).filter(|&h| req.fits_on(&view, h));
+            let (target, by_policy) = match chosen {
+                Some(h) => (Some(h), true),
+                None => (self.fallback(&size), false),
+            };
+            let Some(to) = target else {
+                continue;
+            };
+            self.waiting.remove(&vm);
+            self.plan_at(vm, to, size);
+            match (by_policy, home) {
+                (false, Some(home)) => self.note_home(vm, to, home),
+                _ => {
+                    self.displaced.remove(&vm);
+                }
+            }
+            match settled {
+                Some(from) => {
+                    if from != (to, size) {
+                        changes.push(Change {
+                            vm,
+                            from: Some(from),
+                            to: Some((to, size)),
+                        });
+                    }
+                }
+                None if state == VmState::Suspended => direct.push(Step::Restore { vm, host: to, size }),
+                None => direct.push(Step::Create { vm, host: to, size }),
+            }
+        }
+        for step in direct {
+            self.enqueue(now, step, started);
+        }
+        self.replan(now, &changes, started)
+    }
+
+    /// The best fit for `size` over the open hosts, if any has room.
+    fn fallback(&mut self, size: &Resources) -> Option<HostId> {
+        fit::best_fit(&self.planned.view(), size, None)
+    }
+
+    /// Records whether `vm`, placed on `host` by the fallback, is away from
+    /// its broker `home`.
+    fn note_home(&mut self, vm: VmId, host: HostId, home: HostId) {
+        if host == home {
+            self.displaced.remove(&vm);
+        } else {
+            self.displaced.insert(vm);
+        }
+    }
+
+    /// Where `vm` will run once its step in flight completes (where it
+    /// runs now if it is idle): `None` if it will hold nothing (pending,
+    /// lost, suspended, or being destroyed).
+    fn settled(&self, vm: VmId) -> Option<(HostId, Resources)> {
+        let rec = self.vms.get(vm)?;
+        if rec.busy {
+            let step = self.in_flight.values().find(|s| s.vm() == vm)?;
+            return match *step {
+                Step::Create { host, size, .. } | Step::Restore { host, size, .. } => Some((host, size)),
+                Step::Resize { host, to, .. } => Some((host, to)),
+                Step::Migrate { to, size_to, .. } => Some((to, size_to)),
+                Step::Suspend { .. } | Step::Destroy { .. } => None,
+            };
+        }
+        match rec.state {
+            VmState::Running => rec.holds().first().copied(),
+            _ => None,
+        }
+    }
+
+    /// A grant for a waiting VM: a release ends it (a destroy where it
+    /// runs, or at once if it holds nothing), a resize changes the size it
+    /// waits for. Returns false if the grant's VM is not waiting.
+    fn waiting_grant(&mut self, now: SimTime, g: &Grant, touched: &mut Touched) -> bool {
+        match *g {
+            Grant::Release { vm } if self.waiting.contains_key(&vm) => {
+                self.waiting.remove(&vm);
+                match self.settled(vm) {
+                    Some(from) => touched.changes.push(Change {
+                        vm,
+                        from: Some(from),
+                        to: None,
+                    }),
+                    None if self.vms.get(vm).is_some_and(|r| r.busy) => {
+                        self.doomed.insert(vm);
+                    }
+                    None => {
+                        self.unaccount(vm);
+                        self.finish(now, vm);
+                    }
+                }
+                true
+            }
+            Grant::Resize { vm, size } if self.waiting.contains_key(&vm) => {
+                self.waiting.insert(vm, size);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A doomed VM's step completed: it finishes if it holds nothing.
+    fn finish_doomed(&mut self, now: SimTime, vm: VmId) {
+        if self.vms.get(vm).is_some_and(|r| r.held == 0 && !r.busy) {
+            self.doomed.remove(&vm);
+            self.unaccount(vm);
+            self.finish(now, vm);
+        }
+    }
+
+    /// `vm` leaves the site for good.
+    fn finish(&mut self, now: SimTime, vm: VmId) {
+        let Some(rec) = self.vms.remove(vm) else {
+            return;
+        };
+        self.stats.finished_vms += 1;
+        self.displaced.remove(&vm);
+        self.doomed.remove(&vm);
+        let down = match self.lost_since.remove(&vm) {
+            Some(since) => {
+                self.outages.lost_for_good += 1;
+                self.outages.lost_vm_ms += now.0.saturating_sub(since.0) as u128;
+                1
+            }
+            None => 0,
+        };
+        self.outages.guest(rec.guest).change(now, -1, -down);
+    }
+
+    /// `vm`'s create or restore completed: if it was lost, it is recovered.
+    fn recovered(&mut self, now: SimTime, vm: VmId) {
+        if let Some(since) = self.lost_since.remove(&vm) {
+            let took = now.0.saturating_sub(since.0);
+            self.outages.vms_recovered += 1;
+            self.outages.recovery_ms += took as u128;
+            self.outages.lost_vm_ms += took as u128;
+            if let Some(guest) = self.vms.get(vm).map(|r| r.guest) {
+                self.outages.guest(guest).change(now, 0, -1);
+            }
+        }
+    }
+
+    /// Starts `step` now if it heads its queues and may start, else queues
+    /// it: what [`Self::replan`] does with each planned step.
+    fn enqueue(&mut self, now: SimTime, step: Step, started: &mut Vec<(OpId, Step)>) {
+        let op = OpId(self.next_op);
+        self.next_op += 1;
+        if self.queue.would_head(&step) && self.may_start(&step) {
+            self.start(now, op, step, started);
+        } else {
+            self.queue.push(op, step);
+        }
+    }
+
     /// Checks the site's invariants: actual reservations equal the sum of
     /// what VMs hold and fit every host; each VM's holdings match its state;
     /// the planned placement is consistent and feasible.
@@ -764,12 +1349,26 @@ impl Site {
                     self.used[i], sum
                 ));
             }
-            if !sum.fits_in(&self.planned.hosts()[i].capacity) {
-                return Err(format!(
-                    "host{i} over capacity: {} > {}",
-                    sum,
-                    self.planned.hosts()[i].capacity
-                ));
+            let capacity = self.planned.nominal(HostId(i as u32));
+            if !sum.fits_in(&capacity) {
+                return Err(format!("host{i} over capacity: {sum} > {capacity}"));
+            }
+        }
+        if let Some(h) = self.down.keys().find(|h| !self.used[h.index()].is_zero()) {
+            return Err(format!("{h} is down but holds {}", self.used[h.index()]));
+        }
+        if let Some(h) = self.down.keys().find(|h| self.planned.is_open(**h)) {
+            return Err(format!("{h} is down but open to new VMs"));
+        }
+        for vm in self.waiting.keys() {
+            if !self.vms.contains(*vm) || self.planned_at.contains(*vm) {
+                return Err(format!("{vm} waits for a place but is unknown or planned"));
+            }
+        }
+        for vm in self.lost_since.keys() {
+            match self.vms.get(*vm) {
+                Some(r) if r.state != VmState::Running && r.state != VmState::Migrating => {}
+                _ => return Err(format!("{vm} is counted lost but is running or unknown")),
             }
         }
         let mut planned = vec![Resources::ZERO; n];
@@ -780,10 +1379,11 @@ impl Site {
             planned[h.index()] = planned[h.index()].plus(s);
         }
         for (h, p) in self.planned.hosts().iter().zip(planned) {
-            if h.used != p || !p.fits_in(&h.capacity) {
+            let capacity = self.planned.nominal(h.id);
+            if h.used != p || !p.fits_in(&capacity) {
                 return Err(format!(
                     "{}: planned {} (cached {}) of {}",
-                    h.id, p, h.used, h.capacity
+                    h.id, p, h.used, capacity
                 ));
             }
         }
@@ -1013,6 +1613,28 @@ impl StepQueue {
         if let Some((h, _)) = step.reserves() {
             self.by_host[h.index()].pop_front();
             self.host_freed(h);
+        }
+    }
+
+    /// Drops every queued step of `vm`; the steps that then head their
+    /// hosts' queues become candidates.
+    fn remove_vm(&mut self, vm: VmId) {
+        let Some((head, rest)) = self.by_vm.remove(vm) else {
+            return;
+        };
+        for op in std::iter::once(head).chain(rest) {
+            let Some(step) = self.steps.remove(op) else {
+                continue;
+            };
+            if let Some((h, _)) = step.reserves()
+                && let Some(q) = self.by_host.get_mut(h.index())
+                && let Some(i) = q.iter().position(|o| *o == op)
+            {
+                q.remove(i);
+                if i == 0 {
+                    self.host_freed(h);
+                }
+            }
         }
     }
 

@@ -26,7 +26,7 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 21] = [
+pub const RUN_FILES: [&str; 28] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
@@ -48,6 +48,13 @@ pub const RUN_FILES: [&str; 21] = [
     "active-hosts.png",
     "active-hosts.svg",
     "active-hosts.pdf",
+    "failures.csv",
+    "availability.csv",
+    "drains.csv",
+    "vms-lost.csv",
+    "vms-lost.png",
+    "vms-lost.svg",
+    "vms-lost.pdf",
 ];
 
 /// What a live run's folder holds besides its results, kept across runs of

@@ -7,6 +7,7 @@
 
 pub mod consolidation;
 pub mod csv;
+pub mod failures;
 pub mod folder;
 pub mod keys;
 pub mod ordering;

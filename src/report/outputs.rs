@@ -371,7 +371,9 @@ pub fn replot(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let summary = read_csv(&dir.join("summary.csv"))?;
     let migrations = read_csv(&dir.join("migrations.csv"))?;
     let fidelity = read_csv(&dir.join("fidelity.csv"))?;
-    draw_figures(&m, &summary, &migrations, &fidelity, dir)
+    let mut files = draw_figures(&m, &summary, &migrations, &fidelity, dir)?;
+    files.extend(super::failures::replot(&m.name, dir)?);
+    Ok(files)
 }
 
 /// `manifest.toml` of a run's folder: what produced its files.
@@ -445,6 +447,7 @@ pub fn write_all(
     write_atomic(&dir.join("manifest.toml"), manifest(scenario)?.as_bytes())?;
     let [s, mig, fid] = tables.map(|(name, t)| CsvFile::of_table(&dir.join(name), t));
     files.extend(draw_figures(&m, &s, &mig, &fid, dir)?);
+    files.extend(super::failures::write_all(scenario, results, dir)?);
     Ok(files)
 }
 

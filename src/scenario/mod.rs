@@ -10,6 +10,7 @@ mod context;
 pub mod fit;
 mod guests;
 mod header;
+pub mod outages;
 pub mod raw;
 pub mod vmreq;
 mod workloads;
@@ -118,6 +119,8 @@ pub struct Scenario {
     pub series: SeriesForm,
     /// How each guest's trace window fits the scenario, in guest order.
     pub fit: Vec<fit::GuestFit>,
+    /// Host failures and maintenance windows (`[failures]`, `[[maintenance]]`).
+    pub outages: outages::Outages,
 }
 
 /// Up to this many hosts, `series = "auto"` keeps every change.
@@ -280,6 +283,8 @@ impl Scenario {
             raw::RawSeries::Auto => SeriesForm::Periods(period),
         };
 
+        let outages = outages::validate(&cx, base, raw.failures.as_ref(), &raw.maintenance, hosts)?;
+
         Ok(Scenario {
             header,
             quantum,
@@ -289,6 +294,7 @@ impl Scenario {
             pairs,
             series,
             fit: fits,
+            outages,
         })
     }
 }

@@ -40,6 +40,9 @@ pub struct RawScenario {
     pub guest: Vec<RawGuest>,
     pub pairs: Option<Vec<RawPair>>,
     pub series: Option<RawSeries>,
+    pub failures: Option<super::outages::RawFailures>,
+    #[serde(default)]
+    pub maintenance: Vec<super::outages::RawMaintenance>,
     /// Read by `slivers sweep` only; a scenario run directly must not have it.
     pub sweep: Option<toml::Table>,
 }

@@ -1,5 +1,7 @@
 //! Read-only snapshots that policies decide over.
 
+use std::collections::BTreeMap;
+
 use crate::{GuestId, HostId, HostIndex, Resources, VmId};
 
 /// One host as a policy sees it: its capacity and what is committed on it.
@@ -146,6 +148,8 @@ pub struct HostTable {
     /// Bit `i` is set if host `i` is in `stale` (a bit per host keeps the
     /// flags of 10^5 hosts in 12.5 KB, in cache).
     is_stale: Vec<u64>,
+    /// The closed hosts ([`Self::close`]) and their capacity when open.
+    closed: BTreeMap<HostId, Resources>,
 }
 
 impl HostTable {
@@ -190,6 +194,7 @@ impl HostTable {
             index: None,
             stale: Vec::new(),
             is_stale: vec![0; capacities.len().div_ceil(64)],
+            closed: BTreeMap::new(),
         }
     }
 
@@ -199,7 +204,12 @@ impl HostTable {
         if let Some(ix) = &mut self.index {
             for h in self.stale.drain(..) {
                 self.is_stale[h.index() / 64] &= !(1 << (h.index() % 64));
-                ix.update(h, self.hosts[h.index()].used);
+                // The index sees a closed host as full.
+                let used = match self.closed.contains_key(&h) {
+                    true => ix.capacity_of(h),
+                    false => self.hosts[h.index()].used,
+                };
+                ix.update(h, used);
             }
         }
         ClusterView {
@@ -242,8 +252,56 @@ impl HostTable {
         self.set(host, used);
     }
 
+    /// Closes `host` to new commitments (it failed, or is drained for
+    /// maintenance): until [`Self::open`], its capacity as policies see it
+    /// is what it holds, so nothing more fits, and it shrinks as what it
+    /// holds is removed. Nothing if it is closed already.
+    pub fn close(&mut self, host: HostId) {
+        let h = &mut self.hosts[host.index()];
+        if let std::collections::btree_map::Entry::Vacant(e) = self.closed.entry(host) {
+            e.insert(h.capacity);
+            h.capacity = h.used;
+            let used = h.used;
+            self.set(host, used);
+        }
+    }
+
+    /// Opens a closed `host` again at its full capacity.
+    pub fn open(&mut self, host: HostId) {
+        if let Some(capacity) = self.closed.remove(&host) {
+            let h = &mut self.hosts[host.index()];
+            h.capacity = capacity;
+            let used = h.used;
+            self.set(host, used);
+        }
+    }
+
+    /// True unless `host` is closed.
+    #[inline]
+    pub fn is_open(&self, host: HostId) -> bool {
+        self.closed.is_empty() || !self.closed.contains_key(&host)
+    }
+
+    /// `host`'s capacity when open, whether it is open or not.
+    #[inline]
+    pub fn nominal(&self, host: HostId) -> Resources {
+        match self.closed.get(&host) {
+            Some(c) => *c,
+            None => self.hosts[host.index()].capacity,
+        }
+    }
+
+    /// The closed hosts, in id order.
+    pub fn closed(&self) -> impl Iterator<Item = HostId> + '_ {
+        self.closed.keys().copied()
+    }
+
     fn set(&mut self, host: HostId, used: Resources) {
         self.hosts[host.index()].used = used;
+        if !self.closed.is_empty() && self.closed.contains_key(&host) {
+            // A closed host's capacity follows what it holds.
+            self.hosts[host.index()].capacity = used;
+        }
         let (word, bit) = (host.index() / 64, 1u64 << (host.index() % 64));
         if self.index.is_some() && self.is_stale[word] & bit == 0 {
             self.is_stale[word] |= bit;
@@ -264,7 +322,7 @@ mod tests {
         #[test]
         fn the_lazy_index_is_current_in_every_view(
             mixed in any::<bool>(),
-            ops in prop::collection::vec((0u8..4, 0u32..6, 0u64..3), 0..200)
+            ops in prop::collection::vec((0u8..6, 0u32..6, 0u64..3), 0..200)
         ) {
             // One capacity, or three host types (2 and 4 units make scores tie across types).
             let capacities: Vec<Resources> = if mixed {
@@ -294,13 +352,30 @@ mod tests {
                             table.replace(host, &used, &amount);
                         }
                     }
+                    3 => {
+                        table.close(host);
+                        prop_assert!(!table.is_open(host));
+                        prop_assert_eq!(table.nominal(host), capacities[h as usize]);
+                    }
+                    4 => {
+                        table.open(host);
+                        prop_assert!(table.is_open(host));
+                        prop_assert_eq!(table.host(host).capacity, capacities[h as usize]);
+                    }
                     _ => {
+                        let closed: Vec<HostId> = table.closed().collect();
                         let view = table.view();
                         let ix = view.index().expect("exact capacities are indexed");
                         prop_assert_eq!(ix.is_mixed(), mixed);
                         prop_assert_eq!(ix.check(), Ok(()));
                         for v in view.hosts {
-                            prop_assert_eq!(ix.used(v.id), v.used);
+                            if closed.contains(&v.id) {
+                                // Closed: full to the index, no room to the view.
+                                prop_assert_eq!(ix.used(v.id), ix.capacity_of(v.id));
+                                prop_assert_eq!(v.capacity, v.used);
+                            } else {
+                                prop_assert_eq!(ix.used(v.id), v.used);
+                            }
                         }
                         let plain = ClusterView::new(view.hosts);
                         for kind in FitKind::ALL {

@@ -1,0 +1,248 @@
+//! The files of a run whose scenario has `[failures]` or `[[maintenance]]`:
+//! `failures.csv` (one row per run), `availability.csv` (one row per run
+//! and guest), `drains.csv` (each maintenance window that began before its
+//! host was empty), `vms-lost.csv` (the cumulative VMs lost over time) and
+//! the `vms-lost` figure drawn from it.
+
+use std::path::{Path, PathBuf};
+
+use super::ReportError;
+use super::csv::{CsvFile, Table, fmt_f64};
+use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
+use crate::outcome::RunResult;
+use crate::scenario::Scenario;
+
+/// The files [`write_all`] writes besides the figure.
+pub const FILES: [&str; 4] = ["failures.csv", "availability.csv", "drains.csv", "vms-lost.csv"];
+
+const MS_PER_HOUR: f64 = 3.6e6;
+
+fn id(r: &RunResult) -> Vec<String> {
+    vec![
+        r.run.to_string(),
+        r.pair.provisioning.to_string(),
+        r.pair.placement.to_string(),
+    ]
+}
+
+/// `failures.csv`: per run, what the outages did.
+pub fn failures(results: &[RunResult]) -> Result<Table, ReportError> {
+    let mut t = Table::new(&[
+        "run",
+        "provisioning",
+        "placement",
+        "seed",
+        "host_failures",
+        "maintenance_windows",
+        "vms_lost",
+        "vms_recovered",
+        "vms_lost_for_good",
+        "mean_recovery_s",
+        "lost_vm_hours",
+        "availability",
+        "jobs_interrupted",
+        "lost_work_vm_hours",
+        "drain_migrations",
+        "missed_drains",
+        "waiting_at_end",
+        "migrations",
+        "energy_kwh",
+    ]);
+    for r in results {
+        let Some(o) = &r.outages else { continue };
+        let (vm_ms, lost_ms) = o
+            .site
+            .guests
+            .iter()
+            .map(|g| g.totals(r.end))
+            .fold((0u128, 0u128), |(a, b), (c, d)| (a + c, b + d));
+        let availability = match vm_ms {
+            0 => 1.0,
+            v => 1.0 - lost_ms as f64 / v as f64,
+        };
+        let (interrupted, lost_work) = o.jobs.iter().fold((0u64, 0u128), |(a, b), (c, d)| (a + c, b + d));
+        let mut row = id(r);
+        row.extend([
+            r.seed.to_string(),
+            o.site.host_failures.to_string(),
+            o.site.maintenance_windows.to_string(),
+            o.site.vms_lost.to_string(),
+            o.site.vms_recovered.to_string(),
+            o.site.lost_for_good.to_string(),
+            fmt_f64(o.mean_recovery_s()),
+            fmt_f64(lost_ms as f64 / MS_PER_HOUR),
+            fmt_f64(availability),
+            interrupted.to_string(),
+            fmt_f64(lost_work as f64 / MS_PER_HOUR),
+            o.site.drain_migrations.to_string(),
+            o.site.missed_drains.len().to_string(),
+            o.waiting_at_end.to_string(),
+            r.site.migrations().to_string(),
+            fmt_f64(r.energy_kwh),
+        ]);
+        t.push(row)?;
+    }
+    Ok(t)
+}
+
+/// `availability.csv`: per run and guest, its leased and lost VM-hours,
+/// availability (the share of its leased VM-time its VMs were not lost),
+/// batch leases interrupted and work lost, and its mean fidelity.
+pub fn availability(results: &[RunResult], scenario: &Scenario) -> Result<Table, ReportError> {
+    let mut t = Table::new(&[
+        "run",
+        "provisioning",
+        "placement",
+        "guest",
+        "vm_hours",
+        "lost_vm_hours",
+        "availability",
+        "jobs_interrupted",
+        "lost_work_vm_hours",
+        "fidelity_mean",
+    ]);
+    for r in results {
+        let Some(o) = &r.outages else { continue };
+        for (g, spec) in scenario.guests.iter().enumerate() {
+            let uptime = o.site.guests.get(g).copied().unwrap_or_default();
+            let (vm_ms, lost_ms) = uptime.totals(r.end);
+            let (interrupted, lost_work) = o.jobs.get(g).copied().unwrap_or_default();
+            let mut row = id(r);
+            row.extend([
+                spec.name().to_string(),
+                fmt_f64(vm_ms as f64 / MS_PER_HOUR),
+                fmt_f64(lost_ms as f64 / MS_PER_HOUR),
+                fmt_f64(uptime.availability(r.end)),
+                interrupted.to_string(),
+                fmt_f64(lost_work as f64 / MS_PER_HOUR),
+                fmt_f64(r.fidelity.get(g).map_or(1.0, |f| f.mean)),
+            ]);
+            t.push(row)?;
+        }
+    }
+    Ok(t)
+}
+
+/// `drains.csv`: each maintenance window that began with VMs still
+/// planned on its host (they were lost with it).
+pub fn drains(results: &[RunResult]) -> Result<Table, ReportError> {
+    let mut t = Table::new(&["run", "provisioning", "placement", "time_s", "host", "vms_left"]);
+    for r in results {
+        let Some(o) = &r.outages else { continue };
+        for m in &o.site.missed_drains {
+            let mut row = id(r);
+            row.extend([
+                fmt_f64(m.at.as_secs_f64()),
+                m.host.0.to_string(),
+                m.vms.to_string(),
+            ]);
+            t.push(row)?;
+        }
+    }
+    Ok(t)
+}
+
+/// `vms-lost.csv`: per run, the cumulative VMs lost as a step function,
+/// `(time_s, cumulative_vms_lost)` from time zero to the run's end.
+pub fn vms_lost(results: &[RunResult]) -> Result<Table, ReportError> {
+    let mut t = Table::new(&[
+        "run",
+        "provisioning",
+        "placement",
+        "time_s",
+        "cumulative_vms_lost",
+    ]);
+    for r in results {
+        let Some(o) = &r.outages else { continue };
+        let mut points = vec![(0.0, 0)];
+        points.extend(o.site.lost_series.iter().map(|(at, n)| (at.as_secs_f64(), *n)));
+        points.push((r.end.as_secs_f64(), o.site.vms_lost));
+        for (s, n) in points {
+            let mut row = id(r);
+            row.extend([fmt_f64(s), n.to_string()]);
+            t.push(row)?;
+        }
+    }
+    Ok(t)
+}
+
+/// Draws `vms-lost.png`/`.svg`/`.pdf` from `vms-lost.csv`: the cumulative
+/// VMs lost per pair over time.
+pub(crate) fn draw(name: &str, lost: &CsvFile, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let (c_run, c_prov, c_place, c_time, c_n) = (
+        lost.column("run")?,
+        lost.column("provisioning")?,
+        lost.column("placement")?,
+        lost.column("time_s")?,
+        lost.column("cumulative_vms_lost")?,
+    );
+    let mut curves: Vec<(u64, Curve)> = Vec::new();
+    for (line, row) in &lost.records {
+        let run = lost.integer(*line, "run", &row[c_run])?;
+        let x = lost.count(*line, "time_s", &row[c_time])? / 86_400.0;
+        let y = lost.integer(*line, "cumulative_vms_lost", &row[c_n])? as f64;
+        match curves.last_mut() {
+            Some((r, c)) if *r == run => c.points.push((x, y)),
+            _ => curves.push((
+                run,
+                Curve {
+                    label: format!("{}/{}", row[c_prov], row[c_place]),
+                    points: vec![(x, y)],
+                    spread: None,
+                },
+            )),
+        }
+    }
+    let curves: Vec<Curve> = curves.into_iter().map(|(_, c)| c).collect();
+    let title = format!("VMs lost to host outages: {name}");
+    draw_lines_with(
+        &LinePlot {
+            title: &title,
+            x_label: "time (days)",
+            y_label: "cumulative VMs lost",
+            curves: &curves,
+            step: true,
+        },
+        &PlotOptions {
+            y_integer: true,
+            ..PlotOptions::default()
+        },
+        &dir.join("vms-lost"),
+    )
+}
+
+/// Writes the outage files of a run into `dir` and draws the figure;
+/// returns the files written. Nothing if the scenario has no outages.
+pub fn write_all(
+    scenario: &Scenario,
+    results: &[RunResult],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    if scenario.outages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tables = [
+        failures(results)?,
+        availability(results, scenario)?,
+        drains(results)?,
+        vms_lost(results)?,
+    ];
+    let mut files = Vec::new();
+    for (name, t) in FILES.iter().zip(&tables) {
+        t.write(&dir.join(name))?;
+        files.push(dir.join(name));
+    }
+    let [.., lost] = tables;
+    let lost = CsvFile::of_table(&dir.join(FILES[3]), lost);
+    files.extend(draw(&scenario.name, &lost, dir)?);
+    Ok(files)
+}
+
+/// Redraws the outage figure of a run folder if it has `vms-lost.csv`.
+pub fn replot(name: &str, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let path = dir.join(FILES[3]);
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    draw(name, &super::csv::read_csv(&path)?, dir)
+}
