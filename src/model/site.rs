@@ -948,13 +948,9 @@ impl Site {
         if host.index() >= self.used.len() {
             return;
         }
-        if let Some(n) = self.down.get_mut(&host) {
-            // Down already: it stays down until both outages are over.
-            *n += 1;
-            return;
-        }
         match cause {
             DownCause::Failure => self.outages.host_failures += 1,
+            DownCause::Maintenance if self.is_down(host) => self.outages.maintenance_windows += 1,
             DownCause::Maintenance => {
                 self.outages.maintenance_windows += 1;
                 // Planned there (no other host had room), or still there
@@ -975,6 +971,11 @@ impl Site {
                     });
                 }
             }
+        }
+        if let Some(n) = self.down.get_mut(&host) {
+            // Down already: it stays down until both outages are over.
+            *n += 1;
+            return;
         }
         self.planned.close(host);
         self.down.insert(host, 1);

@@ -15,6 +15,7 @@ mod live_resume;
 mod live_xl;
 mod migration;
 mod ordering;
+mod outages;
 mod output_safety;
 mod plot;
 mod scale;
