@@ -4,7 +4,9 @@
 //! writers of tables and plots (`report`), which format them.
 
 use crate::engine::SimTime;
-use crate::model::{BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, SeriesForm, SiteStats};
+use crate::model::{
+    BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, SeriesForm, SiteStats, ThermalResult,
+};
 use crate::scenario::Pair;
 
 /// What one run measured.
@@ -47,6 +49,8 @@ pub struct RunResult {
     pub energy_kwh: f64,
     /// Hosts powered up during the run.
     pub power_ups: u64,
+    /// What the thermal meter measured, with `[thermal]`.
+    pub thermal: Option<ThermalResult>,
     /// Where each live VM is planned at the end: `(vm id, host index)`.
     pub final_placement: Vec<(u64, u32)>,
 }

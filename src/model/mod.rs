@@ -17,6 +17,7 @@ pub mod hosting;
 pub mod migration;
 pub mod network;
 mod site;
+pub mod thermal;
 
 pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
 pub use energy::PowerParams;
@@ -24,6 +25,7 @@ pub use execution::{Execution, MigrationCost};
 pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity, SeriesForm};
 pub use guest::{BatchJob, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
+pub use thermal::{SupplyMode, ThermalConfig, ThermalMeter, ThermalResult, ThermalSample};
 pub use migration::{
     Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
 };

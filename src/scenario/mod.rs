@@ -11,6 +11,7 @@ pub mod fit;
 mod guests;
 mod header;
 pub mod raw;
+mod thermal;
 pub mod vmreq;
 mod workloads;
 
@@ -18,7 +19,7 @@ use std::path::Path;
 
 use slivers_policy::{PlacementKind, Policy, PolicyKind, ProvisioningKind, Resources};
 
-use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm};
+use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm, ThermalConfig};
 use crate::trace::TraceError;
 use context::Ctx;
 pub use context::{parse_duration, read_text, sha256_hex};
@@ -118,6 +119,8 @@ pub struct Scenario {
     pub series: SeriesForm,
     /// How each guest's trace window fits the scenario, in guest order.
     pub fit: Vec<fit::GuestFit>,
+    /// The machine room's thermal model (`[thermal]`), if any.
+    pub thermal: Option<ThermalConfig>,
 }
 
 /// Up to this many hosts, `series = "auto"` keeps every change.
@@ -273,6 +276,19 @@ impl Scenario {
                 format!("{} again (pairs[{first}])", p.label()),
             ));
         }
+        let thermal = match &raw.thermal {
+            Some(t) => Some(thermal::validate(&cx, t, hosts, &power, period)?),
+            None => None,
+        };
+        if thermal.is_none()
+            && let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| p.placement.kind().needs_thermal())
+        {
+            return Err(cx.invalid(
+                format!("pairs[{i}].placement"),
+                "a [thermal] table (it places by the room's heat recirculation), or another placement policy",
+                format!("{} in pair {} and no [thermal] table", p.placement, p.label()),
+            ));
+        }
         let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
             raw::RawSeries::Changes => SeriesForm::Changes,
             raw::RawSeries::Periods => SeriesForm::Periods(period),
@@ -289,6 +305,7 @@ impl Scenario {
             pairs,
             series,
             fit: fits,
+            thermal,
         })
     }
 }

@@ -40,6 +40,7 @@ pub struct RawScenario {
     pub guest: Vec<RawGuest>,
     pub pairs: Option<Vec<RawPair>>,
     pub series: Option<RawSeries>,
+    pub thermal: Option<RawThermal>,
     /// Read by `slivers sweep` only; a scenario run directly must not have it.
     pub sweep: Option<toml::Table>,
 }
@@ -91,6 +92,22 @@ pub struct RawMigration {
     pub suspend: Option<RawDuration>,
     pub resume: Option<RawDuration>,
     pub op_latency: Option<RawDuration>,
+}
+
+/// `[thermal]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThermal {
+    pub hosts_per_rack: Option<i64>,
+    pub own: Option<f64>,
+    pub above: Option<f64>,
+    pub neighbour: Option<f64>,
+    pub redline_c: Option<f64>,
+    /// `"redline"` or a temperature in °C.
+    pub supply: Option<toml::Value>,
+    pub cop_a: Option<f64>,
+    pub cop_b: Option<f64>,
+    pub cop_c: Option<f64>,
 }
 
 /// `[energy]`

@@ -110,6 +110,7 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         placement: PlacementKind::EnergyAware.into(),
         power: s.power,
         series: s.series,
+        thermal: None,
     };
     let mut h = Hosting::new(&config);
     let mut pending = std::collections::VecDeque::new();
