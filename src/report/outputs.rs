@@ -371,7 +371,12 @@ pub fn replot(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let summary = read_csv(&dir.join("summary.csv"))?;
     let migrations = read_csv(&dir.join("migrations.csv"))?;
     let fidelity = read_csv(&dir.join("fidelity.csv"))?;
-    draw_figures(&m, &summary, &migrations, &fidelity, dir)
+    let mut files = draw_figures(&m, &summary, &migrations, &fidelity, dir)?;
+    let thermal = dir.join("thermal.csv");
+    if thermal.exists() {
+        files.extend(super::thermal::draw_figures(&m, &read_csv(&thermal)?, dir)?);
+    }
+    Ok(files)
 }
 
 /// `manifest.toml` of a run's folder: what produced its files.
@@ -445,6 +450,17 @@ pub fn write_all(
     write_atomic(&dir.join("manifest.toml"), manifest(scenario)?.as_bytes())?;
     let [s, mig, fid] = tables.map(|(name, t)| CsvFile::of_table(&dir.join(name), t));
     files.extend(draw_figures(&m, &s, &mig, &fid, dir)?);
+    // With [thermal] only: nothing changes for other scenarios.
+    if let Some(t) = super::thermal::summary(results)? {
+        files.push(dir.join("thermal-summary.csv"));
+        t.write(&dir.join("thermal-summary.csv"))?;
+    }
+    if let Some(t) = super::thermal::series(results)? {
+        let path = dir.join("thermal.csv");
+        files.push(path.clone());
+        t.write(&path)?;
+        files.extend(super::thermal::draw_figures(&m, &CsvFile::of_table(&path, t), dir)?);
+    }
     Ok(files)
 }
 
