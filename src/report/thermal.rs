@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64, parse_number};
 use super::outputs::RunManifest;
-use super::plot::{Curve, LinePlot, draw_lines};
+use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
 use crate::outcome::RunResult;
 
 /// The columns of `thermal.csv`.
@@ -164,7 +164,11 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
             .collect()
     };
     let title = format!("Peak inlet temperature: {} ({} hosts)", m.name, m.hosts);
-    let mut files = draw_lines(
+    let opts = PlotOptions {
+        y_from_data: true,
+        ..PlotOptions::default()
+    };
+    let mut files = draw_lines_with(
         &LinePlot {
             title: &title,
             x_label: "time (days)",
@@ -172,12 +176,13 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
             curves: &curves(|r| &r.2),
             step: true,
         },
+        &opts,
         &dir.join("thermal"),
     )?;
     let moves = runs.iter().any(|r| r.3.windows(2).any(|w| w[0].1 != w[1].1));
     if moves {
         let title = format!("Supply temperature at the redline: {} ({} hosts)", m.name, m.hosts);
-        files.extend(draw_lines(
+        files.extend(draw_lines_with(
             &LinePlot {
                 title: &title,
                 x_label: "time (days)",
@@ -185,6 +190,7 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
                 curves: &curves(|r| &r.3),
                 step: true,
             },
+            &opts,
             &dir.join("thermal-supply"),
         )?);
     }
