@@ -20,6 +20,7 @@ mod plot;
 mod scale;
 mod slurm;
 mod sweep;
+mod thermal;
 mod trace_fit;
 
 use std::path::{Path, PathBuf};
