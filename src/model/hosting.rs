@@ -141,7 +141,10 @@ impl Hosting {
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
             site: {
                 // Validated at load: the room can be built.
-                let room = config.thermal.as_ref().and_then(|t| t.context(config.hosts, &config.power).ok());
+                let room = config
+                    .thermal
+                    .as_ref()
+                    .and_then(|t| t.context(config.hosts, &config.power).ok());
                 let site = Site::new(
                     config.placement.build_with(room.as_ref()),
                     config.hosts,
@@ -149,7 +152,9 @@ impl Hosting {
                     config.power,
                 );
                 match &config.thermal {
-                    Some(t) => site.with_thermal(ThermalMeter::new(t, config.hosts, config.capacity, &config.power)),
+                    Some(t) => {
+                        site.with_thermal(ThermalMeter::new(t, config.hosts, config.capacity, &config.power))
+                    }
                     None => site,
                 }
             },

@@ -25,10 +25,10 @@ pub use execution::{Execution, MigrationCost};
 pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity, SeriesForm};
 pub use guest::{BatchJob, Quantum, WebSizing};
 pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
-pub use thermal::{SupplyMode, ThermalConfig, ThermalMeter, ThermalResult, ThermalSample};
 pub use migration::{
     Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
 };
+pub use thermal::{SupplyMode, ThermalConfig, ThermalMeter, ThermalResult, ThermalSample};
 /// Values per VM, in VM-id order, with O(1) lookups ([`IdSlab`]).
 pub type VmMap<V> = IdSlab<VmId, V>;
 

@@ -175,7 +175,13 @@ impl ThermalMeter {
         let per = config.hosts_per_rack.max(1) as usize;
         let racks = hosts.div_ceil(per);
         let cap = capacity.cpu_millicores().max(1);
-        let len = |k: usize| if k < racks { per.min(hosts - k * per) as u64 } else { 0 };
+        let len = |k: usize| {
+            if k < racks {
+                per.min(hosts - k * per) as u64
+            } else {
+                0
+            }
+        };
         let adjacent = (0..racks)
             .map(|k| if k > 0 { len(k - 1) } else { 0 } + len(k + 1))
             .collect();
@@ -240,7 +246,7 @@ impl ThermalMeter {
 
     /// The recirculated heat of racks `k − 1` and `k + 1` at the inlets of
     /// rack `k`, °C.
-    fn from_beside(&self, k: usize) -> f64 {
+    fn heat_beside(&self, k: usize) -> f64 {
         let left = if k > 0 { self.rack_w(k - 1) } else { 0.0 };
         self.config.coefficients.neighbour * (left + self.rack_w(k + 1))
     }
@@ -295,7 +301,7 @@ impl ThermalMeter {
         self.rack_rises(k, |r| m = m.max(r));
         self.rack_max[k] = m;
         for j in k.saturating_sub(1)..(k + 2).min(self.racks()) {
-            let v = self.rack_max[j] + self.from_beside(j);
+            let v = self.rack_max[j] + self.heat_beside(j);
             self.set_leaf(j, v);
         }
     }
@@ -333,7 +339,7 @@ impl ThermalMeter {
         }
         let mut n = 0;
         for k in 0..self.racks() {
-            let beside = self.from_beside(k);
+            let beside = self.heat_beside(k);
             self.rack_rises(k, |r| n += (supply_c + r + beside > self.config.redline_c) as u32);
         }
         n
@@ -509,18 +515,28 @@ mod tests {
         let mut p = vec![0.0; 11];
         let mut x: u64 = 7;
         for t in 0..200u64 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let h = (x >> 33) as usize % 11;
             let used = (x >> 13) % 1200;
             let used = if used > 1000 { 0 } else { used };
             let r = if used == 0 { Resources::ZERO } else { cpu(used) };
             m.change(SimTime::from_secs(t), HostId(h as u32), &r);
-            p[h] = if used == 0 { 0.0 } else { 100.0 + 100.0 * used as f64 / 1000.0 };
+            p[h] = if used == 0 {
+                0.0
+            } else {
+                100.0 + 100.0 * used as f64 / 1000.0
+            };
             let s = m.state();
             let rise = d.rise(&p).unwrap();
             let peak = rise.iter().copied().fold(0.0, f64::max);
             let mean = rise.iter().sum::<f64>() / 11.0;
-            assert!((s.peak_inlet_c - peak).abs() < 1e-9, "{t}: {} {peak}", s.peak_inlet_c);
+            assert!(
+                (s.peak_inlet_c - peak).abs() < 1e-9,
+                "{t}: {} {peak}",
+                s.peak_inlet_c
+            );
             assert!((s.mean_inlet_c - mean).abs() < 1e-9);
             assert!((s.it_w - p.iter().sum::<f64>()).abs() < 1e-9);
         }

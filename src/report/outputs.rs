@@ -459,7 +459,11 @@ pub fn write_all(
         let path = dir.join("thermal.csv");
         files.push(path.clone());
         t.write(&path)?;
-        files.extend(super::thermal::draw_figures(&m, &CsvFile::of_table(&path, t), dir)?);
+        files.extend(super::thermal::draw_figures(
+            &m,
+            &CsvFile::of_table(&path, t),
+            dir,
+        )?);
     }
     Ok(files)
 }

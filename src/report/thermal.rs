@@ -106,7 +106,13 @@ pub fn terminal_table(results: &[RunResult]) -> Option<String> {
     }
     let mut s = format!(
         "{:<34} {:>10} {:>10} {:>10} {:>12} {:>11} {:>9}\n",
-        "provisioning/placement", "peak_in_C", "mean_in_C", "supply_C", "above_red_h", "cooling_kWh", "total_kWh"
+        "provisioning/placement",
+        "peak_in_C",
+        "mean_in_C",
+        "supply_C",
+        "above_red_h",
+        "cooling_kWh",
+        "total_kWh"
     );
     for r in results {
         let Some(t) = &r.thermal else { continue };
@@ -124,9 +130,22 @@ pub fn terminal_table(results: &[RunResult]) -> Option<String> {
     Some(s)
 }
 
+/// One run's rows of `thermal.csv`: `(days, °C)` points.
+struct RunSeries {
+    run: u64,
+    /// `provisioning/placement`.
+    label: String,
+    peak: Vec<(f64, f64)>,
+    supply: Vec<(f64, f64)>,
+}
+
 /// Draws the thermal figures into `dir` from `thermal.csv` (as written, or
 /// read back by `slivers plot`); returns the files written.
-pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+pub(crate) fn draw_figures(
+    m: &RunManifest,
+    thermal: &CsvFile,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
     let (c_run, c_prov, c_place, c_time, c_peak, c_supply) = (
         thermal.column("run")?,
         thermal.column("provisioning")?,
@@ -136,7 +155,7 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
         thermal.column("supply_c")?,
     );
     // Runs in the file's order.
-    let mut runs: Vec<(u64, String, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+    let mut runs: Vec<RunSeries> = Vec::new();
     for (line, row) in &thermal.records {
         let run = thermal.integer(*line, "run", &row[c_run])?;
         let t = thermal.count(*line, "time_s", &row[c_time])? / 86_400.0;
@@ -144,20 +163,25 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
             parse_number(&row[c]).ok_or_else(|| thermal.bad(*line, name, "a number", &row[c]))
         };
         let (peak, supply) = (number(c_peak, "peak_inlet_c")?, number(c_supply, "supply_c")?);
-        let at = match runs.iter().position(|r| r.0 == run) {
+        let at = match runs.iter().position(|r| r.run == run) {
             Some(i) => i,
             None => {
-                runs.push((run, format!("{}/{}", row[c_prov], row[c_place]), Vec::new(), Vec::new()));
+                runs.push(RunSeries {
+                    run,
+                    label: format!("{}/{}", row[c_prov], row[c_place]),
+                    peak: Vec::new(),
+                    supply: Vec::new(),
+                });
                 runs.len() - 1
             }
         };
-        runs[at].2.push((t, peak));
-        runs[at].3.push((t, supply));
+        runs[at].peak.push((t, peak));
+        runs[at].supply.push((t, supply));
     }
-    let curves = |pick: fn(&(u64, String, Vec<(f64, f64)>, Vec<(f64, f64)>)) -> &Vec<(f64, f64)>| -> Vec<Curve> {
+    let curves = |pick: fn(&RunSeries) -> &Vec<(f64, f64)>| -> Vec<Curve> {
         runs.iter()
             .map(|r| Curve {
-                label: r.1.clone(),
+                label: r.label.clone(),
                 points: pick(r).clone(),
                 spread: None,
             })
@@ -173,21 +197,24 @@ pub(crate) fn draw_figures(m: &RunManifest, thermal: &CsvFile, dir: &Path) -> Re
             title: &title,
             x_label: "time (days)",
             y_label: "peak inlet (°C)",
-            curves: &curves(|r| &r.2),
+            curves: &curves(|r| &r.peak),
             step: true,
         },
         &opts,
         &dir.join("thermal"),
     )?;
-    let moves = runs.iter().any(|r| r.3.windows(2).any(|w| w[0].1 != w[1].1));
+    let moves = runs.iter().any(|r| r.supply.windows(2).any(|w| w[0].1 != w[1].1));
     if moves {
-        let title = format!("Supply temperature at the redline: {} ({} hosts)", m.name, m.hosts);
+        let title = format!(
+            "Supply temperature at the redline: {} ({} hosts)",
+            m.name, m.hosts
+        );
         files.extend(draw_lines_with(
             &LinePlot {
                 title: &title,
                 x_label: "time (days)",
                 y_label: "CRAC supply (°C)",
-                curves: &curves(|r| &r.3),
+                curves: &curves(|r| &r.supply),
                 step: true,
             },
             &opts,

@@ -281,7 +281,10 @@ impl Scenario {
             None => None,
         };
         if thermal.is_none()
-            && let Some((i, p)) = pairs.iter().enumerate().find(|(_, p)| p.placement.kind().needs_thermal())
+            && let Some((i, p)) = pairs
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.placement.kind().needs_thermal())
         {
             return Err(cx.invalid(
                 format!("pairs[{i}].placement"),

@@ -26,7 +26,12 @@ pub(super) fn validate(
     power: &PowerParams,
     period: SimTime,
 ) -> Result<ThermalConfig, ScenarioError> {
-    let hosts_per_rack = cx.positive("thermal.hosts_per_rack", t.hosts_per_rack, HOSTS_PER_RACK, 1_000_000)? as u32;
+    let hosts_per_rack = cx.positive(
+        "thermal.hosts_per_rack",
+        t.hosts_per_rack,
+        HOSTS_PER_RACK,
+        1_000_000,
+    )? as u32;
     let d = RackCoefficients::default();
     let coefficient = |key: &str, v: Option<f64>, default: f64| cx.fraction(key, v, default, 0.0, 1.0);
     let coefficients = RackCoefficients {
@@ -75,7 +80,11 @@ pub(super) fn validate(
             (redline_c - rise, redline_c)
         }
     };
-    let vertex = if cop.a != 0.0 { -cop.b / (2.0 * cop.a) } else { from };
+    let vertex = if cop.a != 0.0 {
+        -cop.b / (2.0 * cop.a)
+    } else {
+        from
+    };
     let lowest = [from, to, vertex.clamp(from, to)]
         .into_iter()
         .map(|x| (cop.at(x), x))

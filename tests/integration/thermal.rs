@@ -58,9 +58,17 @@ fn thermal_aware_keeps_the_middle_rack_cooler_and_the_peak_inlet_lower() {
     // At the end, energy-aware has VMs on the middle rack; thermal-aware
     // keeps fewer there.
     let middle = |r: &slivers::experiment::RunResult| {
-        r.final_placement.iter().filter(|(_, h)| (4..8).contains(h)).count()
+        r.final_placement
+            .iter()
+            .filter(|(_, h)| (4..8).contains(h))
+            .count()
     };
-    assert!(middle(ta) < middle(ea), "{:?} {:?}", ta.final_placement, ea.final_placement);
+    assert!(
+        middle(ta) < middle(ea),
+        "{:?} {:?}",
+        ta.final_placement,
+        ea.final_placement
+    );
     // The samples: one an hour over 2 days, at the fixed supply.
     assert_eq!(tt.samples.len(), 48);
     assert!(tt.samples.iter().all(|x| x.supply_c == 20.0));
@@ -86,9 +94,17 @@ fn bad_thermal_values_name_the_key() {
     let cases: [(&str, &str, &[&str]); 7] = [
         ("own = -0.001", "thermal.own", &["from 0 to 1", "-0.001"]),
         ("hosts_per_rack = 0", "thermal.hosts_per_rack", &["from 1", "0"]),
-        ("supply = \"cold\"", "thermal.supply", &["\"redline\"", "\"cold\""]),
+        (
+            "supply = \"cold\"",
+            "thermal.supply",
+            &["\"redline\"", "\"cold\""],
+        ),
         ("supply = 500", "thermal.supply", &["from -50 to 100", "500"]),
-        ("redline_c = nan", "thermal.redline_c", &["from -50 to 100", "NaN"]),
+        (
+            "redline_c = nan",
+            "thermal.redline_c",
+            &["from -50 to 100", "NaN"],
+        ),
         // CoP(T) = 1 − 0.05 T is negative above 20 °C.
         (
             "cop_a = 0\ncop_b = -0.05\ncop_c = 1\nsupply = 25",

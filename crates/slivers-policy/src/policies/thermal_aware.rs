@@ -225,7 +225,11 @@ impl ThermalPlacement {
             },
             |c| c.power,
         );
-        let power_w: Vec<f64> = view.hosts.iter().map(|h| power.watts(&h.used, &h.capacity)).collect();
+        let power_w: Vec<f64> = view
+            .hosts
+            .iter()
+            .map(|h| power.watts(&h.used, &h.capacity))
+            .collect();
         let candidates: Vec<ThermalCandidate> = view
             .hosts
             .iter()
@@ -243,7 +247,7 @@ impl ThermalPlacement {
             .as_ref()
             .map(|c| &c.room)
             .filter(|r| r.hosts() == view.hosts.len());
-        let chosen = match room {
+        match room {
             Some(ThermalRoom::Matrix(d)) => ThermalAware
                 .choose(&ThermalView {
                     recirculation: d,
@@ -268,8 +272,7 @@ impl ThermalPlacement {
                 peak_rise_c: 0.0,
                 power_increase_w: c.power_after_w - power_w[c.host.index()],
             })),
-        };
-        chosen
+        }
     }
 }
 

@@ -169,21 +169,21 @@ impl RackRecirculation {
         let racks = self.starts.len() - 1;
         let mut own_part = vec![0.0; self.order.len()];
         let mut total = vec![0.0; racks];
-        for k in 0..racks {
+        for (k, rack_total) in total.iter_mut().enumerate() {
             let mut below = 0.0;
             for p in self.starts[k]..self.starts[k + 1] {
                 let w = power_w[self.order[p] as usize];
                 own_part[p] = c.own * w + c.above * below;
                 below += w;
             }
-            total[k] = below;
+            *rack_total = below;
         }
         let mut rise = vec![0.0; self.order.len()];
         let mut by_place = own_part;
         let mut below_max = vec![0.0; self.order.len()];
         let mut above_max = vec![0.0; self.order.len()];
         let mut rack_max = vec![f64::NEG_INFINITY; racks];
-        for k in 0..racks {
+        for (k, rack_max) in rack_max.iter_mut().enumerate() {
             let heat: f64 = self.beside[k].iter().flatten().map(|&n| total[n as usize]).sum();
             let (a, b) = (self.starts[k], self.starts[k + 1]);
             let mut m = f64::NEG_INFINITY;
@@ -198,7 +198,7 @@ impl RackRecirculation {
                 m = m.max(by_place[p]);
                 above_max[p] = m;
             }
-            rack_max[k] = m;
+            *rack_max = m;
         }
         let mut top: Vec<(f64, u32)> = Vec::with_capacity(5);
         for (k, &m) in rack_max.iter().enumerate() {
@@ -300,7 +300,11 @@ mod tests {
                 (
                     Just(slots).prop_shuffle(),
                     (0.0..0.005f64, 0.0..0.005f64, 0.0..0.005f64).prop_map(|(own, above, neighbour)| {
-                        RackCoefficients { own, above, neighbour }
+                        RackCoefficients {
+                            own,
+                            above,
+                            neighbour,
+                        }
                     }),
                     prop::collection::vec(0.0..400.0f64, n),
                     0..n,
