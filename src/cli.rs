@@ -899,6 +899,9 @@ fn run_command(args: &RunArgs) -> Result<()> {
     }
     if !args.quiet {
         print!("{}", outputs::summary_table(&results));
+        if let Some(t) = slivers::report::thermal::terminal_table(&results) {
+            print!("{t}");
+        }
         println!(
             "{} runs in {:.2} s; wrote {}",
             results.len(),

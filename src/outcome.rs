@@ -6,6 +6,7 @@
 use crate::engine::SimTime;
 use crate::model::{
     BrokerStats, FidelitySeries, GuestFidelity, MigrationCost, OutageStats, SeriesForm, SiteStats,
+    ThermalResult,
 };
 use crate::scenario::Pair;
 
@@ -49,6 +50,8 @@ pub struct RunResult {
     pub energy_kwh: f64,
     /// Hosts powered up during the run.
     pub power_ups: u64,
+    /// What the thermal meter measured, with `[thermal]`.
+    pub thermal: Option<ThermalResult>,
     /// Where each live VM is planned at the end: `(vm id, host index)`.
     pub final_placement: Vec<(u64, u32)>,
     /// What failures and maintenance did, if the scenario has any.

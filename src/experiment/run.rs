@@ -125,6 +125,7 @@ pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
         power: scenario.power,
         series: scenario.series,
         checkpoints: scenario.outages.checkpoints,
+        thermal: scenario.thermal.clone(),
     };
     // Arrivals go in first, so a job arriving exactly at a tick is
     // requested at that tick (FIFO among equal times). Then, at each tick,
@@ -246,6 +247,7 @@ impl RunResult {
             fidelity_series: hosting.fidelity().series(scenario.duration),
             energy_kwh: hosting.site().energy().kwh(scenario.duration),
             power_ups: hosting.site().energy().boots(),
+            thermal: hosting.site().thermal().map(|t| t.result(scenario.duration)),
             final_placement: hosting
                 .site()
                 .planned()

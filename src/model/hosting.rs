@@ -15,6 +15,7 @@ use super::energy::PowerParams;
 use super::fidelity::{self, FidelityMeter, SeriesForm};
 use super::guest::{BatchGuest, BatchJob, Checkpoints, Guest, LeaseId, Quantum, WebGuest, WebSizing};
 use super::site::{DownCause, OpId, Site, SiteError, SiteStats};
+use super::thermal::{ThermalConfig, ThermalMeter};
 use crate::engine::SimTime;
 
 /// Something that happens to the hosting system.
@@ -111,6 +112,8 @@ pub struct HostingConfig {
     /// How batch jobs checkpoint (what a job interrupted by a host
     /// failure keeps of its work).
     pub checkpoints: Checkpoints,
+    /// The machine room's thermal model (`[thermal]`), if any.
+    pub thermal: Option<ThermalConfig>,
 }
 
 /// Errors: a driver or the model broke the protocol. Never user input.
@@ -162,12 +165,25 @@ impl Hosting {
             grants: Vec::new(),
             guests,
             broker: Broker::new(config.provisioning.build(), config.hosts, config.capacity),
-            site: Site::new(
-                config.placement.build(),
-                config.hosts,
-                config.capacity,
-                config.power,
-            ),
+            site: {
+                // Validated at load: the room can be built.
+                let room = config
+                    .thermal
+                    .as_ref()
+                    .and_then(|t| t.context(config.hosts, &config.power).ok());
+                let site = Site::new(
+                    config.placement.build_with(room.as_ref()),
+                    config.hosts,
+                    config.capacity,
+                    config.power,
+                );
+                match &config.thermal {
+                    Some(t) => {
+                        site.with_thermal(ThermalMeter::new(t, config.hosts, config.capacity, &config.power))
+                    }
+                    None => site,
+                }
+            },
         }
     }
 

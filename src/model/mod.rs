@@ -17,6 +17,7 @@ pub mod hosting;
 pub mod migration;
 pub mod network;
 mod site;
+pub mod thermal;
 
 pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
 pub use energy::PowerParams;
@@ -27,6 +28,7 @@ pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output
 pub use migration::{
     Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
 };
+pub use thermal::{SupplyMode, ThermalConfig, ThermalMeter, ThermalResult, ThermalSample};
 /// Values per VM, in VM-id order, with O(1) lookups ([`IdSlab`]).
 pub type VmMap<V> = IdSlab<VmId, V>;
 

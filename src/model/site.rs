@@ -26,6 +26,7 @@ use slivers_policy::{
 use super::VmMap;
 use super::broker::Grant;
 use super::energy::{EnergyMeter, PowerParams};
+use super::thermal::ThermalMeter;
 use crate::engine::{DenseId, IdSlab, SimTime};
 
 /// An operation the site started, to be reported back when complete.
@@ -326,6 +327,7 @@ pub struct Site {
     /// holding nothing: they finish when it completes.
     doomed: BTreeSet<VmId>,
     outages: OutageStats,
+    thermal: Option<ThermalMeter>,
 }
 
 impl Site {
@@ -353,7 +355,20 @@ impl Site {
             lost_since: BTreeMap::new(),
             doomed: BTreeSet::new(),
             outages: OutageStats::default(),
+            thermal: None,
         }
+    }
+
+    /// The site with a thermal meter, fed with every change of a host's
+    /// actual reservations (as the energy meter is).
+    pub fn with_thermal(mut self, meter: ThermalMeter) -> Self {
+        self.thermal = Some(meter);
+        self
+    }
+
+    /// The thermal meter, if the scenario has `[thermal]`.
+    pub fn thermal(&self) -> Option<&ThermalMeter> {
+        self.thermal.as_ref()
     }
 
     /// What each guest is promised and holds now, kept as VMs change.
@@ -882,6 +897,9 @@ impl Site {
     fn set_used(&mut self, now: SimTime, host: HostId, new: Resources) {
         let old = std::mem::replace(&mut self.used[host.index()], new);
         self.energy.change(now, &old, &new);
+        if let Some(t) = &mut self.thermal {
+            t.change(now, host, &new);
+        }
         let st = &mut self.stats;
         let active = match (old.is_zero(), new.is_zero()) {
             (true, false) => st.active_now + 1,

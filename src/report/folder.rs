@@ -26,7 +26,7 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 28] = [
+pub const RUN_FILES: [&str; 36] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
@@ -55,6 +55,14 @@ pub const RUN_FILES: [&str; 28] = [
     "vms-lost.png",
     "vms-lost.svg",
     "vms-lost.pdf",
+    "thermal.csv",
+    "thermal-summary.csv",
+    "thermal.png",
+    "thermal.svg",
+    "thermal.pdf",
+    "thermal-supply.png",
+    "thermal-supply.svg",
+    "thermal-supply.pdf",
 ];
 
 /// What a live run's folder holds besides its results, kept across runs of

@@ -16,6 +16,7 @@ mod pdf;
 pub mod plot;
 mod png;
 pub mod sweep;
+pub mod thermal;
 pub mod vmrun;
 
 use std::path::{Path, PathBuf};

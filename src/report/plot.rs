@@ -85,6 +85,10 @@ pub struct PlotOptions<'a> {
     pub x_categories: Option<&'a [String]>,
     /// The y values are counts: y ticks only at whole numbers.
     pub y_integer: bool,
+    /// The y axis spans the data (padded by 5 % of its range, at least 1
+    /// unit) instead of starting at 0: for values far from 0, such as
+    /// temperatures.
+    pub y_from_data: bool,
 }
 
 /// Okabe-Ito colour-blind-friendly palette, ordered so the first colours
@@ -209,6 +213,15 @@ fn prepare(plot: &LinePlot, opts: &PlotOptions) -> Result<Prepared, String> {
     for &py in &ys {
         y = (y.0.min(py), y.1.max(py));
     }
+    if opts.y_from_data
+        && let (Some(lo), Some(hi)) = (
+            ys.iter().copied().reduce(f64::min),
+            ys.iter().copied().reduce(f64::max),
+        )
+    {
+        let pad = (0.05 * (hi - lo)).max(0.5);
+        y = (lo - pad, hi + pad);
+    }
     let x = match (opts.x_categories, x) {
         (Some(cats), x) => {
             let (lo, hi) = x.unwrap_or((0.0, 0.0));
@@ -227,7 +240,11 @@ fn prepare(plot: &LinePlot, opts: &PlotOptions) -> Result<Prepared, String> {
         (None, Some((lo, hi))) if any_bars => (lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo)),
         (None, Some(r)) => r,
     };
-    let y = ((1.05 * y.0).min(0.0), (1.05 * y.1).max(1.0));
+    let y = if opts.y_from_data && !ys.is_empty() {
+        y
+    } else {
+        ((1.05 * y.0).min(0.0), (1.05 * y.1).max(1.0))
+    };
     // Data that never goes below 0 gets a little room under 0, so a curve
     // along 0 is drawn above the x axis line, not hidden on it (too little
     // room for a tick below 0).
@@ -1045,6 +1062,7 @@ mod tests {
         let opts = PlotOptions {
             x_categories: Some(&cats),
             y_integer: false,
+            ..PlotOptions::default()
         };
         assert_eq!(prepare(&plot, &opts).unwrap().x, (-0.5, 2.5));
         draw_lines_with(&plot, &opts, &stem).unwrap();
@@ -1056,6 +1074,7 @@ mod tests {
         let empty = PlotOptions {
             x_categories: Some(&[]),
             y_integer: false,
+            ..PlotOptions::default()
         };
         let plot = LinePlot { curves: &[], ..plot };
         draw_lines_with(&plot, &empty, &stem).unwrap();

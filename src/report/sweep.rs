@@ -759,6 +759,7 @@ fn draw_point(sweep: &Sweep, point: u64, stem: &Path) -> Result<Vec<PathBuf>, Re
         &PlotOptions {
             x_categories: None,
             y_integer: false,
+            ..PlotOptions::default()
         },
         stem,
     )
@@ -821,6 +822,7 @@ fn draw_totals(t: &ParamTotals, stem: &Path) -> Result<Vec<PathBuf>, ReportError
         &PlotOptions {
             x_categories: categorical.then_some(categories.as_slice()),
             y_integer: false,
+            ..PlotOptions::default()
         },
         stem,
     )

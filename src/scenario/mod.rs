@@ -12,6 +12,7 @@ mod guests;
 mod header;
 pub mod outages;
 pub mod raw;
+mod thermal;
 pub mod vmreq;
 mod workloads;
 
@@ -19,7 +20,7 @@ use std::path::Path;
 
 use slivers_policy::{PlacementKind, Policy, PolicyKind, ProvisioningKind, Resources};
 
-use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm};
+use crate::model::{MigrationParams, PowerParams, Quantum, SeriesForm, ThermalConfig};
 use crate::trace::TraceError;
 use context::Ctx;
 pub use context::{parse_duration, read_text, sha256_hex};
@@ -121,6 +122,8 @@ pub struct Scenario {
     pub fit: Vec<fit::GuestFit>,
     /// Host failures and maintenance windows (`[failures]`, `[[maintenance]]`).
     pub outages: outages::Outages,
+    /// The machine room's thermal model (`[thermal]`), if any.
+    pub thermal: Option<ThermalConfig>,
 }
 
 /// Up to this many hosts, `series = "auto"` keeps every change.
@@ -276,6 +279,22 @@ impl Scenario {
                 format!("{} again (pairs[{first}])", p.label()),
             ));
         }
+        let thermal = match &raw.thermal {
+            Some(t) => Some(thermal::validate(&cx, t, hosts, &power, period)?),
+            None => None,
+        };
+        if thermal.is_none()
+            && let Some((i, p)) = pairs
+                .iter()
+                .enumerate()
+                .find(|(_, p)| p.placement.kind().needs_thermal())
+        {
+            return Err(cx.invalid(
+                format!("pairs[{i}].placement"),
+                "a [thermal] table (it places by the room's heat recirculation), or another placement policy",
+                format!("{} in pair {} and no [thermal] table", p.placement, p.label()),
+            ));
+        }
         let series = match raw.series.unwrap_or(raw::RawSeries::Auto) {
             raw::RawSeries::Changes => SeriesForm::Changes,
             raw::RawSeries::Periods => SeriesForm::Periods(period),
@@ -295,6 +314,7 @@ impl Scenario {
             series,
             fit: fits,
             outages,
+            thermal,
         })
     }
 }

@@ -43,6 +43,7 @@ pub struct RawScenario {
     pub failures: Option<super::outages::RawFailures>,
     #[serde(default)]
     pub maintenance: Vec<super::outages::RawMaintenance>,
+    pub thermal: Option<RawThermal>,
     /// Read by `slivers sweep` only; a scenario run directly must not have it.
     pub sweep: Option<toml::Table>,
 }
@@ -94,6 +95,22 @@ pub struct RawMigration {
     pub suspend: Option<RawDuration>,
     pub resume: Option<RawDuration>,
     pub op_latency: Option<RawDuration>,
+}
+
+/// `[thermal]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThermal {
+    pub hosts_per_rack: Option<i64>,
+    pub own: Option<f64>,
+    pub above: Option<f64>,
+    pub neighbour: Option<f64>,
+    pub redline_c: Option<f64>,
+    /// `"redline"` or a temperature in °C.
+    pub supply: Option<toml::Value>,
+    pub cop_a: Option<f64>,
+    pub cop_b: Option<f64>,
+    pub cop_c: Option<f64>,
 }
 
 /// `[energy]`

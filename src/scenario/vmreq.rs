@@ -190,6 +190,13 @@ impl VmScenario {
                 ),
             ));
         }
+        if policy.needs_thermal() {
+            return Err(cx.invalid(
+                "vm_requests.policy",
+                "a placement policy that needs no thermal model (first-fit, best-fit, worst-fit or energy-aware)",
+                format!("{policy}, and a VM-request run has no [thermal] table"),
+            ));
+        }
         let start = vm_start(&cx, v.start.as_ref())?;
         let source = match &v.trace {
             RawVmTrace::Path(p) => {

@@ -21,6 +21,7 @@ mod plot;
 mod scale;
 mod slurm;
 mod sweep;
+mod thermal;
 mod trace_fit;
 
 use std::path::{Path, PathBuf};

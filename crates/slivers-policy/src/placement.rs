@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::params::{Parameter, Policy, PolicyKind};
+use crate::policies::thermal_aware::{ThermalContext, ThermalPlacement};
 use crate::policies::{BestFitPlacement, EnergyAware, FirstFitPlacement, FollowBroker, WorstFitPlacement};
 use crate::{ClusterView, HostId, Resources, VmId};
 
@@ -70,19 +71,23 @@ pub enum PlacementKind {
     BestFit,
     /// See [`WorstFitPlacement`].
     WorstFit,
+    /// See [`ThermalPlacement`].
+    ThermalAware,
 }
 
 impl PlacementKind {
     /// All of them, in the order `slivers policies` lists them.
-    pub const ALL: [PlacementKind; 5] = [
+    pub const ALL: [PlacementKind; 6] = [
         PlacementKind::FollowBroker,
         PlacementKind::EnergyAware,
         PlacementKind::FirstFit,
         PlacementKind::BestFit,
         PlacementKind::WorstFit,
+        PlacementKind::ThermalAware,
     ];
 
-    /// The policy object.
+    /// The policy object. `thermal-aware` built here knows no room (see
+    /// [`ThermalPlacement`]); build it with [`Policy::build_with`].
     pub fn build(self) -> Box<dyn Placement> {
         match self {
             PlacementKind::FollowBroker => Box::new(FollowBroker),
@@ -90,6 +95,7 @@ impl PlacementKind {
             PlacementKind::FirstFit => Box::new(FirstFitPlacement),
             PlacementKind::BestFit => Box::new(BestFitPlacement),
             PlacementKind::WorstFit => Box::new(WorstFitPlacement),
+            PlacementKind::ThermalAware => Box::new(ThermalPlacement { context: None }),
         }
     }
 
@@ -101,6 +107,7 @@ impl PlacementKind {
             PlacementKind::FirstFit => "first-fit",
             PlacementKind::BestFit => "best-fit",
             PlacementKind::WorstFit => "worst-fit",
+            PlacementKind::ThermalAware => "thermal-aware",
         }
     }
 
@@ -118,6 +125,9 @@ impl PlacementKind {
                 "the fullest host with room (energy-aware's packing without the paper's name); a grown sliver stays put if it fits"
             }
             PlacementKind::WorstFit => "spread: the emptiest host; a grown sliver stays put if it fits",
+            PlacementKind::ThermalAware => {
+                "the host whose extra power raises the hottest inlet least (heat recirculation, Tang et al. 2008; needs [thermal]); a grown sliver stays put if it fits"
+            }
         }
     }
 
@@ -125,6 +135,12 @@ impl PlacementKind {
     /// ([`PlaceRequest::home`]), so it cannot run where no broker provisions.
     pub fn needs_broker(self) -> bool {
         matches!(self, PlacementKind::FollowBroker)
+    }
+
+    /// True if the policy needs the room's thermal model
+    /// ([`ThermalContext`]): a scenario must then have a `[thermal]` table.
+    pub fn needs_thermal(self) -> bool {
+        matches!(self, PlacementKind::ThermalAware)
     }
 
     /// Parses a name, or says which names are valid.
@@ -156,7 +172,8 @@ impl PolicyKind for PlacementKind {
             PlacementKind::FollowBroker
             | PlacementKind::FirstFit
             | PlacementKind::BestFit
-            | PlacementKind::WorstFit => &[],
+            | PlacementKind::WorstFit
+            | PlacementKind::ThermalAware => &[],
         }
     }
 }
@@ -171,6 +188,17 @@ impl Policy<PlacementKind> {
                     .unwrap_or(MAX_UTILIZATION.default),
             }),
             kind => kind.build(),
+        }
+    }
+
+    /// [`Self::build`], giving a policy that needs it ([`PlacementKind::needs_thermal`])
+    /// the room's thermal model; the others ignore it.
+    pub fn build_with(&self, thermal: Option<&ThermalContext>) -> Box<dyn Placement> {
+        match self.kind() {
+            PlacementKind::ThermalAware => Box::new(ThermalPlacement {
+                context: thermal.cloned(),
+            }),
+            _ => self.build(),
         }
     }
 }

@@ -17,24 +17,23 @@
 //! temperature the redline admits (`T_red − max_i (D·P)_i`), hence the CRAC's
 //! coefficient of performance: less cooling power for the same IT power.
 //!
-//! # How a site calls it
+//! # As a placement policy
 //!
-//! This is not (yet) a [`crate::Placement`]: a [`crate::ClusterView`] holds
-//! resources, not power or temperatures. A site that keeps a
-//! [`Recirculation`] matrix for its hosts (indexed by [`HostId::index`])
-//! and a power model per host would, for each sliver to place:
-//!
-//! 1. list the hosts the sliver fits on (for example with
-//!    [`crate::ClusterView::fits`]);
-//! 2. compute every host's power now (`power_w`, 0 W for a host that is
-//!    off) and, for each candidate, its power with the sliver added
-//!    (`power_after_w`, including the idle power of a host that must be
-//!    switched on);
-//! 3. call [`ThermalAware::choose`] on a [`ThermalView`] of these and place
-//!    the sliver on the returned host (none if there were no candidates).
+//! [`ThermalPlacement`] is the [`crate::Placement`] (`thermal-aware` in
+//! scenario files): it reads each host's power from what is committed on
+//! it in the site's snapshot ([`HostPower`]: 0 W for an idle host, which
+//! is powered down; the idle power plus a share of the dynamic power
+//! proportional to the CPU committed otherwise), takes the hosts the
+//! sliver fits on as candidates ([`crate::PlaceRequest::fits_on`]; a grown
+//! sliver that still fits on its host stays put, as with the other
+//! policies), and chooses among them as [`ThermalAware::choose`] does. With
+//! a per-rack room ([`ThermalRoom::Racks`]) one decision costs O(hosts):
+//! the rises once, then O(1) per candidate ([`RackRecirculation::peak_after`]);
+//! with a full matrix ([`ThermalRoom::Matrix`]) it is
+//! [`ThermalAware::choose`] itself, O(hosts²).
 
-use crate::HostId;
-use crate::thermal::{Recirculation, ThermalError};
+use crate::thermal::{RackRecirculation, Recirculation, ThermalError};
+use crate::{ClusterView, HostId, PlaceRequest, Placement, Resources};
 
 /// One host the sliver fits on, and the power it would draw with it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -147,10 +146,161 @@ fn evaluate(
     })
 }
 
+/// A host's power draw from what is committed on it: the linear model of
+/// the simulator's energy meter without its boot and shutdown transients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HostPower {
+    /// Draw of a powered host with nothing running, W.
+    pub idle_w: f64,
+    /// Draw of a fully loaded host, W.
+    pub peak_w: f64,
+}
+
+impl HostPower {
+    /// The draw, W, of a host of `capacity` with `used` committed: 0 if
+    /// nothing is (the host is powered down), else `idle + (peak − idle) ×
+    /// min(cpu used, cpu capacity) / cpu capacity`.
+    pub fn watts(&self, used: &Resources, capacity: &Resources) -> f64 {
+        if used.is_zero() {
+            return 0.0;
+        }
+        let cap = capacity.cpu_millicores().max(1);
+        let load = used.cpu_millicores().min(cap) as f64 / cap as f64;
+        self.idle_w + (self.peak_w - self.idle_w) * load
+    }
+}
+
+/// The recirculation a thermal-aware placement decides over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThermalRoom {
+    /// A full matrix: O(hosts²) per decision.
+    Matrix(Recirculation),
+    /// The per-rack model: O(hosts) per decision.
+    Racks(RackRecirculation),
+}
+
+impl ThermalRoom {
+    /// Number of hosts.
+    pub fn hosts(&self) -> usize {
+        match self {
+            ThermalRoom::Matrix(d) => d.hosts(),
+            ThermalRoom::Racks(r) => r.hosts(),
+        }
+    }
+}
+
+/// What a thermal-aware placement needs besides the site's snapshot: the
+/// room's recirculation and the hosts' power model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThermalContext {
+    /// The recirculation, hosts indexed as [`HostId::index`].
+    pub room: ThermalRoom,
+    /// The hosts' power model.
+    pub power: HostPower,
+}
+
+/// thermal-aware as a [`Placement`]: the candidate whose extra power raises
+/// the hottest inlet least (ties: least power increase, then lowest id).
+///
+/// Built without a context ([`crate::PlacementKind::build`]), or given a
+/// snapshot whose host count differs from the room's, it sees no
+/// recirculation: every candidate ties on the peak, and the least power
+/// increase wins. The simulator always builds it with its room
+/// ([`crate::Policy::build_with`]), and scenario validation refuses
+/// `thermal-aware` without a `[thermal]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThermalPlacement {
+    /// The room and power model; `None`: no recirculation known.
+    pub context: Option<ThermalContext>,
+}
+
+impl ThermalPlacement {
+    /// The choice for `req` over `view`, with its peak rise (None if the
+    /// sliver fits nowhere but, possibly, where it is).
+    pub fn choose(&self, view: &ClusterView, req: &PlaceRequest) -> Option<ThermalChoice> {
+        let power = self.context.as_ref().map_or(
+            HostPower {
+                idle_w: 0.0,
+                peak_w: 1.0,
+            },
+            |c| c.power,
+        );
+        let power_w: Vec<f64> = view
+            .hosts
+            .iter()
+            .map(|h| power.watts(&h.used, &h.capacity))
+            .collect();
+        let candidates: Vec<ThermalCandidate> = view
+            .hosts
+            .iter()
+            .filter(|h| Some(h.id) != req.current_host() && req.fits_on(view, h.id))
+            .map(|h| ThermalCandidate {
+                host: h.id,
+                power_after_w: power.watts(
+                    &h.used.saturating_minus(&req.held_on(h.id)).plus(&req.size),
+                    &h.capacity,
+                ),
+            })
+            .collect();
+        let room = self
+            .context
+            .as_ref()
+            .map(|c| &c.room)
+            .filter(|r| r.hosts() == view.hosts.len());
+        match room {
+            Some(ThermalRoom::Matrix(d)) => ThermalAware
+                .choose(&ThermalView {
+                    recirculation: d,
+                    power_w: &power_w,
+                    candidates: &candidates,
+                })
+                .ok()
+                .flatten(),
+            Some(ThermalRoom::Racks(r)) => {
+                let rises = r.rises(&power_w).ok()?;
+                best(candidates.iter().filter_map(|c| {
+                    let delta = c.power_after_w - power_w[c.host.index()];
+                    Some(ThermalChoice {
+                        host: c.host,
+                        peak_rise_c: r.peak_after(&rises, c.host.index(), delta)?,
+                        power_increase_w: delta,
+                    })
+                }))
+            }
+            None => best(candidates.iter().map(|c| ThermalChoice {
+                host: c.host,
+                peak_rise_c: 0.0,
+                power_increase_w: c.power_after_w - power_w[c.host.index()],
+            })),
+        }
+    }
+}
+
+/// The least peak rise, then the least power increase, then the lowest id.
+fn best(choices: impl Iterator<Item = ThermalChoice>) -> Option<ThermalChoice> {
+    choices.reduce(|b, c| {
+        let better = c
+            .peak_rise_c
+            .total_cmp(&b.peak_rise_c)
+            .then(c.power_increase_w.total_cmp(&b.power_increase_w))
+            .then(c.host.cmp(&b.host))
+            .is_lt();
+        if better { c } else { b }
+    })
+}
+
+impl Placement for ThermalPlacement {
+    fn place(&self, view: &ClusterView, req: &PlaceRequest) -> Option<HostId> {
+        req.stay_put(view)
+            .or_else(|| self.choose(view, req).map(|c| c.host))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::thermal::{RackCoefficients, RackLayout, RackSlot};
+    use crate::{PlaceRequest, Placement};
     use proptest::prelude::*;
 
     fn cand(host: u32, power_after_w: f64) -> ThermalCandidate {
@@ -264,6 +414,103 @@ mod tests {
                 found: 1
             })
         );
+    }
+
+    fn hosts_used(used: &[u64]) -> Vec<crate::HostView> {
+        used.iter()
+            .enumerate()
+            .map(|(i, &u)| crate::HostView {
+                id: HostId(i as u32),
+                capacity: Resources([4; 4]),
+                used: Resources([u; 4]),
+            })
+            .collect()
+    }
+
+    fn placement(hosts: usize, per_rack: u32, racks: bool) -> ThermalPlacement {
+        let layout = RackLayout::filled(hosts, per_rack).unwrap();
+        let c = RackCoefficients::default();
+        let room = if racks {
+            ThermalRoom::Racks(RackRecirculation::new(&layout, &c).unwrap())
+        } else {
+            ThermalRoom::Matrix(Recirculation::per_rack(&layout, &c).unwrap())
+        };
+        ThermalPlacement {
+            context: Some(ThermalContext {
+                room,
+                power: HostPower {
+                    idle_w: 100.0,
+                    peak_w: 200.0,
+                },
+            }),
+        }
+    }
+
+    #[test]
+    fn placement_avoids_the_hot_rack_stays_put_and_respects_fit() {
+        // Three racks of two hosts; rack 0 (hosts 0, 1) is busy, rack 2
+        // (hosts 4, 5) is far from it. Host 3 is full.
+        let hs = hosts_used(&[3, 3, 0, 4, 0, 0]);
+        let view = ClusterView::new(&hs);
+        let req = PlaceRequest {
+            vm: crate::VmId(1),
+            size: Resources([1; 4]),
+            current: None,
+            home: None,
+        };
+        for racks in [true, false] {
+            let p = placement(6, 2, racks);
+            // Powers [175, 175, 0, 200, 0, 0] W; rises [0.275, 0.625,
+            // 0.175, 0.375, 0.1, 0.1] °C, the peak at host 1 (top of rack 0).
+            // +25 W on host 0 lifts host 1 to 0.675; +125 W (power up) on
+            // host 2 lifts rack 0 by 0.0625, to 0.6875. On host 4 or 5 (rack
+            // 2, away from rack 0) the peak stays 0.625: a tie on peak and on
+            // power, so the lower id, host 4.
+            assert_eq!(p.place(&view, &req), Some(HostId(4)), "racks: {racks}");
+            let c = p.choose(&view, &req).unwrap();
+            assert!((c.peak_rise_c - 0.625).abs() < 1e-12 && c.power_increase_w == 125.0);
+            // A grown sliver that still fits on host 1 stays there.
+            let grow = PlaceRequest {
+                current: Some((HostId(1), Resources([1; 4]))),
+                size: Resources([2; 4]),
+                ..req
+            };
+            assert_eq!(p.place(&view, &grow), Some(HostId(1)));
+            // Too big for host 1 (3 used, 1 its own): it goes to an empty host.
+            let big = PlaceRequest {
+                size: Resources([3; 4]),
+                ..grow
+            };
+            assert_eq!(p.place(&view, &big), Some(HostId(4)));
+            // Nothing fits a 5-unit sliver.
+            let huge = PlaceRequest {
+                size: Resources([5; 4]),
+                ..req
+            };
+            assert_eq!(p.place(&view, &huge), None);
+        }
+        // Without a room: least power increase (a powered host), lowest id.
+        let blind = ThermalPlacement { context: None };
+        assert_eq!(blind.place(&view, &req), Some(HostId(0)));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The per-rack path reaches the matrix path's least peak rise.
+        #[test]
+        fn racks_and_matrix_agree(used in prop::collection::vec(0u64..=4, 1..14), per in 1u32..4, size in 1u64..=3) {
+            let hs = hosts_used(&used);
+            let view = ClusterView::new(&hs);
+            let req = PlaceRequest { vm: crate::VmId(1), size: Resources([size; 4]), current: None, home: None };
+            let a = placement(used.len(), per, true).choose(&view, &req);
+            let b = placement(used.len(), per, false).choose(&view, &req);
+            prop_assert_eq!(a.is_some(), b.is_some());
+            if let (Some(a), Some(b)) = (a, b) {
+                prop_assert!((a.peak_rise_c - b.peak_rise_c).abs() < 1e-9);
+                prop_assert!(req.fits_on(&view, a.host));
+            }
+        }
     }
 
     /// A room: hosts, matrix (row-major), powers now, and candidates (host

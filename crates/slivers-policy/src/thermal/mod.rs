@@ -83,10 +83,12 @@
 
 mod cop;
 mod layout;
+mod racks;
 mod recirculation;
 
 pub use cop::CopCurve;
 pub use layout::{RackCoefficients, RackLayout, RackSlot};
+pub use racks::{RackRecirculation, RackRises};
 pub use recirculation::Recirculation;
 
 /// A thermal model or its input that cannot be used.
