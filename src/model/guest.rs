@@ -484,6 +484,74 @@ mod tests {
     }
 
     #[test]
+    fn checkpoints_lengthen_a_job_and_keep_its_completed_work() {
+        let h = SimTime::from_secs(3600);
+        let m = SimTime::from_secs(60);
+        let none = Checkpoints::default();
+        assert_eq!(none.wall(SimTime(10 * h.0)), SimTime(10 * h.0));
+        // Interrupted after 2.5 h without checkpoints: all lost.
+        assert_eq!(
+            none.interrupted(SimTime(10 * h.0), SimTime(5 * h.0 / 2)),
+            (SimTime::ZERO, SimTime(5 * h.0 / 2))
+        );
+        let every_hour = Checkpoints {
+            interval: Some(h),
+            cost: m,
+        };
+        // 3 h of work: checkpoints after hours 1 and 2 (none at the end).
+        assert_eq!(every_hour.wall(SimTime(3 * h.0)), SimTime(3 * h.0 + 2 * m.0));
+        assert_eq!(
+            every_hour.wall(SimTime(3 * h.0 + 1)),
+            SimTime(3 * h.0 + 1 + 3 * m.0)
+        );
+        // Interrupted 2 h 30 min in: two cycles of 61 min done (2 h saved),
+        // 28 min since the last checkpoint lost.
+        let (saved, lost) = every_hour.interrupted(SimTime(3 * h.0), SimTime(150 * m.0));
+        assert_eq!(saved, SimTime(2 * h.0));
+        assert_eq!(lost, SimTime(28 * m.0));
+        // Interrupted during the first checkpoint: nothing saved yet.
+        assert_eq!(
+            every_hour.interrupted(SimTime(3 * h.0), SimTime(h.0 + 30_000)),
+            (SimTime::ZERO, SimTime(h.0 + 30_000))
+        );
+    }
+
+    #[test]
+    fn an_interrupted_lease_requeues_its_job_first_with_the_work_left() {
+        let h = SimTime::from_secs(3600);
+        let cp = Checkpoints {
+            interval: Some(h),
+            cost: SimTime::ZERO,
+        };
+        let mut b = BatchGuest::new(Q, cp);
+        let job = |id, hours| BatchJob {
+            id,
+            run: SimTime(hours * h.0),
+            vms: 2,
+            vm_units: 1,
+        };
+        b.arrive(job(1, 5));
+        b.requests();
+        let ends = b.on_outcomes(SimTime::ZERO, vec![Outcome::Granted(vec![VmId(0), VmId(1)])]);
+        assert_eq!(ends, vec![(SimTime(5 * h.0), LeaseId(0))]);
+        b.arrive(job(2, 1));
+        // VM 1 lost 3.5 h in: 3 h saved, 0.5 h of 2 VMs lost, the lease's VMs released.
+        assert_eq!(b.interrupt(SimTime(7 * h.0 / 2), VmId(1)), vec![VmId(0), VmId(1)]);
+        assert_eq!(b.interrupted, 1);
+        assert_eq!(b.lost_work_vm_ms, 2 * h.0 as u128 / 2);
+        assert!(b.on_lease_end(LeaseId(0)).is_empty(), "the lease ended early");
+        assert_eq!(b.interrupt(SimTime(4 * h.0), VmId(1)), Vec::<VmId>::new());
+        // The job is first again, with 2 h left.
+        let reqs = b.requests();
+        assert_eq!(reqs.len(), 2);
+        let ends = b.on_outcomes(
+            SimTime(4 * h.0),
+            vec![Outcome::Granted(vec![VmId(2), VmId(3)]), Outcome::Rejected],
+        );
+        assert_eq!(ends, vec![(SimTime(6 * h.0), LeaseId(1))]);
+    }
+
+    #[test]
     fn batch_jobs_wait_and_retry_in_order() {
         let mut b = BatchGuest::new(Q, Checkpoints::default());
         b.arrive(BatchJob {

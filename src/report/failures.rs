@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
 use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
-use crate::outcome::RunResult;
+use crate::outcome::{OutageSummary, RunResult};
 use crate::scenario::Scenario;
 
 /// The files [`write_all`] writes besides the figure.
@@ -23,6 +23,69 @@ fn id(r: &RunResult) -> Vec<String> {
         r.pair.provisioning.to_string(),
         r.pair.placement.to_string(),
     ]
+}
+
+/// A run's outage figures summed over its guests.
+struct Totals {
+    lost_ms: u128,
+    availability: f64,
+    interrupted: u64,
+    lost_work: u128,
+}
+
+fn totals(r: &RunResult, o: &OutageSummary) -> Totals {
+    let (vm_ms, lost_ms) = o
+        .site
+        .guests
+        .iter()
+        .map(|g| g.totals(r.end))
+        .fold((0u128, 0u128), |(a, b), (c, d)| (a + c, b + d));
+    let (interrupted, lost_work) = o.jobs.iter().fold((0u64, 0u128), |(a, b), (c, d)| (a + c, b + d));
+    Totals {
+        lost_ms,
+        availability: match vm_ms {
+            0 => 1.0,
+            v => 1.0 - lost_ms as f64 / v as f64,
+        },
+        interrupted,
+        lost_work,
+    }
+}
+
+/// The outage figures per pair for the terminal, if any run has outages.
+pub fn terminal_table(results: &[RunResult]) -> Option<String> {
+    if results.iter().all(|r| r.outages.is_none()) {
+        return None;
+    }
+    let mut s = format!(
+        "{:<34} {:>8} {:>8} {:>9} {:>11} {:>13} {:>8} {:>13} {:>7}\n",
+        "provisioning/placement",
+        "down",
+        "vms_lost",
+        "recovered",
+        "recovery_s",
+        "availability",
+        "jobs_hit",
+        "lost_work_vmh",
+        "missed"
+    );
+    for r in results {
+        let Some(o) = &r.outages else { continue };
+        let t = totals(r, o);
+        s += &format!(
+            "{:<34} {:>8} {:>8} {:>9} {:>11.1} {:>13.6} {:>8} {:>13.1} {:>7}\n",
+            r.pair.label(),
+            o.site.host_failures + o.site.maintenance_windows,
+            o.site.vms_lost,
+            o.site.vms_recovered,
+            o.mean_recovery_s(),
+            t.availability,
+            t.interrupted,
+            t.lost_work as f64 / MS_PER_HOUR,
+            o.site.missed_drains.len(),
+        );
+    }
+    Some(s)
 }
 
 /// `failures.csv`: per run, what the outages did.
@@ -50,17 +113,12 @@ pub fn failures(results: &[RunResult]) -> Result<Table, ReportError> {
     ]);
     for r in results {
         let Some(o) = &r.outages else { continue };
-        let (vm_ms, lost_ms) = o
-            .site
-            .guests
-            .iter()
-            .map(|g| g.totals(r.end))
-            .fold((0u128, 0u128), |(a, b), (c, d)| (a + c, b + d));
-        let availability = match vm_ms {
-            0 => 1.0,
-            v => 1.0 - lost_ms as f64 / v as f64,
-        };
-        let (interrupted, lost_work) = o.jobs.iter().fold((0u64, 0u128), |(a, b), (c, d)| (a + c, b + d));
+        let Totals {
+            lost_ms,
+            availability,
+            interrupted,
+            lost_work,
+        } = totals(r, o);
         let mut row = id(r);
         row.extend([
             r.seed.to_string(),
