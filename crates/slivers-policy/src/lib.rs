@@ -7,13 +7,16 @@
 //! * A **provisioning** policy ([`Provisioning`]) runs in the broker and
 //!   chooses a *logical* host for each sliver from the inventory sites
 //!   delegated to it.
+//! * A **site-selection** policy ([`SiteSelection`]) runs in a broker whose
+//!   inventory spans several sites and ranks the sites for a new sliver,
+//!   before its provisioning policy picks the logical host within one.
 //! * A **placement** policy ([`Placement`]) runs in the site authority and
 //!   chooses the *physical* host.
 //! * The **planner** ([`plan::plan`]) orders the steps that take a site from
 //!   one placement to another within capacity.
 //!
-//! Policy names resolve in one place: the serde enums [`ProvisioningKind`]
-//! and [`PlacementKind`].
+//! Policy names resolve in one place: the serde enums [`ProvisioningKind`],
+//! [`SiteSelectionKind`] and [`PlacementKind`].
 //!
 //! ```
 //! use slivers_policy::{ClusterView, HostId, HostView, PlacementKind, PlaceRequest, Resources, VmId};
@@ -41,6 +44,7 @@ pub mod plan;
 pub mod policies;
 mod provisioning;
 mod resources;
+pub mod site_selection;
 pub mod thermal;
 mod view;
 
@@ -53,6 +57,7 @@ pub use params::{MAX_PARAMETERS, ParamError, Parameter, Policy, PolicyKind};
 pub use placement::{PlaceRequest, Placement, PlacementKind};
 pub use provisioning::{GrowDecision, Provisioning, ProvisioningKind};
 pub use resources::{DIM_NAMES, DIMS, Resources};
+pub use site_selection::{SiteSelection, SiteSelectionKind, SiteView};
 pub use thermal::{
     CoolingState, CopCurve, RackCoefficients, RackLayout, RackSlot, Recirculation, ThermalError, ThermalModel,
 };
@@ -62,7 +67,7 @@ pub use view::{ClusterView, HostTable, HostView, VmView, VmsView};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {role} policy \"{found}\"; expected one of: {}", valid.join(", "))]
 pub struct UnknownPolicy {
-    /// "provisioning" or "placement".
+    /// "provisioning", "placement" or "site-selection".
     pub role: &'static str,
     /// The name given.
     pub found: String,
