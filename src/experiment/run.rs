@@ -125,6 +125,7 @@ pub fn prepare(scenario: &Scenario, pair: Pair, seed: u64) -> Prepared {
         power: scenario.power,
         series: scenario.series,
         checkpoints: scenario.outages.checkpoints,
+        federation: scenario.federation.clone(),
         thermal: scenario.thermal.clone(),
     };
     // Arrivals go in first, so a job arriving exactly at a tick is
@@ -235,28 +236,33 @@ impl RunResult {
             end: scenario.duration,
             hosts: scenario.hosts,
             broker: hosting.broker_stats(),
-            site: hosting.site_stats().clone(),
-            mean_active_hosts: hosting.site_stats().mean_active_hosts(scenario.duration),
+            site: hosting.site_stats(scenario.duration),
+            mean_active_hosts: hosting
+                .site_stats(scenario.duration)
+                .mean_active_hosts(scenario.duration),
             events: m.events,
             jobs_arrived: m.jobs.0,
             jobs_started,
             jobs_too_large: m.jobs.1,
-            queued_at_end: hosting.site().queued_steps() as u64,
+            queued_at_end: hosting.sites().iter().map(|s| s.queued_steps() as u64).sum(),
             cost: m.cost,
             fidelity: hosting.fidelity().summary(scenario.duration),
             fidelity_series: hosting.fidelity().series(scenario.duration),
-            energy_kwh: hosting.site().energy().kwh(scenario.duration),
-            power_ups: hosting.site().energy().boots(),
+            energy_kwh: hosting
+                .sites()
+                .iter()
+                .map(|s| s.energy().kwh(scenario.duration))
+                .sum(),
+            power_ups: hosting.sites().iter().map(|s| s.energy().boots()).sum(),
             thermal: hosting.site().thermal().map(|t| t.result(scenario.duration)),
             final_placement: hosting
-                .site()
-                .planned()
-                .iter()
-                .map(|(vm, (h, _))| (vm.0, h.0))
+                .placement()
+                .into_iter()
+                .map(|(vm, h)| (vm.0, h.0))
                 .collect(),
             outages: (!scenario.outages.is_empty()).then(|| OutageSummary {
-                site: hosting.site().outages().clone(),
-                waiting_at_end: hosting.site().waiting().len() as u64,
+                site: hosting.outages(scenario.duration),
+                waiting_at_end: hosting.sites().iter().map(|s| s.waiting().len() as u64).sum(),
                 jobs: hosting
                     .guests()
                     .iter()
@@ -320,7 +326,7 @@ pub fn run_pair_observed(
     let mut popped: u64 = 0;
     let every = options.check_every.max(1);
     let invariant = |at: SimTime, hosting: &Hosting, exec: &Execution| {
-        let in_flight = hosting.site().in_flight();
+        let in_flight = hosting.in_flight();
         let consistent = if in_flight == exec.len() {
             hosting.check()
         } else {
@@ -372,16 +378,13 @@ pub fn run_pair_observed(
                 let rate = match dirty.get(vm) {
                     Some(r) => *r,
                     None => {
-                        let g = hosting.site().vms().get(vm).map_or(0, |r| r.guest.0 as usize);
+                        let g = hosting.guest_of(vm).map_or(0, |g| g.0 as usize);
                         let r = dirty_rates.get(g).map_or(0.0, |d| d.draw(&mut rng));
                         dirty.insert(vm, r);
                         r
                     }
                 };
-                let restart = match step {
-                    Step::Create { vm, .. } if hosting.site().is_lost(vm) => scenario.outages.restart,
-                    _ => SimTime::ZERO,
-                };
+                let restart = hosting.start_delay(op, &step, scenario.outages.restart);
                 exec.start_after(now, restart, op, step, rate);
             }
 

@@ -19,12 +19,16 @@ pub mod network;
 mod site;
 pub mod thermal;
 
+pub use broker::Delegation;
 pub use broker::{Broker, BrokerStats, Grant, Outcome, Request};
 pub use energy::PowerParams;
 pub use execution::{Execution, MigrationCost};
 pub use fidelity::{FidelityMeter, FidelitySeries, GuestFidelity, PeriodFidelity, SeriesForm};
 pub use guest::{BatchJob, Checkpoints, Quantum, WebSizing};
-pub use hosting::{GuestConfig, Hosting, HostingConfig, Input, ModelError, Output};
+pub use hosting::{
+    BrokerConfig, FederationConfig, GuestConfig, Hosting, HostingConfig, Input, ModelError, Output,
+    SiteConfig, WanLink,
+};
 pub use migration::{
     Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
 };

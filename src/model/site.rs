@@ -29,9 +29,32 @@ use super::energy::{EnergyMeter, PowerParams};
 use super::thermal::ThermalMeter;
 use crate::engine::{DenseId, IdSlab, SimTime};
 
+/// Where the brokers hold each VM the site hosts: its logical home (a
+/// host of this site) and its granted size. Forced placements and
+/// follow-broker place by it.
+pub trait Homes {
+    /// `vm`'s home at this site, if a broker holds it here.
+    fn home(&self, vm: VmId) -> Option<(HostId, Resources)>;
+}
+
+/// One broker's logical assignment (a single site's only broker).
+impl Homes for VmMap<(HostId, Resources)> {
+    fn home(&self, vm: VmId) -> Option<(HostId, Resources)> {
+        self.get(vm).copied()
+    }
+}
+
 /// An operation the site started, to be reported back when complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OpId(pub u64);
+
+impl OpId {
+    /// The site that started this op, of `sites` sites numbering their
+    /// ops as [`Site::numbering_ops`] says.
+    pub fn site(self, sites: u32) -> u32 {
+        (self.0 % sites.max(1) as u64) as u32
+    }
+}
 
 impl DenseId for OpId {
     fn number(self) -> u64 {
@@ -148,6 +171,33 @@ pub struct SiteStats {
 }
 
 impl SiteStats {
+    /// Several sites' counters summed as of `end`: the migration series
+    /// merged in time order (ties in site order), active hosts summed (the
+    /// peak is the sum of the sites' peaks, an upper bound of the
+    /// federation's).
+    pub fn merged<'a>(sites: impl Iterator<Item = &'a SiteStats>, end: SimTime) -> SiteStats {
+        let mut m = SiteStats {
+            last_change: end,
+            ..SiteStats::default()
+        };
+        let mut events: Vec<SimTime> = Vec::new();
+        for s in sites {
+            m.live_migrations += s.live_migrations;
+            m.stop_copy_migrations += s.stop_copy_migrations;
+            m.forced_placements += s.forced_placements;
+            m.forced_moves += s.forced_moves;
+            m.finished_vms += s.finished_vms;
+            m.peak_active_hosts += s.peak_active_hosts;
+            m.active_host_ms +=
+                s.active_host_ms + s.active_now as u128 * end.0.saturating_sub(s.last_change.0) as u128;
+            m.active_now += s.active_now;
+            events.extend(s.migration_series.iter().map(|(t, _)| *t));
+        }
+        events.sort();
+        m.migration_series = events.into_iter().zip(1..).collect();
+        m
+    }
+
     /// All physical migrations.
     pub fn migrations(&self) -> u64 {
         self.live_migrations + self.stop_copy_migrations
@@ -212,6 +262,52 @@ pub struct OutageStats {
 }
 
 impl OutageStats {
+    /// Several sites' outages as one, as of `end`: counts summed, missed
+    /// drains and the loss series merged in time order with each site's
+    /// hosts moved up by its offset, every guest's VM-time summed.
+    pub fn merged<'a>(sites: impl Iterator<Item = (&'a OutageStats, u32)>, end: SimTime) -> OutageStats {
+        let mut m = OutageStats::default();
+        let mut lost_at: Vec<(SimTime, u64)> = Vec::new();
+        for (o, offset) in sites {
+            m.host_failures += o.host_failures;
+            m.maintenance_windows += o.maintenance_windows;
+            m.vms_lost += o.vms_lost;
+            m.vms_recovered += o.vms_recovered;
+            m.lost_for_good += o.lost_for_good;
+            m.recovery_ms += o.recovery_ms;
+            m.lost_vm_ms += o.lost_vm_ms;
+            m.drain_migrations += o.drain_migrations;
+            m.missed_drains
+                .extend(o.missed_drains.iter().map(|d| MissedDrain {
+                    host: HostId(d.host.0 + offset),
+                    ..*d
+                }));
+            let mut before = 0;
+            for &(t, n) in &o.lost_series {
+                lost_at.push((t, n - before));
+                before = n;
+            }
+            for (g, u) in o.guests.iter().enumerate() {
+                let (vm_ms, lost_ms) = u.totals(end);
+                let mg = m.guest(GuestId(g as u32));
+                mg.vm_ms += vm_ms;
+                mg.lost_ms += lost_ms;
+                mg.since = end;
+            }
+        }
+        m.missed_drains.sort_by_key(|d| (d.at, d.host));
+        lost_at.sort_by_key(|(t, _)| *t);
+        let mut total = 0;
+        for (t, n) in lost_at {
+            total += n;
+            match m.lost_series.last_mut() {
+                Some(last) if last.0 == t => last.1 = total,
+                _ => m.lost_series.push((t, total)),
+            }
+        }
+        m
+    }
+
     fn guest(&mut self, g: GuestId) -> &mut GuestUptime {
         let i = g.0 as usize;
         if self.guests.len() <= i {
@@ -305,6 +401,10 @@ pub struct Site {
     replanning: Replanning,
     in_flight: IdSlab<OpId, Step>,
     next_op: u64,
+    /// Op ids are `next_op`, then every `op_stride` after: with several
+    /// sites, site `k` of `n` numbers its ops `k, k + n, ...`, so an op
+    /// names its site.
+    op_stride: u64,
     stats: SiteStats,
     energy: EnergyMeter,
     accounts: GuestAccounts,
@@ -346,6 +446,7 @@ impl Site {
             replanning: Replanning::default(),
             in_flight: IdSlab::new(),
             next_op: 0,
+            op_stride: 1,
             stats: SiteStats::default(),
             energy: EnergyMeter::new(power, capacity),
             accounts: GuestAccounts::default(),
@@ -369,6 +470,14 @@ impl Site {
     /// The thermal meter, if the scenario has `[thermal]`.
     pub fn thermal(&self) -> Option<&ThermalMeter> {
         self.thermal.as_ref()
+    }
+
+    /// The site `k` of `n` sites: its op ids are `k, k + n, k + 2n, ...`
+    /// ([`OpId::site`] gives `k` back).
+    pub fn numbering_ops(mut self, k: u32, n: u32) -> Self {
+        self.next_op = k as u64;
+        self.op_stride = n.max(1) as u64;
+        self
     }
 
     /// What each guest is promised and holds now, kept as VMs change.
@@ -419,7 +528,7 @@ impl Site {
         &mut self,
         now: SimTime,
         grants: &[Grant],
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         started: &mut Vec<(OpId, Step)>,
     ) -> Result<(), SiteError> {
         if grants.is_empty() {
@@ -519,7 +628,7 @@ impl Site {
         &mut self,
         now: SimTime,
         grants: &[Grant],
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
         for g in grants {
@@ -676,10 +785,10 @@ impl Site {
         vm: VmId,
         size: Resources,
         current: Option<(HostId, Resources)>,
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
-        let home = homes.get(vm).ok_or(SiteError::UnknownVm(vm))?.0;
+        let home = homes.home(vm).ok_or(SiteError::UnknownVm(vm))?.0;
         let req = PlaceRequest {
             vm,
             size,
@@ -777,7 +886,7 @@ impl Site {
         for_vm: VmId,
         host: HostId,
         size: &Resources,
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         touched: &mut Touched,
     ) -> Result<(), SiteError> {
         while !self.planned.host(host).has_room(size) {
@@ -785,7 +894,7 @@ impl Site {
                 .iter()
                 .filter_map(|v| {
                     let s = &self.planned_at.get(*v)?.1;
-                    let home = homes.get(*v)?.0;
+                    let home = homes.home(*v)?.0;
                     (home != host).then(|| {
                         let cascades = !self.planned.host(home).has_room(s);
                         ((cascades, std::cmp::Reverse(*s), *v), *s)
@@ -799,7 +908,7 @@ impl Site {
             self.touch(s, touched);
             self.unplan(s);
             self.stats.forced_moves += 1;
-            let s_home = homes.get(s).ok_or(SiteError::UnknownVm(s))?.0;
+            let s_home = homes.home(s).ok_or(SiteError::UnknownVm(s))?.0;
             self.make_room(s, s_home, &s_size, homes, touched)?;
             self.plan_at(s, s_home, s_size);
         }
@@ -1086,7 +1195,7 @@ impl Site {
         &mut self,
         now: SimTime,
         host: HostId,
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         started: &mut Vec<(OpId, Step)>,
     ) -> Result<(), SiteError> {
         if host.index() >= self.used.len() || !self.planned.is_open(host) {
@@ -1108,7 +1217,7 @@ impl Site {
         &mut self,
         now: SimTime,
         host: HostId,
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         started: &mut Vec<(OpId, Step)>,
     ) -> Result<(), SiteError> {
         if host.index() >= self.used.len() {
@@ -1150,7 +1259,7 @@ impl Site {
     pub fn place_waiting(
         &mut self,
         now: SimTime,
-        homes: &VmMap<(HostId, Resources)>,
+        homes: &dyn Homes,
         started: &mut Vec<(OpId, Step)>,
     ) -> Result<(), SiteError> {
         if self.waiting.is_empty() {
@@ -1166,7 +1275,7 @@ impl Site {
             };
             let state = rec.state;
             let settled = self.settled(vm);
-            let home = homes.get(vm).map(|(h, _)| *h);
+            let home = homes.home(vm).map(|(h, _)| h);
             // The VM is out of the plan, so its own holdings are not in
             // the view: offered its host with nothing held there.
             let here = settled
@@ -1331,7 +1440,7 @@ impl Site {
     /// it: what [`Self::replan`] does with each planned step.
     fn enqueue(&mut self, now: SimTime, step: Step, started: &mut Vec<(OpId, Step)>) {
         let op = OpId(self.next_op);
-        self.next_op += 1;
+        self.next_op += self.op_stride;
         if self.queue.would_head(&step) && self.may_start(&step) {
             self.start(now, op, step, started);
         } else {
@@ -1768,12 +1877,7 @@ mod tests {
             .collect()
     }
 
-    fn apply(
-        site: &mut Site,
-        now: SimTime,
-        grants: &[Grant],
-        homes: &VmMap<(HostId, Resources)>,
-    ) -> Vec<(OpId, Step)> {
+    fn apply(site: &mut Site, now: SimTime, grants: &[Grant], homes: &dyn Homes) -> Vec<(OpId, Step)> {
         let mut ops = Vec::new();
         site.apply(now, grants, homes, &mut ops).unwrap();
         ops

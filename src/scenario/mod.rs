@@ -7,6 +7,7 @@
 
 pub mod consolidation;
 mod context;
+mod federation;
 pub mod fit;
 mod guests;
 mod header;
@@ -124,6 +125,9 @@ pub struct Scenario {
     pub outages: outages::Outages,
     /// The machine room's thermal model (`[thermal]`), if any.
     pub thermal: Option<ThermalConfig>,
+    /// Several sites and brokers (`[[site]]`, `[[broker]]`,
+    /// `[[delegation]]`, `[wan]`); `None`: one site and one broker.
+    pub federation: Option<crate::model::FederationConfig>,
 }
 
 /// Up to this many hosts, `series = "auto"` keeps every change.
@@ -227,6 +231,34 @@ impl Scenario {
         if raw.guest.is_empty() {
             return Err(cx.invalid("guest", "at least one [[guest]] table", "none"));
         }
+        let federation = federation::validate(
+            &cx,
+            &raw.site,
+            &raw.broker,
+            &raw.delegation,
+            raw.wan.as_ref(),
+            &raw.guest,
+            &federation::Defaults {
+                capacity,
+                power,
+                unit,
+                count: raw.hosts.as_ref().and_then(|h| h.count),
+            },
+        )?;
+        let mut header = header;
+        let hosts = match &federation {
+            Some((_, total)) => *total,
+            None => hosts,
+        };
+        header.hosts = hosts;
+        let federation = federation.map(|(f, _)| f);
+        if federation.is_some() && raw.thermal.is_some() {
+            return Err(cx.invalid(
+                "thermal",
+                "one site (a machine room per site is not modelled yet)",
+                "[thermal] with [[site]]s",
+            ));
+        }
         let cluster = Cluster {
             seed,
             hosts,
@@ -315,6 +347,7 @@ impl Scenario {
             fit: fits,
             outages,
             thermal,
+            federation,
         })
     }
 }

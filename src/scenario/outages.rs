@@ -262,7 +262,12 @@ fn failure_source(
     Ok(FailureSource::Model(model))
 }
 
-fn host_set(cx: &Ctx, key: &str, set: &RawHostSet, hosts: u32) -> Result<Vec<HostId>, ScenarioError> {
+pub(super) fn host_set(
+    cx: &Ctx,
+    key: &str,
+    set: &RawHostSet,
+    hosts: u32,
+) -> Result<Vec<HostId>, ScenarioError> {
     let bad = |found: String| {
         cx.invalid(
             key,

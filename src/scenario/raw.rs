@@ -42,6 +42,13 @@ pub struct RawScenario {
     pub series: Option<RawSeries>,
     pub failures: Option<super::outages::RawFailures>,
     #[serde(default)]
+    pub site: Vec<super::federation::RawSite>,
+    #[serde(default)]
+    pub broker: Vec<super::federation::RawBroker>,
+    #[serde(default)]
+    pub delegation: Vec<super::federation::RawDelegation>,
+    pub wan: Option<super::federation::RawWan>,
+    #[serde(default)]
     pub maintenance: Vec<super::outages::RawMaintenance>,
     pub thermal: Option<RawThermal>,
     /// Read by `slivers sweep` only; a scenario run directly must not have it.
@@ -169,6 +176,10 @@ pub struct RawWeb {
     pub min_units: Option<i64>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
+    /// With [[broker]]s: the brokers it leases from, in the order it asks.
+    pub brokers: Option<Vec<String>>,
+    /// With [[site]]s: the site it asks for.
+    pub site: Option<String>,
     /// Trace-fit checks whose errors are accepted (run with a warning): a
     /// list of names, or one name.
     pub accept: Option<toml::Value>,
@@ -187,6 +198,10 @@ pub struct RawBatch {
     pub arrival: Option<String>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
+    /// With [[broker]]s: the brokers it leases from, in the order it asks.
+    pub brokers: Option<Vec<String>>,
+    /// With [[site]]s: the site it asks for.
+    pub site: Option<String>,
     /// Trace-fit checks whose errors are accepted (run with a warning): a
     /// list of names, or one name.
     pub accept: Option<toml::Value>,

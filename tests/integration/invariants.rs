@@ -111,6 +111,7 @@ fn a_vm_is_never_lost_and_ends_in_one_state() {
         power: s.power,
         series: s.series,
         checkpoints: Default::default(),
+        federation: None,
         thermal: None,
     };
     let mut h = Hosting::new(&config);
