@@ -905,6 +905,9 @@ fn run_command(args: &RunArgs) -> Result<()> {
         if let Some(t) = slivers::report::failures::terminal_table(&results) {
             print!("{t}");
         }
+        if let Some(t) = slivers::report::federation::terminal_table(&results) {
+            print!("{t}");
+        }
         println!(
             "{} runs in {:.2} s; wrote {}",
             results.len(),

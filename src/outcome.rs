@@ -56,6 +56,49 @@ pub struct RunResult {
     pub final_placement: Vec<(u64, u32)>,
     /// What failures and maintenance did, if the scenario has any.
     pub outages: Option<OutageSummary>,
+    /// Per site and per broker, if the scenario is a federation.
+    pub federation: Option<FederationResult>,
+}
+
+/// One site of a federated run (`sites.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteResult {
+    /// Its name.
+    pub name: String,
+    /// Its hosts.
+    pub hosts: u32,
+    /// Its counters and migration series.
+    pub stats: SiteStats,
+    /// Time-weighted mean of its active hosts.
+    pub mean_active_hosts: f64,
+    /// Energy its hosts used.
+    pub energy_kwh: f64,
+    /// VMs that arrived from another site.
+    pub arrivals: u64,
+}
+
+/// One broker of a federated run (`brokers.csv`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerResult {
+    /// Its name.
+    pub name: String,
+    /// Its counters.
+    pub stats: BrokerStats,
+    /// Cores delegated to it, over every site.
+    pub delegated_cores: f64,
+    /// Sites that delegate to it.
+    pub sites: u32,
+}
+
+/// What a federated run measured per site and per broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FederationResult {
+    /// Per site, in order.
+    pub sites: Vec<SiteResult>,
+    /// Per broker, in order.
+    pub brokers: Vec<BrokerResult>,
+    /// VMs moved between sites, and the time they spent crossing, ms.
+    pub wan_moves: (u64, u64),
 }
 
 /// What host failures and maintenance did in one run (`failures.csv`,

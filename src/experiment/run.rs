@@ -12,7 +12,7 @@ use crate::model::{
     DownCause, Execution, GuestConfig, Hosting, HostingConfig, Input, MigrationCost, ModelError, Output,
     VmMap,
 };
-use crate::outcome::{OutageSummary, RunResult};
+use crate::outcome::{BrokerResult, FederationResult, OutageSummary, RunResult, SiteResult};
 use crate::rng::SimRng;
 use crate::scenario::{DirtyRate, Pair, Scenario, Workload};
 use slivers_policy::plan::Step;
@@ -260,6 +260,36 @@ impl RunResult {
                 .into_iter()
                 .map(|(vm, h)| (vm.0, h.0))
                 .collect(),
+            federation: scenario.federation.as_ref().map(|f| FederationResult {
+                sites: hosting
+                    .sites()
+                    .iter()
+                    .enumerate()
+                    .map(|(k, site)| SiteResult {
+                        name: f.site_names.get(k).cloned().unwrap_or_default(),
+                        hosts: site.used().len() as u32,
+                        stats: site.stats().clone(),
+                        mean_active_hosts: site.stats().mean_active_hosts(scenario.duration),
+                        energy_kwh: site.energy().kwh(scenario.duration),
+                        arrivals: hosting.arrivals().get(k).copied().unwrap_or(0),
+                    })
+                    .collect(),
+                brokers: hosting
+                    .brokers()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| BrokerResult {
+                        name: f.broker_names.get(i).cloned().unwrap_or_default(),
+                        stats: b.stats(),
+                        delegated_cores: b
+                            .sites()
+                            .map(|(_, c, _)| c.cpu_millicores() as f64 / 1000.0)
+                            .sum(),
+                        sites: b.sites().count() as u32,
+                    })
+                    .collect(),
+                wan_moves: hosting.wan_moves(),
+            }),
             outages: (!scenario.outages.is_empty()).then(|| OutageSummary {
                 site: hosting.outages(scenario.duration),
                 waiting_at_end: hosting.sites().iter().map(|s| s.waiting().len() as u64).sum(),

@@ -213,7 +213,18 @@ impl WebGuest {
                     }
                     self.capped.remove(&vm);
                 }
-                (WebAction::New(u), Outcome::Granted(ids)) => self.vms.extend(ids.iter().map(|&id| (id, u))),
+                (WebAction::New(u), Outcome::Granted(ids)) => {
+                    let sorted = self
+                        .vms
+                        .last()
+                        .is_none_or(|(last, _)| ids.first().is_none_or(|f| last < f));
+                    self.vms.extend(ids.iter().map(|&id| (id, u)));
+                    // With several brokers, ids of one period need not
+                    // follow the earlier ones (each broker has its own).
+                    if !sorted {
+                        self.vms.sort_unstable_by_key(|(v, _)| *v);
+                    }
+                }
                 _ => {}
             }
         }

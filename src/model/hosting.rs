@@ -134,6 +134,10 @@ pub struct FederationConfig {
     /// is down before its create at `j` begins: `wan[i][j]` gives the
     /// WAN's latency and bandwidth between them.
     pub wan: Vec<Vec<WanLink>>,
+    /// The sites' names, in order (for reports).
+    pub site_names: Vec<String>,
+    /// The brokers' names, in order (for reports).
+    pub broker_names: Vec<String>,
 }
 
 /// The wide-area link between two sites.
@@ -234,6 +238,8 @@ pub struct Hosting {
     /// VMs moved between sites so far, and the time they spent crossing.
     wan_moves: u64,
     wan_ms: u64,
+    /// Per site: VMs that arrived from another site.
+    arrivals: Vec<u64>,
     meter: FidelityMeter,
     /// Guests to meter at the next [`Self::meter_fidelity`] (web guests
     /// whose demand changed; possibly repeated), kept to reuse its allocation.
@@ -324,6 +330,7 @@ impl Hosting {
                 (sites, brokers, f.guest_brokers.clone(), f.wan.clone(), follows)
             }
         };
+        let n_sites = sites.len();
         let offsets = {
             let mut next = 0;
             sites
@@ -351,6 +358,7 @@ impl Hosting {
             arriving: BTreeMap::new(),
             wan_moves: 0,
             wan_ms: 0,
+            arrivals: vec![0; n_sites],
         }
     }
 
@@ -460,6 +468,11 @@ impl Hosting {
     /// VMs moved between sites, and the time they spent crossing, ms.
     pub fn wan_moves(&self) -> (u64, u64) {
         (self.wan_moves, self.wan_ms)
+    }
+
+    /// Per site: VMs that arrived from another site.
+    pub fn arrivals(&self) -> &[u64] {
+        &self.arrivals
     }
 
     /// The fidelity meter: every guest's fidelity so far.
@@ -788,6 +801,7 @@ impl Hosting {
             {
                 let wait = self.wan[from][*s as usize].transfer(size);
                 self.arriving.insert((*s, *vm), wait);
+                self.arrivals[*s as usize] += 1;
                 self.wan_moves += 1;
                 self.wan_ms += wait.0;
             }

@@ -26,7 +26,7 @@ use super::ReportError;
 
 /// The files `slivers run` writes into its folder; anything else in an
 /// existing folder is not replaced, so the folder is refused.
-pub const RUN_FILES: [&str; 36] = [
+pub const RUN_FILES: [&str; 42] = [
     "summary.csv",
     "migrations.csv",
     "fidelity.csv",
@@ -55,6 +55,12 @@ pub const RUN_FILES: [&str; 36] = [
     "vms-lost.png",
     "vms-lost.svg",
     "vms-lost.pdf",
+    "sites.csv",
+    "brokers.csv",
+    "site-migrations.csv",
+    "site-migrations.png",
+    "site-migrations.svg",
+    "site-migrations.pdf",
     "thermal.csv",
     "thermal-summary.csv",
     "thermal.png",

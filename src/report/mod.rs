@@ -8,6 +8,7 @@
 pub mod consolidation;
 pub mod csv;
 pub mod failures;
+pub mod federation;
 pub mod folder;
 pub mod keys;
 pub mod ordering;

@@ -373,6 +373,7 @@ pub fn replot(dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let fidelity = read_csv(&dir.join("fidelity.csv"))?;
     let mut files = draw_figures(&m, &summary, &migrations, &fidelity, dir)?;
     files.extend(super::failures::replot(&m.name, dir)?);
+    files.extend(super::federation::replot(&m.name, dir)?);
     let thermal = dir.join("thermal.csv");
     if thermal.exists() {
         files.extend(super::thermal::draw_figures(&m, &read_csv(&thermal)?, dir)?);
@@ -452,6 +453,7 @@ pub fn write_all(
     let [s, mig, fid] = tables.map(|(name, t)| CsvFile::of_table(&dir.join(name), t));
     files.extend(draw_figures(&m, &s, &mig, &fid, dir)?);
     files.extend(super::failures::write_all(scenario, results, dir)?);
+    files.extend(super::federation::write_all(scenario, results, dir)?);
     // With [thermal] only: nothing changes for other scenarios.
     if let Some(t) = super::thermal::summary(results)? {
         files.push(dir.join("thermal-summary.csv"));

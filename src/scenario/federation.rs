@@ -395,6 +395,8 @@ pub(super) fn validate(
             guest_brokers,
             pins,
             wan: vec![vec![link; n]; n],
+            site_names: names.iter().map(|n| n.to_string()).collect(),
+            broker_names: bnames.iter().map(|n| n.to_string()).collect(),
         },
         total as u32,
     )))
