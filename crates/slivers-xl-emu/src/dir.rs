@@ -10,7 +10,9 @@
 //!   changed; it holds the last holder's pid;
 //! * `faults`: optional, one fault per line (`KIND[:NAME]`), each consumed
 //!   by the first command it applies to;
-//! * `unreachable`: optional; only the test ssh script looks at it.
+//! * `unreachable`: optional: the host failed (a `host-down` fault, or
+//!   written by hand): every command exits 255 with ssh's message, as ssh
+//!   to a dead machine does, until the file is removed.
 //!
 //! Environment: `SLIVERS_XL_EMU_DIR` (required), `SLIVERS_XL_EMU_HOST`
 //! (default: the machine's hostname), `SLIVERS_XL_EMU_FAULT` (a fault that
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::{
     Domain, EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
     RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
-    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, UNREACHABLE, XlCommand, XlOutput,
 };
 
 /// The first line `migrate-receive` prints.
@@ -332,12 +334,29 @@ pub fn run(
         );
         return 1;
     }
+    let unreachable = |stderr: &mut dyn Write| {
+        let _ = writeln!(stderr, "ssh: connect to host {host} port 22: No route to host");
+        255
+    };
+    if root.join(&host).join(UNREACHABLE).exists() {
+        return unreachable(stderr);
+    }
     let fault = take_fault(
         &root,
         &host,
         env.get("SLIVERS_XL_EMU_FAULT").map(String::as_str),
         &cmd,
     );
+    if fault == Some(FaultKind::HostDown) {
+        // The marker first: a crash in between leaves the host down.
+        let down = write_atomic(&root.join(&host).join(UNREACHABLE), b"")
+            .and_then(|()| with_host(&root, &host, |state| state.domains.clear()));
+        if let Err(e) = down {
+            let _ = writeln!(stderr, "slivers-xl-emu: {host}: {e}");
+            return 1;
+        }
+        return unreachable(stderr);
+    }
     if fault == Some(FaultKind::Timeout) {
         std::thread::sleep(Duration::from_secs(3600));
         return 1;
@@ -641,6 +660,25 @@ mod tests {
     /// Threads contend for one host whose lock file names a dead process
     /// (what a killed emulator leaves): at most one holds it at a time.
     #[cfg(target_os = "linux")]
+    #[test]
+    fn a_host_down_fault_fails_the_host_until_its_marker_is_removed() {
+        let root = temp("down");
+        init_host(&root, &HostConfig::new("h1", 4096, 2)).unwrap();
+        std::fs::write(root.join("vm.cfg"), "name = \"vm\"\nmemory = 512\n").unwrap();
+        let cfg = root.join("vm.cfg").display().to_string();
+        assert_eq!(xl(&root, "h1", &format!("create {cfg}")).0, 0);
+        std::fs::write(root.join("h1/faults"), "host-down\n").unwrap();
+        let (code, _, err) = xl(&root, "h1", "list");
+        assert_eq!(code, 255, "as ssh to a dead machine");
+        assert!(err.contains("No route to host"), "{err}");
+        assert!(root.join("h1").join(UNREACHABLE).exists());
+        assert!(load_host(&root, "h1").unwrap().domains.is_empty());
+        assert_eq!(xl(&root, "h1", "list").0, 255, "it stays down");
+        std::fs::remove_file(root.join("h1").join(UNREACHABLE)).unwrap();
+        assert_eq!(xl(&root, "h1", "list").0, 0);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn one_holder_at_a_time_even_from_a_stale_lock() {
         use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
