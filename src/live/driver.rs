@@ -270,9 +270,10 @@ struct Job {
     /// Spec at the size the VM moves with.
     spec_from: VmSpec,
     retries: u32,
-    /// Simulated time to wait before the first command (a lost VM's
-    /// restart delay before its re-creation).
-    wait: SimTime,
+    /// When its first command is due, in simulated time: when it starts,
+    /// or after a lost VM's restart delay (counted from its first start,
+    /// for an operation run again on resume).
+    begin: SimTime,
     /// Set when the model stops the step: a worker still waiting skips it.
     cancelled: Arc<AtomicBool>,
 }
@@ -302,6 +303,9 @@ struct State<'a> {
     /// Replay only: steps the model stopped while they were running (a host
     /// went down); the live phase makes their VMs what the model says.
     stopped: Vec<Step>,
+    /// Operations found half-done by the replay, with their first start:
+    /// a restart delay counts from it.
+    half_done: BTreeMap<OpId, SimTime>,
 }
 
 /// The live driver: the state to go live with, the journal every input and
@@ -476,6 +480,7 @@ impl<'a> State<'a> {
             last: SimTime::ZERO,
             events: 0,
             stopped: Vec::new(),
+            half_done: BTreeMap::new(),
         })
     }
 
@@ -568,8 +573,9 @@ impl<'a> State<'a> {
         }
         let half_done = std::mem::take(&mut self.running);
         let resumed = half_done.len() as u64;
-        for (op, (step, _)) in half_done.into_iter().rev() {
+        for (op, (step, started)) in half_done.into_iter().rev() {
             self.waiting.push_front((op, step));
+            self.half_done.insert(op, started);
         }
         Ok((self, resumed))
     }
@@ -752,7 +758,12 @@ impl Driver<'_> {
                 },
                 Some(_) if self.state.pending_on(vm, h) => {}
                 Some(size) => {
-                    let there = self.exec.list(&host).map_err(fail)?.iter().any(|v| v.name == name);
+                    let there = self
+                        .exec
+                        .list(&host)
+                        .map_err(fail)?
+                        .iter()
+                        .any(|v| v.name == name);
                     if !there {
                         let spec = vm_spec(&name, &size, &self.scenario.capacity);
                         self.exec.create(&host, &spec).map_err(fail)?;
@@ -848,15 +859,18 @@ impl Driver<'_> {
                 start: op.0,
                 t: now.as_millis(),
             })?;
-            self.state.running.insert(op, (step, now));
+            let since = self.state.half_done.remove(&op).unwrap_or(now);
+            self.state.running.insert(op, (step, since));
             self.ops += 1;
-            ready.push(self.job(op, step));
+            ready.push(self.job(op, step, since));
         }
         self.state.waiting = kept;
         Ok(ready)
     }
 
-    fn job(&self, op: OpId, step: Step) -> Job {
+    /// The job of `op`, first started at `since` (before now if it is run
+    /// again on resume: it is timed from then, as if never interrupted).
+    fn job(&self, op: OpId, step: Step, since: SimTime) -> Job {
         let name = format!("{}{}", self.opts.vm_prefix, step.vm().0);
         let (from_size, size) = match step {
             Step::Create { size, .. }
@@ -870,9 +884,11 @@ impl Driver<'_> {
         };
         // A lost VM restarts from its image: its re-creation waits first,
         // as in the simulation.
-        let wait = match step {
-            Step::Create { vm, .. } if self.state.hosting.site().is_lost(vm) => self.scenario.outages.restart,
-            _ => SimTime::ZERO,
+        let begin = match step {
+            Step::Create { vm, .. } if self.state.hosting.site().is_lost(vm) => {
+                since.plus(self.scenario.outages.restart)
+            }
+            _ => since,
         };
         Job {
             op,
@@ -886,7 +902,7 @@ impl Driver<'_> {
             spec_from: vm_spec(&name, &from_size, &self.scenario.capacity),
             name,
             retries: self.opts.retries,
-            wait,
+            begin,
             cancelled: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -945,10 +961,11 @@ impl Driver<'_> {
         loop {
             let now = self.state.last;
             for job in self.take_ready(now)? {
-                if job.wait > SimTime::ZERO {
-                    self.deferred.insert((now.plus(job.wait), job.op), job);
+                if job.begin > now {
+                    self.deferred.insert((job.begin, job.op), job);
                 } else {
-                    self.perform_at(job, now)?;
+                    let at = job.begin;
+                    self.perform_at(job, at)?;
                 }
             }
             let next_input = self
@@ -996,14 +1013,16 @@ impl Driver<'_> {
             offset.plus(SimTime(ms as u64)).max(last)
         };
         loop {
-            for job in self.take_ready(sim_now(self.state.last))? {
+            let now = sim_now(self.state.last);
+            for job in self.take_ready(now)? {
                 let exec = Arc::clone(&self.exec);
                 let tx = tx.clone();
                 let j = job.clone();
                 self.in_worker.insert(job.op, job);
+                let wait = SimTime(j.begin.0.saturating_sub(now.0));
                 std::thread::spawn(move || {
-                    if j.wait > SimTime::ZERO {
-                        std::thread::sleep(Duration::from_secs_f64(j.wait.as_secs_f64() / scale));
+                    if wait > SimTime::ZERO {
+                        std::thread::sleep(Duration::from_secs_f64(wait.as_secs_f64() / scale));
                     }
                     // Stopped while it waited: nothing to do.
                     let r = match j.cancelled.load(Ordering::SeqCst) {
@@ -1030,7 +1049,10 @@ impl Driver<'_> {
             };
             match rx.recv_timeout(wait) {
                 Ok((op, r)) => {
-                    let job = self.in_worker.remove(&op).expect("every op on a worker has its job");
+                    let job = self
+                        .in_worker
+                        .remove(&op)
+                        .expect("every op on a worker has its job");
                     if !self.state.running.contains_key(&op) {
                         // Stopped by the model while its worker was at it.
                         self.state.free(&job.step);
@@ -1309,7 +1331,7 @@ mod tests {
             spec: spec.clone(),
             spec_from: spec.clone(),
             retries: 2,
-            wait: SimTime::ZERO,
+            begin: SimTime::ZERO,
             cancelled: Arc::new(AtomicBool::new(false)),
         }
     }

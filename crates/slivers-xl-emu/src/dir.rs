@@ -10,9 +10,10 @@
 //!   changed; it holds the last holder's pid;
 //! * `faults`: optional, one fault per line (`KIND[:NAME]`), each consumed
 //!   by the first command it applies to;
-//! * `unreachable`: optional: the host failed (a `host-down` fault, or
-//!   written by hand): every command exits 255 with ssh's message, as ssh
-//!   to a dead machine does, until the file is removed.
+//! * `unreachable`: optional: the host is down (written by a `host-down`
+//!   fault, or by hand). The test ssh scripts look at it (ssh exits 255);
+//!   so does a stored [`crate::cluster::EmuCluster`]; the binary itself,
+//!   `xl` on the machine, does not.
 //!
 //! Environment: `SLIVERS_XL_EMU_DIR` (required), `SLIVERS_XL_EMU_HOST`
 //! (default: the machine's hostname), `SLIVERS_XL_EMU_FAULT` (a fault that
@@ -334,13 +335,6 @@ pub fn run(
         );
         return 1;
     }
-    let unreachable = |stderr: &mut dyn Write| {
-        let _ = writeln!(stderr, "ssh: connect to host {host} port 22: No route to host");
-        255
-    };
-    if root.join(&host).join(UNREACHABLE).exists() {
-        return unreachable(stderr);
-    }
     let fault = take_fault(
         &root,
         &host,
@@ -348,14 +342,16 @@ pub fn run(
         &cmd,
     );
     if fault == Some(FaultKind::HostDown) {
-        // The marker first: a crash in between leaves the host down.
+        // The machine dies (its ssh session with it): marked down first,
+        // so that a crash in between leaves it down, then its domains go.
         let down = write_atomic(&root.join(&host).join(UNREACHABLE), b"")
             .and_then(|()| with_host(&root, &host, |state| state.domains.clear()));
         if let Err(e) = down {
             let _ = writeln!(stderr, "slivers-xl-emu: {host}: {e}");
             return 1;
         }
-        return unreachable(stderr);
+        let _ = writeln!(stderr, "ssh: connect to host {host} port 22: No route to host");
+        return 255;
     }
     if fault == Some(FaultKind::Timeout) {
         std::thread::sleep(Duration::from_secs(3600));
@@ -661,7 +657,7 @@ mod tests {
     /// (what a killed emulator leaves): at most one holds it at a time.
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_host_down_fault_fails_the_host_until_its_marker_is_removed() {
+    fn a_host_down_fault_loses_the_domains_and_marks_the_host_down() {
         let root = temp("down");
         init_host(&root, &HostConfig::new("h1", 4096, 2)).unwrap();
         std::fs::write(root.join("vm.cfg"), "name = \"vm\"\nmemory = 512\n").unwrap();
@@ -671,11 +667,9 @@ mod tests {
         let (code, _, err) = xl(&root, "h1", "list");
         assert_eq!(code, 255, "as ssh to a dead machine");
         assert!(err.contains("No route to host"), "{err}");
-        assert!(root.join("h1").join(UNREACHABLE).exists());
+        assert!(root.join("h1").join(UNREACHABLE).exists(), "for the ssh scripts");
         assert!(load_host(&root, "h1").unwrap().domains.is_empty());
-        assert_eq!(xl(&root, "h1", "list").0, 255, "it stays down");
-        std::fs::remove_file(root.join("h1").join(UNREACHABLE)).unwrap();
-        assert_eq!(xl(&root, "h1", "list").0, 0);
+        assert_eq!(xl(&root, "h1", "destroy vm").0, 1, "its domains are gone");
         let _ = std::fs::remove_dir_all(&root);
     }
 
