@@ -1428,6 +1428,57 @@ mod tests {
     }
 
     #[test]
+    fn replay_takes_a_host_failure_only_after_the_operation_that_found_it() {
+        let s = golden();
+        let (mut records, path) = journal_of_a_whole_run(&s, "lost");
+        records.remove(0);
+        let (line, t) = match records.last() {
+            Some(&(line, Record::Input { t, .. })) => (line, t),
+            other => panic!("{other:?}"),
+        };
+        let down = Record::Input {
+            input: JInput::HostDown {
+                host: 1,
+                maintenance: false,
+            },
+            t,
+        };
+        // Unscheduled, and no operation found it: another run's journal.
+        let mut alone = records.clone();
+        alone.push((line + 1, down.clone()));
+        let err = fresh(&s)
+            .replay(&alone, &path, &Hosting::check)
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, LiveError::JournalMismatch { line: l, found, .. } if *l == line + 1 && found.starts_with("the failure of host 1")),
+            "{err}"
+        );
+        // After the record of the operation that found the host gone, it
+        // is the host's failure: the model takes the host down.
+        let lost = Record::Lost {
+            lost: 1,
+            op: 99,
+            error: "host1: unreachable".into(),
+        };
+        let mut found = records.clone();
+        found.push((line + 1, lost.clone()));
+        found.push((line + 2, down.clone()));
+        let (state, _) = fresh(&s).replay(&found, &path, &Hosting::check).unwrap();
+        assert!(state.hosting.site().is_down(HostId(1)));
+        assert_eq!(state.hosting.site().outages().host_failures, 1);
+        // The marker holds for the very next record only.
+        let mut stale = records;
+        stale.push((line + 1, lost));
+        stale.push((line + 2, Record::Start { start: 99, t }));
+        stale.push((line + 3, down));
+        assert!(matches!(
+            fresh(&s).replay(&stale, &path, &Hosting::check),
+            Err(LiveError::JournalMismatch { line: l, .. }) if l == line + 3
+        ));
+    }
+
+    #[test]
     fn a_save_retried_after_one_that_succeeded_is_done() {
         let (exec, spec) = setup();
         let size = Resources([1000, 1024, 100, 10]);

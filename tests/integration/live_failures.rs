@@ -401,3 +401,88 @@ fn scheduled_failures_and_maintenance_reach_the_emulated_hosts_in_virtual_time()
     };
     assert_eq!(account(o), account(&sim));
 }
+
+#[test]
+fn the_emulated_executor_on_the_wall_clock_carries_out_scheduled_failures() {
+    let dir = temp_dir("failures-wall");
+    scenario_with(
+        &dir,
+        "host,start_s,duration_s\n1,28800,14400\n3,72000,43200\n",
+        "[failures]\ntrace = \"failures.csv\"\nrestart = \"30m\"\n",
+    );
+    let out = dir.join("out");
+    let (ok, stdout, err) = crate::slivers(&[
+        "live",
+        dir.join("scenario.toml").to_str().unwrap(),
+        "--executor",
+        "emulated",
+        "--time-scale",
+        "1000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("2 host failures (0 found unreachable), 0 maintenance windows;"),
+        "{stdout}"
+    );
+    // The hosts as the emulated executor kept them: host3 failed for good
+    // (its VMs gone), host1 is back.
+    let hosts = out.join("emulated/hosts");
+    assert!(hosts.join("host3/unreachable").exists());
+    assert!(!hosts.join("host1/unreachable").exists());
+    let domains = |h: &str| std::fs::read_dir(hosts.join(h).join("domains")).unwrap().count();
+    assert_eq!(domains("host3"), 0);
+    assert!((0..3).map(|i| domains(&format!("host{i}"))).sum::<usize>() > 0);
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("{\"in\":{\"host_down\":{\"host\":3,\"maintenance\":false}},\"t\":72000000}"));
+    assert!(
+        out.join("failures.csv").exists(),
+        "the outage outputs are written"
+    );
+}
+
+#[test]
+fn a_scenario_with_failures_recovers_from_a_lost_host_unless_told_to_stop() {
+    let dir = temp_dir("failures-default");
+    // A failure trace whose one failure comes after the end: the scenario
+    // has `[failures]`, but only the lost host fails.
+    scenario_with(
+        &dir,
+        "host,start_s,duration_s\n0,90000,60\n",
+        "[failures]\ntrace = \"failures.csv\"\n",
+    );
+    let scenario = dir.join("scenario.toml");
+    let live = |out: &Path, extra: &[&str]| {
+        // host1 of the emulated hosts is down before the run begins.
+        let marker = out.join("emulated/hosts/host1/unreachable");
+        std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+        std::fs::write(&marker, "").unwrap();
+        let mut args = vec![
+            "live",
+            scenario.to_str().unwrap(),
+            "--executor",
+            "emulated",
+            "--time-scale",
+            "1000000",
+            "--retries",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        crate::slivers(&args)
+    };
+    let (ok, stdout, err) = live(&dir.join("recover"), &[]);
+    assert!(ok, "{err}");
+    assert!(
+        stdout.contains("1 host failures (1 found unreachable)"),
+        "{stdout}"
+    );
+    let (ok, _, err) = live(&dir.join("stop"), &["--on-host-loss", "stop"]);
+    assert!(!ok);
+    assert!(
+        err.contains("host1 is unreachable while running operation"),
+        "{err}"
+    );
+}
