@@ -486,3 +486,114 @@ fn a_scenario_with_failures_recovers_from_a_lost_host_unless_told_to_stop() {
         "{err}"
     );
 }
+
+/// The emulated executor, whose creates on `host` wait until the host is
+/// first powered off (an operation in flight when its host fails).
+struct CreateInFlight {
+    inner: XenExecutor,
+    host: &'static str,
+    off: std::sync::atomic::AtomicBool,
+    returned: AtomicU32,
+}
+
+impl Executor for CreateInFlight {
+    fn host_info(&self, h: &str) -> Result<HostInfo, ExecError> {
+        self.inner.host_info(h)
+    }
+    fn list(&self, h: &str) -> Result<Vec<VmInfo>, ExecError> {
+        self.inner.list(h)
+    }
+    fn create(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        if h == self.host && !self.off.load(Ordering::SeqCst) {
+            let t0 = std::time::Instant::now();
+            while !self.off.load(Ordering::SeqCst) && t0.elapsed() < std::time::Duration::from_secs(20) {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let r = self.inner.create(h, s);
+            self.returned.fetch_add(1, Ordering::SeqCst);
+            return r;
+        }
+        self.inner.create(h, s)
+    }
+    fn resize(&self, h: &str, s: &VmSpec) -> Result<(), ExecError> {
+        self.inner.resize(h, s)
+    }
+    fn migrate(&self, f: &str, t: &str, n: &str) -> Result<(), ExecError> {
+        self.inner.migrate(f, t, n)
+    }
+    fn save(&self, h: &str, n: &str, i: &str) -> Result<(), ExecError> {
+        self.inner.save(h, n, i)
+    }
+    fn restore(&self, h: &str, s: &VmSpec, i: &str) -> Result<(), ExecError> {
+        self.inner.restore(h, s, i)
+    }
+    fn destroy(&self, h: &str, n: &str) -> Result<(), ExecError> {
+        self.inner.destroy(h, n)
+    }
+    fn reconcile_migration(&self, f: &str, t: &str, n: &str) -> Result<Option<String>, ExecError> {
+        self.inner.reconcile_migration(f, t, n)
+    }
+    fn power(&self, h: &str, on: bool) -> Result<bool, ExecError> {
+        let done = self.inner.power(h, on)?;
+        if h == self.host && !on {
+            self.off.store(true, Ordering::SeqCst);
+        }
+        Ok(done)
+    }
+}
+
+#[test]
+fn on_the_wall_clock_an_operation_whose_host_fails_is_dropped_when_it_returns() {
+    let dir = temp_dir("failures-in-flight");
+    // The golden scenario, host1 failing at 10 min for an hour: the batch
+    // job's VM is being created there since 0 s (60 ms of wall time).
+    std::fs::write(dir.join("failures.csv"), "host,start_s,duration_s\n1,600,3600\n").unwrap();
+    let file = dir.join("scenario.toml");
+    std::fs::write(
+        &file,
+        crate::golden_scenario_text() + "\n[failures]\ntrace = \"failures.csv\"\n",
+    )
+    .unwrap();
+    let s = Scenario::load(&file).unwrap();
+    let names = vec!["host0".to_string(), "host1".to_string()];
+    let cluster = emulated_cluster(&s, &names);
+    let exec = Arc::new(CreateInFlight {
+        inner: executor(&cluster),
+        host: "host1",
+        off: std::sync::atomic::AtomicBool::new(false),
+        returned: AtomicU32::new(0),
+    });
+    let opts = LiveOptions {
+        pace: Pace::Wall { scale: 1e4 },
+        hosts: names,
+        ..options(&s, &dir, false, HostLoss::Recover)
+    };
+    let outcome = run_live(&s, exec.clone(), &opts).unwrap();
+    assert_eq!(
+        exec.returned.load(Ordering::SeqCst),
+        1,
+        "the create in flight returned, late"
+    );
+    assert_eq!(outcome.hosts_lost, 0, "its error was not a new failure");
+    assert_eq!(outcome.outages.host_failures, 1);
+    assert!(!cluster.is_down("host1"), "back after its hour");
+    // Every VM the model has is where it says, once; nothing else runs.
+    let x = executor(&cluster);
+    let mut actual: Vec<(String, String)> = ["host0", "host1"]
+        .iter()
+        .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
+        .collect();
+    actual.sort();
+    let mut planned: Vec<(String, String)> = outcome
+        .result
+        .final_placement
+        .iter()
+        .map(|&(vm, h)| (format!("host{h}"), format!("sliver-{vm}")))
+        .collect();
+    planned.sort();
+    assert!(!planned.is_empty());
+    assert_eq!(actual, planned);
+    // The failure came in at its scheduled time, however late the create.
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("{\"in\":{\"host_down\":{\"host\":1,\"maintenance\":false}},\"t\":600000}"));
+}
