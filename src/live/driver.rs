@@ -304,7 +304,8 @@ struct State<'a> {
     /// went down); the live phase makes their VMs what the model says.
     stopped: Vec<Step>,
     /// Operations found half-done by the replay, with their first start:
-    /// a restart delay counts from it.
+    /// run again, they are timed from it, as if never interrupted (their
+    /// completion, a restart delay).
     half_done: BTreeMap<OpId, SimTime>,
 }
 
