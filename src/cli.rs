@@ -209,6 +209,13 @@ pub struct LiveArgs {
     /// Attempts after the first for an operation that fails.
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
+    /// What a host an operation finds unreachable (after its retries)
+    /// means: `stop` the run (its VMs are unknown, not gone; fix it and
+    /// --resume), or `recover`: the host failed, and the model re-creates
+    /// its VMs on the other hosts, as in the simulation of `[failures]`.
+    /// Default: recover if the scenario has `[failures]`, else stop.
+    #[arg(long, value_enum)]
+    pub on_host_loss: Option<HostLossArg>,
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -228,6 +235,15 @@ pub enum ExecutorArg {
     Emulated,
     /// xl on real hosts.
     Xen,
+}
+
+/// `slivers live --on-host-loss`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostLossArg {
+    /// Stop the run.
+    Stop,
+    /// A host failure: the model re-creates its VMs elsewhere.
+    Recover,
 }
 
 /// `slivers live --transport`: how xl reaches the hosts.
@@ -638,7 +654,7 @@ fn validate_sweep(path: &Path, max_runs: usize) -> Result<()> {
 }
 
 fn live(a: &LiveArgs) -> Result<()> {
-    use slivers::live::driver::{LiveOptions, run_live_observed};
+    use slivers::live::driver::{HostLoss, LiveOptions, run_live_observed};
     use slivers::live::setup::{Access, connect};
     use slivers::live::xen::XenConfig;
     use slivers::report::folder::{LIVE_KEPT, replace_folder_keeping};
@@ -737,6 +753,12 @@ fn live(a: &LiveArgs) -> Result<()> {
         image_dir: a.image_dir.clone(),
         vm_prefix: "sliver-".into(),
         retries: a.retries,
+        on_host_loss: match a.on_host_loss {
+            Some(HostLossArg::Stop) => HostLoss::Stop,
+            Some(HostLossArg::Recover) => HostLoss::Recover,
+            None if scenario.outages.failures.is_some() => HostLoss::Recover,
+            None => HostLoss::Stop,
+        },
     };
     // A bar over the simulated time: day reached, operations run, time left.
     let span = scenario.duration.as_secs_f64();
@@ -762,6 +784,13 @@ fn live(a: &LiveArgs) -> Result<()> {
             "{}",
             outputs::summary_table(std::slice::from_ref(&outcome.result))
         );
+        let o = &outcome.outages;
+        if o.host_failures + o.maintenance_windows > 0 {
+            println!(
+                "{} host failures ({} found unreachable), {} maintenance windows; {} VMs lost, {} re-created",
+                o.host_failures, outcome.hosts_lost, o.maintenance_windows, o.vms_lost, o.vms_recovered
+            );
+        }
         println!(
             "{} operations ({} retried attempts, {} stop-and-copy fallbacks, {} resumed); wrote {} files in {}",
             outcome.ops,

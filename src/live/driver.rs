@@ -14,22 +14,36 @@
 //!   as deterministic as a simulation (the dry-run executor uses it).
 //! * [`Pace::Wall`]: simulated time is wall time × `scale`. Operations run
 //!   on worker threads and complete when the executor returns.
+//!
+//! Host outages are the model's (`Input::HostDown`, `HostUp`, `Drain`):
+//! those the scenario schedules (`[failures]`, `[[maintenance]]`) come in
+//! at their times like any input, and the executor is told (emulated hosts
+//! fail and come back, [`Executor::power`]; on real hosts the driver
+//! destroys the VMs of a host that goes down). A host an operation finds
+//! unreachable (after its retries) stops the run, or, with
+//! [`HostLoss::Recover`], is a host failure at that instant: journaled,
+//! given to the model, which stops the steps on it and re-creates its VMs
+//! elsewhere, through the executor as any create, after the scenario's
+//! restart delay. Steps the model stops are dropped and never reported
+//! done; where one had already acted on a host that is still up, the VM
+//! there is made what the model says it is (created or destroyed).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use slivers_policy::plan::Step;
 use slivers_policy::{HostId, Resources, VmId};
 
-use super::executor::{ExecError, Executor, VmSpec};
+use super::executor::{ExecError, Executor, VmSpec, validate_name};
 use super::journal::{JInput, Journal, JournalError, Record, RunHeader};
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
-use crate::model::{Hosting, Input, MigrationCost, ModelError, OpId};
+use crate::model::{DownCause, Hosting, Input, MigrationCost, ModelError, OpId, OutageStats};
 use crate::scenario::{Pair, Scenario};
 
 /// How inputs are paced.
@@ -42,6 +56,18 @@ pub enum Pace {
         /// Simulated seconds per wall second (> 0).
         scale: f64,
     },
+}
+
+/// What a live run does when an operation finds its host unreachable
+/// (after its retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostLoss {
+    /// Stop the run ([`LiveError::Unreachable`]): the host's VMs are
+    /// unknown, not gone; fix the host and resume.
+    Stop,
+    /// The host failed: journal it, give the model its failure at that
+    /// instant, and go on (the model re-creates its VMs elsewhere).
+    Recover,
 }
 
 /// What to run and how.
@@ -65,6 +91,8 @@ pub struct LiveOptions {
     pub vm_prefix: String,
     /// Attempts after the first for an operation that fails.
     pub retries: u32,
+    /// What a host found unreachable means.
+    pub on_host_loss: HostLoss,
 }
 
 /// Why a live run stopped.
@@ -179,6 +207,19 @@ pub enum LiveError {
         /// VMs the model has on the host.
         vms: Vec<String>,
     },
+    /// The executor could not carry out a host outage (fail a host or
+    /// bring it back), or make a VM what the model says after a step on a
+    /// failed host was stopped.
+    #[error("{host}: {doing} failed (fix the cause and run again with --resume)")]
+    Outage {
+        /// The host.
+        host: String,
+        /// What was being done, in words.
+        doing: String,
+        /// The executor's error.
+        #[source]
+        source: Box<ExecError>,
+    },
     /// An operation failed after its retries (and, for a live migration,
     /// after the stop-and-copy fallback). The journal says where it stopped.
     #[error(
@@ -208,6 +249,12 @@ pub struct LiveOutcome {
     pub fallbacks: u64,
     /// Operations found half-done in the journal and run again on resume.
     pub resumed: u64,
+    /// Hosts found unreachable and recovered from as failures (this
+    /// process only).
+    pub hosts_lost: u64,
+    /// What host failures and maintenance did (the model's account: VMs
+    /// lost, re-created, ...).
+    pub outages: OutageStats,
 }
 
 /// One operation, with everything a worker needs.
@@ -223,6 +270,12 @@ struct Job {
     /// Spec at the size the VM moves with.
     spec_from: VmSpec,
     retries: u32,
+    /// When its first command is due, in simulated time: when it starts,
+    /// or after a lost VM's restart delay (counted from its first start,
+    /// for an operation run again on resume).
+    begin: SimTime,
+    /// Set when the model stops the step: a worker still waiting skips it.
+    cancelled: Arc<AtomicBool>,
 }
 
 /// What an operation took beyond one clean attempt.
@@ -247,6 +300,13 @@ struct State<'a> {
     cost: MigrationCost,
     last: SimTime,
     events: u64,
+    /// Replay only: steps the model stopped while they were running (a host
+    /// went down); the live phase makes their VMs what the model says.
+    stopped: Vec<Step>,
+    /// Operations found half-done by the replay, with their first start:
+    /// run again, they are timed from it, as if never interrupted (their
+    /// completion, a restart delay).
+    half_done: BTreeMap<OpId, SimTime>,
 }
 
 /// The live driver: the state to go live with, the journal every input and
@@ -259,6 +319,12 @@ struct Driver<'a> {
     journal: Journal,
     /// Virtual pace: completion times.
     completions: BTreeSet<(SimTime, OpId)>,
+    /// Virtual pace: operations waiting to begin (a restart delay).
+    deferred: BTreeMap<(SimTime, OpId), Job>,
+    /// Wall pace: operations on worker threads. One the model stopped
+    /// stays here (and its hosts busy) until its worker returns.
+    in_worker: BTreeMap<OpId, Job>,
+    hosts_lost: u64,
     ops: u64,
     effort: Effort,
     fallbacks: u64,
@@ -322,12 +388,16 @@ pub fn run_live_observed(
         state,
         journal,
         completions: BTreeSet::new(),
+        deferred: BTreeMap::new(),
+        in_worker: BTreeMap::new(),
+        hosts_lost: 0,
         ops: 0,
         effort: Effort::default(),
         fallbacks: 0,
         resumed,
         progress,
     };
+    d.after_replay()?;
     match opts.pace {
         Pace::Virtual => d.run_virtual()?,
         Pace::Wall { scale } => d.run_wall(scale)?,
@@ -350,6 +420,8 @@ pub fn run_live_observed(
         retries: d.effort.retries,
         fallbacks: d.fallbacks,
         resumed: d.resumed,
+        hosts_lost: d.hosts_lost,
+        outages: d.state.hosting.site().outages().clone(),
     })
 }
 
@@ -408,6 +480,8 @@ impl<'a> State<'a> {
             cost: MigrationCost::default(),
             last: SimTime::ZERO,
             events: 0,
+            stopped: Vec::new(),
+            half_done: BTreeMap::new(),
         })
     }
 
@@ -423,13 +497,24 @@ impl<'a> State<'a> {
         path: &Path,
         check: &dyn Fn(&Hosting) -> Result<(), String>,
     ) -> Result<(Self, u64), LiveError> {
+        // A host an operation found unreachable: its failure is the next
+        // record (a crash may have come in between).
+        let mut lost: Option<u32> = None;
         for &(line, ref r) in records {
+            let found = lost.take();
             match r {
                 Record::Input { input, t } => {
                     let at = SimTime(*t);
                     let given = Input::from(input);
                     if let JInput::OpDone { op } = input {
                         self.finish_running(OpId(*op), at);
+                    } else if let JInput::HostDown {
+                        host,
+                        maintenance: false,
+                    } = input
+                        && found == Some(*host)
+                    {
+                        // Found by the driver, not scheduled: nothing to pop.
                     } else {
                         // An input may be given later than scheduled (after a
                         // completion the wall clock put later), never earlier.
@@ -447,6 +532,12 @@ impl<'a> State<'a> {
                         }
                     }
                     match self.give(at, given) {
+                        Ok(stopped) => {
+                            for (_, step) in stopped {
+                                self.free(&step);
+                                self.stopped.push(step);
+                            }
+                        }
                         Err(LiveError::Model(source)) => {
                             return Err(LiveError::ReplayRefused {
                                 path: path.to_path_buf(),
@@ -454,7 +545,7 @@ impl<'a> State<'a> {
                                 source,
                             });
                         }
-                        r => r?,
+                        Err(e) => return Err(e),
                     }
                     check(&self.hosting).map_err(|reason| LiveError::ReplayBroken {
                         path: path.to_path_buf(),
@@ -470,6 +561,7 @@ impl<'a> State<'a> {
                     }
                 }
                 Record::Fail { .. } => {}
+                Record::Lost { lost: host, .. } => lost = Some(*host),
                 Record::Run { .. } => {
                     return Err(LiveError::JournalMismatch {
                         path: path.to_path_buf(),
@@ -482,15 +574,18 @@ impl<'a> State<'a> {
         }
         let half_done = std::mem::take(&mut self.running);
         let resumed = half_done.len() as u64;
-        for (op, (step, _)) in half_done.into_iter().rev() {
+        for (op, (step, started)) in half_done.into_iter().rev() {
             self.waiting.push_front((op, step));
+            self.half_done.insert(op, started);
         }
         Ok((self, resumed))
     }
 
     /// Gives `input` to the model at `at` (or at the last input's time, if
     /// later) and keeps what it decides: its timers and the steps it starts.
-    fn give(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
+    /// Steps it stops (their host went down) are dropped: waiting ones
+    /// silently; running ones are returned, their hosts still busy.
+    fn give(&mut self, at: SimTime, input: Input) -> Result<Vec<(OpId, Step)>, LiveError> {
         let at = at.max(self.last);
         self.last = at;
         self.events += 1;
@@ -498,9 +593,32 @@ impl<'a> State<'a> {
         for (t, i) in out.timers {
             self.queue.schedule(t, i)?;
         }
+        let mut stopped = Vec::new();
+        if !out.aborted.is_empty() {
+            let aborted: BTreeSet<OpId> = out.aborted.iter().copied().collect();
+            self.waiting.retain(|(op, _)| !aborted.contains(op));
+            for op in aborted {
+                if let Some((step, _)) = self.running.remove(&op) {
+                    stopped.push((op, step));
+                }
+            }
+        }
         self.waiting.extend(out.started);
         self.hosting.meter_fidelity(at, |_| None);
-        Ok(())
+        Ok(stopped)
+    }
+
+    /// Frees the hosts of a step that no longer runs.
+    fn free(&mut self, step: &Step) {
+        for h in step_hosts(step) {
+            self.busy.remove(&h);
+        }
+    }
+
+    /// True if the driver still has to carry out a step of `vm` on `host`.
+    fn pending_on(&self, vm: VmId, host: HostId) -> bool {
+        let on = |s: &Step| s.vm() == vm && step_hosts(s).contains(&host);
+        self.waiting.iter().any(|(_, s)| on(s)) || self.running.values().any(|(s, _)| on(s))
     }
 
     /// Marks `op` complete at `at`: frees its hosts and counts its cost.
@@ -543,15 +661,181 @@ impl<'a> State<'a> {
 }
 
 impl Driver<'_> {
-    /// Journals `input`, then gives it to the model at `at`.
+    /// Journals `input`, then gives it to the model at `at`; drops the
+    /// steps it stops and carries out a host's outage on the executor.
     fn feed(&mut self, at: SimTime, input: Input) -> Result<(), LiveError> {
         self.journal.append(&Record::Input {
             input: JInput::from(&input),
             t: at.max(self.state.last).as_millis(),
         })?;
-        self.state.give(at, input)?;
+        let outage = match input {
+            Input::HostDown { host, .. } => Some((host, false)),
+            Input::HostUp { host } => Some((host, true)),
+            _ => None,
+        };
+        for (op, step) in self.state.give(at, input)? {
+            self.stop(op, step)?;
+        }
+        match outage {
+            Some((host, false)) => self.take_away(host)?,
+            // Up only when every outage it was in is over.
+            Some((host, true)) if !self.state.hosting.site().is_down(host) => {
+                let name = self.opts.hosts[host.index()].clone();
+                self.exec.power(&name, true).map_err(|e| LiveError::Outage {
+                    host: name.clone(),
+                    doing: "bringing the host back".into(),
+                    source: Box::new(e),
+                })?;
+            }
+            _ => {}
+        }
         (self.progress)(self.state.last, self.ops);
         Ok(())
+    }
+
+    /// The state built by the replay, made true on the hosts: hosts the
+    /// model has down are taken away again, and the VMs of steps it
+    /// stopped are made what it says (both are idempotent).
+    fn after_replay(&mut self) -> Result<(), LiveError> {
+        for i in 0..self.scenario.hosts {
+            if self.state.hosting.site().is_down(HostId(i)) {
+                self.take_away(HostId(i))?;
+            }
+        }
+        for step in std::mem::take(&mut self.state.stopped) {
+            self.settle(&step)?;
+        }
+        Ok(())
+    }
+
+    /// Drops a step the model stopped while it was running. A worker still
+    /// at it keeps its hosts busy until it returns ([`Self::settle`] then);
+    /// otherwise its hosts are freed and its VM settled now.
+    fn stop(&mut self, op: OpId, step: Step) -> Result<(), LiveError> {
+        if let Some(job) = self.in_worker.get(&op) {
+            job.cancelled.store(true, Ordering::SeqCst);
+            return Ok(());
+        }
+        self.completions.retain(|(_, o)| *o != op);
+        self.state.free(&step);
+        let deferred = self.deferred.keys().find(|(_, o)| *o == op).copied();
+        match deferred {
+            // Not begun: nothing to undo.
+            Some(key) => {
+                self.deferred.remove(&key);
+                Ok(())
+            }
+            None => self.settle(&step),
+        }
+    }
+
+    /// After a stopped step: on each of its hosts that is up, makes its VM
+    /// what the model says, created at the size it holds there or gone
+    /// (a step still to run for it there decides instead). A step stopped
+    /// after it acted (in virtual time every step acts as it starts) may
+    /// have left its VM where the model does not have it.
+    fn settle(&mut self, step: &Step) -> Result<(), LiveError> {
+        let vm = step.vm();
+        let name = format!("{}{}", self.opts.vm_prefix, vm.0);
+        for h in step_hosts(step) {
+            let site = self.state.hosting.site();
+            if site.is_down(h) {
+                continue;
+            }
+            let held = site
+                .vms()
+                .get(vm)
+                .and_then(|r| r.holds().iter().find(|(x, _)| *x == h).map(|(_, a)| *a));
+            let host = self.opts.hosts[h.index()].clone();
+            let fail = |e: ExecError| LiveError::Outage {
+                host: host.clone(),
+                doing: format!("making {name} what the model says after its step ({step}) was stopped"),
+                source: Box::new(e),
+            };
+            match held {
+                None => match self.exec.destroy(&host, &name) {
+                    Ok(()) | Err(ExecError::NoSuchVm { .. }) => {}
+                    Err(e) => return Err(fail(e)),
+                },
+                Some(_) if self.state.pending_on(vm, h) => {}
+                Some(size) => {
+                    let there = self
+                        .exec
+                        .list(&host)
+                        .map_err(fail)?
+                        .iter()
+                        .any(|v| v.name == name);
+                    if !there {
+                        let spec = vm_spec(&name, &size, &self.scenario.capacity);
+                        self.exec.create(&host, &spec).map_err(fail)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A host the model has down: emulated, it fails ([`Executor::power`]);
+    /// real, the run's VMs on it are destroyed, if it answers at all.
+    fn take_away(&mut self, host: HostId) -> Result<(), LiveError> {
+        let name = self.opts.hosts[host.index()].clone();
+        let fail = |e: ExecError| LiveError::Outage {
+            host: name.clone(),
+            doing: "taking the host down".into(),
+            source: Box::new(e),
+        };
+        if self.exec.power(&name, false).map_err(fail)? {
+            return Ok(());
+        }
+        let vms = match self.exec.list(&name) {
+            Ok(vms) => vms,
+            Err(ExecError::Unreachable { .. }) => return Ok(()),
+            Err(e) => return Err(fail(e)),
+        };
+        let ours = vms
+            .into_iter()
+            .filter(|v| v.name.starts_with(&self.opts.vm_prefix) && validate_name(&v.name).is_ok());
+        for vm in ours {
+            match self.exec.destroy(&name, &vm.name) {
+                Ok(()) | Err(ExecError::NoSuchVm { .. }) | Err(ExecError::Unreachable { .. }) => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The host `e` found unreachable, if the run recovers from it: one of
+    /// the run's hosts, used by the job's step, and up in the model.
+    fn lost_host(&self, job: &Job, e: &ExecError) -> Option<HostId> {
+        let ExecError::Unreachable { host, .. } = e else {
+            return None;
+        };
+        if self.opts.on_host_loss != HostLoss::Recover {
+            return None;
+        }
+        let h = HostId(self.opts.hosts.iter().position(|n| n == host)? as u32);
+        (step_hosts(&job.step).contains(&h) && !self.state.hosting.site().is_down(h)).then_some(h)
+    }
+
+    /// An operation failed at `now`: a host lost is a host failure the
+    /// model recovers from (journaled first); anything else stops the run.
+    fn on_error(&mut self, job: Job, e: ExecError, now: SimTime) -> Result<(), LiveError> {
+        let Some(host) = self.lost_host(&job, &e) else {
+            return Err(self.failed(&job, e));
+        };
+        self.journal.append(&Record::Lost {
+            lost: host.0,
+            op: job.op.0,
+            error: crate::error_chain(&e),
+        })?;
+        self.hosts_lost += 1;
+        self.feed(
+            now,
+            Input::HostDown {
+                host,
+                cause: DownCause::Failure,
+            },
+        )
     }
 
     /// The next waiting operations whose hosts are free, in order; marks
@@ -576,15 +860,18 @@ impl Driver<'_> {
                 start: op.0,
                 t: now.as_millis(),
             })?;
-            self.state.running.insert(op, (step, now));
+            let since = self.state.half_done.remove(&op).unwrap_or(now);
+            self.state.running.insert(op, (step, since));
             self.ops += 1;
-            ready.push(self.job(op, step));
+            ready.push(self.job(op, step, since));
         }
         self.state.waiting = kept;
         Ok(ready)
     }
 
-    fn job(&self, op: OpId, step: Step) -> Job {
+    /// The job of `op`, first started at `since` (before now if it is run
+    /// again on resume: it is timed from then, as if never interrupted).
+    fn job(&self, op: OpId, step: Step, since: SimTime) -> Job {
         let name = format!("{}{}", self.opts.vm_prefix, step.vm().0);
         let (from_size, size) = match step {
             Step::Create { size, .. }
@@ -595,6 +882,14 @@ impl Driver<'_> {
             Step::Migrate {
                 size_from, size_to, ..
             } => (size_from, size_to),
+        };
+        // A lost VM restarts from its image: its re-creation waits first,
+        // as in the simulation.
+        let begin = match step {
+            Step::Create { vm, .. } if self.state.hosting.site().is_lost(vm) => {
+                since.plus(self.scenario.outages.restart)
+            }
+            _ => since,
         };
         Job {
             op,
@@ -608,6 +903,8 @@ impl Driver<'_> {
             spec_from: vm_spec(&name, &from_size, &self.scenario.capacity),
             name,
             retries: self.opts.retries,
+            begin,
+            cancelled: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -647,32 +944,53 @@ impl Driver<'_> {
         self.fallbacks += u64::from(effort.fallback);
     }
 
-    fn run_virtual(&mut self) -> Result<(), LiveError> {
-        loop {
-            for job in self.take_ready(self.state.last)? {
-                let effort = perform(&*self.exec, &job).map_err(|e| self.failed(&job, e))?;
+    /// Virtual pace: carries out `job` at `at`; it completes after its
+    /// modelled duration.
+    fn perform_at(&mut self, job: Job, at: SimTime) -> Result<(), LiveError> {
+        match perform(&*self.exec, &job) {
+            Ok(effort) => {
                 self.record(effort);
                 let dur = self.modelled(&job.step);
-                self.completions.insert((self.state.last.plus(dur), job.op));
+                self.completions.insert((at.plus(dur), job.op));
+                Ok(())
+            }
+            Err(e) => self.on_error(job, e, at),
+        }
+    }
+
+    fn run_virtual(&mut self) -> Result<(), LiveError> {
+        loop {
+            let now = self.state.last;
+            for job in self.take_ready(now)? {
+                if job.begin > now {
+                    self.deferred.insert((job.begin, job.op), job);
+                } else {
+                    let at = job.begin;
+                    self.perform_at(job, at)?;
+                }
             }
             let next_input = self
                 .state
                 .queue
                 .peek_time()
                 .filter(|t| *t < self.scenario.duration);
-            let next_done = self.completions.first().copied();
-            match (next_input, next_done) {
-                // Inputs first at equal times (they were scheduled earlier).
-                (Some(t), done) if done.is_none_or(|(d, _)| t <= d) => {
-                    let (t, input) = self.state.queue.pop().expect("peeked");
-                    self.feed(t, input)?;
-                }
-                (_, Some((t, op))) => {
-                    self.completions.pop_first();
-                    self.state.finish_running(op, t);
-                    self.feed(t, Input::OpDone(op))?;
-                }
-                _ => return Ok(()),
+            let next_begin = self.deferred.keys().next().map(|(t, _)| *t);
+            let next_done = self.completions.first().map(|(t, _)| *t);
+            let Some(t) = [next_input, next_begin, next_done].into_iter().flatten().min() else {
+                return Ok(());
+            };
+            // At equal times: inputs first (they were scheduled earlier),
+            // then operations that begin, then completions.
+            if next_input == Some(t) {
+                let (t, input) = self.state.queue.pop().expect("peeked");
+                self.feed(t, input)?;
+            } else if next_begin == Some(t) {
+                let (_, job) = self.deferred.pop_first().expect("peeked");
+                self.perform_at(job, t)?;
+            } else {
+                let (t, op) = self.completions.pop_first().expect("peeked");
+                self.state.finish_running(op, t);
+                self.feed(t, Input::OpDone(op))?;
             }
         }
     }
@@ -695,15 +1013,23 @@ impl Driver<'_> {
             let ms = origin.elapsed().as_secs_f64() * scale * 1000.0;
             offset.plus(SimTime(ms as u64)).max(last)
         };
-        let mut jobs: BTreeMap<OpId, Job> = BTreeMap::new();
         loop {
-            for job in self.take_ready(sim_now(self.state.last))? {
+            let now = sim_now(self.state.last);
+            for job in self.take_ready(now)? {
                 let exec = Arc::clone(&self.exec);
                 let tx = tx.clone();
                 let j = job.clone();
-                jobs.insert(job.op, job);
+                self.in_worker.insert(job.op, job);
+                let wait = SimTime(j.begin.0.saturating_sub(now.0));
                 std::thread::spawn(move || {
-                    let r = perform(&*exec, &j);
+                    if wait > SimTime::ZERO {
+                        std::thread::sleep(Duration::from_secs_f64(wait.as_secs_f64() / scale));
+                    }
+                    // Stopped while it waited: nothing to do.
+                    let r = match j.cancelled.load(Ordering::SeqCst) {
+                        true => Ok(Effort::default()),
+                        false => perform(&*exec, &j),
+                    };
                     let _ = tx.send((j.op, r));
                 });
             }
@@ -712,7 +1038,7 @@ impl Driver<'_> {
                 .queue
                 .peek_time()
                 .filter(|t| *t < self.scenario.duration);
-            if next_input.is_none() && self.state.running.is_empty() {
+            if next_input.is_none() && self.state.running.is_empty() && self.in_worker.is_empty() {
                 return Ok(());
             }
             let wait = match next_input {
@@ -724,9 +1050,25 @@ impl Driver<'_> {
             };
             match rx.recv_timeout(wait) {
                 Ok((op, r)) => {
-                    let job = jobs.remove(&op).expect("every running op has its job");
-                    let effort = r.map_err(|e| self.failed(&job, e))?;
-                    self.record(effort);
+                    let job = self
+                        .in_worker
+                        .remove(&op)
+                        .expect("every op on a worker has its job");
+                    if !self.state.running.contains_key(&op) {
+                        // Stopped by the model while its worker was at it.
+                        self.state.free(&job.step);
+                        self.settle(&job.step)?;
+                        for h in step_hosts(&job.step) {
+                            if self.state.hosting.site().is_down(h) {
+                                self.take_away(h)?;
+                            }
+                        }
+                        continue;
+                    }
+                    let r = match r {
+                        Err(e) if self.lost_host(&job, &e).is_none() => return Err(self.failed(&job, e)),
+                        r => r,
+                    };
                     let now = sim_now(self.state.last);
                     // Inputs due by now go first, at their scheduled times, so
                     // the model sees every scheduled input exactly when the
@@ -740,8 +1082,18 @@ impl Driver<'_> {
                         let (_, input) = self.state.queue.pop().expect("peeked");
                         self.feed(t, input)?;
                     }
-                    self.state.finish_running(op, now);
-                    self.feed(now, Input::OpDone(op))?;
+                    // One of them may have stopped it (its host went down).
+                    if !self.state.running.contains_key(&op) {
+                        continue;
+                    }
+                    match r {
+                        Ok(effort) => {
+                            self.record(effort);
+                            self.state.finish_running(op, now);
+                            self.feed(now, Input::OpDone(op))?;
+                        }
+                        Err(e) => self.on_error(job, e, now)?,
+                    }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if next_input.is_some() {
@@ -980,6 +1332,8 @@ mod tests {
             spec: spec.clone(),
             spec_from: spec.clone(),
             retries: 2,
+            begin: SimTime::ZERO,
+            cancelled: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -1004,6 +1358,7 @@ mod tests {
             image_dir: "/images".into(),
             vm_prefix: "sliver-".into(),
             retries: 0,
+            on_host_loss: HostLoss::Stop,
         };
         run_live(scenario, Arc::new(exec), &opts).unwrap();
         let records = Journal::read(&opts.journal).unwrap();
@@ -1071,6 +1426,57 @@ mod tests {
                 path.display()
             )
         );
+    }
+
+    #[test]
+    fn replay_takes_a_host_failure_only_after_the_operation_that_found_it() {
+        let s = golden();
+        let (mut records, path) = journal_of_a_whole_run(&s, "lost");
+        records.remove(0);
+        let (line, t) = match records.last() {
+            Some(&(line, Record::Input { t, .. })) => (line, t),
+            other => panic!("{other:?}"),
+        };
+        let down = Record::Input {
+            input: JInput::HostDown {
+                host: 1,
+                maintenance: false,
+            },
+            t,
+        };
+        // Unscheduled, and no operation found it: another run's journal.
+        let mut alone = records.clone();
+        alone.push((line + 1, down.clone()));
+        let err = fresh(&s)
+            .replay(&alone, &path, &Hosting::check)
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, LiveError::JournalMismatch { line: l, found, .. } if *l == line + 1 && found.starts_with("the failure of host 1")),
+            "{err}"
+        );
+        // After the record of the operation that found the host gone, it
+        // is the host's failure: the model takes the host down.
+        let lost = Record::Lost {
+            lost: 1,
+            op: 99,
+            error: "host1: unreachable".into(),
+        };
+        let mut found = records.clone();
+        found.push((line + 1, lost.clone()));
+        found.push((line + 2, down.clone()));
+        let (state, _) = fresh(&s).replay(&found, &path, &Hosting::check).unwrap();
+        assert!(state.hosting.site().is_down(HostId(1)));
+        assert_eq!(state.hosting.site().outages().host_failures, 1);
+        // The marker holds for the very next record only.
+        let mut stale = records;
+        stale.push((line + 1, lost));
+        stale.push((line + 2, Record::Start { start: 99, t }));
+        stale.push((line + 3, down));
+        assert!(matches!(
+            fresh(&s).replay(&stale, &path, &Hosting::check),
+            Err(LiveError::JournalMismatch { line: l, .. }) if l == line + 3
+        ));
     }
 
     #[test]

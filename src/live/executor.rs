@@ -281,6 +281,15 @@ pub trait Executor: Send + Sync {
     /// `to`: leaves exactly one running copy and returns the host it runs
     /// on (`None` if no copy was found on either host).
     fn reconcile_migration(&self, from: &str, to: &str, name: &str) -> Result<Option<String>, ExecError>;
+    /// A scenario's outage reaches `host`: it fails (`on` false: its VMs
+    /// are lost and it answers nothing) or comes back (`on` true, with no
+    /// VMs). Ok(true) if the executor did it (emulated hosts); Ok(false),
+    /// the default, if it cannot (real hosts): the driver then destroys the
+    /// host's VMs itself and leaves it alone while it is down.
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        let _ = (host, on);
+        Ok(false)
+    }
 }
 
 /// The suffixes `xl` gives a migrating domain (on the destination while it

@@ -15,6 +15,11 @@
 //!   executor operation is idempotent by VM name).
 //! * `{"fail": OP, "error": "..."}`: operation `OP` failed for good; the run
 //!   stopped there.
+//! * `{"lost": HOST, "op": OP, "error": "..."}`: operation `OP` found host
+//!   `HOST` (its index) unreachable and the run recovers (`--on-host-loss
+//!   recover`): the next record is the host's failure
+//!   (`{"in": {"host_down": {"host": HOST, "maintenance": false}}, ...}`),
+//!   an input the scenario did not schedule.
 //!
 //! A last line cut short by a crash (no newline) is ignored.
 
@@ -272,6 +277,16 @@ pub enum Record {
         /// Why.
         error: String,
     },
+    /// An operation found a host unreachable; the host's failure, given
+    /// to the model, follows.
+    Lost {
+        /// The host's index.
+        lost: u32,
+        /// The operation.
+        op: u64,
+        /// What the executor said.
+        error: String,
+    },
     /// The run the journal records (its first line).
     Run {
         /// The run.
@@ -390,6 +405,18 @@ mod tests {
                 fail: 4,
                 error: "x".into(),
             },
+            Record::Lost {
+                lost: 1,
+                op: 5,
+                error: "host1: unreachable: ssh: no route to host".into(),
+            },
+            Record::Input {
+                input: JInput::HostDown {
+                    host: 1,
+                    maintenance: false,
+                },
+                t: 11,
+            },
         ];
         let mut j = Journal::open(&path).unwrap();
         for r in &recs {
@@ -405,7 +432,7 @@ mod tests {
         // The torn tail is gone, so appending continues on a fresh line.
         let mut j = Journal::open(&path).unwrap();
         j.append(&Record::Start { start: 8, t: 10 }).unwrap();
-        assert_eq!(Journal::read(&path).unwrap().len(), 6);
+        assert_eq!(Journal::read(&path).unwrap().len(), 8);
         // Inputs convert both ways exactly (f64 rates included).
         let input = Input::Demand {
             guest: GuestId(1),

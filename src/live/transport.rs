@@ -65,6 +65,14 @@ pub trait Transport: Send + Sync {
     /// Writes a file on `host` atomically (temporary file, then rename),
     /// creating its directory: how config files reach the host.
     fn write_file(&self, host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError>;
+
+    /// Fails `host` (`on` false) or brings it back (`on` true) where the
+    /// hosts are emulated ([`Executor::power`](super::executor::Executor::power));
+    /// Ok(false), the default, where they are real.
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        let _ = (host, on);
+        Ok(false)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Arc<T> {
@@ -74,6 +82,10 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
 
     fn write_file(&self, host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError> {
         (**self).write_file(host, path, contents)
+    }
+
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        (**self).power(host, on)
     }
 }
 
@@ -449,6 +461,20 @@ impl Transport for InProcessTransport {
                 source,
             })
     }
+
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        let cluster = self.inner.cluster();
+        let done = if on {
+            cluster.power_on(host)
+        } else {
+            cluster.power_off(host)
+        };
+        done.map_err(|source| ExecError::Io {
+            host: host.to_string(),
+            context: format!("powering the emulated host {}", if on { "on" } else { "off" }),
+            source,
+        })
+    }
 }
 
 /// One transcript line.
@@ -499,6 +525,10 @@ impl<T: Transport> Transport for RecordingTransport<T> {
 
     fn write_file(&self, host: &str, path: &str, contents: &[u8]) -> Result<(), ExecError> {
         self.inner.write_file(host, path, contents)
+    }
+
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        self.inner.power(host, on)
     }
 }
 

@@ -551,6 +551,10 @@ impl Executor for XenExecutor {
         Ok(self.reconcile(from, to, name)?.survivor)
     }
 
+    fn power(&self, host: &str, on: bool) -> Result<bool, ExecError> {
+        self.transport.power(host, on)
+    }
+
     fn host_info(&self, host: &str) -> Result<HostInfo, ExecError> {
         let argv = args(&["info"]);
         let out = self.quick(host, &argv)?;

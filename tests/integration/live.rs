@@ -377,6 +377,7 @@ fn golden_on_two_hosts(dir: &Path, retries: u32) -> (Scenario, slivers::live::dr
         image_dir: "/images".into(),
         vm_prefix: "sliver-".into(),
         retries,
+        on_host_loss: slivers::live::driver::HostLoss::Stop,
     };
     (s, opts)
 }
@@ -412,6 +413,53 @@ fn an_unreachable_host_is_reported_with_its_vms_unknown_not_gone() {
     // The failure is journaled before the run stops.
     let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
     assert!(journal.lines().last().unwrap().contains("\"fail\""), "{journal}");
+}
+
+#[test]
+fn with_recovery_an_unreachable_host_is_a_failure_and_the_run_goes_on() {
+    use slivers::live::driver::{HostLoss, run_live};
+    use slivers::live::transport::InProcessTransport;
+    use slivers_xl_emu::cluster::EmuCluster;
+    let dir = temp_dir("live-down-recover");
+    let cluster = std::sync::Arc::new(EmuCluster::new());
+    for h in ["host0", "host1"] {
+        cluster.add_host(HostConfig::new(h, 2048, 2));
+    }
+    let exec = HostDown {
+        inner: XenExecutor::new(
+            std::sync::Arc::new(InProcessTransport::new(cluster.clone())),
+            XenConfig::default(),
+        ),
+        down: "host1",
+    };
+    let (s, mut opts) = golden_on_two_hosts(&dir, 2);
+    opts.on_host_loss = HostLoss::Recover;
+    let outcome = run_live(&s, std::sync::Arc::new(exec), &opts).unwrap();
+    // The batch job's VM was to go to host1 at 0 s: host1 failed there,
+    // before anything ran on it, and everything ran on host0.
+    assert_eq!(outcome.hosts_lost, 1);
+    assert_eq!(outcome.outages.host_failures, 1);
+    assert!(outcome.result.final_placement.iter().all(|&(_, h)| h == 0));
+    assert!(cluster.host("host1").unwrap().domains.is_empty());
+    let on_host0: Vec<String> = cluster.host("host0").unwrap().domains.into_keys().collect();
+    let planned: Vec<String> = outcome
+        .result
+        .final_placement
+        .iter()
+        .map(|&(vm, _)| format!("sliver-{vm}"))
+        .collect();
+    // What the model planned runs there (the web VM that host0 cannot
+    // grow waits for a place, running where it is).
+    assert!(!planned.is_empty());
+    assert!(
+        planned.iter().all(|p| on_host0.contains(p)),
+        "{planned:?} {on_host0:?}"
+    );
+    // The batch job's VM ran on host0 instead, and is gone with its lease.
+    assert!(!on_host0.contains(&"sliver-1".to_string()), "{on_host0:?}");
+    let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
+    assert!(journal.contains("{\"lost\":1,\"op\":1,"), "{journal}");
+    assert!(!journal.contains("\"fail\""), "{journal}");
 }
 
 #[test]

@@ -148,6 +148,7 @@ fn live_run_over_ssh_between_network_namespaces_matches_the_simulation() {
         image_dir: net.dir.join("images").display().to_string(),
         vm_prefix: "sliver-".into(),
         retries: 3,
+        on_host_loss: slivers::live::driver::HostLoss::Stop,
     };
     let live = run_live(&scenario, exec.clone(), &opts).unwrap();
     let sim = run_scenario(&scenario, RunOptions::default(), |_| {})

@@ -91,6 +91,7 @@ fn options(s: &Scenario, dir: &Path, resume: bool) -> LiveOptions {
         image_dir: dir.join("images").display().to_string(),
         vm_prefix: "sliver-".into(),
         retries: 0,
+        on_host_loss: slivers::live::driver::HostLoss::Stop,
     }
 }
 

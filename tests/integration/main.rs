@@ -10,6 +10,7 @@ mod hosting_scale;
 mod invariants;
 mod live;
 mod live_consolidation;
+mod live_failures;
 mod live_netns;
 mod live_resume;
 mod live_xl;

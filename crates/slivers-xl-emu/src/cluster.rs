@@ -14,8 +14,13 @@
 //! destination before its source, so that a process killed while writing
 //! leaves a domain on two hosts at worst (which reconciliation resolves),
 //! never on none.
+//!
+//! A host can fail ([`EmuCluster::power_off`], or an injected `host-down`
+//! fault): it loses its domains and answers nothing (the transports report
+//! it unreachable) until [`EmuCluster::power_on`]. A stored cluster marks
+//! it with the file `DIR/hosts/<host>/unreachable`, as the binary does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -23,7 +28,7 @@ use super::dir::{init_host, load_host, store_host, write_atomic};
 use super::{
     EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
     RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
-    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, UNREACHABLE, XlCommand, XlOutput,
 };
 
 /// How an emulated command ended.
@@ -42,6 +47,8 @@ struct Inner {
     faults: BTreeMap<String, Vec<Fault>>,
     /// A stored cluster: each host as last written.
     stored: BTreeMap<String, HostState>,
+    /// Hosts that failed and answer nothing.
+    down: BTreeSet<String>,
 }
 
 /// The shared files: in memory, or in a stored cluster's `files/`.
@@ -113,6 +120,9 @@ impl EmuCluster {
         for config in hosts {
             init_host(&hosts_dir, config)?;
             let state = load_host(&hosts_dir, &config.host)?;
+            if hosts_dir.join(&config.host).join(UNREACHABLE).exists() {
+                inner.down.insert(config.host.clone());
+            }
             inner.stored.insert(config.host.clone(), state.clone());
             inner.hosts.insert(config.host.clone(), state);
         }
@@ -177,6 +187,50 @@ impl EmuCluster {
         self.lock().hosts.keys().cloned().collect()
     }
 
+    /// Makes `host` fail: it loses its domains and answers no command
+    /// until [`Self::power_on`]. False if there is no such host. A stored
+    /// cluster writes the host's `unreachable` file first, then drops its
+    /// domains.
+    pub fn power_off(&self, host: &str) -> std::io::Result<bool> {
+        let mut inner = self.lock();
+        if !inner.hosts.contains_key(host) {
+            return Ok(false);
+        }
+        if let Some(root) = &self.hosts_dir {
+            write_atomic(&root.join(host).join(UNREACHABLE), b"")?;
+        }
+        inner.down.insert(host.to_string());
+        if let Some(state) = inner.hosts.get_mut(host) {
+            state.domains.clear();
+        }
+        self.store(&mut inner, &[host])?;
+        Ok(true)
+    }
+
+    /// Brings a failed `host` back, with no domains (a failed host lost
+    /// them). False if there is no such host.
+    pub fn power_on(&self, host: &str) -> std::io::Result<bool> {
+        let mut inner = self.lock();
+        let Some(state) = inner.hosts.get_mut(host) else {
+            return Ok(false);
+        };
+        state.domains.clear();
+        self.store(&mut inner, &[host])?;
+        if let Some(root) = &self.hosts_dir {
+            match std::fs::remove_file(root.join(host).join(UNREACHABLE)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        inner.down.remove(host);
+        Ok(true)
+    }
+
+    /// True if `host` failed and has not been powered on again.
+    pub fn is_down(&self, host: &str) -> bool {
+        self.lock().down.contains(host)
+    }
+
     /// Injects a fault on `host`, consumed by the first command it applies
     /// to (for a migration, the source host's faults count).
     pub fn inject(&self, host: &str, fault: Fault) {
@@ -203,7 +257,7 @@ impl EmuCluster {
     /// the cluster lock (the in-process transport sleeps there).
     pub fn run(&self, host: &str, argv: &[String], transfer: &dyn Fn()) -> Option<EmuOutcome> {
         let mut inner = self.lock();
-        if !inner.hosts.contains_key(host) {
+        if !inner.hosts.contains_key(host) || inner.down.contains(host) {
             return None;
         }
         let cmd = match XlCommand::parse(argv) {
@@ -214,8 +268,18 @@ impl EmuCluster {
             let i = list.iter().position(|f| f.applies_to(&cmd))?;
             Some(list.remove(i).kind)
         });
-        if fault == Some(FaultKind::Timeout) {
-            return Some(EmuOutcome::Hung);
+        match fault {
+            Some(FaultKind::Timeout) => return Some(EmuOutcome::Hung),
+            Some(FaultKind::HostDown) => {
+                drop(inner);
+                return match self.power_off(host) {
+                    Ok(_) => None,
+                    Err(e) => Some(EmuOutcome::Exited(XlOutput::fail(format!(
+                        "slivers-xl-emu: {host}: {e}\n"
+                    )))),
+                };
+            }
+            _ => {}
         }
         let Inner { hosts, files, .. } = &mut *inner;
         let state = hosts.get_mut(host)?;
@@ -230,6 +294,10 @@ impl EmuCluster {
                 let (ssh, domain, dest) = (ssh.clone(), domain.clone(), dest.clone());
                 drop(inner);
                 let out = self.migrate(host, ssh.as_deref(), &domain, &dest, fault, transfer);
+                // The source failed during the move: its ssh session is gone.
+                if self.is_down(host) {
+                    return None;
+                }
                 return Some(EmuOutcome::Exited(self.stored_or_failed(&[&dest, host], out)));
             }
             XlCommand::MigrateReceive => {
@@ -265,7 +333,8 @@ impl EmuCluster {
                 None => return fail(format!("{src}: no such host\n")),
             };
             name = dom.name.clone();
-            let Some(dst) = inner.hosts.get_mut(dest) else {
+            let dest_up = !inner.down.contains(dest);
+            let Some(dst) = inner.hosts.get_mut(dest).filter(|_| dest_up) else {
                 return fail(format!(
                     "ssh: Could not resolve hostname {dest}: Name or service not known\n\
                      {rune}: reading banner: unexpected end of stream\n"
@@ -430,6 +499,73 @@ mod tests {
         // Shared files stay inside the directory.
         assert!(c.write_file("/c/../../escape", b"x").is_err());
         assert!(!dir.join("escape").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_host_loses_its_domains_and_answers_nothing_until_powered_on() {
+        let c = cluster();
+        // A move to a failed host leaves the domain at its source.
+        assert!(c.power_off("b").unwrap());
+        assert!(c.is_down("b"));
+        assert!(c.run("b", &argv("xl list"), &|| {}).is_none());
+        let out = exited(c.run("a", &argv("xl migrate vm b"), &|| {}));
+        assert_eq!(out.code, 1);
+        assert!(out.stderr.contains("Could not resolve hostname b"), "{out:?}");
+        assert!(c.host("a").unwrap().domains.contains_key("vm"));
+        assert!(c.power_on("b").unwrap());
+        assert_eq!(exited(c.run("b", &argv("xl list"), &|| {})).code, 0);
+        // A `host-down` fault: the host fails as the command begins.
+        c.inject("a", "host-down:vm".parse().unwrap());
+        assert_eq!(
+            exited(c.run("a", &argv("xl list"), &|| {})).code,
+            0,
+            "other domains: no"
+        );
+        assert!(c.run("a", &argv("xl destroy vm"), &|| {}).is_none());
+        assert!(c.is_down("a"));
+        assert!(c.host("a").unwrap().domains.is_empty(), "its domains are lost");
+        assert!(!c.power_off("nohost").unwrap());
+        // Back, empty, and reachable.
+        assert!(c.power_on("a").unwrap());
+        assert!(!c.is_down("a"));
+        assert_eq!(exited(c.run("a", &argv("xl destroy vm"), &|| {})).code, 1);
+    }
+
+    #[test]
+    fn a_host_failed_during_a_migration_from_it_is_unreachable() {
+        let c = cluster();
+        let out = c.run("a", &argv("xl migrate vm b"), &|| {
+            c.power_off("a").unwrap();
+        });
+        assert!(out.is_none(), "{out:?}");
+        assert!(c.host("a").unwrap().domains.is_empty());
+        // The switch-over never came: the destination drops its copy.
+        assert!(c.host("b").unwrap().domains.is_empty());
+    }
+
+    #[test]
+    fn a_stored_cluster_keeps_a_failed_host_down() {
+        let dir = std::env::temp_dir().join(format!("slivers-emu-down-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let hosts = [HostConfig::new("a", 4096, 4), HostConfig::new("b", 4096, 4)];
+        let c = EmuCluster::stored(&dir, &hosts).unwrap();
+        c.write_file("/c/vm.cfg", b"name = \"vm\"\nmemory = 1024\n")
+            .unwrap();
+        assert_eq!(exited(c.run("a", &argv("xl create /c/vm.cfg"), &|| {})).code, 0);
+        c.power_off("a").unwrap();
+        drop(c);
+        let c = EmuCluster::stored(&dir, &hosts).unwrap();
+        assert!(c.is_down("a") && !c.is_down("b"));
+        assert!(c.host("a").unwrap().domains.is_empty());
+        assert!(
+            dir.join("hosts/a").join(UNREACHABLE).exists(),
+            "as the binary marks it"
+        );
+        c.power_on("a").unwrap();
+        drop(c);
+        let c = EmuCluster::stored(&dir, &hosts).unwrap();
+        assert!(!c.is_down("a"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -10,7 +10,10 @@
 //!   changed; it holds the last holder's pid;
 //! * `faults`: optional, one fault per line (`KIND[:NAME]`), each consumed
 //!   by the first command it applies to;
-//! * `unreachable`: optional; only the test ssh script looks at it.
+//! * `unreachable`: optional: the host is down (written by a `host-down`
+//!   fault, or by hand). The test ssh scripts look at it (ssh exits 255);
+//!   so does a stored [`crate::cluster::EmuCluster`]; the binary itself,
+//!   `xl` on the machine, does not.
 //!
 //! Environment: `SLIVERS_XL_EMU_DIR` (required), `SLIVERS_XL_EMU_HOST`
 //! (default: the machine's hostname), `SLIVERS_XL_EMU_FAULT` (a fault that
@@ -31,7 +34,7 @@ use std::time::{Duration, Instant};
 use super::{
     Domain, EmuFiles, FAILED_BADLY, Fault, FaultKind, HostConfig, HostState, MIGRATION_SUCCESSFUL,
     RESUMING_AT_SENDER, SENDER_ACKED, SENDER_GO, SUSPEND_FAILED, TARGET_FAILURE, TARGET_READY,
-    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, XlCommand, XlOutput,
+    TARGET_STARTED, TARGET_STARTUP_FAILED, TARGET_TRANSFER_COMPLETE, UNREACHABLE, XlCommand, XlOutput,
 };
 
 /// The first line `migrate-receive` prints.
@@ -338,6 +341,18 @@ pub fn run(
         env.get("SLIVERS_XL_EMU_FAULT").map(String::as_str),
         &cmd,
     );
+    if fault == Some(FaultKind::HostDown) {
+        // The machine dies (its ssh session with it): marked down first,
+        // so that a crash in between leaves it down, then its domains go.
+        let down = write_atomic(&root.join(&host).join(UNREACHABLE), b"")
+            .and_then(|()| with_host(&root, &host, |state| state.domains.clear()));
+        if let Err(e) = down {
+            let _ = writeln!(stderr, "slivers-xl-emu: {host}: {e}");
+            return 1;
+        }
+        let _ = writeln!(stderr, "ssh: connect to host {host} port 22: No route to host");
+        return 255;
+    }
     if fault == Some(FaultKind::Timeout) {
         std::thread::sleep(Duration::from_secs(3600));
         return 1;
@@ -641,6 +656,23 @@ mod tests {
     /// Threads contend for one host whose lock file names a dead process
     /// (what a killed emulator leaves): at most one holds it at a time.
     #[cfg(target_os = "linux")]
+    #[test]
+    fn a_host_down_fault_loses_the_domains_and_marks_the_host_down() {
+        let root = temp("down");
+        init_host(&root, &HostConfig::new("h1", 4096, 2)).unwrap();
+        std::fs::write(root.join("vm.cfg"), "name = \"vm\"\nmemory = 512\n").unwrap();
+        let cfg = root.join("vm.cfg").display().to_string();
+        assert_eq!(xl(&root, "h1", &format!("create {cfg}")).0, 0);
+        std::fs::write(root.join("h1/faults"), "host-down\n").unwrap();
+        let (code, _, err) = xl(&root, "h1", "list");
+        assert_eq!(code, 255, "as ssh to a dead machine");
+        assert!(err.contains("No route to host"), "{err}");
+        assert!(root.join("h1").join(UNREACHABLE).exists(), "for the ssh scripts");
+        assert!(load_host(&root, "h1").unwrap().domains.is_empty());
+        assert_eq!(xl(&root, "h1", "destroy vm").0, 1, "its domains are gone");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn one_holder_at_a_time_even_from_a_stale_lock() {
         use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

@@ -33,6 +33,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+/// The file in a host's directory that marks it failed (unreachable).
+pub const UNREACHABLE: &str = "unreachable";
 /// Suffix `xl migrate-receive` gives the domain while it arrives.
 pub const INCOMING_SUFFIX: &str = "--incoming";
 /// Suffix `xl migrate` gives the source domain after the handshake.
@@ -134,13 +136,19 @@ pub enum FaultKind {
     Save,
     /// The command hangs (the binary sleeps for an hour).
     Timeout,
+    /// The host fails as the command begins: it loses its domains and
+    /// answers nothing more (as ssh to a dead machine) until it is powered
+    /// on again ([`cluster::EmuCluster::power_on`]; the binary: remove its
+    /// `unreachable` file).
+    HostDown,
 }
 
 impl std::str::FromStr for Fault {
     type Err = String;
 
     /// `KIND[:NAME]` with KIND one of `migrate-before-handshake`,
-    /// `migrate-after-handshake`, `migrate-lost-report`, `save`, `timeout`.
+    /// `migrate-after-handshake`, `migrate-lost-report`, `save`, `timeout`,
+    /// `host-down`.
     fn from_str(s: &str) -> Result<Self, String> {
         let s = s.trim();
         let (kind, name) = match s.split_once(':') {
@@ -153,6 +161,7 @@ impl std::str::FromStr for Fault {
             "migrate-lost-report" => FaultKind::MigrateLostReport,
             "save" => FaultKind::Save,
             "timeout" => FaultKind::Timeout,
+            "host-down" => FaultKind::HostDown,
             _ => return Err(format!("unknown fault {s:?}")),
         };
         Ok(Fault { kind, name })
@@ -167,7 +176,7 @@ impl Fault {
             | FaultKind::MigrateAfterHandshake
             | FaultKind::MigrateLostReport => matches!(cmd, XlCommand::Migrate { .. }),
             FaultKind::Save => matches!(cmd, XlCommand::Save { .. }),
-            FaultKind::Timeout => !matches!(cmd, XlCommand::MigrateReceive),
+            FaultKind::Timeout | FaultKind::HostDown => !matches!(cmd, XlCommand::MigrateReceive),
         };
         kind_matches
             && match &self.name {
