@@ -290,18 +290,21 @@ impl RunResult {
                     .collect(),
                 wan_moves: hosting.wan_moves(),
             }),
-            outages: (!scenario.outages.is_empty()).then(|| OutageSummary {
-                site: hosting.outages(scenario.duration),
-                waiting_at_end: hosting.sites().iter().map(|s| s.waiting().len() as u64).sum(),
-                jobs: hosting
-                    .guests()
-                    .iter()
-                    .map(|g| match g {
-                        Guest::Batch(b) => (b.interrupted, b.lost_work_vm_ms),
-                        Guest::Web(_) => (0, 0),
-                    })
-                    .collect(),
-            }),
+            // With outages in the scenario, or hosts lost in a live run.
+            outages: Some(hosting.outages(scenario.duration))
+                .filter(|o| !scenario.outages.is_empty() || o.host_failures > 0)
+                .map(|site| OutageSummary {
+                    site,
+                    waiting_at_end: hosting.sites().iter().map(|s| s.waiting().len() as u64).sum(),
+                    jobs: hosting
+                        .guests()
+                        .iter()
+                        .map(|g| match g {
+                            Guest::Batch(b) => (b.interrupted, b.lost_work_vm_ms),
+                            Guest::Web(_) => (0, 0),
+                        })
+                        .collect(),
+                }),
         }
     }
 }

@@ -421,7 +421,7 @@ pub fn run_live_observed(
         fallbacks: d.fallbacks,
         resumed: d.resumed,
         hosts_lost: d.hosts_lost,
-        outages: d.state.hosting.site().outages().clone(),
+        outages: d.state.hosting.outages(d.scenario.duration),
     })
 }
 
@@ -647,12 +647,7 @@ impl<'a> State<'a> {
 
     /// The median dirty rate of a VM's guest (live runs do not draw per VM).
     fn dirty_of(&self, vm: VmId) -> f64 {
-        let guest = self
-            .hosting
-            .site()
-            .vms()
-            .get(vm)
-            .map_or(0, |r| r.guest.0 as usize);
+        let guest = self.hosting.guest_of(vm).map_or(0, |g| g.0 as usize);
         self.scenario
             .guests
             .get(guest)
@@ -679,7 +674,7 @@ impl Driver<'_> {
         match outage {
             Some((host, false)) => self.take_away(host)?,
             // Up only when every outage it was in is over.
-            Some((host, true)) if !self.state.hosting.site().is_down(host) => {
+            Some((host, true)) if !self.state.hosting.is_down(host) => {
                 let name = self.opts.hosts[host.index()].clone();
                 self.exec.power(&name, true).map_err(|e| LiveError::Outage {
                     host: name.clone(),
@@ -698,7 +693,7 @@ impl Driver<'_> {
     /// stopped are made what it says (both are idempotent).
     fn after_replay(&mut self) -> Result<(), LiveError> {
         for i in 0..self.scenario.hosts {
-            if self.state.hosting.site().is_down(HostId(i)) {
+            if self.state.hosting.is_down(HostId(i)) {
                 self.take_away(HostId(i))?;
             }
         }
@@ -738,14 +733,10 @@ impl Driver<'_> {
         let vm = step.vm();
         let name = format!("{}{}", self.opts.vm_prefix, vm.0);
         for h in step_hosts(step) {
-            let site = self.state.hosting.site();
-            if site.is_down(h) {
+            if self.state.hosting.is_down(h) {
                 continue;
             }
-            let held = site
-                .vms()
-                .get(vm)
-                .and_then(|r| r.holds().iter().find(|(x, _)| *x == h).map(|(_, a)| *a));
+            let held = self.state.hosting.held_on(vm, h);
             let host = self.opts.hosts[h.index()].clone();
             let fail = |e: ExecError| LiveError::Outage {
                 host: host.clone(),
@@ -814,7 +805,7 @@ impl Driver<'_> {
             return None;
         }
         let h = HostId(self.opts.hosts.iter().position(|n| n == host)? as u32);
-        (step_hosts(&job.step).contains(&h) && !self.state.hosting.site().is_down(h)).then_some(h)
+        (step_hosts(&job.step).contains(&h) && !self.state.hosting.is_down(h)).then_some(h)
     }
 
     /// An operation failed at `now`: a host lost is a host failure the
@@ -863,7 +854,11 @@ impl Driver<'_> {
             let since = self.state.half_done.remove(&op).unwrap_or(now);
             self.state.running.insert(op, (step, since));
             self.ops += 1;
-            ready.push(self.job(op, step, since));
+            let delay = self
+                .state
+                .hosting
+                .start_delay(op, &step, self.scenario.outages.restart);
+            ready.push(self.job(op, step, since, delay));
         }
         self.state.waiting = kept;
         Ok(ready)
@@ -871,7 +866,7 @@ impl Driver<'_> {
 
     /// The job of `op`, first started at `since` (before now if it is run
     /// again on resume: it is timed from then, as if never interrupted).
-    fn job(&self, op: OpId, step: Step, since: SimTime) -> Job {
+    fn job(&self, op: OpId, step: Step, since: SimTime, delay: SimTime) -> Job {
         let name = format!("{}{}", self.opts.vm_prefix, step.vm().0);
         let (from_size, size) = match step {
             Step::Create { size, .. }
@@ -883,14 +878,10 @@ impl Driver<'_> {
                 size_from, size_to, ..
             } => (size_from, size_to),
         };
-        // A lost VM restarts from its image: its re-creation waits first,
-        // as in the simulation.
-        let begin = match step {
-            Step::Create { vm, .. } if self.state.hosting.site().is_lost(vm) => {
-                since.plus(self.scenario.outages.restart)
-            }
-            _ => since,
-        };
+        // A lost VM restarts from its image, a VM moved from another site
+        // crosses the WAN: its create waits first, as in the simulation
+        // (`Hosting::start_delay`).
+        let begin = since.plus(delay);
         Job {
             op,
             step,
@@ -916,14 +907,11 @@ impl Driver<'_> {
         let step = format!("{}, as {} on {}", job.step, job.name, job.hosts.join(" and "));
         if let ExecError::Unreachable { host, .. } = &e {
             let idx = self.opts.hosts.iter().position(|h| h == host);
-            let vms = self
-                .state
-                .hosting
-                .site()
-                .vms()
-                .iter()
-                .filter(|(_, r)| r.holds().iter().any(|(h, _)| Some(h.index()) == idx))
-                .map(|(v, _)| format!("{}{}", self.opts.vm_prefix, v.0))
+            let vms = idx
+                .map(|i| self.state.hosting.vms_on(HostId(i as u32)))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| format!("{}{}", self.opts.vm_prefix, v.0))
                 .collect();
             return LiveError::Unreachable {
                 host: host.clone(),
@@ -1059,7 +1047,7 @@ impl Driver<'_> {
                         self.state.free(&job.step);
                         self.settle(&job.step)?;
                         for h in step_hosts(&job.step) {
-                            if self.state.hosting.site().is_down(h) {
+                            if self.state.hosting.is_down(h) {
                                 self.take_away(h)?;
                             }
                         }

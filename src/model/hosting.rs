@@ -455,6 +455,32 @@ impl Hosting {
         all
     }
 
+    /// True if `host` (in the run's numbering) is down.
+    pub fn is_down(&self, host: HostId) -> bool {
+        self.locate(host).is_some_and(|(s, h)| self.sites[s].is_down(h))
+    }
+
+    /// What `vm` holds on `host` (in the run's numbering) now, if anything.
+    pub fn held_on(&self, vm: VmId, host: HostId) -> Option<Resources> {
+        let (s, h) = self.locate(host)?;
+        let rec = self.sites[s].vms().get(vm)?;
+        rec.holds().iter().find(|(x, _)| *x == h).map(|(_, a)| *a)
+    }
+
+    /// The live VMs holding anything on `host` (in the run's numbering),
+    /// in id order.
+    pub fn vms_on(&self, host: HostId) -> Vec<VmId> {
+        let Some((s, h)) = self.locate(host) else {
+            return Vec::new();
+        };
+        self.sites[s]
+            .vms()
+            .iter()
+            .filter(|(_, r)| r.holds().iter().any(|(x, _)| *x == h))
+            .map(|(v, _)| v)
+            .collect()
+    }
+
     /// The guest of a live VM, at whichever site holds it.
     pub fn guest_of(&self, vm: VmId) -> Option<GuestId> {
         self.sites.iter().find_map(|s| s.vms().get(vm)).map(|r| r.guest)

@@ -270,13 +270,13 @@ pub(crate) fn draw(name: &str, lost: &CsvFile, dir: &Path) -> Result<Vec<PathBuf
 }
 
 /// Writes the outage files of a run into `dir` and draws the figure;
-/// returns the files written. Nothing if the scenario has no outages.
+/// returns the files written. Nothing if no run had outages.
 pub fn write_all(
     scenario: &Scenario,
     results: &[RunResult],
     dir: &Path,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    if scenario.outages.is_empty() {
+    if results.iter().all(|r| r.outages.is_none()) {
         return Ok(Vec::new());
     }
     let tables = [
