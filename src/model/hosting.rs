@@ -753,7 +753,9 @@ impl Hosting {
                     match mine.last_mut() {
                         Some((gid, rs)) if gid.0 as usize == g => {
                             rs.push(r.clone());
-                            slots.last_mut().map(|v| v.push((g, i, k)));
+                            if let Some(v) = slots.last_mut() {
+                                v.push((g, i, k));
+                            }
                         }
                         _ => {
                             mine.push((GuestId(g as u32), vec![r.clone()]));

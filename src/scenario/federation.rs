@@ -361,6 +361,16 @@ pub(super) fn validate(
             None => None,
             Some(name) => {
                 let s = site_index(format!("guest[{i}].site"), name)?;
+                if !list
+                    .iter()
+                    .any(|&b| broker_cfgs[b as usize].selection.kind() == SiteSelectionKind::Pinned)
+                {
+                    return Err(cx.invalid(
+                        format!("guest[{i}].site"),
+                        "a broker of the guest with site_selection = \"pinned\" (the other policies ignore a guest's site)",
+                        format!("{name:?} with no such broker"),
+                    ));
+                }
                 if !list.iter().any(|&b| {
                     broker_cfgs[b as usize]
                         .delegations

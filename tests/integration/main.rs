@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod consolidation;
 mod determinism;
+mod federation;
 mod figure3;
 mod golden;
 mod hosting_scale;
