@@ -225,8 +225,12 @@ fn random_federation(
     shares: &[f64],
     web_brokers: &str,
     selection: SiteSelectionKind,
+    failures: bool,
 ) -> Scenario {
     let mut text = String::from("duration = \"2d\"\nperiod = \"30m\"\n[sliver]\nquantum = 0.5\n");
+    if failures {
+        text += "[failures]\ninterval = { dist = \"exponential\", mean = 3.0 }\nduration = { dist = \"exponential\", mean = 2.0 }\n";
+    }
     for (k, (hosts, cpu)) in sites.iter().enumerate() {
         text += &format!(
             "[[site]]\nname = \"s{k}\"\nhosts = {hosts}\ncpu_millicores = {cpu}\nidle_watts = {}\n",
@@ -283,6 +287,7 @@ proptest! {
         shares in prop::collection::vec(prop::sample::select(vec![0.5, 1.0]), 1..3),
         web_brokers in prop::sample::select(vec!["", "brokers = [\"b0\"]\n"]),
         selection in prop::sample::select(SiteSelectionKind::ALL.to_vec()),
+        failures in any::<bool>(),
         prov in prop::sample::select(ProvisioningKind::ALL.to_vec()),
         place in prop::sample::select(PlacementKind::ALL.to_vec()),
         seed in 0u64..1000,
@@ -290,7 +295,7 @@ proptest! {
         // Every broker gets the first half of one site (broker b of site b).
         let brokers = brokers.min(sites.len());
         let shares = if brokers > 1 { vec![1.0] } else { shares };
-        let s = random_federation(&sites, brokers, &shares, web_brokers, selection);
+        let s = random_federation(&sites, brokers, &shares, web_brokers, selection, failures);
         let r = run_pair(&s, pair(prov, place), 0, seed, check());
         prop_assert!(r.is_ok(), "{:?}", r.err());
         let r = r.unwrap();
@@ -300,5 +305,8 @@ proptest! {
         prop_assert_eq!(r.broker.requests, r.broker.granted + r.broker.rejected);
         let per_site: u64 = f.sites.iter().map(|s| s.stats.migrations()).sum();
         prop_assert_eq!(per_site, r.site.migrations());
+        if failures {
+            prop_assert!(r.outages.as_ref().is_some_and(|o| o.site.host_failures > 0), "no failure in 2 days at a mean of 3 h");
+        }
     }
 }
