@@ -587,7 +587,8 @@ impl Hosting {
         if self.sites.len() > 1 {
             let n = self.sites.len() as u32;
             for (op, step) in &mut out.started[first..] {
-                *step = shift(step, self.offsets[op.site(n) as usize]);
+                let by = self.offsets[op.site(n) as usize];
+                *step = step.map_hosts(|h| HostId(h.0 + by));
             }
         }
         Ok(())
@@ -948,51 +949,5 @@ fn with_homes<T>(brokers: &[Broker], s: usize, f: impl FnOnce(&dyn Homes) -> T) 
             brokers,
             site: s as u32,
         }),
-    }
-}
-
-/// `step` with its hosts moved `by` up (a site's own ids to the run's).
-fn shift(step: &Step, by: u32) -> Step {
-    let up = |h: HostId| HostId(h.0 + by);
-    match *step {
-        Step::Create { vm, host, size } => Step::Create {
-            vm,
-            host: up(host),
-            size,
-        },
-        Step::Resize { vm, host, from, to } => Step::Resize {
-            vm,
-            host: up(host),
-            from,
-            to,
-        },
-        Step::Migrate {
-            vm,
-            from,
-            to,
-            size_from,
-            size_to,
-        } => Step::Migrate {
-            vm,
-            from: up(from),
-            to: up(to),
-            size_from,
-            size_to,
-        },
-        Step::Suspend { vm, host, size } => Step::Suspend {
-            vm,
-            host: up(host),
-            size,
-        },
-        Step::Restore { vm, host, size } => Step::Restore {
-            vm,
-            host: up(host),
-            size,
-        },
-        Step::Destroy { vm, host, size } => Step::Destroy {
-            vm,
-            host: up(host),
-            size,
-        },
     }
 }

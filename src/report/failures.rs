@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
-use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
+use super::plot::{draw_cumulative, step_curves};
 use crate::outcome::{OutageSummary, RunResult};
 use crate::scenario::Scenario;
 
@@ -227,46 +227,9 @@ pub fn vms_lost(results: &[RunResult]) -> Result<Table, ReportError> {
 /// Draws `vms-lost.png`/`.svg`/`.pdf` from `vms-lost.csv`: the cumulative
 /// VMs lost per pair over time.
 pub(crate) fn draw(name: &str, lost: &CsvFile, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let (c_run, c_prov, c_place, c_time, c_n) = (
-        lost.column("run")?,
-        lost.column("provisioning")?,
-        lost.column("placement")?,
-        lost.column("time_s")?,
-        lost.column("cumulative_vms_lost")?,
-    );
-    let mut curves: Vec<(u64, Curve)> = Vec::new();
-    for (line, row) in &lost.records {
-        let run = lost.integer(*line, "run", &row[c_run])?;
-        let x = lost.count(*line, "time_s", &row[c_time])? / 86_400.0;
-        let y = lost.integer(*line, "cumulative_vms_lost", &row[c_n])? as f64;
-        match curves.last_mut() {
-            Some((r, c)) if *r == run => c.points.push((x, y)),
-            _ => curves.push((
-                run,
-                Curve {
-                    label: format!("{}/{}", row[c_prov], row[c_place]),
-                    points: vec![(x, y)],
-                    spread: None,
-                },
-            )),
-        }
-    }
-    let curves: Vec<Curve> = curves.into_iter().map(|(_, c)| c).collect();
+    let curves = step_curves(lost, None, "cumulative_vms_lost")?;
     let title = format!("VMs lost to host outages: {name}");
-    draw_lines_with(
-        &LinePlot {
-            title: &title,
-            x_label: "time (days)",
-            y_label: "cumulative VMs lost",
-            curves: &curves,
-            step: true,
-        },
-        &PlotOptions {
-            y_integer: true,
-            ..PlotOptions::default()
-        },
-        &dir.join("vms-lost"),
-    )
+    draw_cumulative(&title, "cumulative VMs lost", &curves, &dir.join("vms-lost"))
 }
 
 /// Writes the outage files of a run into `dir` and draws the figure;

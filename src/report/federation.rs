@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
-use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
+use super::plot::{draw_cumulative, step_curves};
 use crate::outcome::RunResult;
 use crate::scenario::Scenario;
 
@@ -170,46 +170,12 @@ pub fn site_migrations(results: &[RunResult]) -> Result<Table, ReportError> {
 /// Draws `site-migrations.png`/`.svg`/`.pdf` from `site-migrations.csv`:
 /// one curve per pair and site.
 pub(crate) fn draw(name: &str, table: &CsvFile, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
-    let (c_run, c_prov, c_place, c_site, c_time, c_n) = (
-        table.column("run")?,
-        table.column("provisioning")?,
-        table.column("placement")?,
-        table.column("site")?,
-        table.column("time_s")?,
-        table.column("cumulative_migrations")?,
-    );
-    let mut curves: Vec<((u64, String), Curve)> = Vec::new();
-    for (line, row) in &table.records {
-        let run = table.integer(*line, "run", &row[c_run])?;
-        let key = (run, row[c_site].clone());
-        let x = table.count(*line, "time_s", &row[c_time])? / 86_400.0;
-        let y = table.integer(*line, "cumulative_migrations", &row[c_n])? as f64;
-        match curves.last_mut() {
-            Some((k, c)) if *k == key => c.points.push((x, y)),
-            _ => curves.push((
-                key,
-                Curve {
-                    label: format!("{}/{} @ {}", row[c_prov], row[c_place], row[c_site]),
-                    points: vec![(x, y)],
-                    spread: None,
-                },
-            )),
-        }
-    }
-    let curves: Vec<Curve> = curves.into_iter().map(|(_, c)| c).collect();
+    let curves = step_curves(table, Some("site"), "cumulative_migrations")?;
     let title = format!("Cumulative migrations per site: {name}");
-    draw_lines_with(
-        &LinePlot {
-            title: &title,
-            x_label: "time (days)",
-            y_label: "cumulative migrations",
-            curves: &curves,
-            step: true,
-        },
-        &PlotOptions {
-            y_integer: true,
-            ..PlotOptions::default()
-        },
+    draw_cumulative(
+        &title,
+        "cumulative migrations",
+        &curves,
         &dir.join("site-migrations"),
     )
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::csv::{CsvFile, Table, fmt_f64, parse_number, read_csv};
-use super::plot::{Curve, LinePlot, PlotOptions, draw_lines, draw_lines_with};
+use super::plot::{Curve, LinePlot, draw_cumulative, draw_lines};
 use super::{ReportError, write_atomic};
 use crate::model::{FidelitySeries, SeriesForm};
 use crate::outcome::{METRICS, RunResult, Value};
@@ -334,20 +334,7 @@ pub(crate) fn draw_figures(
         })
         .collect();
     let title = format!("Cumulative site migrations: {} ({} hosts)", m.name, m.hosts);
-    let mut files = draw_lines_with(
-        &LinePlot {
-            title: &title,
-            x_label: "time (days)",
-            y_label: "cumulative migrations",
-            curves: &curves,
-            step: true,
-        },
-        &PlotOptions {
-            y_integer: true,
-            ..PlotOptions::default()
-        },
-        &dir.join("figure3"),
-    )?;
+    let mut files = draw_cumulative(&title, "cumulative migrations", &curves, &dir.join("figure3"))?;
     if let Some((title, x_label, curves)) = fidelity_plot(&runs, &m.guests, periods) {
         files.extend(draw_lines(
             &LinePlot {

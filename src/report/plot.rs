@@ -22,7 +22,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::csv::fmt_f64;
+use super::csv::{CsvFile, fmt_f64};
 use super::{ReportError, png, write_atomic};
 
 /// Image width in pixels (PNG) / user units (SVG).
@@ -674,6 +674,70 @@ impl Figure for LineFigure<'_> {
 /// fails. Each file is then written atomically (PNG, SVG, then PDF).
 pub fn draw_lines(plot: &LinePlot, stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
     draw_lines_with(plot, &PlotOptions::default(), stem)
+}
+
+/// Draws cumulative counts against days as step curves with whole-number
+/// y ticks (the migrations, VMs lost and per-site migrations figures).
+pub fn draw_cumulative(
+    title: &str,
+    y_label: &str,
+    curves: &[Curve],
+    stem: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    draw_lines_with(
+        &LinePlot {
+            title,
+            x_label: "time (days)",
+            y_label,
+            curves,
+            step: true,
+        },
+        &PlotOptions {
+            y_integer: true,
+            ..PlotOptions::default()
+        },
+        stem,
+    )
+}
+
+/// The step curves of a tidy series (`run,provisioning,placement,...,
+/// time_s,VALUE`): one curve per run and value of the `by` column (if
+/// any), in file order, x in days, labelled `provisioning/placement` (and
+/// ` @ by`).
+pub(crate) fn step_curves(table: &CsvFile, by: Option<&str>, value: &str) -> Result<Vec<Curve>, ReportError> {
+    let (c_run, c_prov, c_place, c_time, c_n) = (
+        table.column("run")?,
+        table.column("provisioning")?,
+        table.column("placement")?,
+        table.column("time_s")?,
+        table.column(value)?,
+    );
+    let c_by = by.map(|b| table.column(b)).transpose()?;
+    let mut curves: Vec<((u64, String), Curve)> = Vec::new();
+    for (line, row) in &table.records {
+        let run = table.integer(*line, "run", &row[c_run])?;
+        let key = (run, c_by.map_or(String::new(), |c| row[c].clone()));
+        let x = table.count(*line, "time_s", &row[c_time])? / 86_400.0;
+        let y = table.integer(*line, value, &row[c_n])? as f64;
+        match curves.last_mut() {
+            Some((k, c)) if *k == key => c.points.push((x, y)),
+            _ => {
+                let mut label = format!("{}/{}", row[c_prov], row[c_place]);
+                if let Some(c) = c_by {
+                    label += &format!(" @ {}", row[c]);
+                }
+                curves.push((
+                    key,
+                    Curve {
+                        label,
+                        points: vec![(x, y)],
+                        spread: None,
+                    },
+                ))
+            }
+        }
+    }
+    Ok(curves.into_iter().map(|(_, c)| c).collect())
 }
 
 /// [`draw_lines`] with [`PlotOptions`]: a categorical x axis and/or

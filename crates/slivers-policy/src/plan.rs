@@ -117,6 +117,52 @@ impl Step {
         }
     }
 
+    /// The same step with every host `h` it names replaced by `f(h)` (a
+    /// site's own host ids to a federation's, say).
+    pub fn map_hosts(&self, f: impl Fn(HostId) -> HostId) -> Step {
+        match *self {
+            Step::Create { vm, host, size } => Step::Create {
+                vm,
+                host: f(host),
+                size,
+            },
+            Step::Resize { vm, host, from, to } => Step::Resize {
+                vm,
+                host: f(host),
+                from,
+                to,
+            },
+            Step::Migrate {
+                vm,
+                from,
+                to,
+                size_from,
+                size_to,
+            } => Step::Migrate {
+                vm,
+                from: f(from),
+                to: f(to),
+                size_from,
+                size_to,
+            },
+            Step::Suspend { vm, host, size } => Step::Suspend {
+                vm,
+                host: f(host),
+                size,
+            },
+            Step::Restore { vm, host, size } => Step::Restore {
+                vm,
+                host: f(host),
+                size,
+            },
+            Step::Destroy { vm, host, size } => Step::Destroy {
+                vm,
+                host: f(host),
+                size,
+            },
+        }
+    }
+
     /// What the step frees when it completes: (host, amount).
     #[inline]
     pub fn frees(&self) -> Option<(HostId, Resources)> {
