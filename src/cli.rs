@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind};
+use slivers_policy::{PlacementKind, PolicyKind, ProvisioningKind, SiteSelectionKind};
 
 use slivers::experiment::shard::{Shard, SweepOptions, merge, run_sweep};
 use slivers::experiment::sweep::{Sweep, is_sweep_file};
@@ -593,6 +593,10 @@ pub fn run(cli: Cli) -> Result<()> {
             for p in PlacementKind::ALL {
                 print_policy(p, p.description());
             }
+            println!("site selection (broker over its sites, [[broker]] site_selection):");
+            for p in SiteSelectionKind::ALL {
+                print_policy(p, p.description());
+            }
             println!(
                 "A policy with parameters is written {{ name = \"energy-aware\", max_utilization = 0.8 }} in [[pairs]]."
             );
@@ -784,6 +788,9 @@ fn live(a: &LiveArgs) -> Result<()> {
             "{}",
             outputs::summary_table(std::slice::from_ref(&outcome.result))
         );
+        if let Some(t) = slivers::report::federation::terminal_table(std::slice::from_ref(&outcome.result)) {
+            print!("{t}");
+        }
         let o = &outcome.outages;
         if o.host_failures + o.maintenance_windows > 0 {
             println!(

@@ -40,6 +40,7 @@ use slivers_policy::{HostId, Resources, VmId};
 
 use super::executor::{ExecError, Executor, VmSpec, validate_name};
 use super::journal::{JInput, Journal, JournalError, Record, RunHeader};
+use super::setup::host_capacity;
 use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::experiment::{Measured, Prepared, RunResult, prepare};
 use crate::model::migration::run_alone;
@@ -255,6 +256,10 @@ pub struct LiveOutcome {
     /// What host failures and maintenance did (the model's account: VMs
     /// lost, re-created, ...).
     pub outages: OutageStats,
+    /// Per site, in order: the VMs it has placed at the end, by id (one
+    /// site unless the scenario has `[[site]]`s; where each is, in the
+    /// run's host numbering: `result.final_placement`).
+    pub site_vms: Vec<Vec<VmId>>,
 }
 
 /// One operation, with everything a worker needs.
@@ -422,6 +427,13 @@ pub fn run_live_observed(
         resumed: d.resumed,
         hosts_lost: d.hosts_lost,
         outages: d.state.hosting.outages(d.scenario.duration),
+        site_vms: d
+            .state
+            .hosting
+            .sites()
+            .iter()
+            .map(|s| s.planned().iter().map(|(vm, _)| vm).collect())
+            .collect(),
     })
 }
 
@@ -757,7 +769,7 @@ impl Driver<'_> {
                         .iter()
                         .any(|v| v.name == name);
                     if !there {
-                        let spec = vm_spec(&name, &size, &self.scenario.capacity);
+                        let spec = vm_spec(&name, &size, &host_capacity(self.scenario, h));
                         self.exec.create(&host, &spec).map_err(fail)?;
                     }
                 }
@@ -882,6 +894,9 @@ impl Driver<'_> {
         // crosses the WAN: its create waits first, as in the simulation
         // (`Hosting::start_delay`).
         let begin = since.plus(delay);
+        // A step's hosts are of one site (a move between sites is a destroy
+        // and a create): its VM is described for that site's hosts.
+        let capacity = host_capacity(self.scenario, step_hosts(&step)[0]);
         Job {
             op,
             step,
@@ -890,8 +905,8 @@ impl Driver<'_> {
                 .map(|h| self.opts.hosts[h.index()].clone())
                 .collect(),
             image: format!("{}/{name}.img", self.opts.image_dir.trim_end_matches('/')),
-            spec: vm_spec(&name, &size, &self.scenario.capacity),
-            spec_from: vm_spec(&name, &from_size, &self.scenario.capacity),
+            spec: vm_spec(&name, &size, &capacity),
+            spec_from: vm_spec(&name, &from_size, &capacity),
             name,
             retries: self.opts.retries,
             begin,
@@ -1454,8 +1469,8 @@ mod tests {
         found.push((line + 1, lost.clone()));
         found.push((line + 2, down.clone()));
         let (state, _) = fresh(&s).replay(&found, &path, &Hosting::check).unwrap();
-        assert!(state.hosting.site().is_down(HostId(1)));
-        assert_eq!(state.hosting.site().outages().host_failures, 1);
+        assert!(state.hosting.is_down(HostId(1)));
+        assert_eq!(state.hosting.outages(s.duration).host_failures, 1);
         // The marker holds for the very next record only.
         let mut stale = records;
         stale.push((line + 1, lost));

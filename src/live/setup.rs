@@ -110,18 +110,41 @@ pub fn connect(
     Ok((Arc::new(XenExecutor::new(transport, config)), wall))
 }
 
-/// One emulated host per scenario host (its memory and whole CPUs), named
-/// `hosts`.
+/// The size of host `host` of `scenario`, in the run's numbering: with
+/// `[[site]]`s, its site's (site k's hosts follow sites 0..k-1's), else
+/// the scenario's one size. A host past the last site's is given the
+/// scenario's `[hosts]` size.
+pub fn host_capacity(scenario: &Scenario, host: HostId) -> Resources {
+    let Some(fed) = &scenario.federation else {
+        return scenario.capacity;
+    };
+    let mut first = 0u64;
+    for site in &fed.sites {
+        let end = first + u64::from(site.hosts);
+        if u64::from(host.0) < end {
+            return site.capacity;
+        }
+        first = end;
+    }
+    scenario.capacity
+}
+
+/// One emulated host per scenario host (its site's memory and whole
+/// CPUs), named `hosts` (the i-th is host i in the run's numbering).
 fn host_configs(scenario: &Scenario, hosts: &[String]) -> Vec<HostConfig> {
-    let cpus = (scenario.capacity.cpu_millicores() / 1000).max(1) as u32;
     hosts
         .iter()
-        .map(|h| HostConfig::new(h, scenario.capacity.memory_mib(), cpus))
+        .enumerate()
+        .map(|(i, h)| {
+            let size = host_capacity(scenario, HostId(i as u32));
+            let cpus = (size.cpu_millicores() / 1000).max(1) as u32;
+            HostConfig::new(h, size.memory_mib(), cpus)
+        })
         .collect()
 }
 
-/// In-memory emulated hosts, one per scenario host (its memory and whole
-/// CPUs), named `hosts`.
+/// In-memory emulated hosts, one per scenario host (its site's memory and
+/// whole CPUs), named `hosts`.
 pub fn emulated_cluster(scenario: &Scenario, hosts: &[String]) -> Arc<EmuCluster> {
     let cluster = Arc::new(EmuCluster::new());
     for config in host_configs(scenario, hosts) {

@@ -21,6 +21,26 @@ fn policies_lists_every_policy_with_a_description() {
             .unwrap_or_else(|| panic!("{name}: {out}"));
         assert!(line.len() > name.len() + 20, "{line}");
     }
+    // The site-selection policies have their own heading, after the
+    // placement ones, each with its description.
+    let heading = out
+        .lines()
+        .position(|l| l.starts_with("site selection"))
+        .unwrap_or_else(|| panic!("no site-selection heading: {out}"));
+    let placement = out.lines().position(|l| l.starts_with("placement")).unwrap();
+    assert!(placement < heading, "{out}");
+    let block: Vec<&str> = out
+        .lines()
+        .skip(heading + 1)
+        .take_while(|l| l.starts_with(' '))
+        .collect();
+    for kind in slivers_policy::SiteSelectionKind::ALL {
+        let line = block
+            .iter()
+            .find(|l| l.trim_start().starts_with(&format!("{} ", kind.name())))
+            .unwrap_or_else(|| panic!("{} not under the heading: {out}", kind.name()));
+        assert!(line.contains(kind.description()), "{line}");
+    }
     // Parameters are listed under their policy, with default and range.
     assert!(
         out.contains("max_utilization = 1 (default; from 0.01 to 1)"),

@@ -21,11 +21,11 @@ const HOSTS: [&str; 4] = ["h0", "h1", "h2", "h3"];
 /// An executor whose `fail_at`-th change (create, resize, migrate, save,
 /// restore or destroy; 1-based) fails for good: before it takes effect, or
 /// after (its report lost) if `after`.
-struct FailsOnce {
-    inner: XenExecutor,
-    changes: AtomicU32,
-    fail_at: u32,
-    after: bool,
+pub(crate) struct FailsOnce {
+    pub(crate) inner: XenExecutor,
+    pub(crate) changes: AtomicU32,
+    pub(crate) fail_at: u32,
+    pub(crate) after: bool,
 }
 
 impl FailsOnce {

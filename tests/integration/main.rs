@@ -12,6 +12,7 @@ mod invariants;
 mod live;
 mod live_consolidation;
 mod live_failures;
+mod live_federation;
 mod live_netns;
 mod live_resume;
 mod live_xl;
