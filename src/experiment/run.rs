@@ -10,7 +10,7 @@ use crate::engine::{EventQueue, ScheduleError, SimTime};
 use crate::model::guest::Guest;
 use crate::model::{
     DownCause, Execution, GuestConfig, Hosting, HostingConfig, Input, MigrationCost, ModelError, Output,
-    VmMap,
+    PerSite, VmMap,
 };
 use crate::outcome::{BrokerResult, FederationResult, OutageSummary, RunResult, SiteResult};
 use crate::rng::SimRng;
@@ -345,7 +345,18 @@ pub fn run_pair_observed(
 
     let check = options.check_invariants || cfg!(debug_assertions);
     let model = scenario.migration;
-    let mut exec = Execution::new(Box::new(model), model.bandwidth_mibps());
+    let mut exec = match &scenario.federation {
+        None => Execution::new(Box::new(model), model.bandwidth_mibps()),
+        // Each site migrates by its own model over its own links.
+        Some(f) => {
+            let per_site = PerSite {
+                offsets: hosting.site_offsets().to_vec(),
+                models: f.sites.iter().map(|s| s.migration).collect(),
+            };
+            let links = per_site.host_bandwidths(scenario.hosts);
+            Execution::with_hosts(Box::new(per_site), model.bandwidth_mibps(), links)
+        }
+    };
     let dirty_rates: Vec<DirtyRate> = scenario.guests.iter().map(|g| g.dirty()).collect();
     let mut dirty: VmMap<f64> = VmMap::new();
     // The earliest Wake in the queue that the execution asked for.

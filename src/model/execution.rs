@@ -89,6 +89,15 @@ impl Execution {
         }
     }
 
+    /// [`Self::new`] over a network whose host `i` has `per_host[i]` MiB/s
+    /// (a federation's sites, each with its own migration bandwidth).
+    pub fn with_hosts(model: Box<dyn MigrationModel>, capacity_mibps: f64, per_host: Vec<f64>) -> Self {
+        Execution {
+            network: Network::with_hosts(capacity_mibps, per_host),
+            ..Self::new(model, capacity_mibps)
+        }
+    }
+
     /// What migrations cost so far.
     pub fn cost(&self) -> &MigrationCost {
         &self.cost

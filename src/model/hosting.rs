@@ -18,6 +18,7 @@ use super::broker::{Broker, BrokerError, BrokerStats, Delegation, Grant, Outcome
 use super::energy::PowerParams;
 use super::fidelity::{self, FidelityMeter, SeriesForm};
 use super::guest::{BatchGuest, BatchJob, Checkpoints, Guest, LeaseId, Quantum, WebGuest, WebSizing};
+use super::migration::MigrationParams;
 use super::site::{DownCause, Homes, OpId, OutageStats, Site, SiteError, SiteStats};
 use super::thermal::{ThermalConfig, ThermalMeter};
 use crate::engine::SimTime;
@@ -105,6 +106,9 @@ pub struct SiteConfig {
     pub placement: Option<Policy<PlacementKind>>,
     /// Its hosts' power model.
     pub power: PowerParams,
+    /// Its migration model (the driver's; `[migration]` unless the site
+    /// has its own).
+    pub migration: MigrationParams,
 }
 
 /// One broker of a federation.

@@ -147,6 +147,51 @@ pub trait MigrationModel: Send + Sync {
     fn process(&self, step: &Step, dirty_mibps: f64) -> Process;
 }
 
+/// Each site's own migration model: a step runs by the model of the site
+/// of the first host it names (a migration never leaves its site).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PerSite {
+    /// The first host of each site in the run's numbering.
+    pub offsets: Vec<u32>,
+    /// Each site's model.
+    pub models: Vec<MigrationParams>,
+}
+
+impl PerSite {
+    fn model(&self, step: &Step) -> Option<&MigrationParams> {
+        let host = match *step {
+            Step::Create { host, .. }
+            | Step::Resize { host, .. }
+            | Step::Suspend { host, .. }
+            | Step::Restore { host, .. }
+            | Step::Destroy { host, .. } => host,
+            Step::Migrate { from, .. } => from,
+        };
+        let s = self.offsets.partition_point(|&o| o <= host.0).checked_sub(1)?;
+        self.models.get(s)
+    }
+
+    /// Every host's migration bandwidth, MiB/s, in the run's numbering, for
+    /// `hosts` hosts.
+    pub fn host_bandwidths(&self, hosts: u32) -> Vec<f64> {
+        (0..hosts)
+            .map(|h| {
+                let s = self.offsets.partition_point(|&o| o <= h).saturating_sub(1);
+                self.models.get(s).map_or(0.0, |m| m.bandwidth_mibps())
+            })
+            .collect()
+    }
+}
+
+impl MigrationModel for PerSite {
+    fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
+        match self.model(step) {
+            Some(m) => m.process(step, dirty_mibps),
+            None => Process::fixed([]),
+        }
+    }
+}
+
 impl MigrationModel for MigrationParams {
     fn process(&self, step: &Step, dirty_mibps: f64) -> Process {
         match *step {

@@ -30,7 +30,7 @@ pub use hosting::{
     SiteConfig, WanLink,
 };
 pub use migration::{
-    Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence,
+    Availability, CloudSimMigration, LiveMode, MigrationModel, MigrationParams, NonConvergence, PerSite,
 };
 pub use thermal::{SupplyMode, ThermalConfig, ThermalMeter, ThermalResult, ThermalSample};
 /// Values per VM, in VM-id order, with O(1) lookups ([`IdSlab`]).

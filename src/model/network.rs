@@ -55,6 +55,9 @@ impl Flow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     capacity: f64,
+    /// Per host, from the first: a capacity other than `capacity` (hosts
+    /// of several sites). Empty: every host has `capacity`.
+    per_host: Vec<f64>,
     flows: BTreeMap<FlowId, Flow>,
     /// The transfers on each link.
     on_link: BTreeMap<Link, BTreeSet<FlowId>>,
@@ -66,10 +69,25 @@ impl Network {
     pub fn new(capacity_mibps: f64) -> Self {
         Network {
             capacity: capacity_mibps,
+            per_host: Vec::new(),
             flows: BTreeMap::new(),
             on_link: BTreeMap::new(),
             at: SimTime::ZERO,
         }
+    }
+
+    /// A network whose host `i` sends and receives `per_host[i]` MiB/s
+    /// (hosts beyond the list, `capacity_mibps`).
+    pub fn with_hosts(capacity_mibps: f64, per_host: Vec<f64>) -> Self {
+        Network {
+            per_host,
+            ..Self::new(capacity_mibps)
+        }
+    }
+
+    fn link_capacity(&self, l: Link) -> f64 {
+        let (Link::Out(h) | Link::In(h)) = l;
+        self.per_host.get(h.index()).copied().unwrap_or(self.capacity)
     }
 
     /// Starts sending `mib` along `path` at `now`.
@@ -198,7 +216,7 @@ impl Network {
         let mut users: BTreeMap<Link, usize> = BTreeMap::new();
         for id in &component {
             for l in self.flows[id].links() {
-                left.insert(l, self.capacity);
+                left.insert(l, self.link_capacity(l));
                 *users.entry(l).or_default() += 1;
             }
         }

@@ -146,46 +146,56 @@ impl Ctx<'_> {
         &self,
         raw: Option<&raw::RawMigration>,
     ) -> Result<MigrationParams, ScenarioError> {
+        self.migration_at("migration", raw, MigrationParams::default())
+    }
+
+    /// [`Self::migration`] for the table at `table` (`site[2].migration`,
+    /// say), its defaults `d`.
+    pub(super) fn migration_at(
+        &self,
+        table: &str,
+        raw: Option<&raw::RawMigration>,
+        d: MigrationParams,
+    ) -> Result<MigrationParams, ScenarioError> {
         let cx = self;
-        let d = MigrationParams::default();
+        let key = |k: &str| format!("{table}.{k}");
         let m = raw.cloned().unwrap_or_default();
         let big = 1 << 40;
         Ok(MigrationParams {
             bandwidth_mbps: cx.positive(
-                "migration.bandwidth_mbps",
+                &key("bandwidth_mbps"),
                 m.bandwidth_mbps,
                 d.bandwidth_mbps as i64,
                 big,
             )?,
             mode: m.mode.unwrap_or(d.mode),
-            max_downtime: cx.duration("migration.max_downtime", m.max_downtime.as_ref(), d.max_downtime)?,
-            max_rounds: cx.positive("migration.max_rounds", m.max_rounds, d.max_rounds as i64, 10_000)?
-                as u32,
+            max_downtime: cx.duration(&key("max_downtime"), m.max_downtime.as_ref(), d.max_downtime)?,
+            max_rounds: cx.positive(&key("max_rounds"), m.max_rounds, d.max_rounds as i64, 10_000)? as u32,
             max_sent_factor: cx.fraction(
-                "migration.max_sent_factor",
+                &key("max_sent_factor"),
                 m.max_sent_factor,
                 d.max_sent_factor,
                 1.0,
                 1000.0,
             )?,
             on_non_convergence: m.on_non_convergence.unwrap_or(d.on_non_convergence),
-            switchover: cx.duration("migration.switchover", m.switchover.as_ref(), d.switchover)?,
+            switchover: cx.duration(&key("switchover"), m.switchover.as_ref(), d.switchover)?,
             postcopy_working_set_mib: cx.count(
-                "migration.postcopy_working_set_mib",
+                &key("postcopy_working_set_mib"),
                 m.postcopy_working_set_mib,
                 d.postcopy_working_set_mib as i64,
                 big,
             )?,
             postcopy_slowdown: cx.fraction(
-                "migration.postcopy_slowdown",
+                &key("postcopy_slowdown"),
                 m.postcopy_slowdown,
                 d.postcopy_slowdown,
                 0.0,
                 1.0,
             )?,
-            suspend: cx.duration("migration.suspend", m.suspend.as_ref(), d.suspend)?,
-            resume: cx.duration("migration.resume", m.resume.as_ref(), d.resume)?,
-            op_latency: cx.duration("migration.op_latency", m.op_latency.as_ref(), d.op_latency)?,
+            suspend: cx.duration(&key("suspend"), m.suspend.as_ref(), d.suspend)?,
+            resume: cx.duration(&key("resume"), m.resume.as_ref(), d.resume)?,
+            op_latency: cx.duration(&key("op_latency"), m.op_latency.as_ref(), d.op_latency)?,
         })
     }
 

@@ -10,7 +10,9 @@ use super::context::Ctx;
 use super::outages::RawHostSet;
 use super::raw::{RawDuration, RawGuest, RawPolicy};
 use crate::engine::SimTime;
-use crate::model::{BrokerConfig, Delegation, FederationConfig, PowerParams, SiteConfig, WanLink};
+use crate::model::{
+    BrokerConfig, Delegation, FederationConfig, MigrationParams, PowerParams, SiteConfig, WanLink,
+};
 
 /// `[[site]]` as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +28,7 @@ pub struct RawSite {
     pub placement: Option<RawPolicy<PlacementKind>>,
     pub idle_watts: Option<f64>,
     pub peak_watts: Option<f64>,
+    pub migration: Option<super::raw::RawMigration>,
 }
 
 /// `[[broker]]` as written.
@@ -69,6 +72,8 @@ pub(super) struct Defaults {
     pub capacity: Resources,
     /// `[energy]`.
     pub power: PowerParams,
+    /// `[migration]`.
+    pub migration: MigrationParams,
     /// The sliver quantum's unit.
     pub unit: Resources,
     /// `[hosts] count`, if written.
@@ -181,6 +186,7 @@ pub(super) fn validate(
                 peak_watts,
                 ..d.power
             },
+            migration: cx.migration_at(&key("migration"), s.migration.as_ref(), d.migration)?,
         });
     }
     let total: u64 = site_cfgs.iter().map(|s| s.hosts as u64).sum();

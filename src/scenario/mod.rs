@@ -242,6 +242,7 @@ impl Scenario {
                 capacity,
                 power,
                 unit,
+                migration,
                 count: raw.hosts.as_ref().and_then(|h| h.count),
             },
         )?;

@@ -176,9 +176,9 @@ pub struct RawWeb {
     pub min_units: Option<i64>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// With [[broker]]s: the brokers it leases from, in the order it asks.
+    /// With `[[broker]]`s: the brokers it leases from, in the order it asks.
     pub brokers: Option<Vec<String>>,
-    /// With [[site]]s: the site it asks for.
+    /// With `[[site]]`s: the site it asks for.
     pub site: Option<String>,
     /// Trace-fit checks whose errors are accepted (run with a warning): a
     /// list of names, or one name.
@@ -198,9 +198,9 @@ pub struct RawBatch {
     pub arrival: Option<String>,
     pub dirty_mibps: Option<f64>,
     pub dirty_sigma: Option<f64>,
-    /// With [[broker]]s: the brokers it leases from, in the order it asks.
+    /// With `[[broker]]`s: the brokers it leases from, in the order it asks.
     pub brokers: Option<Vec<String>>,
-    /// With [[site]]s: the site it asks for.
+    /// With `[[site]]`s: the site it asks for.
     pub site: Option<String>,
     /// Trace-fit checks whose errors are accepted (run with a warning): a
     /// list of names, or one name.

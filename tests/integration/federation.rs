@@ -310,3 +310,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn each_site_migrates_by_its_own_model() {
+    // federation-a over 5 days; only site4's migration bandwidth changes:
+    // its migrations take longer, and so the run's total.
+    let path = root().join("scenarios/federation-a.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let with = |mbps: u32| {
+        let t = text.replace(
+            "name = \"site4\"\nhosts = 25\n",
+            &format!("name = \"site4\"\nhosts = 25\n[site.migration]\nbandwidth_mbps = {mbps}\n"),
+        );
+        assert_ne!(t, text);
+        Scenario::parse(&t, &path)
+    };
+    let p = pair(ProvisioningKind::Migrating, PlacementKind::EnergyAware);
+    let run = |mbps| {
+        let mut s = with(mbps).unwrap();
+        s.header.duration = slivers::engine::SimTime::from_secs(5 * 86_400);
+        run_pair(&s, p, 0, 1, check()).unwrap()
+    };
+    let (quick, slow) = (run(1000), run(100));
+    let site4 = |r: &slivers::outcome::RunResult| r.federation.as_ref().unwrap().sites[3].stats.migrations();
+    assert!(site4(&quick) > 0, "{:?}", quick.federation);
+    assert!(
+        slow.cost.migration_ms > quick.cost.migration_ms,
+        "{} ms with site4 at 100 Mbit/s, {} ms at 1 Gbit/s",
+        slow.cost.migration_ms,
+        quick.cost.migration_ms
+    );
+    let err = with(0).unwrap_err().to_string();
+    assert!(err.contains("site[3].migration.bandwidth_mbps"), "{err}");
+}
