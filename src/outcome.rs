@@ -114,12 +114,51 @@ pub struct OutageSummary {
     pub jobs: Vec<(u64, u128)>,
 }
 
+/// A run's outage figures summed over its guests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutageTotals {
+    /// VM-milliseconds leased.
+    pub vm_ms: u128,
+    /// VM-milliseconds lost VMs spent down.
+    pub lost_ms: u128,
+    /// 1 − lost / leased (1 if nothing was leased).
+    pub availability: f64,
+    /// Batch leases interrupted.
+    pub interrupted: u64,
+    /// Batch work lost, VM-milliseconds.
+    pub lost_work_vm_ms: u128,
+}
+
 impl OutageSummary {
     /// Mean time from a VM's loss to its recovery, seconds (0 if none).
     pub fn mean_recovery_s(&self) -> f64 {
         match self.site.vms_recovered {
             0 => 0.0,
             n => self.site.recovery_ms as f64 / 1000.0 / n as f64,
+        }
+    }
+
+    /// The guests' VM-time and the batch guests' losses summed, as of `end`.
+    pub fn totals(&self, end: SimTime) -> OutageTotals {
+        let (vm_ms, lost_ms) = self
+            .site
+            .guests
+            .iter()
+            .map(|g| g.totals(end))
+            .fold((0u128, 0u128), |(a, b), (c, d)| (a + c, b + d));
+        let (interrupted, lost_work_vm_ms) = self
+            .jobs
+            .iter()
+            .fold((0u64, 0u128), |(a, b), (c, d)| (a + c, b + d));
+        OutageTotals {
+            vm_ms,
+            lost_ms,
+            availability: match vm_ms {
+                0 => 1.0,
+                v => 1.0 - lost_ms as f64 / v as f64,
+            },
+            interrupted,
+            lost_work_vm_ms,
         }
     }
 }
@@ -237,4 +276,55 @@ pub const METRICS: [Metric; 28] = [
     metric!("events", Count, |r| r.events),
     metric!("days", Real, |r| r.end.as_days_f64()),
     metric!("hosts", Count, |r| r.hosts as u64),
+];
+
+const MS_PER_HOUR: f64 = 3.6e6;
+
+/// A run's outage summary, or an empty one (a run with no outages).
+fn outages(r: &RunResult) -> (OutageStats, OutageTotals, f64) {
+    match &r.outages {
+        Some(o) => (o.site.clone(), o.totals(r.end), o.mean_recovery_s()),
+        None => (
+            OutageStats::default(),
+            OutageTotals {
+                vm_ms: 0,
+                lost_ms: 0,
+                availability: 1.0,
+                interrupted: 0,
+                lost_work_vm_ms: 0,
+            },
+            0.0,
+        ),
+    }
+}
+
+/// The outage columns a sweep of a scenario with `[failures]` or
+/// `[[maintenance]]` adds to `runs.csv` after [`METRICS`] (as in
+/// `failures.csv`).
+pub const OUTAGE_METRICS: [Metric; 12] = [
+    metric!("host_failures", Count, |r| outages(r).0.host_failures),
+    metric!("maintenance_windows", Count, |r| outages(r).0.maintenance_windows),
+    metric!("vms_lost", Count, |r| outages(r).0.vms_lost),
+    metric!("vms_recovered", Count, |r| outages(r).0.vms_recovered),
+    metric!("vms_lost_for_good", Count, |r| outages(r).0.lost_for_good),
+    metric!("mean_recovery_s", Real, |r| outages(r).2),
+    metric!("lost_vm_hours", Real, |r| outages(r).1.lost_ms as f64
+        / MS_PER_HOUR),
+    metric!("availability", Real, |r| outages(r).1.availability),
+    metric!("jobs_interrupted", Count, |r| outages(r).1.interrupted),
+    metric!("lost_work_vm_hours", Real, |r| outages(r).1.lost_work_vm_ms
+        as f64
+        / MS_PER_HOUR),
+    metric!("drain_migrations", Count, |r| outages(r).0.drain_migrations),
+    metric!("missed_drains", Count, |r| outages(r).0.missed_drains.len()
+        as u64),
+];
+
+/// The columns a sweep of a federation (`[[site]]`) adds to `runs.csv`.
+pub const FEDERATION_METRICS: [Metric; 2] = [
+    metric!("cross_site_moves", Count, |r| r.broker.cross_site_moves),
+    metric!("wan_transfer_s_total", Real, |r| r
+        .federation
+        .as_ref()
+        .map_or(0.0, |f| f.wan_moves.1 as f64 / 1000.0)),
 ];

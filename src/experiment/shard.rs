@@ -24,9 +24,9 @@ use rayon::prelude::*;
 
 use super::run::{RunError, RunOptions, run_pair};
 use super::sweep::{Point, Sweep, SweepError, SweepRun};
-use crate::outcome::METRICS;
+use crate::outcome::{FEDERATION_METRICS, METRICS, OUTAGE_METRICS};
 use crate::report::csv::Table;
-use crate::report::outputs::metric_fields;
+use crate::report::outputs::{metric_field, metric_fields};
 use crate::report::plot::FIGURE_FORMATS;
 use crate::report::{ReportError, write_atomic};
 
@@ -132,6 +132,7 @@ pub fn runs_header(sweep: &Sweep) -> Vec<String> {
     h.extend(crate::report::keys::column_names(&sweep.params));
     h.extend(["provisioning", "placement"].iter().map(|s| s.to_string()));
     h.extend(METRICS.iter().map(|m| m.name.to_string()));
+    h.extend(sweep.extra_metrics().iter().map(|m| m.name.to_string()));
     h
 }
 
@@ -487,6 +488,15 @@ fn run_one(
     fields.push(r.pair.provisioning.to_string());
     fields.push(r.pair.placement.to_string());
     fields.extend(metric_fields(&result));
+    // The outage and federation columns the header has (`runs_header`;
+    // their names are reserved: no swept key's column takes one).
+    fields.extend(
+        OUTAGE_METRICS
+            .iter()
+            .chain(FEDERATION_METRICS.iter())
+            .filter(|m| header.iter().any(|h| h == m.name))
+            .map(|m| metric_field((m.value)(&result))),
+    );
     row.push(fields)?;
     row.write(&run_file(dir, r.index, "summary"))?;
     Ok(())

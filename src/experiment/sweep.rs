@@ -173,6 +173,21 @@ pub const KEPT_POINTS: usize = 1000;
 pub const MAX_RUNS: usize = 10_000_000;
 
 impl Sweep {
+    /// The metric columns `runs.csv` has after [`crate::outcome::METRICS`]
+    /// for this sweep's scenario: the outage ones with `[failures]` or
+    /// `[[maintenance]]`, the federation ones with `[[site]]`.
+    pub fn extra_metrics(&self) -> Vec<&'static crate::outcome::Metric> {
+        let has = |k: &str| self.root.contains_key(k);
+        let mut m: Vec<&'static crate::outcome::Metric> = Vec::new();
+        if has("failures") || has("maintenance") {
+            m.extend(crate::outcome::OUTAGE_METRICS.iter());
+        }
+        if has("site") {
+            m.extend(crate::outcome::FEDERATION_METRICS.iter());
+        }
+        m
+    }
+
     /// Reads and validates a sweep file (a scenario file without `[sweep]`
     /// is a sweep of one point and one replicate), of at most [`MAX_RUNS`] runs.
     pub fn load(path: &Path) -> Result<Sweep, SweepError> {

@@ -656,7 +656,7 @@ impl Hosting {
             Input::HostDown { host, cause } => {
                 let (s, local) = self.locate(host).ok_or(ModelError::UnknownHost(host))?;
                 let mut lost = Vec::new();
-                self.sites[s].take_down(now, local, cause, &mut out.aborted, &mut lost);
+                self.sites[s].take_down(now, local, cause, &mut out.aborted, &mut lost, &mut out.started)?;
                 // Batch leases that lost a VM end now (their jobs go back
                 // to the queue); the other lost VMs wait to be re-created.
                 let mut ended = Vec::new();

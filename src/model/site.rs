@@ -818,8 +818,7 @@ impl Site {
                         h
                     }
                     None => {
-                        self.displaced.remove(&vm);
-                        self.waiting.insert(vm, size);
+                        self.wait(vm, size);
                         return Ok(());
                     }
                 }
@@ -1071,9 +1070,10 @@ impl Site {
         cause: DownCause,
         aborted: &mut Vec<OpId>,
         lost: &mut Vec<VmId>,
-    ) {
+        started: &mut Vec<(OpId, Step)>,
+    ) -> Result<(), SiteError> {
         if host.index() >= self.used.len() {
-            return;
+            return Ok(());
         }
         match cause {
             DownCause::Failure => self.outages.host_failures += 1,
@@ -1102,11 +1102,14 @@ impl Site {
         if let Some(n) = self.down.get_mut(&host) {
             // Down already: it stays down until both outages are over.
             *n += 1;
-            return;
+            return Ok(());
         }
         self.planned.close(host);
         self.down.insert(host, 1);
+        // VMs planned there, and VMs with a step queued to reserve there
+        // (a released VM may be on its way out through it).
         let mut affected: BTreeSet<VmId> = self.on_host.lists[host.index()].iter().copied().collect();
+        affected.extend(self.queue.reserving_on(host));
         // Steps in flight on the host stop, in op order.
         let stopped: Vec<(OpId, Step)> = self
             .in_flight
@@ -1182,9 +1185,34 @@ impl Site {
         {
             self.outages.lost_series.push((now, self.outages.vms_lost));
         }
+        // Planned VMs wait for a place; released ones, on their way out,
+        // are destroyed where they will be (or finish, holding nothing).
+        let mut leaving = Vec::new();
         for vm in affected {
-            self.unplace(vm);
+            if self.planned_at.contains(vm) {
+                self.unplace(vm);
+                continue;
+            }
+            self.queue.remove_vm(vm);
+            if self.waiting.contains_key(&vm) {
+                continue;
+            }
+            match self.settled(vm) {
+                Some(from) => leaving.push(Change {
+                    vm,
+                    from: Some(from),
+                    to: None,
+                }),
+                None if self.vms.get(vm).is_some_and(|r| r.busy) => {
+                    self.doomed.insert(vm);
+                }
+                None => {
+                    self.unaccount(vm);
+                    self.finish(now, vm);
+                }
+            }
         }
+        self.replan(now, &leaving, started)
     }
 
     /// Closes `host` to new VMs ahead of a maintenance window and moves
@@ -1243,11 +1271,18 @@ impl Site {
     /// Drops `vm`'s queued steps and takes it out of the plan: it waits
     /// for a place, holding what it holds now.
     fn unplace(&mut self, vm: VmId) {
+        if let Some((_, size)) = self.unplan(vm) {
+            self.wait(vm, size);
+        }
+    }
+
+    /// `vm`, out of the plan, waits for a place at `size`: its queued
+    /// steps go (they led to its old place; [`Self::place_waiting`] plans
+    /// from where it will be once its step in flight completes).
+    fn wait(&mut self, vm: VmId, size: Resources) {
         self.queue.remove_vm(vm);
         self.displaced.remove(&vm);
-        if let Some((_, size)) = self.unplan(vm) {
-            self.waiting.insert(vm, size);
-        }
+        self.waiting.insert(vm, size);
     }
 
     /// Tries to place every waiting VM, in id order: the site's policy
@@ -1742,6 +1777,16 @@ impl StepQueue {
             self.by_host[h.index()].pop_front();
             self.host_freed(h);
         }
+    }
+
+    /// The VMs of the steps queued to reserve on `host`.
+    fn reserving_on(&self, host: HostId) -> Vec<VmId> {
+        self.by_host
+            .get(host.index())
+            .into_iter()
+            .flatten()
+            .filter_map(|op| self.steps.get(*op).map(Step::vm))
+            .collect()
     }
 
     /// Drops every queued step of `vm`; the steps that then head their

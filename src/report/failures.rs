@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
 use super::plot::{draw_cumulative, step_curves};
-use crate::outcome::{OutageSummary, RunResult};
+use crate::outcome::{OutageTotals, RunResult};
 use crate::scenario::Scenario;
 
 /// The files [`write_all`] writes besides the figure.
@@ -23,33 +23,6 @@ fn id(r: &RunResult) -> Vec<String> {
         r.pair.provisioning.to_string(),
         r.pair.placement.to_string(),
     ]
-}
-
-/// A run's outage figures summed over its guests.
-struct Totals {
-    lost_ms: u128,
-    availability: f64,
-    interrupted: u64,
-    lost_work: u128,
-}
-
-fn totals(r: &RunResult, o: &OutageSummary) -> Totals {
-    let (vm_ms, lost_ms) = o
-        .site
-        .guests
-        .iter()
-        .map(|g| g.totals(r.end))
-        .fold((0u128, 0u128), |(a, b), (c, d)| (a + c, b + d));
-    let (interrupted, lost_work) = o.jobs.iter().fold((0u64, 0u128), |(a, b), (c, d)| (a + c, b + d));
-    Totals {
-        lost_ms,
-        availability: match vm_ms {
-            0 => 1.0,
-            v => 1.0 - lost_ms as f64 / v as f64,
-        },
-        interrupted,
-        lost_work,
-    }
 }
 
 /// The outage figures per pair for the terminal, if any run has outages.
@@ -71,7 +44,7 @@ pub fn terminal_table(results: &[RunResult]) -> Option<String> {
     );
     for r in results {
         let Some(o) = &r.outages else { continue };
-        let t = totals(r, o);
+        let t = o.totals(r.end);
         s += &format!(
             "{:<34} {:>8} {:>8} {:>9} {:>11.1} {:>13.6} {:>8} {:>13.1} {:>7}\n",
             r.pair.label(),
@@ -81,7 +54,7 @@ pub fn terminal_table(results: &[RunResult]) -> Option<String> {
             o.mean_recovery_s(),
             t.availability,
             t.interrupted,
-            t.lost_work as f64 / MS_PER_HOUR,
+            t.lost_work_vm_ms as f64 / MS_PER_HOUR,
             o.site.missed_drains.len(),
         );
     }
@@ -113,12 +86,13 @@ pub fn failures(results: &[RunResult]) -> Result<Table, ReportError> {
     ]);
     for r in results {
         let Some(o) = &r.outages else { continue };
-        let Totals {
+        let OutageTotals {
             lost_ms,
             availability,
             interrupted,
-            lost_work,
-        } = totals(r, o);
+            lost_work_vm_ms: lost_work,
+            ..
+        } = o.totals(r.end);
         let mut row = id(r);
         row.extend([
             r.seed.to_string(),

@@ -16,7 +16,7 @@
 //! and labels, so nothing is lost and `slivers plot` labels figures from
 //! the CSVs and the manifest alone.
 
-use crate::outcome::METRICS;
+use crate::outcome::{FEDERATION_METRICS, METRICS, OUTAGE_METRICS};
 
 /// The columns of `runs.csv` that are not swept keys; a key's column never
 /// takes one of these names.
@@ -24,6 +24,8 @@ pub fn fixed_columns() -> impl Iterator<Item = &'static str> {
     ["run", "point", "replicate", "seed", "provisioning", "placement"]
         .into_iter()
         .chain(METRICS.iter().map(|m| m.name))
+        .chain(OUTAGE_METRICS.iter().map(|m| m.name))
+        .chain(FEDERATION_METRICS.iter().map(|m| m.name))
 }
 
 /// The parts of a key: `guest[0].peak_units` gives `guest`, `0`,

@@ -340,3 +340,59 @@ fn validate_takes_sweep_files_and_sweep_warns_of_a_plain_scenario() {
         "warning: tests/golden/small/scenario.toml: no [sweep] table, so a sweep of one point and 4 runs (one per pair); `slivers run` runs a plain scenario"
     );
 }
+
+#[test]
+fn a_sweep_of_an_outage_scenario_adds_the_outage_columns() {
+    let d = temp_dir("sweep-outages");
+    std::fs::write(
+        d.join("f.csv"),
+        "host,start_s,duration_s\n0,1800,1800\n1,5400,1800\n",
+    )
+    .unwrap();
+    let text = format!(
+        "{}\n[failures]\ntrace = \"{}\"\n[sweep]\n\"failures.restart\" = [\"1m\", \"30m\"]\n",
+        golden_scenario_text(),
+        d.join("f.csv").display()
+    );
+    let file = d.join("sweep.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = d.join("out");
+    sweep(&[
+        "sweep",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let runs = String::from_utf8(read(&out, "runs.csv")).unwrap();
+    let mut lines = runs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("{name} in {header:?}"))
+    };
+    let (restart, failures, recovered, recovery) = (
+        col("failures_restart"),
+        col("host_failures"),
+        col("vms_recovered"),
+        col("mean_recovery_s"),
+    );
+    assert_eq!(header.last(), Some(&"missed_drains"));
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[failures], "2", "{line}");
+        // A VM re-created waits the restart delay: the mean recovery is at least it.
+        let min = if f[restart] == "30m" { 1800.0 } else { 60.0 };
+        if f[recovered] != "0" {
+            assert!(f[recovery].parse::<f64>().unwrap() >= min, "{line}");
+        }
+    }
+    // A scenario without outages keeps the columns it had.
+    let plain = sweep_file(&d, "");
+    let out2 = d.join("plain");
+    sweep(&["sweep", &plain, "--out", out2.to_str().unwrap(), "-q"]);
+    let runs = String::from_utf8(read(&out2, "runs.csv")).unwrap();
+    assert!(!runs.lines().next().unwrap().contains("availability"));
+}
