@@ -474,15 +474,10 @@ impl Hosting {
     /// The live VMs holding anything on `host` (in the run's numbering),
     /// in id order.
     pub fn vms_on(&self, host: HostId) -> Vec<VmId> {
-        let Some((s, h)) = self.locate(host) else {
-            return Vec::new();
-        };
-        self.sites[s]
-            .vms()
-            .iter()
-            .filter(|(_, r)| r.holds().iter().any(|(x, _)| *x == h))
-            .map(|(v, _)| v)
-            .collect()
+        match self.locate(host) {
+            Some((s, h)) => self.sites[s].holding_on(h),
+            None => Vec::new(),
+        }
     }
 
     /// The guest of a live VM, at whichever site holds it.

@@ -676,9 +676,7 @@ impl Site {
         }
         let freed = step.frees();
         if let Some((h, amount)) = freed {
-            let left = self.used[h.index()].saturating_minus(&amount);
-            self.set_used(now, h, left);
-            self.queue.host_freed(h);
+            self.free_on(now, h, amount);
         }
         self.unaccount(vm);
         let rec = self.vms.get_mut(vm).ok_or(SiteError::UnknownVm(vm))?;
@@ -1000,6 +998,14 @@ impl Site {
         self.queue.len()
     }
 
+    /// Frees `amount` of `host`'s actual reservations: its next queued
+    /// reservation may start.
+    fn free_on(&mut self, now: SimTime, host: HostId, amount: Resources) {
+        let left = self.used[host.index()].saturating_minus(&amount);
+        self.set_used(now, host, left);
+        self.queue.host_freed(host);
+    }
+
     /// Sets a host's actual reservations, keeping the active-host and
     /// energy accounts (both change only here).
     fn set_used(&mut self, now: SimTime, host: HostId, new: Resources) {
@@ -1042,6 +1048,16 @@ impl Site {
         &self.displaced
     }
 
+    /// The live VMs holding anything on `host` now, in id order (a pass
+    /// over the VMs: for outages, not for every event).
+    pub fn holding_on(&self, host: HostId) -> Vec<VmId> {
+        self.vms
+            .iter()
+            .filter(|(_, r)| r.holds().iter().any(|(h, _)| *h == host))
+            .map(|(vm, _)| vm)
+            .collect()
+    }
+
     /// True if `host` is down (failed, or in a maintenance window).
     pub fn is_down(&self, host: HostId) -> bool {
         !self.down.is_empty() && self.down.contains_key(&host)
@@ -1082,14 +1098,9 @@ impl Site {
                 self.outages.maintenance_windows += 1;
                 // Planned there (no other host had room), or still there
                 // (a move out not done, or waiting for a place).
-                let left = self
-                    .vms
-                    .iter()
-                    .filter(|(vm, r)| {
-                        r.holds().iter().any(|(h, _)| *h == host)
-                            || self.planned_at.get(*vm).is_some_and(|(h, _)| *h == host)
-                    })
-                    .count();
+                let mut left: BTreeSet<VmId> = self.holding_on(host).into_iter().collect();
+                left.extend(self.on_host.lists[host.index()].iter().copied());
+                let left = left.len();
                 if left > 0 {
                     self.outages.missed_drains.push(MissedDrain {
                         at: now,
@@ -1124,9 +1135,7 @@ impl Site {
             affected.insert(vm);
             self.unaccount(vm);
             if let Some((h, amount)) = step.reserves() {
-                let left = self.used[h.index()].saturating_minus(&amount);
-                self.set_used(now, h, left);
-                self.queue.host_freed(h);
+                self.free_on(now, h, amount);
             }
             let Some(rec) = self.vms.get_mut(vm) else {
                 continue;
@@ -1154,13 +1163,7 @@ impl Site {
             self.queue.vm_idle(vm);
         }
         // Every VM still holding on the host is lost with it.
-        let on_it: Vec<VmId> = self
-            .vms
-            .iter()
-            .filter(|(_, r)| r.holds().iter().any(|(h, _)| *h == host))
-            .map(|(vm, _)| vm)
-            .collect();
-        for vm in on_it {
+        for vm in self.holding_on(host) {
             self.unaccount(vm);
             let Some(rec) = self.vms.get_mut(vm) else {
                 continue;
@@ -1194,22 +1197,8 @@ impl Site {
                 continue;
             }
             self.queue.remove_vm(vm);
-            if self.waiting.contains_key(&vm) {
-                continue;
-            }
-            match self.settled(vm) {
-                Some(from) => leaving.push(Change {
-                    vm,
-                    from: Some(from),
-                    to: None,
-                }),
-                None if self.vms.get(vm).is_some_and(|r| r.busy) => {
-                    self.doomed.insert(vm);
-                }
-                None => {
-                    self.unaccount(vm);
-                    self.finish(now, vm);
-                }
+            if !self.waiting.contains_key(&vm) {
+                self.send_off(now, vm, &mut leaving);
             }
         }
         self.replan(now, &leaving, started)
@@ -1406,20 +1395,7 @@ impl Site {
         match *g {
             Grant::Release { vm } if self.waiting.contains_key(&vm) => {
                 self.waiting.remove(&vm);
-                match self.settled(vm) {
-                    Some(from) => touched.changes.push(Change {
-                        vm,
-                        from: Some(from),
-                        to: None,
-                    }),
-                    None if self.vms.get(vm).is_some_and(|r| r.busy) => {
-                        self.doomed.insert(vm);
-                    }
-                    None => {
-                        self.unaccount(vm);
-                        self.finish(now, vm);
-                    }
-                }
+                self.send_off(now, vm, &mut touched.changes);
                 true
             }
             Grant::Resize { vm, size } if self.waiting.contains_key(&vm) => {
@@ -1427,6 +1403,26 @@ impl Site {
                 true
             }
             _ => false,
+        }
+    }
+
+    /// `vm`, planned nowhere, leaves the site: a destroy where it will be
+    /// once its step in flight completes (appended to `changes`), or, if
+    /// it will hold nothing, it finishes then (doomed) or now.
+    fn send_off(&mut self, now: SimTime, vm: VmId, changes: &mut Vec<Change>) {
+        match self.settled(vm) {
+            Some(from) => changes.push(Change {
+                vm,
+                from: Some(from),
+                to: None,
+            }),
+            None if self.vms.get(vm).is_some_and(|r| r.busy) => {
+                self.doomed.insert(vm);
+            }
+            None => {
+                self.unaccount(vm);
+                self.finish(now, vm);
+            }
         }
     }
 
