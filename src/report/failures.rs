@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
+use super::outputs::run_columns;
 use super::plot::{draw_cumulative, step_curves};
 use crate::outcome::{OutageTotals, RunResult};
 use crate::scenario::Scenario;
@@ -16,14 +17,6 @@ use crate::scenario::Scenario;
 pub const FILES: [&str; 4] = ["failures.csv", "availability.csv", "drains.csv", "vms-lost.csv"];
 
 const MS_PER_HOUR: f64 = 3.6e6;
-
-fn id(r: &RunResult) -> Vec<String> {
-    vec![
-        r.run.to_string(),
-        r.pair.provisioning.to_string(),
-        r.pair.placement.to_string(),
-    ]
-}
 
 /// The outage figures per pair for the terminal, if any run has outages.
 pub fn terminal_table(results: &[RunResult]) -> Option<String> {
@@ -93,7 +86,7 @@ pub fn failures(results: &[RunResult]) -> Result<Table, ReportError> {
             lost_work_vm_ms: lost_work,
             ..
         } = o.totals(r.end);
-        let mut row = id(r);
+        let mut row = run_columns(r);
         row.extend([
             r.seed.to_string(),
             o.site.host_failures.to_string(),
@@ -139,7 +132,7 @@ pub fn availability(results: &[RunResult], scenario: &Scenario) -> Result<Table,
             let uptime = o.site.guests.get(g).copied().unwrap_or_default();
             let (vm_ms, lost_ms) = uptime.totals(r.end);
             let (interrupted, lost_work) = o.jobs.get(g).copied().unwrap_or_default();
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([
                 spec.name().to_string(),
                 fmt_f64(vm_ms as f64 / MS_PER_HOUR),
@@ -162,7 +155,7 @@ pub fn drains(results: &[RunResult]) -> Result<Table, ReportError> {
     for r in results {
         let Some(o) = &r.outages else { continue };
         for m in &o.site.missed_drains {
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([
                 fmt_f64(m.at.as_secs_f64()),
                 m.host.0.to_string(),
@@ -190,7 +183,7 @@ pub fn vms_lost(results: &[RunResult]) -> Result<Table, ReportError> {
         points.extend(o.site.lost_series.iter().map(|(at, n)| (at.as_secs_f64(), *n)));
         points.push((r.end.as_secs_f64(), o.site.vms_lost));
         for (s, n) in points {
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([fmt_f64(s), n.to_string()]);
             t.push(row)?;
         }

@@ -7,20 +7,13 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
+use super::outputs::run_columns;
 use super::plot::{draw_cumulative, step_curves};
 use crate::outcome::RunResult;
 use crate::scenario::Scenario;
 
 /// The tables [`write_all`] writes besides the figure.
 pub const FILES: [&str; 3] = ["sites.csv", "brokers.csv", "site-migrations.csv"];
-
-fn id(r: &RunResult) -> Vec<String> {
-    vec![
-        r.run.to_string(),
-        r.pair.provisioning.to_string(),
-        r.pair.placement.to_string(),
-    ]
-}
 
 /// `sites.csv`: per run and site, its hosts, migrations, active hosts,
 /// energy and the VMs that arrived from other sites.
@@ -44,7 +37,7 @@ pub fn sites(results: &[RunResult]) -> Result<Table, ReportError> {
     for r in results {
         let Some(f) = &r.federation else { continue };
         for s in &f.sites {
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([
                 s.name.clone(),
                 s.hosts.to_string(),
@@ -114,7 +107,7 @@ pub fn brokers(results: &[RunResult], scenario: &Scenario) -> Result<Table, Repo
                 .filter_map(|&g| scenario.guests.get(g))
                 .map(|g| g.name())
                 .collect();
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([
                 b.name.clone(),
                 b.sites.to_string(),
@@ -158,7 +151,7 @@ pub fn site_migrations(results: &[RunResult]) -> Result<Table, ReportError> {
             }
             points.push((r.end.as_secs_f64(), s.stats.migrations()));
             for (x, n) in points {
-                let mut row = id(r);
+                let mut row = run_columns(r);
                 row.extend([s.name.clone(), fmt_f64(x), n.to_string()]);
                 t.push(row)?;
             }

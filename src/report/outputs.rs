@@ -14,6 +14,16 @@ use crate::scenario::Scenario;
 /// The identifying columns of `summary.csv`, before the metrics.
 pub const SUMMARY_ID_COLUMNS: [&str; 4] = ["run", "provisioning", "placement", "seed"];
 
+/// The columns that name a run in every per-run table:
+/// `run,provisioning,placement`.
+pub(crate) fn run_columns(r: &RunResult) -> Vec<String> {
+    vec![
+        r.run.to_string(),
+        r.pair.provisioning.to_string(),
+        r.pair.placement.to_string(),
+    ]
+}
+
 /// A metric's value as a CSV field.
 pub fn metric_field(v: Value) -> String {
     match v {
@@ -36,12 +46,8 @@ pub fn summary(results: &[RunResult]) -> Result<Table, ReportError> {
         .collect();
     let mut t = Table::new(&header);
     for r in results {
-        let mut row = vec![
-            r.run.to_string(),
-            r.pair.provisioning.to_string(),
-            r.pair.placement.to_string(),
-            r.seed.to_string(),
-        ];
+        let mut row = run_columns(r);
+        row.push(r.seed.to_string());
         row.extend(metric_fields(r));
         t.push(row)?;
     }
@@ -59,13 +65,9 @@ pub fn migrations(results: &[RunResult], form: SeriesForm) -> Result<Table, Repo
     ]);
     for r in results {
         for (s, n) in r.migration_steps(form) {
-            t.push(vec![
-                r.run.to_string(),
-                r.pair.provisioning.to_string(),
-                r.pair.placement.to_string(),
-                fmt_f64(s),
-                n.to_string(),
-            ])?;
+            let mut row = run_columns(r);
+            row.extend([fmt_f64(s), n.to_string()]);
+            t.push(row)?;
         }
     }
     Ok(t)
@@ -98,13 +100,7 @@ pub fn fidelity(results: &[RunResult], scenario: &Scenario) -> Result<Table, Rep
         ]),
     };
     for r in results {
-        let id = || {
-            vec![
-                r.run.to_string(),
-                r.pair.provisioning.to_string(),
-                r.pair.placement.to_string(),
-            ]
-        };
+        let id = || run_columns(r);
         match &r.fidelity_series {
             FidelitySeries::Changes(changes) => {
                 for &(at, g, v) in changes {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64, parse_number};
 use super::outputs::RunManifest;
+use super::outputs::run_columns;
 use super::plot::{Curve, LinePlot, PlotOptions, draw_lines_with};
 use crate::outcome::RunResult;
 
@@ -26,14 +27,6 @@ pub const SERIES_COLUMNS: [&str; 10] = [
     "hosts_above_redline",
 ];
 
-fn id(r: &RunResult) -> Vec<String> {
-    vec![
-        r.run.to_string(),
-        r.pair.provisioning.to_string(),
-        r.pair.placement.to_string(),
-    ]
-}
-
 /// `thermal.csv`, tidy: every run's samples; `None` if no run has a
 /// thermal meter.
 pub fn series(results: &[RunResult]) -> Result<Option<Table>, ReportError> {
@@ -43,7 +36,7 @@ pub fn series(results: &[RunResult]) -> Result<Option<Table>, ReportError> {
     let mut t = Table::new(&SERIES_COLUMNS);
     for r in results {
         for s in r.thermal.iter().flat_map(|t| &t.samples) {
-            let mut row = id(r);
+            let mut row = run_columns(r);
             row.extend([
                 fmt_f64(s.time.as_secs_f64()),
                 fmt_f64(s.supply_c),
@@ -82,7 +75,7 @@ pub fn summary(results: &[RunResult]) -> Result<Option<Table>, ReportError> {
     ]);
     for r in results {
         let Some(th) = &r.thermal else { continue };
-        let mut row = id(r);
+        let mut row = run_columns(r);
         row.extend([
             r.seed.to_string(),
             fmt_f64(th.peak_inlet_c),
