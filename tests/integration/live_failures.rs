@@ -12,11 +12,11 @@ use slivers::experiment::{RunOptions, run_scenario};
 use slivers::live::driver::{HostLoss, LiveError, LiveOptions, LiveOutcome, Pace, run_live};
 use slivers::live::executor::{ExecError, Executor, HostInfo, VmInfo, VmSpec};
 use slivers::live::setup::emulated_cluster;
-use slivers::live::transport::InProcessTransport;
-use slivers::live::xen::{XenConfig, XenExecutor};
+use slivers::live::xen::XenExecutor;
 use slivers::scenario::Scenario;
 use slivers_xl_emu::cluster::EmuCluster;
 
+use crate::live_resume::{executor, model_placement, vms_on};
 use crate::{root, temp_dir};
 
 const SCENARIO: &str = "tests/golden/live/four-hosts.toml";
@@ -44,46 +44,15 @@ fn options(s: &Scenario, dir: &Path, resume: bool, on_host_loss: HostLoss) -> Li
     }
 }
 
-fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
-    XenExecutor::new(
-        Arc::new(InProcessTransport::new(Arc::clone(cluster))),
-        XenConfig::default(),
-    )
-}
-
-/// Every VM on the hosts that are up, as `(host, name)`, sorted.
-fn actual(cluster: &Arc<EmuCluster>) -> Vec<(String, String)> {
-    let x = executor(cluster);
-    let mut out: Vec<(String, String)> = HOSTS
-        .iter()
-        .filter(|h| !cluster.is_down(h))
-        .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
-        .collect();
-    out.sort();
-    out
-}
-
-/// Where the model has each VM at the end, as `(host, name)`, sorted.
-fn planned(outcome: &LiveOutcome) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = outcome
-        .result
-        .final_placement
-        .iter()
-        .map(|&(vm, h)| (HOSTS[h as usize].to_string(), format!("sliver-{vm}")))
-        .collect();
-    out.sort();
-    out
-}
-
 /// The end of a run as the hosts show it: every VM the model has is on
 /// the host it says, once, and no other VM runs.
 fn assert_hosts_match_the_model(cluster: &Arc<EmuCluster>, outcome: &LiveOutcome, what: &str) {
-    let actual = actual(cluster);
+    let actual = vms_on(cluster, &HOSTS);
     assert!(!actual.is_empty(), "{what}: VMs run at the end");
     let mut names: Vec<&String> = actual.iter().map(|(_, n)| n).collect();
     names.dedup();
     assert_eq!(names.len(), actual.len(), "{what}: each VM once: {actual:?}");
-    assert_eq!(actual, planned(outcome), "{what}");
+    assert_eq!(actual, model_placement(outcome, &HOSTS), "{what}");
     assert_eq!(outcome.result.queued_at_end, 0, "{what}: every step done");
 }
 
@@ -276,7 +245,7 @@ fn a_run_stopped_before_or_after_a_lost_host_resumes_to_the_same_end() {
     let s = Scenario::load(&root().join(SCENARIO)).unwrap();
     let whole_dir = temp_dir("failures-whole");
     let (whole, whole_cluster, _) = run_with_a_lost_host(&s, &whole_dir);
-    let whole_hosts = actual(&whole_cluster);
+    let whole_hosts = vms_on(&whole_cluster, &HOSTS);
     let (mut before, mut after) = (0, 0);
     for stop_at in [5, 50, 65, 80, whole.ops as u32 - 3] {
         let dir = temp_dir(&format!("failures-resume-{stop_at}"));
@@ -313,7 +282,11 @@ fn a_run_stopped_before_or_after_a_lost_host_resumes_to_the_same_end() {
             "stopped at change {stop_at}: the same measurements as the uninterrupted run"
         );
         assert_eq!(resumed.outages, whole.outages, "stopped at change {stop_at}");
-        assert_eq!(actual(&cluster), whole_hosts, "stopped at change {stop_at}");
+        assert_eq!(
+            vms_on(&cluster, &HOSTS),
+            whole_hosts,
+            "stopped at change {stop_at}"
+        );
         assert!(cluster.is_down("host1"));
         let journal = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
         assert_eq!(

@@ -6,15 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 
-use slivers::live::driver::{HostLoss, LiveError, LiveOptions, LiveOutcome, Pace, run_live};
+use slivers::live::driver::{HostLoss, LiveError, LiveOptions, Pace, run_live};
 use slivers::live::executor::Executor;
 use slivers::live::setup::emulated_cluster;
-use slivers::live::transport::InProcessTransport;
-use slivers::live::xen::{XenConfig, XenExecutor};
 use slivers::scenario::Scenario;
-use slivers_xl_emu::cluster::EmuCluster;
 
-use crate::live_resume::FailsOnce;
+use crate::live_resume::{FailsOnce, executor, model_placement, vms_on};
 use crate::{slivers, temp_dir};
 
 /// Site "small": hosts 0-1 of the run (2 cores, 2 GiB); site "big": hosts
@@ -120,37 +117,6 @@ fn options(s: &Scenario, dir: &Path, resume: bool) -> LiveOptions {
     }
 }
 
-fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
-    XenExecutor::new(
-        Arc::new(InProcessTransport::new(Arc::clone(cluster))),
-        XenConfig::default(),
-    )
-}
-
-/// Every VM on the emulated hosts, as `(host, name)`, sorted (a VM on
-/// two hosts appears twice).
-fn on_hosts(cluster: &Arc<EmuCluster>) -> Vec<(String, String)> {
-    let x = executor(cluster);
-    let mut out: Vec<(String, String)> = HOSTS
-        .iter()
-        .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
-        .collect();
-    out.sort();
-    out
-}
-
-/// The model's final placement as `(host, name)`, sorted.
-fn model_placement(outcome: &LiveOutcome) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = outcome
-        .result
-        .final_placement
-        .iter()
-        .map(|&(vm, h)| (HOSTS[h as usize].to_string(), format!("sliver-{vm}")))
-        .collect();
-    out.sort();
-    out
-}
-
 #[test]
 fn a_federated_run_puts_each_sites_vms_on_its_own_hosts_and_resumes() {
     let dir = temp_dir("live-federation");
@@ -176,14 +142,14 @@ fn a_federated_run_puts_each_sites_vms_on_its_own_hosts_and_resumes() {
     assert_eq!(federation.sites.len(), 2);
 
     // Every VM the model has is on its host, once; nothing else is anywhere.
-    let placed = model_placement(&whole);
+    let placed = model_placement(&whole, &HOSTS);
     assert!(!placed.is_empty());
-    assert_eq!(on_hosts(&cluster), placed);
+    assert_eq!(vms_on(&cluster, &HOSTS), placed);
 
     // Each site's VMs are on that site's hosts, and both sites hold some
     // (the big site's hosts carry VMs larger than a small host).
     assert_eq!(whole.site_vms.len(), 2);
-    let found = on_hosts(&cluster);
+    let found = vms_on(&cluster, &HOSTS);
     for (site, vms) in whole.site_vms.iter().enumerate() {
         assert!(!vms.is_empty(), "site {site} holds no VM at the end");
         for vm in vms {
@@ -221,7 +187,7 @@ fn a_federated_run_puts_each_sites_vms_on_its_own_hosts_and_resumes() {
     assert!(resumed.ops < whole.ops, "it continued the run");
     assert_eq!(resumed.result, whole.result);
     assert_eq!(resumed.site_vms, whole.site_vms);
-    assert_eq!(on_hosts(&cluster), placed);
+    assert_eq!(vms_on(&cluster, &HOSTS), placed);
 }
 
 #[test]

@@ -99,19 +99,35 @@ fn hosts() -> Vec<String> {
     HOSTS.iter().map(|h| h.to_string()).collect()
 }
 
-fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
+/// The xl executor over an emulated cluster, in process.
+pub(crate) fn executor(cluster: &Arc<EmuCluster>) -> XenExecutor {
     XenExecutor::new(
         Arc::new(InProcessTransport::new(Arc::clone(cluster))),
         XenConfig::default(),
     )
 }
 
-/// Every VM on the cluster, as `(host, name)`, sorted.
-fn placement(cluster: &Arc<EmuCluster>) -> Vec<(String, String)> {
+/// Every VM on the up hosts of `hosts`, as `(host, name)`, sorted (a VM
+/// on two hosts appears twice).
+pub(crate) fn vms_on(cluster: &Arc<EmuCluster>, hosts: &[&str]) -> Vec<(String, String)> {
     let x = executor(cluster);
-    let mut out: Vec<(String, String)> = HOSTS
+    let mut out: Vec<(String, String)> = hosts
         .iter()
+        .filter(|h| !cluster.is_down(h))
         .flat_map(|h| x.list(h).unwrap().into_iter().map(|vm| (h.to_string(), vm.name)))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Where the model has each VM at the end, as `(host, name)` over
+/// `hosts` (the run's host numbering), sorted.
+pub(crate) fn model_placement(outcome: &LiveOutcome, hosts: &[&str]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = outcome
+        .result
+        .final_placement
+        .iter()
+        .map(|&(vm, h)| (hosts[h as usize].to_string(), format!("sliver-{vm}")))
         .collect();
     out.sort();
     out
@@ -121,7 +137,7 @@ fn uninterrupted(s: &Scenario) -> (LiveOutcome, Vec<(String, String)>) {
     let dir = temp_dir("resume-whole");
     let cluster = emulated_cluster(s, &hosts());
     let outcome = run_live(s, Arc::new(executor(&cluster)), &options(s, &dir, false)).unwrap();
-    (outcome, placement(&cluster))
+    (outcome, vms_on(&cluster, &HOSTS))
 }
 
 #[test]
@@ -164,7 +180,7 @@ fn a_run_stopped_at_an_operation_resumes_to_the_uninterrupted_result() {
             "stopped at change {fail_at}: the same measurements as the uninterrupted run"
         );
         assert_eq!(
-            placement(&cluster),
+            vms_on(&cluster, &HOSTS),
             whole_placement,
             "stopped at change {fail_at}"
         );
