@@ -278,7 +278,8 @@ pub const METRICS: [Metric; 28] = [
     metric!("hosts", Count, |r| r.hosts as u64),
 ];
 
-const MS_PER_HOUR: f64 = 3.6e6;
+/// Milliseconds per hour (VM-milliseconds to VM-hours).
+pub(crate) const MS_PER_HOUR: f64 = 3.6e6;
 
 /// A run's outage summary, or an empty one (a run with no outages).
 fn outages(r: &RunResult) -> (OutageStats, OutageTotals, f64) {

@@ -8,15 +8,13 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 use super::csv::{CsvFile, Table, fmt_f64};
-use super::outputs::run_columns;
+use super::outputs::{metric_field, run_columns};
 use super::plot::{draw_cumulative, step_curves};
-use crate::outcome::{OutageTotals, RunResult};
+use crate::outcome::{MS_PER_HOUR, OUTAGE_METRICS, RunResult};
 use crate::scenario::Scenario;
 
 /// The files [`write_all`] writes besides the figure.
 pub const FILES: [&str; 4] = ["failures.csv", "availability.csv", "drains.csv", "vms-lost.csv"];
-
-const MS_PER_HOUR: f64 = 3.6e6;
 
 /// The outage figures per pair for the terminal, if any run has outages.
 pub fn terminal_table(results: &[RunResult]) -> Option<String> {
@@ -56,51 +54,19 @@ pub fn terminal_table(results: &[RunResult]) -> Option<String> {
 
 /// `failures.csv`: per run, what the outages did.
 pub fn failures(results: &[RunResult]) -> Result<Table, ReportError> {
-    let mut t = Table::new(&[
-        "run",
-        "provisioning",
-        "placement",
-        "seed",
-        "host_failures",
-        "maintenance_windows",
-        "vms_lost",
-        "vms_recovered",
-        "vms_lost_for_good",
-        "mean_recovery_s",
-        "lost_vm_hours",
-        "availability",
-        "jobs_interrupted",
-        "lost_work_vm_hours",
-        "drain_migrations",
-        "missed_drains",
-        "waiting_at_end",
-        "migrations",
-        "energy_kwh",
-    ]);
+    // The outage metrics a sweep's `runs.csv` carries, then the run's own.
+    let header: Vec<&str> = ["run", "provisioning", "placement", "seed"]
+        .into_iter()
+        .chain(OUTAGE_METRICS.iter().map(|m| m.name))
+        .chain(["waiting_at_end", "migrations", "energy_kwh"])
+        .collect();
+    let mut t = Table::new(&header);
     for r in results {
         let Some(o) = &r.outages else { continue };
-        let OutageTotals {
-            lost_ms,
-            availability,
-            interrupted,
-            lost_work_vm_ms: lost_work,
-            ..
-        } = o.totals(r.end);
         let mut row = run_columns(r);
+        row.push(r.seed.to_string());
+        row.extend(OUTAGE_METRICS.iter().map(|m| metric_field((m.value)(r))));
         row.extend([
-            r.seed.to_string(),
-            o.site.host_failures.to_string(),
-            o.site.maintenance_windows.to_string(),
-            o.site.vms_lost.to_string(),
-            o.site.vms_recovered.to_string(),
-            o.site.lost_for_good.to_string(),
-            fmt_f64(o.mean_recovery_s()),
-            fmt_f64(lost_ms as f64 / MS_PER_HOUR),
-            fmt_f64(availability),
-            interrupted.to_string(),
-            fmt_f64(lost_work as f64 / MS_PER_HOUR),
-            o.site.drain_migrations.to_string(),
-            o.site.missed_drains.len().to_string(),
             o.waiting_at_end.to_string(),
             r.site.migrations().to_string(),
             fmt_f64(r.energy_kwh),
